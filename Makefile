@@ -1,0 +1,39 @@
+# bertkit: the README and .ci/run call these targets.
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+export BERTKIT_CACHE ?= $(HOME)/.cache/bertkit
+
+.PHONY: setup data demo test test-fast bench clean
+
+setup: $(STAMP)
+
+# torch is installed only where none is present: the CPU build on disk is pinned, because an
+# unpinned `pip install torch` would pull a multi-GB CUDA build.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+# fetch real data and weights into $(BERTKIT_CACHE), sha256-checked (see scripts/fetch_data.py)
+data: setup
+	$(BIN)/python scripts/fetch_data.py
+
+# the main job on its embedded default
+demo: setup data
+	$(BIN)/bertkit demo
+
+test: setup data
+	$(BIN)/python -m pytest
+
+test-fast: setup
+	$(BIN)/python -m pytest -m "not slow"
+
+bench: setup data
+	$(BIN)/python benchmarks/inference.py --quick
+
+clean:
+	rm -rf $(VENV) build src/*.egg-info
