@@ -1,0 +1,183 @@
+"""BertConfig: the shape of a BERT, with the field names of Hugging Face's `config.json`.
+
+A config is a mutable dataclass, as in `transformers` (tutorials set `config.num_labels = 2` before
+building a model). It checks itself when created and again when a model is built from it.
+Fields that bertkit does not use but a `config.json` carries (`transformers_version`, `use_cache`, ...)
+are kept in `extra` and written back, so a folder round-trips unchanged.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+ACTIVATIONS = ("gelu", "gelu_new", "gelu_pytorch_tanh", "gelu_fast", "relu", "silu", "swish")
+
+# The compact BERT family of Turc et al. (2019), plus the two original sizes.
+# name: (num_hidden_layers, hidden_size, num_attention_heads); intermediate_size is 4 × hidden.
+PRESETS: dict[str, tuple[int, int, int]] = {
+    "tiny": (2, 128, 2),
+    "mini": (4, 256, 4),
+    "small": (4, 512, 8),
+    "medium": (8, 512, 8),
+    "base": (12, 768, 12),
+    "large": (24, 1024, 16),
+}
+
+
+class ConfigError(ValueError):
+    """A config field is missing, of the wrong type, or inconsistent with another field."""
+
+
+@dataclass
+class BertConfig:
+    vocab_size: int = 30522
+    hidden_size: int = 768
+    num_hidden_layers: int = 12
+    num_attention_heads: int = 12
+    intermediate_size: int = 3072
+    hidden_act: str = "gelu"
+    hidden_dropout_prob: float = 0.1
+    attention_probs_dropout_prob: float = 0.1
+    max_position_embeddings: int = 512
+    type_vocab_size: int = 2
+    initializer_range: float = 0.02
+    layer_norm_eps: float = 1e-12
+    pad_token_id: int = 0
+    position_embedding_type: str = "absolute"
+    classifier_dropout: float | None = None
+    # task heads: label names (also give num_labels) and how a classification loss is chosen
+    id2label: dict[int, str] | None = None
+    label2id: dict[str, int] | None = None
+    problem_type: str | None = None  # "single_label_classification" | "multi_label_classification" | "regression"
+    architectures: list[str] | None = None
+    model_type: str = "bert"
+    extra: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self):
+        if self.id2label is not None:
+            self.id2label = {int(k): v for k, v in self.id2label.items()}
+        if self.label2id is not None:
+            self.label2id = {k: int(v) for k, v in self.label2id.items()}
+        self.validate()
+
+    # -- labels -------------------------------------------------------------------------------------
+    @property
+    def num_labels(self) -> int:
+        return len(self.id2label) if self.id2label else 2
+
+    @num_labels.setter
+    def num_labels(self, n: int) -> None:
+        if not isinstance(n, int) or n < 1:
+            raise ConfigError(f"num_labels must be a positive int, got {n!r}")
+        if self.id2label is None or len(self.id2label) != n:
+            self.id2label = {i: f"LABEL_{i}" for i in range(n)}
+            self.label2id = {v: k for k, v in self.id2label.items()}
+
+    # -- checks -------------------------------------------------------------------------------------
+    def validate(self) -> None:
+        """Raise ConfigError naming the field when the config cannot describe a working BERT."""
+        positive = ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
+                    "intermediate_size", "max_position_embeddings", "type_vocab_size")
+        for name in positive:
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        if self.hidden_size % self.num_attention_heads:
+            raise ConfigError(f"hidden_size {self.hidden_size} is not a multiple of "
+                              f"num_attention_heads {self.num_attention_heads}")
+        for name in ("hidden_dropout_prob", "attention_probs_dropout_prob"):
+            p = getattr(self, name)
+            if not 0.0 <= p < 1.0:
+                raise ConfigError(f"{name} must be in [0, 1), got {p!r}")
+        if self.hidden_act not in ACTIVATIONS:
+            raise ConfigError(f"hidden_act {self.hidden_act!r} is not supported; use one of {', '.join(ACTIVATIONS)}")
+        if self.position_embedding_type != "absolute":
+            raise ConfigError(f"position_embedding_type {self.position_embedding_type!r} is not supported; "
+                              "bertkit implements 'absolute' (learned) position embeddings")
+        if not 0 <= self.pad_token_id < self.vocab_size:
+            raise ConfigError(f"pad_token_id {self.pad_token_id} is outside the vocabulary (size {self.vocab_size})")
+        if self.problem_type not in (None, "single_label_classification", "multi_label_classification",
+                                     "regression"):
+            raise ConfigError(f"problem_type {self.problem_type!r} is not one of single_label_classification, "
+                              "multi_label_classification, regression")
+        if self.model_type != "bert":
+            raise ConfigError(f"model_type {self.model_type!r} is not supported; bertkit reads 'bert' models")
+
+    # -- construction -------------------------------------------------------------------------------
+    @classmethod
+    def preset(cls, name: str, **overrides) -> "BertConfig":
+        """A standard size: tiny, mini, small, medium, base, large (with `overrides` applied)."""
+        if name not in PRESETS:
+            raise ConfigError(f"unknown preset {name!r}; choose from {', '.join(PRESETS)}")
+        layers, hidden, heads = PRESETS[name]
+        values = dict(num_hidden_layers=layers, hidden_size=hidden, num_attention_heads=heads,
+                      intermediate_size=4 * hidden)
+        values.update(overrides)
+        return cls(**values)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], source: str = "config") -> "BertConfig":
+        known = {f.name for f in fields(cls)} - {"extra"}
+        model_type = d.get("model_type", "bert")
+        if model_type != "bert":
+            raise ConfigError(f"{source}: model_type {model_type!r} is not supported; "
+                              "bertkit reads 'bert' models")
+        kwargs = {k: v for k, v in d.items() if k in known}
+        extra = {k: v for k, v in d.items() if k not in known and k != "num_labels"}
+        try:
+            config = cls(**kwargs, extra=extra)
+        except ConfigError as e:
+            raise ConfigError(f"{source}: {e}") from None
+        except TypeError as e:
+            raise ConfigError(f"{source}: {e}") from None
+        if "num_labels" in d and config.id2label is None:
+            config.num_labels = int(d["num_labels"])
+        return config
+
+    @classmethod
+    def from_json_file(cls, path: str | os.PathLike) -> "BertConfig":
+        path = Path(path)
+        try:
+            d = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: no config.json here; is this a model folder?") from None
+        except json.JSONDecodeError as e:
+            raise ConfigError(f"{path}: not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})") from None
+        if not isinstance(d, dict):
+            raise ConfigError(f"{path}: expected a JSON object, got {type(d).__name__}")
+        return cls.from_dict(d, source=str(path))
+
+    @classmethod
+    def from_pretrained(cls, path: str | os.PathLike, **overrides) -> "BertConfig":
+        """Read `config.json` from a model folder (or the file itself)."""
+        path = Path(path)
+        config = cls.from_json_file(path / "config.json" if path.is_dir() else path)
+        for k, v in overrides.items():
+            setattr(config, k, v)
+        config.validate()
+        return config
+
+    # -- output -------------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        extra = d.pop("extra")
+        if self.id2label is not None:
+            d["id2label"] = {str(k): v for k, v in self.id2label.items()}
+        for k in ("id2label", "label2id", "problem_type", "architectures", "classifier_dropout"):
+            if d[k] is None:
+                del d[k]
+        return {**extra, **d}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+
+    def save_pretrained(self, folder: str | os.PathLike) -> None:
+        from .io import atomic_write_text
+        atomic_write_text(Path(folder) / "config.json", self.to_json())
+
+    @property
+    def head_dim(self) -> int:
+        return self.hidden_size // self.num_attention_heads

@@ -1,0 +1,300 @@
+"""The BERT encoder, written from the paper (Devlin et al., 2019) and google-research/bert.
+
+    tokens ─► Embeddings (word + position + segment, LayerNorm, dropout)
+           ─► Encoder: num_hidden_layers × Layer
+                 x = LayerNorm(x + SelfAttention(x))      # post-LN, as in the original BERT
+                 x = LayerNorm(x + FeedForward(x))
+           ─► last_hidden_state (B, T, C);  Pooler: tanh(W · h[CLS]) ─► pooler_output (B, C)
+
+Two ways through the same weights, giving the same numbers on real tokens:
+- padded: every tensor is (B, T, C), as in `transformers`;
+- unpadded (the default when a batch has padding): the dense layers run on the N real tokens only,
+  packed as (N, C); see padding.py. Padding positions of the outputs are then zeros.
+
+Weights are named for reading, not after the Hugging Face layout; checkpoint.py holds the one table
+that maps between the two (including the fused QKV projection).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..config import BertConfig
+from .outputs import BaseModelOutput
+from .padding import Packing
+
+Tensor = torch.Tensor
+
+
+def activation(name: str):
+    if name == "gelu":
+        return nn.GELU()  # exact, erf-based: what BERT was trained with
+    if name in ("gelu_new", "gelu_pytorch_tanh", "gelu_fast"):
+        return nn.GELU(approximate="tanh")
+    if name == "relu":
+        return nn.ReLU()
+    if name in ("silu", "swish"):
+        return nn.SiLU()
+    raise ValueError(f"unknown activation {name!r}")
+
+
+class Embeddings(nn.Module):
+    """Token + learned absolute position + segment (token type) embeddings, then LayerNorm and dropout."""
+
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        C = config.hidden_size
+        self.word = nn.Embedding(config.vocab_size, C, padding_idx=config.pad_token_id)
+        self.position = nn.Embedding(config.max_position_embeddings, C)
+        self.token_type = nn.Embedding(config.type_vocab_size, C)
+        self.norm = nn.LayerNorm(C, eps=config.layer_norm_eps)
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+
+    def forward(self, input_ids: Tensor, token_type_ids: Tensor, position_ids: Tensor) -> Tensor:
+        # any leading shape: (B, T) → (B, T, C), or packed (N,) → (N, C)
+        x = self.word(input_ids) + self.token_type(token_type_ids) + self.position(position_ids)
+        return self.dropout(self.norm(x))
+
+
+class SelfAttention(nn.Module):
+    """Multi-head scaled dot-product self-attention with one fused QKV projection."""
+
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        C = config.hidden_size
+        self.num_heads = config.num_attention_heads
+        self.head_dim = config.head_dim
+        self.qkv = nn.Linear(C, 3 * C)  # rows: [query; key; value], each (C, C)
+        self.out = nn.Linear(C, C)
+        self.dropout_p = config.attention_probs_dropout_prob
+
+    def forward(self, x: Tensor, key_mask: Tensor | None, packing: Packing | None = None,
+                output_attentions: bool = False) -> tuple[Tensor, Tensor | None]:
+        """x: (B, T, C), or (N, C) with `packing`. key_mask: (B, 1, 1, T) bool, True = may attend."""
+        qkv = self.qkv(x)  # (B, T, 3C) or (N, 3C)
+        if packing is not None:
+            qkv = packing.pad(qkv)  # (B, T, 3C)
+        B, T, _ = qkv.shape
+        H, D = self.num_heads, self.head_dim
+        q, k, v = qkv.view(B, T, 3, H, D).permute(2, 0, 3, 1, 4)  # 3 × (B, H, T, D)
+        dropout_p = self.dropout_p if self.training else 0.0
+        probs = None
+        if output_attentions:
+            # spelled out, because the caller wants the softmax weights themselves
+            scores = (q @ k.transpose(-2, -1)) / math.sqrt(D)  # (B, H, T, T)
+            if key_mask is not None:
+                scores = scores.masked_fill(~key_mask, torch.finfo(scores.dtype).min)
+            probs = scores.softmax(dim=-1)
+            ctx = F.dropout(probs, dropout_p, self.training) @ v  # (B, H, T, D)
+        else:
+            ctx = F.scaled_dot_product_attention(q, k, v, attn_mask=key_mask, dropout_p=dropout_p)
+        ctx = ctx.transpose(1, 2).reshape(B, T, H * D)  # (B, T, C)
+        if packing is not None:
+            ctx = packing.unpad(ctx)  # (N, C)
+        return self.out(ctx), probs
+
+
+class FeedForward(nn.Module):
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        self.up = nn.Linear(config.hidden_size, config.intermediate_size)
+        self.act = activation(config.hidden_act)
+        self.down = nn.Linear(config.intermediate_size, config.hidden_size)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.down(self.act(self.up(x)))  # (..., C) → (..., 4C) → (..., C)
+
+
+class Layer(nn.Module):
+    """One post-LN transformer layer: each sublayer is followed by residual add and LayerNorm."""
+
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        C, eps = config.hidden_size, config.layer_norm_eps
+        self.attn = SelfAttention(config)
+        self.attn_norm = nn.LayerNorm(C, eps=eps)
+        self.ffn = FeedForward(config)
+        self.ffn_norm = nn.LayerNorm(C, eps=eps)
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+
+    def forward(self, x: Tensor, key_mask: Tensor | None, packing: Packing | None = None,
+                output_attentions: bool = False) -> tuple[Tensor, Tensor | None]:
+        a, probs = self.attn(x, key_mask, packing, output_attentions)
+        x = self.attn_norm(x + self.dropout(a))
+        x = self.ffn_norm(x + self.dropout(self.ffn(x)))
+        return x, probs
+
+
+class Encoder(nn.Module):
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        self.layers = nn.ModuleList(Layer(config) for _ in range(config.num_hidden_layers))
+
+    def forward(self, x: Tensor, key_mask: Tensor | None, packing: Packing | None = None,
+                output_hidden_states: bool = False, output_attentions: bool = False):
+        hidden = [x] if output_hidden_states else None
+        attentions = [] if output_attentions else None
+        for layer in self.layers:
+            x, probs = layer(x, key_mask, packing, output_attentions)
+            if hidden is not None:
+                hidden.append(x)
+            if attentions is not None:
+                attentions.append(probs)
+        return x, hidden, attentions
+
+
+class Pooler(nn.Module):
+    """tanh(W · h_[CLS] + b): the sentence vector that NSP and classification heads read."""
+
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+
+    def forward(self, hidden: Tensor) -> Tensor:
+        return torch.tanh(self.dense(hidden[:, 0]))  # (B, T, C) → (B, C)
+
+
+class BertPreTrainedModel(nn.Module):
+    """Base for BERT and its heads: weight init, and Hugging Face folder loading and saving.
+
+    Subclass it for a custom head the way `transformers` tutorials do:
+
+        class MyModel(BertPreTrainedModel):
+            def __init__(self, config):
+                super().__init__(config)
+                self.bert = BertModel(config)
+                self.head = nn.Linear(config.hidden_size, 3)
+                self.post_init()
+    """
+
+    base_model_prefix = "bert"
+
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        config.validate()
+        self.config = config
+
+    def post_init(self) -> None:
+        """Initialise every weight as BERT does: N(0, initializer_range), zero biases, unit LayerNorm."""
+        self.apply(self._init_weights)
+
+    @torch.no_grad()
+    def _init_weights(self, module: nn.Module) -> None:
+        std = self.config.initializer_range
+        if isinstance(module, nn.Linear):
+            module.weight.normal_(0.0, std)
+            if module.bias is not None:
+                module.bias.zero_()
+        elif isinstance(module, nn.Embedding):
+            module.weight.normal_(0.0, std)
+            if module.padding_idx is not None:
+                module.weight[module.padding_idx].zero_()
+        elif isinstance(module, nn.LayerNorm):
+            module.weight.fill_(1.0)
+            module.bias.zero_()
+
+    @classmethod
+    def from_pretrained(cls, folder, config: BertConfig | None = None, **config_overrides):
+        """Load a Hugging Face folder (config.json + model.safetensors or pytorch_model.bin)."""
+        from ..checkpoint import load_pretrained
+        return load_pretrained(cls, folder, config=config, **config_overrides)
+
+    def save_pretrained(self, folder) -> None:
+        """Write config.json and model.safetensors in the layout `transformers` reads."""
+        from ..checkpoint import save_pretrained
+        save_pretrained(self, folder)
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return next(self.parameters()).dtype
+
+
+class BertModel(BertPreTrainedModel):
+    """The bare encoder: `last_hidden_state`, `pooler_output`, and optionally every layer's states
+    and attention weights.
+
+    `unpad` (default True) runs the dense layers on real tokens only when the batch has padding;
+    set it False for the plain padded computation (same numbers on real tokens).
+    """
+
+    def __init__(self, config: BertConfig, add_pooling_layer: bool = True):
+        super().__init__(config)
+        self.embeddings = Embeddings(config)
+        self.encoder = Encoder(config)
+        self.pooler = Pooler(config) if add_pooling_layer else None
+        self.unpad = True
+        self.post_init()
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.embeddings.word
+
+    def _check_inputs(self, input_ids: Tensor, token_type_ids: Tensor | None, attention_mask: Tensor | None):
+        if not isinstance(input_ids, torch.Tensor):
+            raise TypeError(f"input_ids must be a torch.Tensor, got {type(input_ids).__name__}; "
+                            "call the tokenizer with return_tensors='pt'")
+        if input_ids.dim() != 2:
+            raise ValueError(f"input_ids must be 2-D (batch, seq_len), got shape {tuple(input_ids.shape)}")
+        if input_ids.dtype not in (torch.long, torch.int, torch.int16, torch.uint8):
+            raise TypeError(f"input_ids must hold integers, got {input_ids.dtype}")
+        T, cfg = input_ids.shape[1], self.config
+        if T > cfg.max_position_embeddings:
+            raise ValueError(f"sequence length {T} exceeds max_position_embeddings {cfg.max_position_embeddings}; "
+                             "truncate the input (tokenizer truncation=True, max_length=...)")
+        if input_ids.numel() and (input_ids.min() < 0 or input_ids.max() >= cfg.vocab_size):
+            raise ValueError(f"input_ids hold {int(input_ids.min())}..{int(input_ids.max())}, outside the "
+                             f"vocabulary of size {cfg.vocab_size}; is the tokenizer the model's own?")
+        for name, t in (("token_type_ids", token_type_ids), ("attention_mask", attention_mask)):
+            if t is not None and t.shape != input_ids.shape:
+                raise ValueError(f"{name} has shape {tuple(t.shape)}, input_ids {tuple(input_ids.shape)}")
+        if token_type_ids is not None and token_type_ids.numel() and token_type_ids.max() >= cfg.type_vocab_size:
+            raise ValueError(f"token_type_ids hold {int(token_type_ids.max())}, but type_vocab_size is "
+                             f"{cfg.type_vocab_size}")
+
+    def forward(self, input_ids: Tensor, attention_mask: Tensor | None = None,
+                token_type_ids: Tensor | None = None, position_ids: Tensor | None = None,
+                output_hidden_states: bool = False, output_attentions: bool = False,
+                return_dict: bool = True) -> BaseModelOutput | tuple:
+        self._check_inputs(input_ids, token_type_ids, attention_mask)
+        B, T = input_ids.shape
+        if token_type_ids is None:
+            token_type_ids = torch.zeros_like(input_ids)
+        if position_ids is None:
+            position_ids = torch.arange(T, device=input_ids.device).expand(B, T)
+
+        key_mask = packing = None
+        if attention_mask is not None and not bool(attention_mask.all()):
+            mask = attention_mask.bool()
+            key_mask = mask[:, None, None, :]  # (B, 1, 1, T): every query sees the real keys
+            # attention maps are for inspection: computed on the padded grid, every row as in transformers
+            if self.unpad and not output_attentions:
+                packing = Packing.from_mask(mask)
+
+        if packing is not None:
+            ids, types, pos = (packing.unpad(t) for t in (input_ids, token_type_ids, position_ids))
+            x = self.embeddings(ids, types, pos)  # (N, C)
+        else:
+            x = self.embeddings(input_ids, token_type_ids, position_ids)  # (B, T, C)
+
+        x, hidden, attentions = self.encoder(x, key_mask, packing, output_hidden_states, output_attentions)
+        if packing is not None:
+            x = packing.pad(x)  # (B, T, C)
+            hidden = [packing.pad(h) for h in hidden] if hidden is not None else None
+        pooled = self.pooler(x) if self.pooler is not None else None
+
+        out = BaseModelOutput(
+            last_hidden_state=x,
+            pooler_output=pooled,
+            hidden_states=tuple(hidden) if hidden is not None else None,
+            attentions=tuple(attentions) if attentions is not None else None,
+        )
+        return out if return_dict else out.to_tuple()
