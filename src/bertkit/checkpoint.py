@@ -15,6 +15,7 @@ with two deliberate exceptions that mirror how people use BERT:
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -270,3 +271,32 @@ def save_pretrained(model: nn.Module, folder) -> None:
     config = model.config
     config.architectures = [type(model).__name__]
     config.save_pretrained(folder)
+
+
+def describe(folder) -> str:
+    """A short report on a model folder: config, parameter count, and which heads its weights hold."""
+    folder = Path(folder)
+    try:
+        config = BertConfig.from_pretrained(folder)
+    except ConfigError as e:
+        raise CheckpointError(str(e)) from None
+    hf_state, path = read_state_dict(folder)
+    n_params = sum(t.numel() for k, t in hf_state.items() if _legacy_name(k).removeprefix("bert.") not in HF_DERIVED)
+    keys = {_legacy_name(k).removeprefix("bert.") for k in hf_state}
+    heads = {
+        "pooler": any(k.startswith("pooler.") for k in keys),
+        "masked LM": any(k.startswith("cls.predictions.") for k in keys),
+        "next sentence": any(k.startswith("cls.seq_relationship.") for k in keys),
+        "classifier": any(k.startswith("classifier.") for k in keys),
+        "question answering": any(k.startswith("qa_outputs.") for k in keys),
+    }
+    lines = [f"{folder}",
+             f"  architectures: {', '.join(config.architectures or ['(not recorded)'])}",
+             f"  weights: {path.name}, {len(hf_state)} tensors, {n_params:,} parameters",
+             f"  layers {config.num_hidden_layers}, hidden {config.hidden_size}, heads {config.num_attention_heads}, "
+             f"ffn {config.intermediate_size}, vocab {config.vocab_size}, max positions {config.max_position_embeddings}",
+             f"  heads present: {', '.join(k for k, v in heads.items() if v) or 'none (bare encoder)'}"]
+    if config.id2label:
+        lines.append(f"  labels: {config.id2label}")
+    lines.append("  config: " + json.dumps(config.to_dict(), sort_keys=True))
+    return "\n".join(lines)

@@ -1,0 +1,238 @@
+"""`bertkit <command>`: a thin table of functions, each taking one dataclass of arguments.
+
+`--help` text comes from the `help` of each field, so the dataclass is the single description of a
+command's options. Add a command by writing its dataclass and function and adding one line to COMMANDS.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, get_type_hints
+
+from . import paths
+
+
+def arg(default=dataclasses.MISSING, help: str = "", positional: bool = False, **kwargs):
+    """A dataclass field with its --help text (and optionally a positional argument)."""
+    meta = {"help": help, "positional": positional, **kwargs}
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+# -- commands -------------------------------------------------------------------------------------------
+
+@dataclass
+class TokenizeArgs:
+    """Tokenize lines of text (a file or stdin) and print one JSON object per line."""
+    input: str = arg("-", "text file with one text per line, or - for stdin", positional=True)
+    model: str = arg(str(paths.MINILM), "folder with vocab.txt / tokenizer files")
+    max_length: int | None = arg(None, "truncate to this many tokens (with [CLS]/[SEP])")
+    engine: str = arg("fast", "fast (the tokenizers engine) or python (the readable reference)")
+
+
+def tokenize(a: TokenizeArgs) -> None:
+    from .tokenization import BertTokenizer
+    tok = BertTokenizer.from_pretrained(a.model, engine=a.engine)
+    for line in _read_lines(a.input):
+        enc = tok(line, truncation=a.max_length is not None, max_length=a.max_length)
+        ids = enc["input_ids"]
+        print(json.dumps({"text": line, "tokens": tok.convert_ids_to_tokens(ids), "input_ids": ids},
+                         ensure_ascii=False))
+
+
+@dataclass
+class EmbedArgs:
+    """Sentence embeddings: mean-pooled, L2-normalised vectors, one JSON line per input line."""
+    input: str = arg("-", "text file with one sentence per line, or - for stdin", positional=True)
+    model: str = arg(str(paths.MINILM), "model folder (Hugging Face layout)")
+    output: str = arg("-", "JSONL file to write, or - for stdout")
+    batch_size: int = arg(32, "sentences per forward pass (inputs are length-sorted first)")
+    max_length: int | None = arg(None, "truncate longer inputs to this many tokens (default: the model's limit)")
+    dtype: str = arg("fp32", "fp32 or bf16 (autocast)")
+    no_normalize: bool = arg(False, "do not L2-normalise the vectors")
+
+
+def embed(a: EmbedArgs) -> None:
+    from .inference import sentence_embeddings
+    from .io import atomic_path
+    from .models import BertModel
+    from .tokenization import BertTokenizer
+
+    lines = list(_read_lines(a.input))
+    if not lines:
+        raise SystemExit(f"{a.input}: no lines to embed")
+    tok = BertTokenizer.from_pretrained(a.model)
+    model = BertModel.from_pretrained(a.model)
+    vecs = sentence_embeddings(model, tok, lines, batch_size=a.batch_size, max_length=a.max_length,
+                               normalize=not a.no_normalize, dtype=a.dtype, progress=True)
+
+    def write(f):
+        for line, v in zip(lines, vecs.tolist()):
+            f.write(json.dumps({"text": line, "embedding": [round(x, 7) for x in v]}, ensure_ascii=False) + "\n")
+
+    if a.output == "-":
+        write(sys.stdout)
+    else:
+        with atomic_path(a.output) as tmp, open(tmp, "w", encoding="utf-8") as f:
+            write(f)
+        print(f"wrote {len(lines)} vectors of size {vecs.shape[1]} to {a.output}", file=sys.stderr)
+
+
+@dataclass
+class InfoArgs:
+    """Describe a model folder: config, parameter count, which heads its weights hold."""
+    model: str = arg(str(paths.MINILM), "model folder", positional=True)
+
+
+def info(a: InfoArgs) -> None:
+    from .checkpoint import describe
+    print(describe(a.model))
+
+
+@dataclass
+class VocabArgs:
+    """Train a WordPiece vocabulary on text files and write a tokenizer folder `transformers` loads."""
+    files: list[str] = arg([], "plain-text files to learn from", positional=True, nargs="+")
+    out: str = arg("vocab-out", "folder to write (vocab.txt, tokenizer.json, tokenizer_config.json, ...)")
+    vocab_size: int = arg(30522, "target vocabulary size, special tokens included")
+    min_frequency: int = arg(2, "ignore pieces seen fewer times")
+    cased: bool = arg(False, "keep case and accents (default: lowercase and strip accents)")
+
+
+def vocab(a: VocabArgs) -> None:
+    from .tokenization import train_vocab
+    for f in a.files:
+        if not Path(f).is_file():
+            raise SystemExit(f"{f}: no such file")
+    tok = train_vocab(a.files, vocab_size=a.vocab_size, do_lower_case=not a.cased,
+                      min_frequency=a.min_frequency)
+    tok.save_pretrained(a.out)
+    print(f"wrote a vocabulary of {len(tok)} tokens to {a.out}")
+
+
+@dataclass
+class DemoArgs:
+    """The embedded default: sentence embeddings and similarity with all-MiniLM-L6-v2."""
+    model: str = arg(str(paths.MINILM), "model folder (fetched by `make data`)")
+
+
+DEMO_SENTENCES = [
+    "A man is playing a guitar on stage.",
+    "Someone performs music with a stringed instrument.",
+    "The stock market fell sharply on Monday.",
+    "Shares dropped at the start of the week.",
+    "A cat sleeps on the warm windowsill.",
+    "The kitten is napping in the sun by the window.",
+]
+
+
+def demo(a: DemoArgs) -> None:
+    from .inference import sentence_embeddings
+    from .models import BertModel
+    from .tokenization import BertTokenizer
+
+    tok = BertTokenizer.from_pretrained(a.model)
+    model = BertModel.from_pretrained(a.model)
+    print(f"{a.model}: {model.config.num_hidden_layers} layers, hidden {model.config.hidden_size}, "
+          f"{model.num_parameters() / 1e6:.1f}M parameters")
+    vecs = sentence_embeddings(model, tok, DEMO_SENTENCES)
+    sim = vecs @ vecs.T
+    print("\ncosine similarity (mean-pooled, normalised embeddings):")
+    print("      " + " ".join(f"{j:>5}" for j in range(len(DEMO_SENTENCES))))
+    for i, row in enumerate(sim.tolist()):
+        print(f"{i:>5} " + " ".join(f"{x:5.2f}" for x in row) + f"   {DEMO_SENTENCES[i]}")
+    print("\nnearest neighbour of each sentence:")
+    for i, row in enumerate(sim):
+        row = row.clone()
+        row[i] = -2
+        j = int(row.argmax())
+        print(f"  {DEMO_SENTENCES[i]!r:55} → {DEMO_SENTENCES[j]!r} ({float(sim[i, j]):.2f})")
+
+
+COMMANDS: dict[str, tuple[Callable, type]] = {
+    "tokenize": (tokenize, TokenizeArgs),
+    "embed": (embed, EmbedArgs),
+    "info": (info, InfoArgs),
+    "vocab": (vocab, VocabArgs),
+    "demo": (demo, DemoArgs),
+}
+
+
+# -- plumbing -------------------------------------------------------------------------------------------
+
+def _read_lines(source: str):
+    f = sys.stdin if source == "-" else None
+    if f is None:
+        path = Path(source)
+        if not path.is_file():
+            raise SystemExit(f"{source}: no such file")
+        f = open(path, encoding="utf-8")
+    with f:
+        for line in f:
+            line = line.rstrip("\n")
+            if line.strip():
+                yield line
+
+
+def _add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
+    hints = get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        meta = dict(f.metadata)
+        helptext, positional = meta.pop("help", ""), meta.pop("positional", False)
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        hint = hints[f.name]
+        kwargs: dict = {"help": f"{helptext} (default: {default})" if default not in (None, [], "") else helptext}
+        if hint is bool:
+            kwargs["action"] = "store_true"
+        else:
+            base = next((t for t in getattr(hint, "__args__", (hint,)) if t is not type(None)), str)
+            if getattr(base, "__origin__", None) is list:
+                base = base.__args__[0]
+            kwargs["type"] = base
+        kwargs.update(meta)
+        if positional:
+            if "nargs" not in kwargs:
+                kwargs["nargs"] = "?"
+            kwargs["default"] = default
+            parser.add_argument(f.name, **kwargs)
+        else:
+            parser.add_argument("--" + f.name.replace("_", "-"), dest=f.name, default=default, **kwargs)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bertkit", description="BERT from scratch: tokenize, embed, inspect, train vocabularies. "
+        "Model folders are Hugging Face folders, readable by `transformers` too.")
+    sub = parser.add_subparsers(dest="command", metavar="command")
+    for name, (fn, cls) in COMMANDS.items():
+        doc = (cls.__doc__ or "").strip()
+        p = sub.add_parser(name, help=doc.splitlines()[0] if doc else "", description=doc)
+        _add_arguments(p, cls)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = build_parser()
+    ns = parser.parse_args(argv)
+    if ns.command is None:
+        parser.print_help()
+        raise SystemExit(2)
+    fn, cls = COMMANDS[ns.command]
+    args = cls(**{k: v for k, v in vars(ns).items() if k != "command"})
+    from .checkpoint import CheckpointError
+    from .config import ConfigError
+    try:
+        fn(args)
+    except (CheckpointError, ConfigError, FileNotFoundError) as e:
+        raise SystemExit(f"bertkit {ns.command}: {e}") from None
+    except BrokenPipeError:
+        pass
+
+
+if __name__ == "__main__":
+    main()
