@@ -44,9 +44,11 @@ def warmup_steps(cfg: OptimConfig, total_steps: int) -> int:
 
 
 def lr_factor(step: int, total_steps: int, warmup: int, schedule: str = "linear", min_ratio: float = 0.0) -> float:
-    """Multiplier of the peak learning rate at `step` (0-based): linear warmup, then decay."""
+    """Multiplier of the peak learning rate at `step` (0-based): linear warmup from 0, then decay.
+
+    The same curve as `transformers`' linear and cosine schedules, so recipes carry over."""
     if warmup and step < warmup:
-        return (step + 1) / warmup
+        return step / warmup
     if schedule == "constant":
         return 1.0
     progress = min(1.0, (step - warmup) / max(1, total_steps - warmup))
