@@ -1,0 +1,87 @@
+"""Shared pieces of the side-by-side benchmarks: the machine's matmul peak, timing, FLOP counts, tables.
+
+Every benchmark runs bertkit and `transformers` in one process, on the same weights and inputs,
+after warm-up, alternating between the two, and reports the best of several repeats (the least
+disturbed by other work on the machine).
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import time
+from contextlib import nullcontext
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+DATA = Path(os.environ.get("BERTKIT_CACHE", Path.home() / ".cache" / "bertkit")) / "data"
+
+
+def matmul_peak(dtype: torch.dtype, n: int = 2048, repeats: int = 5) -> float:
+    """FLOP/s of an n×n matmul in `dtype`: the peak the MFU figures are measured against."""
+    a = torch.randn(n, n).to(dtype)
+    b = torch.randn(n, n).to(dtype)
+    a @ b
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - t)
+    return 2 * n ** 3 / best
+
+
+def autocast(dtype: str):
+    return torch.autocast("cpu", dtype=torch.bfloat16) if dtype == "bf16" else nullcontext()
+
+
+def encoder_flops(config, lengths, backward: bool = False) -> float:
+    """Model FLOPs of the encoder on sequences of the given real lengths (padding not counted).
+
+    Per layer and token: 2·(4C² + 2C·I) for the projections and FFN, plus 4·L·C for QKᵀ and AV.
+    A backward pass costs twice the forward.
+    """
+    C, I, n = config.hidden_size, config.intermediate_size, config.num_hidden_layers
+    total = sum(n * (2 * L * (4 * C * C + 2 * C * I) + 4 * L * L * C) for L in lengths)
+    return total * (3 if backward else 1)
+
+
+def best_time(fn, repeats: int) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def real_sentences(n: int, seed: int = 0) -> list[str]:
+    """Random lines of real prose (the Wikipedia sample), split into sentences of mixed length."""
+    import random
+    path = DATA / "text" / "wiki.txt"
+    if not path.exists():
+        raise SystemExit(f"{path} is absent: run `make data`")
+    text = path.read_text(encoding="utf-8")
+    sents = [s for s in re.split(r"(?<=[.!?])\s+", text) if len(s) > 15]
+    rng = random.Random(seed)
+    rng.shuffle(sents)
+    return sents[:n]
+
+
+def report(rows: list[dict], title: str, columns: list[str]) -> None:
+    for r in rows:
+        print(json.dumps(r))
+    print(f"\n### {title}\n")
+    print("| " + " | ".join(columns) + " |")
+    print("|" + "---|" * len(columns))
+    for r in rows:
+        print("| " + " | ".join(_fmt(r.get(c, "")) for c in columns) + " |")
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.2f}"
+    return str(v)

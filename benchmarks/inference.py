@@ -1,0 +1,144 @@
+"""Encoder inference, bertkit vs transformers, side by side on the same weights and real-text batches.
+
+    python benchmarks/inference.py            # the full grid
+    python benchmarks/inference.py --quick    # a short version (make bench)
+    python benchmarks/inference.py --memory   # peak memory at batch 64 × seq 512, each in a fresh process
+
+Tokens/s count real tokens only. MFU is model FLOPs over real tokens divided by time and by the
+matmul peak measured at the start of this same run. "variable" batches are consecutive real sentences
+in input order (no sorting), padded to the longest in the batch; "full" batches have no padding.
+"""
+from __future__ import annotations
+
+import argparse
+import resource
+import subprocess
+import sys
+
+import torch
+from common import (autocast, best_time, encoder_flops, matmul_peak, real_sentences, report, DATA)
+
+import transformers
+from bertkit import BertConfig, BertModel
+from bertkit.checkpoint import load_state
+
+
+def models(name: str):
+    """(transformers model, bertkit model) with identical weights, in eval mode."""
+    if name == "minilm":
+        hf = transformers.BertModel.from_pretrained(DATA / "minilm")
+    else:
+        torch.manual_seed(0)
+        hf = transformers.BertModel(transformers.BertConfig())  # bert-base shape, random weights
+    hf.eval()
+    ours = BertModel(BertConfig.from_dict(hf.config.to_dict()))
+    load_state(ours, hf.state_dict())
+    return hf, ours.eval()
+
+
+def batches(tok, sentences, batch_size: int, seq: int, full: bool):
+    if full:
+        # fill every row with real tokens: consecutive text cut into seq-long pieces
+        ids = tok(" ".join(sentences), add_special_tokens=False)["input_ids"]
+        rows = [[tok.cls_token_id] + ids[i:i + seq - 2] + [tok.sep_token_id]
+                for i in range(0, len(ids) - seq, seq - 2)]
+        out = []
+        for i in range(0, len(rows) - batch_size + 1, batch_size):
+            x = torch.tensor(rows[i:i + batch_size])
+            out.append({"input_ids": x, "attention_mask": torch.ones_like(x), "token_type_ids": torch.zeros_like(x)})
+        return out
+    return [tok(sentences[i:i + batch_size], padding=True, truncation=True, max_length=seq, return_tensors="pt")
+            for i in range(0, len(sentences) - batch_size + 1, batch_size)]
+
+
+def run_case(hf, ours, data, dtype, peak, repeats):
+    lengths = [int(n) for b in data for n in b["attention_mask"].sum(1)]
+    real = sum(lengths)
+    padded = sum(b["input_ids"].numel() for b in data)
+    flops = encoder_flops(ours.config, lengths)
+
+    def go(model):
+        def f():
+            with torch.no_grad(), autocast(dtype):
+                for b in data:
+                    model(**b)
+        return f
+
+    go(hf)(), go(ours)()  # warm-up
+    t_hf = t_ours = float("inf")
+    for _ in range(repeats):  # alternate, keep the best of each
+        t_hf = min(t_hf, best_time(go(hf), 1))
+        t_ours = min(t_ours, best_time(go(ours), 1))
+    return {
+        "tok_s_hf": real / t_hf, "tok_s_bertkit": real / t_ours, "ratio": t_hf / t_ours,
+        "pad_ceiling": padded / real,
+        "mfu_hf": flops / t_hf / peak, "mfu_bertkit": flops / t_ours / peak,
+    }
+
+
+def memory_child(which: str, name: str, dtype: str) -> None:
+    hf, ours = models(name)
+    model = hf if which == "transformers" else ours
+    x = torch.randint(1000, 20000, (64, 512))
+    batch = {"input_ids": x, "attention_mask": torch.ones_like(x), "token_type_ids": torch.zeros_like(x)}
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with torch.no_grad(), autocast(dtype):
+        model(**batch)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print((peak - base) / 1024)  # MiB above the loaded model
+
+
+def memory(name: str, dtype: str) -> dict:
+    out = {"model": name, "dtype": dtype, "shape": "64x512"}
+    for which in ("transformers", "bertkit"):
+        r = subprocess.run([sys.executable, __file__, "--memory-child", which, name, dtype],
+                           capture_output=True, text=True, check=True)
+        out[f"peak_MiB_{which}"] = float(r.stdout.strip().splitlines()[-1])
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="MiniLM and bert-base, bf16, batch 32, fewer repeats")
+    p.add_argument("--memory", action="store_true", help="only the peak-memory comparison")
+    p.add_argument("--memory-child", nargs=3, help=argparse.SUPPRESS)
+    p.add_argument("--threads", type=int, default=torch.get_num_threads())
+    a = p.parse_args()
+    torch.set_num_threads(a.threads)
+    if a.memory_child:
+        return memory_child(*a.memory_child)
+    if a.memory:
+        rows = [memory(m, d) for m in ("base", "minilm") for d in ("fp32", "bf16")]
+        return report(rows, "Peak memory, inference at batch 64 × seq 512 (MiB above the loaded model)",
+                      ["model", "dtype", "shape", "peak_MiB_transformers", "peak_MiB_bertkit"])
+
+    tok = transformers.AutoTokenizer.from_pretrained(DATA / "minilm")
+    sentences = real_sentences(2048)
+    peaks = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16)}
+    print(f"matmul peak: fp32 {peaks['fp32'] / 1e9:.0f} GFLOP/s, bf16 {peaks['bf16'] / 1e9:.0f} GFLOP/s, "
+          f"{torch.get_num_threads()} threads", flush=True)
+    grid = []
+    for name in ("base", "minilm"):
+        for dtype in (("bf16",) if a.quick else ("fp32", "bf16")):
+            for bs in ((32,) if a.quick else (1, 32)):
+                for full in (False, True):
+                    if bs == 1 and full:
+                        continue
+                    grid.append((name, dtype, bs, full))
+    rows, loaded = [], {}
+    for name, dtype, bs, full in grid:
+        if name not in loaded:
+            loaded = {name: models(name)}
+        hf, ours = loaded[name]
+        n_batches = (3 if a.quick else 6) if bs == 32 else 48
+        data = batches(tok, sentences, bs, 128, full)[:n_batches]
+        r = run_case(hf, ours, data, dtype, peaks[dtype], repeats=2 if a.quick else 3)
+        rows.append({"model": name, "dtype": dtype, "batch": bs, "lengths": "full" if full else "variable", **r})
+        print(rows[-1], flush=True)
+    report(rows, "Encoder inference, real text, seq ≤ 128, input order",
+           ["model", "dtype", "batch", "lengths", "tok_s_hf", "tok_s_bertkit", "ratio", "pad_ceiling",
+            "mfu_hf", "mfu_bertkit"])
+
+
+if __name__ == "__main__":
+    main()
