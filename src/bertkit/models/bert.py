@@ -76,25 +76,32 @@ class SelfAttention(nn.Module):
         """x: (B, T, C), or (N, C) with `packing`. key_mask: (B, 1, 1, T) bool, True = may attend."""
         qkv = self.qkv(x)  # (B, T, 3C) or (N, 3C)
         if packing is not None:
-            qkv = packing.pad(qkv)  # (B, T, 3C)
+            return self.out(self._packed(qkv, packing.lengths)), None
         B, T, _ = qkv.shape
-        H, D = self.num_heads, self.head_dim
-        q, k, v = qkv.view(B, T, 3, H, D).permute(2, 0, 3, 1, 4)  # 3 × (B, H, T, D)
+        q, k, v = qkv.view(B, T, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)  # 3 × (B, H, T, D)
         dropout_p = self.dropout_p if self.training else 0.0
         probs = None
         if output_attentions:
             # spelled out, because the caller wants the softmax weights themselves
-            scores = (q @ k.transpose(-2, -1)) / math.sqrt(D)  # (B, H, T, T)
+            scores = (q @ k.transpose(-2, -1)) / math.sqrt(self.head_dim)  # (B, H, T, T)
             if key_mask is not None:
                 scores = scores.masked_fill(~key_mask, torch.finfo(scores.dtype).min)
             probs = scores.softmax(dim=-1)
             ctx = F.dropout(probs, dropout_p, self.training) @ v  # (B, H, T, D)
         else:
             ctx = F.scaled_dot_product_attention(q, k, v, attn_mask=key_mask, dropout_p=dropout_p)
-        ctx = ctx.transpose(1, 2).reshape(B, T, H * D)  # (B, T, C)
-        if packing is not None:
-            ctx = packing.unpad(ctx)  # (N, C)
-        return self.out(ctx), probs
+        return self.out(ctx.transpose(1, 2).reshape(B, T, -1)), probs  # (B, T, C)
+
+    def _packed(self, qkv: Tensor, lengths: list[int]) -> Tensor:
+        """Attention over packed sequences, one at a time: no padding, so no mask. (N, 3C) → (N, C)"""
+        dropout_p = self.dropout_p if self.training else 0.0
+        out = []
+        for seq in qkv.split(lengths):  # (L, 3C) each
+            L = seq.shape[0]
+            q, k, v = seq.view(1, L, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)  # 3 × (1, H, L, D)
+            ctx = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p)  # (1, H, L, D)
+            out.append(ctx[0].transpose(0, 1).reshape(L, -1))  # (L, C)
+        return torch.cat(out)
 
 
 class FeedForward(nn.Module):

@@ -170,7 +170,13 @@ class BertForTokenClassification(BertPreTrainedModel):
 
 
 class BertForQuestionAnswering(BertPreTrainedModel):
-    """Extractive QA: a start and an end logit for every token; the answer is the best valid span."""
+    """Extractive QA: a start and an end logit for every token; the answer is the best valid span.
+
+    Unlike `transformers`, padding positions get the lowest logit, so they take no part in the
+    start/end softmax: an answer can never lie in padding, and the loss is then the same whether or
+    not the encoder computed anything at padding (see BertModel.unpad). At real positions the logits
+    are those of `transformers`.
+    """
 
     def __init__(self, config: BertConfig):
         super().__init__(config)
@@ -184,6 +190,9 @@ class BertForQuestionAnswering(BertPreTrainedModel):
         out = _encode(self, input_ids, attention_mask, token_type_ids, position_ids, output_hidden_states,
                       output_attentions)
         logits = self.qa_outputs(out.last_hidden_state)  # (B, T, 2)
+        if attention_mask is not None:
+            pad = ~attention_mask.bool().unsqueeze(-1)  # (B, T, 1)
+            logits = logits.masked_fill(pad, torch.finfo(logits.dtype).min)
         start_logits, end_logits = (t.squeeze(-1).contiguous() for t in logits.split(1, dim=-1))  # 2 × (B, T)
         loss = None
         if start_positions is not None and end_positions is not None:

@@ -1,11 +1,10 @@
 """Unpadding: run the dense layers on real tokens only.
 
 A padded batch of B sequences, T long, holds N ≤ B·T real tokens. Everything in a BERT layer except
-attention works token by token (QKV and output projections, FFN, LayerNorm, dropout), so it can run on
-the N real tokens packed into one (N, C) matrix and never touch padding. Attention is the one place
-where tokens meet; there the packed rows are scattered back into a (B, T, ·) grid for one masked SDPA
-call and gathered again afterwards. At T = 128 the attention matmuls are a few percent of a layer's
-FLOPs, so this keeps nearly all of the saving.
+attention works token by token (QKV and output projections, FFN, LayerNorm, dropout), so it runs on
+the N real tokens packed into one (N, C) matrix and never touches padding. The tokens of each
+sequence stay contiguous in the packed matrix, so attention runs sequence by sequence on slices of
+it, each at its own length and with no mask at all.
 """
 from __future__ import annotations
 
@@ -20,15 +19,16 @@ Tensor = torch.Tensor
 class Packing:
     """Where the real tokens of a padded (B, T) batch sit."""
 
-    indices: Tensor  # (N,) positions of the real tokens in the flattened B·T grid
+    indices: Tensor  # (N,) positions of the real tokens in the flattened B·T grid, row by row
     batch: int
     seqlen: int
+    lengths: list[int]  # real tokens of each sequence: its rows in the packed matrix are consecutive
 
     @classmethod
     def from_mask(cls, attention_mask: Tensor) -> "Packing":
         B, T = attention_mask.shape
         indices = attention_mask.reshape(-1).nonzero().squeeze(1)
-        return cls(indices, B, T)
+        return cls(indices, B, T, attention_mask.sum(1).tolist())
 
     @property
     def num_tokens(self) -> int:
