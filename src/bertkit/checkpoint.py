@@ -216,6 +216,7 @@ def load_state(model: nn.Module, hf_state: dict[str, torch.Tensor], source: str 
     if droppable:
         dropped += droppable
         unexpected = [k for k in unexpected if k not in droppable]
+        state = {k: v for k, v in state.items() if k not in droppable}
     if unexpected:
         raise CheckpointError(f"{source}: unexpected tensors: {', '.join(unexpected)}")
     missing = sorted(k for k in expected if k not in state)
