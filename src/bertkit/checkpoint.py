@@ -68,6 +68,7 @@ QKV_PARTS = ("query", "key", "value")
 HF_DERIVED = ("cls.predictions.decoder.weight", "cls.predictions.decoder.bias",
               "embeddings.position_ids", "embeddings.token_type_ids")
 ENCODER_ROOTS = ("embeddings.", "encoder.", "pooler.")
+HEAD_MODULES = tuple(ours.split(".")[0] + "." for _, ours in HEAD_RENAMES) + ("mlm.bias",)
 
 
 def _pattern(path: str) -> re.Pattern:
@@ -134,19 +135,18 @@ def hf_to_ours(hf_state: dict[str, torch.Tensor], base: bool, source: str = "che
                 state[prefix + ours] = tensor
             continue
         ours = _head_to_ours(key)
-        if ours is None:
-            unknown.append(raw_key)
-        elif base:
-            dropped.append(raw_key)
+        if base:
+            (unknown if ours is None else dropped).append(raw_key)
         else:
-            state[ours] = tensor
+            state[ours or key] = tensor  # a custom head's tensors keep their names
     for (path, kind), parts in qkv.items():
-        missing = [p for p in QKV_PARTS if p not in parts]
+        names = {p: f"{'' if base else 'bert.'}{HF_QKV.format(path.split('.')[-3], p)}.{kind}" for p in QKV_PARTS}
+        missing = [names[p] for p in QKV_PARTS if p not in parts]
         if missing:
-            raise CheckpointError(f"{source}: attention {path} has no {', '.join(missing)} {kind}")
-        shapes = {p: tuple(parts[p].shape) for p in QKV_PARTS}
+            raise CheckpointError(f"{source}: missing tensors: {', '.join(missing)}")
+        shapes = {names[p]: tuple(parts[p].shape) for p in QKV_PARTS}
         if len(set(shapes.values())) != 1:
-            raise CheckpointError(f"{source}: {path}: query/key/value {kind} shapes differ: {shapes}")
+            raise CheckpointError(f"{source}: query, key and value must have one shape: {shapes}")
         state[f"{path}.{kind}"] = torch.cat([parts[p] for p in QKV_PARTS], dim=0)
     if unknown:
         raise CheckpointError(f"{source}: unexpected tensors that are not part of a BERT: {', '.join(sorted(unknown))}")
@@ -154,7 +154,9 @@ def hf_to_ours(hf_state: dict[str, torch.Tensor], base: bool, source: str = "che
 
 
 def ours_to_hf(state: dict[str, torch.Tensor], base: bool) -> dict[str, torch.Tensor]:
-    """Map a bertkit state dict to the Hugging Face layout (separate query/key/value)."""
+    """Map a bertkit state dict to the Hugging Face layout (separate query/key/value).
+
+    Tensors of a custom head (a subclass's own modules) keep their names, as in `transformers`."""
     out: dict[str, torch.Tensor] = {}
     for key, tensor in state.items():
         if base or key.startswith("bert."):
@@ -167,12 +169,18 @@ def ours_to_hf(state: dict[str, torch.Tensor], base: bool) -> dict[str, torch.Te
                     out[prefix + f"{HF_QKV.format(layer, part)}.{kind}"] = piece
                 continue
             hf = _enc_to_hf(inner)
+            if hf is None:
+                raise CheckpointError(f"no Hugging Face name for tensor {key!r}; add it to checkpoint.RENAMES")
         else:
-            prefix, hf = "", _head_to_hf(key)
-        if hf is None:
-            raise CheckpointError(f"no Hugging Face name for tensor {key!r}; add it to checkpoint.RENAMES")
+            prefix, hf = "", _head_to_hf(key) or key
         out[prefix + hf] = tensor
     return out
+
+
+def hf_names(model: nn.Module, keys: list[str]) -> list[str]:
+    """Our keys as the names they have in a Hugging Face file (a fused QKV key names all three)."""
+    dummy = {k: torch.empty(3) for k in keys}
+    return sorted(ours_to_hf(dummy, _is_base(model)))
 
 
 def read_state_dict(folder: str | os.PathLike) -> tuple[dict[str, torch.Tensor], Path]:
@@ -205,20 +213,18 @@ def load_state(model: nn.Module, hf_state: dict[str, torch.Tensor], source: str 
     base = _is_base(model)
     state, dropped = hf_to_ours(hf_state, base, source)
     expected = model.state_dict()
-    mismatched = [f"{k}: checkpoint {tuple(v.shape)} vs model {tuple(expected[k].shape)}"
+    mismatched = [f"{' + '.join(hf_names(model, [k]))}: checkpoint {tuple(v.shape)} vs model {tuple(expected[k].shape)}"
                   for k, v in state.items() if k in expected and v.shape != expected[k].shape]
     if mismatched:
         raise CheckpointError(f"{source}: tensors of the wrong shape: {'; '.join(mismatched)}")
     unexpected = sorted(k for k in state if k not in expected)
-    # a checkpoint head (or pooler) the model lacks is dropped; anything else unexpected is an error
-    droppable = [k for k in unexpected if not k.startswith(("bert.embeddings.", "bert.encoder."))
-                 and (not base or k.startswith("pooler."))]
-    if droppable:
-        dropped += droppable
-        unexpected = [k for k in unexpected if k not in droppable]
-        state = {k: v for k, v in state.items() if k not in droppable}
+    # a known head (or the pooler) that the model lacks is dropped; anything else unexpected is an error
+    droppable = [k for k in unexpected if k.startswith(HEAD_MODULES) or k.startswith(("pooler.", "bert.pooler."))]
+    unexpected = [k for k in unexpected if k not in droppable]
     if unexpected:
-        raise CheckpointError(f"{source}: unexpected tensors: {', '.join(unexpected)}")
+        raise CheckpointError(f"{source}: unexpected tensors: {', '.join(hf_names(model, unexpected))}")
+    dropped += hf_names(model, droppable)
+    state = {k: v for k, v in state.items() if k not in droppable}
     missing = sorted(k for k in expected if k not in state)
     fresh = [k for k in missing if not k.startswith(("embeddings.", "encoder.", "bert.embeddings.", "bert.encoder."))]
     missing = [k for k in missing if k not in fresh]
@@ -229,18 +235,10 @@ def load_state(model: nn.Module, hf_state: dict[str, torch.Tensor], source: str 
     model.load_state_dict(state, strict=True)
     name = type(model).__name__
     if fresh:
-        log.warning("%s: initialised fresh in %s (not in the checkpoint): %s", source, name, ", ".join(fresh))
+        log.warning("%s: initialised fresh in %s (not in the checkpoint): %s", source, name,
+                    ", ".join(hf_names(model, fresh)))
     if dropped:
         log.warning("%s: not used by %s (dropped): %s", source, name, ", ".join(sorted(dropped)))
-
-
-def hf_names(model: nn.Module, keys: list[str]) -> list[str]:
-    """Our keys as the Hugging Face names a user would look for in the file (best effort)."""
-    dummy = {k: torch.empty(3) for k in keys}
-    try:
-        return sorted(ours_to_hf(dummy, _is_base(model)))
-    except CheckpointError:
-        return keys
 
 
 def load_pretrained(cls, folder, config: BertConfig | None = None, **config_overrides):

@@ -100,7 +100,7 @@ class SelfAttention(nn.Module):
             L = seq.shape[0]
             q, k, v = seq.view(1, L, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)  # 3 × (1, H, L, D)
             ctx = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p)  # (1, H, L, D)
-            out.append(ctx[0].transpose(0, 1).reshape(L, -1))  # (L, C)
+            out.append(ctx[0].transpose(0, 1).reshape(L, self.num_heads * self.head_dim))  # (L, C)
         return torch.cat(out)
 
 
