@@ -1,0 +1,78 @@
+"""The command line: help, info, tokenize, vocab, errors."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from bertkit.cli import build_parser, main
+
+
+def test_help_lists_every_command(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--help"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    for name in ("tokenize", "embed", "info", "vocab", "demo"):
+        assert name in out
+
+
+def test_command_help_explains_options():
+    text = build_parser()._subparsers._group_actions[0].choices["embed"].format_help()
+    assert "--batch-size" in text and "mean-pooled" in text
+
+
+def test_no_command_prints_help_and_fails(capsys):
+    with pytest.raises(SystemExit) as e:
+        main([])
+    assert e.value.code == 2
+
+
+def test_module_entry_point_runs():
+    r = subprocess.run([sys.executable, "-m", "bertkit", "--help"], capture_output=True, text=True)
+    assert r.returncode == 0 and "embed" in r.stdout
+
+
+def test_info_describes_minilm(minilm_dir, capsys):
+    main(["info", str(minilm_dir)])
+    out = capsys.readouterr().out
+    assert "22,713,216 parameters" in out  # all-MiniLM-L6-v2's published size
+    assert "layers 6, hidden 384" in out
+    assert "heads present: pooler" in out
+
+
+def test_info_on_missing_folder_says_where(tmp_path):
+    with pytest.raises(SystemExit) as e:
+        main(["info", str(tmp_path / "nope")])
+    assert "nope" in str(e.value)
+
+
+def test_tokenize_prints_json_lines(minilm_dir, tmp_path, capsys):
+    src = tmp_path / "in.txt"
+    src.write_text("Hello, world!\n\nUnbelievable héllo 中国\n", encoding="utf-8")
+    main(["tokenize", str(src), "--model", str(minilm_dir)])
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(rows) == 2  # blank lines are skipped
+    assert rows[0]["tokens"] == ["[CLS]", "hello", ",", "world", "!", "[SEP]"]
+    assert rows[1]["tokens"][-3:] == ["中", "国", "[SEP]"]
+
+
+def test_embed_missing_input_file_says_which(minilm_dir, tmp_path):
+    with pytest.raises(SystemExit) as e:
+        main(["embed", str(tmp_path / "absent.txt"), "--model", str(minilm_dir)])
+    assert "absent.txt" in str(e.value)
+
+
+def test_vocab_command_writes_a_loadable_folder(tmp_path, wiki_txt):
+    transformers = pytest.importorskip("transformers")
+    corpus = tmp_path / "corpus.txt"
+    lines = wiki_txt.read_text(encoding="utf-8").splitlines()[:400]
+    corpus.write_text("\n".join(lines), encoding="utf-8")
+    out = tmp_path / "vocab"
+    main(["vocab", str(corpus), "--vocab-size", "2000", "--out", str(out)])
+    hf = transformers.BertTokenizer.from_pretrained(out)
+    from bertkit import BertTokenizer
+    ours = BertTokenizer.from_pretrained(out)
+    held_out = wiki_txt.read_text(encoding="utf-8").splitlines()[1000:1100]
+    assert ours(held_out)["input_ids"] == hf(held_out)["input_ids"]
+    assert len(hf) == len(ours) <= 2000
