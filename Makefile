@@ -32,8 +32,10 @@ test: setup data
 test-fast: setup
 	$(BIN)/python -m pytest -m "not slow"
 
+# short versions of the side-by-side benchmarks (about 5 minutes); docs/benchmarks.md has the full runs
 bench: setup data
 	$(BIN)/python benchmarks/inference.py --quick
+	$(BIN)/python benchmarks/pretrain.py --quick
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info
