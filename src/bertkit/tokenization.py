@@ -1,0 +1,1415 @@
+"""BERT's WordPiece tokenizer: a readable pure-Python reference and a fast `tokenizers` engine.
+
+Text goes through four steps, the same in both engines:
+
+1. **Special tokens in the text.** "[MASK]", "[SEP]", ... written literally in the input are kept whole
+   (matched case-sensitively on the raw text), as `transformers` does. Everything between them goes on.
+2. **Normalise** (BasicTokenizer): drop NUL, U+FFFD and control/format characters; turn every kind of
+   whitespace into a space; put spaces around CJK ideographs (Chinese has no spaces, so each character
+   becomes a word); optionally strip accents (NFD, then drop non-spacing marks) and lowercase.
+3. **Pre-tokenize**: split on whitespace, and make every punctuation character a word of its own.
+4. **WordPiece** (WordpieceTokenizer): cut each word into the longest vocabulary pieces, left to right;
+   pieces after the first carry a "##" prefix. A word that cannot be cut (or is over 100 characters)
+   becomes a single [UNK].
+
+Then the sequence (or pair) is truncated, wrapped as `[CLS] A [SEP]` / `[CLS] A [SEP] B [SEP]`, and padded.
+
+`BertTokenizer` is the user-facing class, with the call signature `transformers` users know::
+
+    tok = BertTokenizer.from_pretrained("path/to/model")
+    enc = tok(["a question", "another"], ["its context", "..."], padding=True, truncation="only_second",
+              max_length=384, stride=128, return_overflowing_tokens=True, return_offsets_mapping=True)
+    enc.input_ids, enc["attention_mask"], enc.word_ids(0), enc.sequence_ids(0)
+
+`engine="fast"` (the default) runs the Rust `tokenizers` library; `engine="python"` runs the reference
+below. Both give identical ids, offsets, word ids and errors, and both match `transformers.BertTokenizer`
+(tests/parity checks this on real text).
+
+Where bertkit differs from transformers, it is on purpose, to fail early and say why: max_length below
+the number of special tokens is an error (transformers quietly skips truncation); stride is checked up
+front against max_length minus the special tokens (transformers fails only when a window is cut, with a
+Rust panic); an impossible only_first / only_second names the batch item; an empty batch gives empty
+lists. One known gap in the Python engine: it decomposes accents one character at a time and so does not
+put adjacent combining marks into canonical order, which matters only when two such marks survive accent
+stripping (a few spacing marks such as U+1D165..U+1D172, or marks newer than Unicode 8) and sit out of order.
+
+Vocabulary training lives in `bertkit.vocab` and is re-exported here:
+    train_vocab(files, vocab_size=30522, do_lower_case=True, min_frequency=2, limit_alphabet=1000,
+                special_tokens=("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"), show_progress=True) -> BertTokenizer
+    vocab_main(files, out, vocab_size=30522, lowercase=True, min_frequency=2, show_progress=True) -> Path
+
+Why a Unicode table lives at the bottom of this file: the Rust library classifies characters
+(punctuation, control, non-spacing mark) with Unicode 8.0 tables, while Python's `unicodedata` is newer.
+A character added since (say a new punctuation mark) would split in one engine and not the other, so the
+reference carries the tables the Rust engine uses. tests/test_tokenization.py re-derives them from the
+Rust library, code point by code point.
+
+This module imports no torch; `return_tensors="pt"` imports it when asked.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+import unicodedata
+import warnings
+from bisect import bisect_right
+from itertools import chain, repeat
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping, NamedTuple, Sequence
+
+__all__ = ["BasicTokenizer", "WordpieceTokenizer", "BertTokenizer", "Tokenizer", "BatchEncoding",
+           "Word", "load_vocab", "train_vocab", "vocab_main"]
+
+VOCAB_FILE = "vocab.txt"
+TOKENIZER_FILE = "tokenizer.json"
+CONFIG_FILE = "tokenizer_config.json"
+SPECIAL_TOKENS_FILE = "special_tokens_map.json"
+
+# the five roles every BERT vocabulary fills, with their usual names
+SPECIAL_ROLES = ("pad_token", "unk_token", "cls_token", "sep_token", "mask_token")
+DEFAULT_SPECIALS = {"pad_token": "[PAD]", "unk_token": "[UNK]", "cls_token": "[CLS]",
+                    "sep_token": "[SEP]", "mask_token": "[MASK]"}
+
+PADDING_STRATEGIES = ("longest", "max_length", "do_not_pad")
+TRUNCATION_STRATEGIES = ("longest_first", "only_first", "only_second", "do_not_truncate")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Character classes
+# ---------------------------------------------------------------------------------------------------------
+
+def _is_whitespace(ch: str) -> bool:
+    """Spaces, tabs, newlines and the other Unicode White_Space characters.
+
+    \\t, \\n and \\r are technically control characters, but they separate words, so they count here.
+    """
+    return ch in _WHITESPACE
+
+
+def _is_control(ch: str) -> bool:
+    """Characters that carry no text and are deleted: C0/C1 controls, format characters (zero-width
+    space, joiners, BOM, bidi marks...), private use, and NUL / U+FFFD (the replacement character that
+    a bad decode leaves behind)."""
+    if ch in "\t\n\r":
+        return False  # whitespace, see above
+    return ch == "\ufffd" or _in_table(ord(ch), _CONTROL)
+
+
+def _is_chinese_char(cp: int) -> bool:
+    """CJK Unified Ideographs (and extensions, and compatibility ideographs).
+
+    Only ideographs: Hangul, Hiragana and Katakana are written with spaces between words and are
+    left alone. The ranges are those of the Rust `tokenizers` library (which, unlike Google's original,
+    starts its Extension E+F range at U+2B920 rather than U+2B820).
+    """
+    return any(lo <= cp <= hi for lo, hi in _CJK_RANGES)
+
+
+def _is_punctuation(ch: str) -> bool:
+    """Unicode punctuation (categories P*), plus every non-alphanumeric printable ASCII character.
+
+    "$", "^", "`", "+", "<", ... are symbols to Unicode (S*), but BERT splits them off like punctuation.
+    """
+    cp = ord(ch)
+    if 33 <= cp <= 47 or 58 <= cp <= 64 or 91 <= cp <= 96 or 123 <= cp <= 126:
+        return True
+    return cp > 127 and _in_table(cp, _PUNCTUATION)
+
+
+def _is_nonspacing_mark(ch: str) -> bool:
+    """Combining marks that sit on the previous letter (category Mn): the accents NFD splits off."""
+    return _in_table(ord(ch), _NONSPACING_MARKS)
+
+
+def _nfd(ch: str) -> str:
+    """Canonical decomposition of one character ("é" → "e" + U+0301)."""
+    return _NFD_EXCEPTIONS.get(ch) or unicodedata.normalize("NFD", ch)
+
+
+def _lower(ch: str) -> str:
+    """Lowercase one character. Character by character on purpose: the Rust engine does not apply the
+    context-dependent final-sigma rule, so "Σ" is always "σ" (Python's "ΟΔΟΣ".lower() gives "οδος")."""
+    return _LOWER_EXCEPTIONS.get(ch) or ch.lower()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# BasicTokenizer: normalisation and splitting into words, with offsets into the original text
+# ---------------------------------------------------------------------------------------------------------
+
+class Word(NamedTuple):
+    """One word after normalisation. `origin[i]` is the index in the original text of the character
+    that produced `text[i]` (accents stripped, lowercasing and removed controls change lengths, so the
+    two strings do not line up)."""
+    text: str
+    origin: Sequence[int]
+
+    @property
+    def start(self) -> int:
+        return self.origin[0]
+
+    @property
+    def end(self) -> int:
+        return self.origin[-1] + 1
+
+
+class _CharTable(dict):
+    """ord(ch) → what ch becomes, filled on first sight. A dict so that `str.translate` can use it:
+    normalising a text is one C-level pass instead of a Python loop over characters."""
+
+    def __init__(self, normalize_char):
+        super().__init__()
+        self._normalize_char = normalize_char
+        self.resizing: set[str] = set()  # characters that become 0 or 2+ characters
+
+    def __missing__(self, cp: int) -> str:
+        out = self._normalize_char(chr(cp))
+        if len(out) != 1:
+            self.resizing.add(chr(cp))
+        self[cp] = out
+        return out
+
+
+class BasicTokenizer:
+    """Normalise text and split it into words: whitespace, punctuation and CJK ideographs separate words.
+
+    `strip_accents=None` follows `do_lower_case` (an uncased model also strips accents), as in BERT.
+    """
+
+    def __init__(self, do_lower_case: bool = True, tokenize_chinese_chars: bool = True,
+                 strip_accents: bool | None = None):
+        self.do_lower_case = do_lower_case
+        self.tokenize_chinese_chars = tokenize_chinese_chars
+        self.strip_accents = strip_accents
+        self._strip = do_lower_case if strip_accents is None else strip_accents
+        self._table = _CharTable(self.normalize_char)
+
+    def normalize_char(self, ch: str) -> str:
+        """What one character of the input becomes: nothing, one character, or several.
+
+        Every step works on one character at a time, which is what makes offsets easy: each output
+        character comes from exactly one input character. The order is the Rust engine's (it strips
+        accents before lowercasing; Google's original lowercases first, which differs for a few letters
+        such as "İ").
+        """
+        if _is_control(ch):
+            return ""
+        if _is_whitespace(ch):
+            return " "
+        out = ch
+        if self._strip:
+            out = "".join(c for c in _nfd(out) if not _is_nonspacing_mark(c))
+        if self.do_lower_case:
+            out = "".join(_lower(c) for c in out)
+        if self.tokenize_chinese_chars and _is_chinese_char(ord(ch)):
+            out = f" {out} "
+        return out
+
+    def normalize(self, text: str) -> str:
+        """The whole normalised text (spaces around ideographs included)."""
+        return text.translate(self._table)
+
+    def split(self, text: str) -> list[Word]:
+        """Normalise `text` and split it into words, each with its offsets into `text`."""
+        origin, words = self.split_spans(text)
+        return [Word(word, origin[start:end]) for word, start, end in words]
+
+    def split_spans(self, text: str) -> tuple[Sequence[int], list[tuple[str, int, int]]]:
+        """(origin, [(word, start, end), ...]): the words with their spans in the normalised text, and
+        `origin[i]`, the index in `text` of the character that produced normalised character i."""
+        table = self._table
+        normalized = text.translate(table)
+        if table.resizing.isdisjoint(text):
+            origin: Sequence[int] = range(len(text))  # one character in, one out: offsets are unchanged
+        else:
+            # character i of `text` became len(table[ord(text[i])]) characters; repeat i that many times
+            # (the same as [i for i, ch in enumerate(text) for _ in table[ord(ch)]], at C speed)
+            lengths = map(len, map(table.__getitem__, map(ord, text)))
+            origin = list(chain.from_iterable(map(repeat, range(len(text)), lengths)))
+        return origin, [(m.group(), m.start(), m.end()) for m in _WORD_RE.finditer(normalized)]
+
+    def tokenize(self, text: str) -> list[str]:
+        """The words of `text`, normalised."""
+        return _WORD_RE.findall(text.translate(self._table))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# WordpieceTokenizer: words → vocabulary pieces
+# ---------------------------------------------------------------------------------------------------------
+
+class WordpieceTokenizer:
+    """Greedy longest-match-first segmentation of words into vocabulary pieces.
+
+    "unaffable" → ["un", "##aff", "##able"]: take the longest prefix in the vocabulary, then the longest
+    "##"-prefixed piece of the rest, and so on. If some remainder matches nothing, the whole word becomes
+    one unknown token (not "un" + [UNK]: a partial split would pretend to know more than it does).
+    """
+
+    def __init__(self, vocab: Mapping[str, int], unk_token: str = "[UNK]", max_input_chars_per_word: int = 100,
+                 prefix: str = "##"):
+        self.vocab = vocab
+        self.unk_token = unk_token
+        self.max_input_chars_per_word = max_input_chars_per_word
+        self.prefix = prefix
+        # no vocabulary entry is longer than this, so longer candidates need not be looked up
+        self._longest = max((len(t) for t in vocab), default=0)
+
+    def split_word(self, word: str) -> list[tuple[str, int, int]]:
+        """(piece, start, end) for one word; start/end are character positions in `word`."""
+        if len(word) > self.max_input_chars_per_word:
+            return [(self.unk_token, 0, len(word))]
+        pieces = []
+        start = 0
+        while start < len(word):
+            prefix = self.prefix if start > 0 else ""
+            end = min(len(word), start + self._longest - len(prefix))
+            while end > start and prefix + word[start:end] not in self.vocab:
+                end -= 1
+            if end == start:  # nothing in the vocabulary starts here: the word is unknown
+                return [(self.unk_token, 0, len(word))]
+            pieces.append((prefix + word[start:end], start, end))
+            start = end
+        return pieces
+
+    def tokenize(self, text: str) -> list[str]:
+        """Pieces of already normalised, whitespace-separated text."""
+        return [piece for word in text.split() for piece, _, _ in self.split_word(word)]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Encodings: one row of model input, for the Python engine (mirrors `tokenizers.Encoding`)
+# ---------------------------------------------------------------------------------------------------------
+
+@dataclass
+class _Encoding:
+    """Token-aligned lists for one sequence, pair or overflow window. Same attribute names as
+    `tokenizers.Encoding`, so BatchEncoding reads either engine's output the same way."""
+    ids: list[int] = field(default_factory=list)
+    tokens: list[str] = field(default_factory=list)
+    offsets: list[tuple[int, int]] = field(default_factory=list)
+    word_ids: list[int | None] = field(default_factory=list)
+    type_ids: list[int] = field(default_factory=list)
+    special_tokens_mask: list[int] = field(default_factory=list)
+    attention_mask: list[int] = field(default_factory=list)
+    sequence_ids: list[int | None] = field(default_factory=list)
+    overflowing: list[_Encoding] = field(default_factory=list)
+
+    FIELDS = ("ids", "tokens", "offsets", "word_ids", "type_ids", "special_tokens_mask", "attention_mask",
+              "sequence_ids")  # the token-aligned lists, in constructor order
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def slice(self, start: int, stop: int) -> _Encoding:
+        return _Encoding(self.ids[start:stop], self.tokens[start:stop], self.offsets[start:stop],
+                         self.word_ids[start:stop], self.type_ids[start:stop], self.special_tokens_mask[start:stop],
+                         self.attention_mask[start:stop], self.sequence_ids[start:stop])
+
+    def concat(self, other: _Encoding) -> _Encoding:
+        """This row followed by `other` (overflow windows are not carried; see _merge)."""
+        return _Encoding(self.ids + other.ids, self.tokens + other.tokens, self.offsets + other.offsets,
+                         self.word_ids + other.word_ids, self.type_ids + other.type_ids,
+                         self.special_tokens_mask + other.special_tokens_mask,
+                         self.attention_mask + other.attention_mask, self.sequence_ids + other.sequence_ids)
+
+    def char_to_token(self, char_pos: int, sequence_index: int = 0) -> int | None:
+        return _char_to_token(self.offsets, self.sequence_ids, char_pos, sequence_index)
+
+
+def _special_row(token: str, token_id: int, type_id: int) -> _Encoding:
+    return _Encoding([token_id], [token], [(0, 0)], [None], [type_id], [1], [1], [None])
+
+
+def _windows(n: int, max_len: int, stride: int) -> list[tuple[int, int]]:
+    """[start, stop) of the windows `_truncate_to` cuts a sequence of n tokens into."""
+    windows = []
+    for start in range(0, n, max_len - stride):
+        windows.append((start, min(start + max_len, n)))
+        if windows[-1][1] == n:
+            break
+    return windows
+
+
+def _truncate_to(enc: _Encoding, max_len: int, stride: int, overflow: bool = True) -> _Encoding:
+    """`enc` cut to its first `max_len` tokens, the rest as overflow windows of `max_len` tokens starting
+    `max_len - stride` apart: consecutive windows share `stride` tokens of context, so that (in QA on
+    long documents) an answer lies whole inside some window. overflow=False skips making the windows."""
+    n = len(enc)
+    if max_len >= n:
+        return enc
+    if max_len == 0:  # nothing fits: the whole sequence is one overflow
+        out = _Encoding()
+        out.overflowing = [enc.slice(0, n)] if overflow else []
+        return out
+    if not overflow:
+        return enc.slice(0, max_len)
+    parts = [enc.slice(a, b) for a, b in _windows(n, max_len, stride)]
+    parts[0].overflowing = parts[1:]
+    return parts[0]
+
+
+def _join(parts: list[_Encoding]) -> _Encoding:
+    """Rows without overflow windows, one after the other."""
+    return _Encoding(*(list(chain.from_iterable(getattr(p, name) for p in parts)) for name in _Encoding.FIELDS))
+
+
+def _merge(a: _Encoding, b: _Encoding) -> _Encoding:
+    """a followed by b, where either may have overflow windows.
+
+    The windows combine the way the Rust library combines them, so the rows come out in the same order:
+    each overflow of `a` with `b` and then with each overflow of `b`; then `a` with each overflow of `b`.
+    """
+    over = []
+    for ao in a.overflowing:
+        over.append(ao.concat(b))
+        over.extend(ao.concat(bo) for bo in b.overflowing)
+    over.extend(a.concat(bo) for bo in b.overflowing)
+    out = a.concat(b)
+    out.overflowing = over
+    return out
+
+
+def _pad(enc: _Encoding, length: int, pad_id: int, pad_token: str) -> None:
+    """Right-pad `enc` and its overflow windows to `length` tokens (no-op when already that long)."""
+    for o in enc.overflowing:
+        _pad(o, length, pad_id, pad_token)
+    k = length - len(enc)
+    if k <= 0:
+        return
+    enc.ids += [pad_id] * k
+    enc.tokens += [pad_token] * k
+    enc.offsets += [(0, 0)] * k
+    enc.word_ids += [None] * k
+    enc.type_ids += [0] * k
+    enc.special_tokens_mask += [1] * k
+    enc.attention_mask += [0] * k
+    enc.sequence_ids += [None] * k
+
+
+def _char_to_token(offsets, sequence_ids, char_pos: int, sequence_index: int) -> int | None:
+    for i, ((start, end), seq) in enumerate(zip(offsets, sequence_ids)):
+        if seq == sequence_index and start <= char_pos < end:
+            return i
+    return None
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Truncation and padding plans (shared by both engines, so that they agree on lengths and on errors)
+# ---------------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Truncation:
+    max_length: int  # whole row, special tokens included
+    strategy: str  # longest_first | only_first | only_second
+    stride: int
+
+
+@dataclass(frozen=True)
+class _Padding:
+    length: int | None  # None: pad to the longest row of the batch
+    multiple: int | None
+
+
+def _plan_truncation(n_a: int, n_b: int | None, budget: int, trunc: _Truncation, index: int
+                     ) -> tuple[int, int | None] | None:
+    """How many tokens of A (and B) to keep so that they fit in `budget` (max_length minus the special
+    tokens), or None when they already fit. Raises ValueError, naming the batch item, when the strategy
+    cannot make them fit or the stride does not fit in a window.
+
+    longest_first on a pair: the shorter sequence keeps all it can; if both must be cut, each gets half the
+    budget (the longer one, or the second if they are as long, gets the odd token).
+    """
+    if budget == 0:
+        return 0, (0 if n_b is not None else None)
+    total = n_a + (n_b or 0)
+    if total <= budget:
+        return None
+    to_remove = total - budget
+    where = f"batch item {index}"
+    if trunc.strategy == "longest_first":
+        if n_b is None:
+            keep: tuple[int, int | None] = (budget, None)
+        else:
+            short, long_ = sorted((n_a, n_b))
+            long_keep = short if short > budget else max(short, budget - short)
+            short_keep = short
+            if short_keep + long_keep > budget:
+                short_keep, long_keep = budget // 2, budget // 2 + budget % 2
+            keep = (short_keep, long_keep) if n_a <= n_b else (long_keep, short_keep)
+    elif trunc.strategy == "only_first":
+        if n_a <= to_remove:
+            raise ValueError(
+                f"{where}: truncation='only_first' cannot fit max_length={trunc.max_length}: the text has "
+                f"{n_a} tokens but {to_remove} must go, because the text_pair alone ({n_b} tokens) nearly fills "
+                f"it. Use truncation='longest_first' or 'only_second', or a larger max_length.")
+        keep = (n_a - to_remove, n_b)
+    else:  # only_second
+        if n_b is None:
+            raise ValueError(
+                f"{where}: truncation='only_second' cuts the text_pair, but this item has no text_pair and its "
+                f"{n_a} tokens do not fit max_length={trunc.max_length}. Use truncation='only_first' or "
+                f"'longest_first'.")
+        if n_b <= to_remove:
+            raise ValueError(
+                f"{where}: truncation='only_second' cannot fit max_length={trunc.max_length}: the text_pair has "
+                f"{n_b} tokens but {to_remove} must go, because the first text alone ({n_a} tokens) nearly fills "
+                f"it. Use truncation='longest_first', or a larger max_length.")
+        keep = (n_a, n_b - to_remove)
+    for name, n, k in (("text", n_a, keep[0]), ("text_pair", n_b, keep[1])):
+        if n is not None and k is not None and 0 < k < n and trunc.stride >= k:
+            raise ValueError(
+                f"{where}: stride={trunc.stride} must be smaller than the {k} tokens the {name} is cut to "
+                f"(max_length={trunc.max_length}, truncation='{trunc.strategy}'); lower stride or raise "
+                f"max_length.")
+    return keep
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The two engines
+# ---------------------------------------------------------------------------------------------------------
+
+class _PythonEngine:
+    """Runs the readable reference: BasicTokenizer + WordpieceTokenizer, then truncation, special tokens
+    and padding, step for step as the Rust engine does them."""
+
+    _CACHE_LIMIT = 200_000
+
+    def __init__(self, tok: BertTokenizer):
+        self.tok = tok
+        self.basic = BasicTokenizer(tok.do_lower_case, tok.tokenize_chinese_chars, tok.strip_accents)
+        self.wordpiece = WordpieceTokenizer(tok.vocab, tok.unk_token)
+        # specials written in the text are matched on the raw text, longest first
+        names = sorted(set(tok.all_special_tokens), key=len, reverse=True)
+        self._special_re = re.compile("|".join(map(re.escape, names)))
+        # word → its pieces as ([ids], [pieces], [(start, end)]); words repeat a lot, so this is a cache
+        self._pieces: dict[str, tuple[list[int], list[str], list[tuple[int, int]]]] = {}
+
+    def _word_pieces(self, word: str) -> tuple[list[int], list[str], list[tuple[int, int]]]:
+        hit = self._pieces.get(word)
+        if hit is None:
+            split = self.wordpiece.split_word(word)
+            hit = ([self.tok.vocab[p] for p, _, _ in split], [p for p, _, _ in split], [(s, e) for _, s, e in split])
+            if len(self._pieces) >= self._CACHE_LIMIT:
+                self._pieces.clear()
+            self._pieces[word] = hit
+        return hit
+
+    def encode_sequence(self, text: str, type_id: int) -> _Encoding:
+        """One text → tokens with ids, offsets into `text` and word indices (no special tokens)."""
+        enc = _Encoding()
+        word_index = 0
+        pos = 0
+        segments = []  # (start, end, is_special)
+        for m in self._special_re.finditer(text):
+            if m.start() > pos:
+                segments.append((pos, m.start(), False))
+            segments.append((m.start(), m.end(), True))
+            pos = m.end()
+        if pos < len(text):
+            segments.append((pos, len(text), False))
+        for start, end, special in segments:
+            if special:
+                token = text[start:end]
+                enc.ids.append(self.tok.vocab[token])
+                enc.tokens.append(token)
+                enc.offsets.append((start, end))
+                enc.word_ids.append(word_index)
+                word_index += 1
+                continue
+            origin, words = self.basic.split_spans(text[start:end])
+            for word, word_start, word_end in words:
+                ids, pieces, spans = self._word_pieces(word)
+                enc.ids += ids
+                enc.tokens += pieces
+                # normalised characters s..e-1 of the word → characters of the original text
+                if len(ids) == 1:  # most words: one piece (or [UNK]) covering the whole word
+                    enc.offsets.append((start + origin[word_start], start + origin[word_end - 1] + 1))
+                else:
+                    enc.offsets += [(start + origin[word_start + s], start + origin[word_start + e - 1] + 1)
+                                    for s, e in spans]
+                enc.word_ids += [word_index] * len(ids)
+                word_index += 1
+        n = len(enc.ids)
+        enc.type_ids = [type_id] * n
+        enc.special_tokens_mask = [0] * n
+        enc.attention_mask = [1] * n
+        enc.sequence_ids = [type_id] * n
+        return enc
+
+    def encode_batch(self, items: list[tuple[str, str | None]], add_special_tokens: bool,
+                     trunc: _Truncation | None, pad: _Padding | None, overflow: bool = True) -> list[_Encoding]:
+        """Encodings of (text, pair) items; overflow=False skips the overflow windows nobody will read."""
+        tok = self.tok
+        out = []
+        for index, (text, pair) in enumerate(items):
+            a = self.encode_sequence(text, 0)
+            b = self.encode_sequence(pair, 1) if pair is not None else None
+            if trunc is not None:
+                n_special = tok.num_special_tokens_to_add(pair is not None) if add_special_tokens else 0
+                keep = _plan_truncation(len(a), len(b) if b is not None else None,
+                                        trunc.max_length - n_special, trunc, index)
+                if keep is not None:
+                    a = _truncate_to(a, keep[0], trunc.stride, overflow)
+                    if b is not None:
+                        b = _truncate_to(b, keep[1], trunc.stride, overflow)
+            # [CLS] A [SEP] (B [SEP]): merge left to right, as the Rust template processor does
+            parts = [a] if b is None else [a, b]
+            if add_special_tokens:
+                cls = _special_row(tok.cls_token, tok.cls_token_id, 0)
+                parts = [cls, a, _special_row(tok.sep_token, tok.sep_token_id, 0)]
+                if b is not None:
+                    parts += [b, _special_row(tok.sep_token, tok.sep_token_id, 1)]
+            if any(part.overflowing for part in parts):
+                enc = _Encoding()
+                for part in parts:
+                    enc = _merge(enc, part)
+            else:
+                enc = _join(parts)
+            out.append(enc)
+        if pad is not None and out:
+            length = pad.length if pad.length is not None else max(len(e) for e in out)
+            if pad.multiple and length % pad.multiple:
+                length += pad.multiple - length % pad.multiple
+            for enc in out:
+                _pad(enc, length, tok.pad_token_id, tok.pad_token)
+        return out
+
+
+class _FastEngine:
+    """The same pipeline in the Rust `tokenizers` library (what `transformers.BertTokenizer` runs)."""
+
+    def __init__(self, tok: BertTokenizer):
+        self.tok = tok
+        self.rust = tok._build_rust_tokenizer()
+        self._settings: tuple | None = None
+
+    def _configure(self, trunc: _Truncation | None, pad: _Padding | None) -> None:
+        settings = (trunc, pad)
+        if settings == self._settings:
+            return
+        if trunc is None:
+            self.rust.no_truncation()
+        else:
+            self.rust.enable_truncation(trunc.max_length, stride=trunc.stride, strategy=trunc.strategy,
+                                        direction="right")
+        if pad is None:
+            self.rust.no_padding()
+        else:
+            self.rust.enable_padding(direction="right", pad_id=self.tok.pad_token_id, pad_type_id=0,
+                                     pad_token=self.tok.pad_token, length=pad.length,
+                                     pad_to_multiple_of=pad.multiple)
+        self._settings = settings
+
+    def encode_batch(self, items: list[tuple[str, str | None]], add_special_tokens: bool,
+                     trunc: _Truncation | None, pad: _Padding | None, overflow: bool = True):
+        inputs = [text if pair is None else (text, pair) for text, pair in items]
+        self._configure(trunc, pad)
+        try:
+            return self.rust.encode_batch(inputs, add_special_tokens=add_special_tokens)
+        except BaseException as err:  # a too-large stride makes the Rust library panic (PanicException)
+            if trunc is None or not (isinstance(err, Exception) or type(err).__name__ == "PanicException"):
+                raise
+            problem = self._find_problem(items, add_special_tokens, trunc)
+            if problem is None:
+                raise
+        raise problem from None  # the same ValueError the Python engine raises, naming the item
+
+    def _find_problem(self, items, add_special_tokens: bool, trunc: _Truncation) -> ValueError | None:
+        """The error the Python engine would raise for this batch: found from the untruncated lengths."""
+        self._configure(None, None)
+        flat = [t for text, pair in items for t in ((text,) if pair is None else (text, pair))]
+        lengths = iter(len(e) for e in self.rust.encode_batch(flat, add_special_tokens=False))
+        for index, (_, pair) in enumerate(items):
+            n_a = next(lengths)
+            n_b = next(lengths) if pair is not None else None
+            n_special = self.tok.num_special_tokens_to_add(pair is not None) if add_special_tokens else 0
+            try:
+                _plan_truncation(n_a, n_b, trunc.max_length - n_special, trunc, index)
+            except ValueError as problem:
+                return problem
+        return None
+
+
+# ---------------------------------------------------------------------------------------------------------
+# BatchEncoding: what a call returns
+# ---------------------------------------------------------------------------------------------------------
+
+class BatchEncoding(dict):
+    """A dict of model inputs ("input_ids", "token_type_ids", "attention_mask", ...) that also reads as
+    attributes (`enc.input_ids`) and knows, per row, which word and which sequence each token came from.
+
+    Rows are the batch items, or with `return_overflowing_tokens=True` their windows
+    (`enc["overflow_to_sample_mapping"][row]` says which item a window belongs to).
+    """
+
+    def __init__(self, data: dict | None = None, encodings: list | None = None):
+        super().__init__(data or {})
+        self._encodings = encodings or []
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(f"BatchEncoding has no key {name!r}; keys: {list(self)}") from None
+
+    @property
+    def encodings(self) -> list:
+        """One encoding per row (`tokenizers.Encoding` or the Python engine's equivalent)."""
+        return self._encodings
+
+    def _row(self, batch_index: int):
+        if not self._encodings:
+            raise ValueError("this BatchEncoding carries no per-token information (it was built by hand); "
+                             "call the tokenizer to get one that does")
+        if not -len(self._encodings) <= batch_index < len(self._encodings):
+            raise IndexError(f"batch_index {batch_index} is out of range: there are {len(self._encodings)} rows")
+        return self._encodings[batch_index]
+
+    def tokens(self, batch_index: int = 0) -> list[str]:
+        """The token strings of one row."""
+        return list(self._row(batch_index).tokens)
+
+    def word_ids(self, batch_index: int = 0) -> list[int | None]:
+        """For each token, the index of the word it belongs to in its own sequence (None for special and
+        padding tokens). Words are counted per sequence: in a pair, the second text starts again at 0."""
+        return list(self._row(batch_index).word_ids)
+
+    def sequence_ids(self, batch_index: int = 0) -> list[int | None]:
+        """For each token: 0 (first text), 1 (text_pair) or None (special or padding)."""
+        return list(self._row(batch_index).sequence_ids)
+
+    def char_to_token(self, batch_or_char_index: int, char_index: int | None = None,
+                      sequence_index: int = 0) -> int | None:
+        """The token covering character `char_index` of sequence `sequence_index` (None if it is a space
+        or was cut off). `enc.char_to_token(c)` for row 0, `enc.char_to_token(row, c)` otherwise."""
+        if char_index is None:
+            batch_index, char_index = 0, batch_or_char_index
+        else:
+            batch_index = batch_or_char_index
+        row = self._row(batch_index)
+        return _char_to_token(row.offsets, row.sequence_ids, char_index, sequence_index)
+
+    def convert_to_tensors(self, tensor_type: str | None) -> BatchEncoding:
+        """Turn every value into a torch tensor ("pt") or numpy array ("np"), in place."""
+        if tensor_type is None:
+            return self
+        if tensor_type not in ("pt", "np"):
+            raise ValueError(f"return_tensors={tensor_type!r} is not supported; use 'pt', 'np' or None")
+        for key, value in self.items():
+            rows = value if value and isinstance(value[0], list) else None
+            if rows is not None and len({len(r) for r in rows}) > 1:
+                raise ValueError(
+                    f"return_tensors={tensor_type!r} needs rows of one length, but {key!r} has rows of lengths "
+                    f"{sorted({len(r) for r in rows})}; pass padding=True (and truncation=True for texts over "
+                    f"max_length)")
+            if tensor_type == "np":
+                import numpy as np
+                array = np.asarray(value, dtype=np.int64)
+            else:
+                import torch
+                array = torch.tensor(value, dtype=torch.long)
+            if rows is not None and not rows[0] and key == "offset_mapping":
+                array = array.reshape(len(rows), 0, 2)
+            self[key] = array
+        return self
+
+    def to(self, device) -> BatchEncoding:
+        """Move the torch tensors to `device` (returns self, like transformers)."""
+        for key, value in self.items():
+            if hasattr(value, "to") and type(value).__module__.startswith("torch"):
+                self[key] = value.to(device)
+        return self
+
+
+# ---------------------------------------------------------------------------------------------------------
+# BertTokenizer
+# ---------------------------------------------------------------------------------------------------------
+
+def load_vocab(path: str | os.PathLike) -> dict[str, int]:
+    """vocab.txt → {token: id}: one token per line, the line number is the id."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: vocabulary file not found") from None
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path}: not UTF-8 text ({err})") from None
+    # split on "\n" only: str.splitlines() would also split on characters that can be tokens (U+2028, ...)
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    vocab: dict[str, int] = {}
+    for i, line in enumerate(lines):
+        token = line[:-1] if line.endswith("\r") else line
+        if token in vocab:
+            raise ValueError(f"{path}, line {i + 1}: token {token!r} already appears on line {vocab[token] + 1}; "
+                             f"each token must appear once (its line number is its id)")
+        vocab[token] = i
+    if not vocab:
+        raise ValueError(f"{path}: the vocabulary file is empty")
+    return vocab
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}, line {err.lineno}: invalid JSON ({err.msg})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a JSON object, found {type(data).__name__}")
+    return data
+
+
+def _token_str(value: Any, where: str) -> str:
+    """Special tokens are written as "[CLS]" or, by older transformers, as {"content": "[CLS]", ...}."""
+    if isinstance(value, dict) and isinstance(value.get("content"), str):
+        return value["content"]
+    if isinstance(value, str):
+        return value
+    raise ValueError(f"{where}: expected a token string, found {value!r}")
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+class BertTokenizer:
+    """BERT's WordPiece tokenizer with the `transformers` call signature.
+
+    Args:
+        vocab_file_or_dict: path to vocab.txt, or a {token: id} dict with ids 0..n-1.
+        do_lower_case: lowercase (and, unless strip_accents says otherwise, strip accents): uncased models.
+        tokenize_chinese_chars: make every CJK ideograph a word of its own.
+        strip_accents: None follows do_lower_case.
+        model_max_length: the model's limit; `truncation=True` without max_length cuts to it (None: no limit).
+        engine: "fast" (Rust `tokenizers`) or "python" (the readable reference in this module).
+        clean_up_tokenization_spaces: default for decode(); transformers 5 defaults to False for BERT.
+        pad_token, unk_token, cls_token, sep_token, mask_token: the special tokens' strings.
+    """
+
+    def __init__(self, vocab_file_or_dict: str | os.PathLike | Mapping[str, int], do_lower_case: bool = True,
+                 tokenize_chinese_chars: bool = True, strip_accents: bool | None = None,
+                 model_max_length: int | None = 512, engine: str = "fast", *,
+                 clean_up_tokenization_spaces: bool = False, pad_token: str = "[PAD]", unk_token: str = "[UNK]",
+                 cls_token: str = "[CLS]", sep_token: str = "[SEP]", mask_token: str = "[MASK]",
+                 _source: str | None = None):
+        if isinstance(vocab_file_or_dict, Mapping):
+            where = _source or "the vocabulary dict"
+            vocab = dict(vocab_file_or_dict)
+            ids = sorted(vocab.values())
+            if ids != list(range(len(ids))):
+                raise ValueError(f"{where}: ids must be 0..{len(ids) - 1}, each used once")
+        elif isinstance(vocab_file_or_dict, (str, os.PathLike)):
+            path = Path(vocab_file_or_dict)
+            if path.is_dir():
+                raise ValueError(f"{path} is a folder; use BertTokenizer.from_pretrained({str(path)!r})")
+            where = str(path)
+            vocab = load_vocab(path)
+        else:
+            raise TypeError(f"vocab_file_or_dict must be a path to vocab.txt or a dict, "
+                            f"not {type(vocab_file_or_dict).__name__}")
+        if engine not in ("fast", "python"):
+            raise ValueError(f"engine={engine!r}: use 'fast' (Rust tokenizers) or 'python' (the reference)")
+        if model_max_length is not None and (not isinstance(model_max_length, int) or model_max_length <= 0):
+            raise ValueError(f"model_max_length={model_max_length!r} must be a positive integer or None")
+        for name, flag in (("do_lower_case", do_lower_case), ("tokenize_chinese_chars", tokenize_chinese_chars)):
+            if not isinstance(flag, bool):
+                raise TypeError(f"{name} must be True or False, not {flag!r}")
+        if strip_accents is not None and not isinstance(strip_accents, bool):
+            raise TypeError(f"strip_accents must be True, False or None, not {strip_accents!r}")
+
+        specials = {"pad_token": pad_token, "unk_token": unk_token, "cls_token": cls_token,
+                    "sep_token": sep_token, "mask_token": mask_token}
+        missing = [tok for tok in specials.values() if tok not in vocab]
+        if missing:
+            raise ValueError(f"{where}: the special tokens {missing} are not in the vocabulary; a BERT vocabulary "
+                             f"needs all of {list(specials.values())}")
+
+        self.vocab: dict[str, int] = vocab
+        self.ids_to_tokens: list[str] = sorted(vocab, key=vocab.__getitem__)
+        self.do_lower_case = do_lower_case
+        self.tokenize_chinese_chars = tokenize_chinese_chars
+        self.strip_accents = strip_accents
+        self.model_max_length = model_max_length
+        self.clean_up_tokenization_spaces = clean_up_tokenization_spaces
+        self.engine = engine
+        self.pad_token, self.unk_token, self.cls_token = pad_token, unk_token, cls_token
+        self.sep_token, self.mask_token = sep_token, mask_token
+        self.name_or_path = where
+        self._warned_long = False
+        self._engine = _FastEngine(self) if engine == "fast" else _PythonEngine(self)
+
+    # -- loading and saving ------------------------------------------------------------------------------
+
+    @classmethod
+    def from_pretrained(cls, folder: str | os.PathLike, engine: str = "fast", **overrides) -> BertTokenizer:
+        """Load a Hugging Face tokenizer folder: vocab.txt (or, as transformers 5 writes, only
+        tokenizer.json) and tokenizer_config.json (do_lower_case, strip_accents, tokenize_chinese_chars,
+        model_max_length, special tokens). Keyword arguments override the config."""
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise FileNotFoundError(f"{folder}: no such folder (expected a tokenizer folder with {VOCAB_FILE})")
+        config = _read_json(folder / CONFIG_FILE) if (folder / CONFIG_FILE).is_file() else {}
+        special_map = (_read_json(folder / SPECIAL_TOKENS_FILE) if (folder / SPECIAL_TOKENS_FILE).is_file()
+                       else {})
+        rust_json = _read_json(folder / TOKENIZER_FILE) if (folder / TOKENIZER_FILE).is_file() else None
+
+        if (folder / VOCAB_FILE).is_file():
+            vocab: str | os.PathLike | dict = folder / VOCAB_FILE
+        elif rust_json is not None:
+            model = rust_json.get("model") or {}
+            if model.get("type") != "WordPiece" or not isinstance(model.get("vocab"), dict):
+                raise ValueError(f"{folder / TOKENIZER_FILE}: not a WordPiece tokenizer (model type "
+                                 f"{model.get('type')!r}), and there is no {VOCAB_FILE}")
+            vocab = model["vocab"]
+            overrides.setdefault("_source", str(folder / TOKENIZER_FILE))
+        else:
+            raise FileNotFoundError(f"{folder}: no {VOCAB_FILE} (nor {TOKENIZER_FILE}); this is not a BERT "
+                                    f"tokenizer folder")
+
+        # settings the config leaves out are read from tokenizer.json's normalizer, then defaulted
+        normalizer = (rust_json or {}).get("normalizer") or {}
+        if normalizer.get("type") != "BertNormalizer":
+            normalizer = {}
+        kwargs: dict[str, Any] = {
+            "do_lower_case": config.get("do_lower_case", normalizer.get("lowercase", True)),
+            "strip_accents": config.get("strip_accents", normalizer.get("strip_accents")),
+            "tokenize_chinese_chars": config.get("tokenize_chinese_chars",
+                                                 normalizer.get("handle_chinese_chars", True)),
+            # transformers treats a missing model_max_length as "no limit"
+            "model_max_length": config.get("model_max_length"),
+            "clean_up_tokenization_spaces": bool(config.get("clean_up_tokenization_spaces", False)),
+        }
+        for key, kinds in (("do_lower_case", (bool,)), ("strip_accents", (bool, type(None))),
+                           ("tokenize_chinese_chars", (bool,)), ("model_max_length", (int, type(None)))):
+            if not isinstance(kwargs[key], kinds) or (key == "model_max_length" and kwargs[key] is not None
+                                                      and (isinstance(kwargs[key], bool) or kwargs[key] <= 0)):
+                raise ValueError(f"{folder / CONFIG_FILE}: {key} is {kwargs[key]!r}, expected "
+                                 f"{' or '.join('null' if k is type(None) else k.__name__ for k in kinds)}")
+        if kwargs["model_max_length"] is not None and kwargs["model_max_length"] > 1e18:
+            kwargs["model_max_length"] = None  # transformers writes int(1e30) for "no limit"
+        for role in SPECIAL_ROLES:
+            for source, name in ((config, CONFIG_FILE), (special_map, SPECIAL_TOKENS_FILE)):
+                if source.get(role) is not None:
+                    kwargs[role] = _token_str(source[role], f"{folder / name}: {role}")
+                    break
+        kwargs.update(overrides)
+        tok = cls(vocab, engine=engine, **kwargs)
+        tok.name_or_path = str(folder)
+        return tok
+
+    def _build_rust_tokenizer(self):
+        """The `tokenizers.Tokenizer` equivalent to this tokenizer (as transformers builds it)."""
+        from tokenizers import AddedToken, Tokenizer as RustTokenizer, decoders, normalizers, pre_tokenizers
+        from tokenizers import processors
+        from tokenizers.models import WordPiece
+
+        rust = RustTokenizer(WordPiece(self.vocab, unk_token=self.unk_token, continuing_subword_prefix="##",
+                                       max_input_chars_per_word=100))
+        rust.normalizer = normalizers.BertNormalizer(clean_text=True,
+                                                     handle_chinese_chars=self.tokenize_chinese_chars,
+                                                     strip_accents=self.strip_accents,
+                                                     lowercase=self.do_lower_case)
+        rust.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+        cls, sep = self.cls_token, self.sep_token
+        rust.post_processor = processors.TemplateProcessing(
+            single=f"{cls}:0 $A:0 {sep}:0", pair=f"{cls}:0 $A:0 {sep}:0 $B:1 {sep}:1",
+            special_tokens=[(cls, self.cls_token_id), (sep, self.sep_token_id)])
+        rust.decoder = decoders.WordPiece(prefix="##")
+        rust.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in self.all_special_tokens])
+        return rust
+
+    def save_pretrained(self, folder: str | os.PathLike) -> tuple[str, ...]:
+        """Write vocab.txt, tokenizer.json, tokenizer_config.json and special_tokens_map.json; transformers'
+        AutoTokenizer/BertTokenizer.from_pretrained loads the folder and tokenizes identically. Each file
+        is written to a temporary name and renamed, so a failure never leaves a half-written file."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        specials = {role: getattr(self, role) for role in SPECIAL_ROLES}
+        config = {
+            "tokenizer_class": "BertTokenizer",
+            "do_lower_case": self.do_lower_case,
+            "strip_accents": self.strip_accents,
+            "tokenize_chinese_chars": self.tokenize_chinese_chars,
+            "do_basic_tokenize": True,
+            "never_split": None,
+            "clean_up_tokenization_spaces": self.clean_up_tokenization_spaces,
+            **specials,
+        }
+        if self.model_max_length is not None:
+            config["model_max_length"] = self.model_max_length
+        files = {
+            VOCAB_FILE: "".join(t + "\n" for t in self.ids_to_tokens),
+            TOKENIZER_FILE: self._build_rust_tokenizer().to_str(pretty=True),
+            CONFIG_FILE: json.dumps(config, indent=2, ensure_ascii=False) + "\n",
+            SPECIAL_TOKENS_FILE: json.dumps(specials, indent=2, ensure_ascii=False) + "\n",
+        }
+        for name, text in files.items():
+            _atomic_write(folder / name, text)
+        return tuple(str(folder / name) for name in files)
+
+    # -- vocabulary --------------------------------------------------------------------------------------
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.vocab)
+
+    def __len__(self) -> int:
+        return len(self.vocab)
+
+    def get_vocab(self) -> dict[str, int]:
+        return dict(self.vocab)
+
+    @property
+    def all_special_tokens(self) -> list[str]:
+        return [self.unk_token, self.sep_token, self.pad_token, self.cls_token, self.mask_token]
+
+    @property
+    def all_special_ids(self) -> list[int]:
+        return [self.vocab[t] for t in self.all_special_tokens]
+
+    @property
+    def pad_token_id(self) -> int:
+        return self.vocab[self.pad_token]
+
+    @property
+    def unk_token_id(self) -> int:
+        return self.vocab[self.unk_token]
+
+    @property
+    def cls_token_id(self) -> int:
+        return self.vocab[self.cls_token]
+
+    @property
+    def sep_token_id(self) -> int:
+        return self.vocab[self.sep_token]
+
+    @property
+    def mask_token_id(self) -> int:
+        return self.vocab[self.mask_token]
+
+    def num_special_tokens_to_add(self, pair: bool = False) -> int:
+        """[CLS] A [SEP] adds 2; [CLS] A [SEP] B [SEP] adds 3."""
+        return 3 if pair else 2
+
+    def convert_tokens_to_ids(self, tokens: str | Iterable[str]) -> int | list[int]:
+        """Token string(s) → id(s); unknown tokens give the [UNK] id."""
+        unk = self.unk_token_id
+        if isinstance(tokens, str):
+            return self.vocab.get(tokens, unk)
+        return [self.vocab.get(t, unk) for t in tokens]
+
+    def convert_ids_to_tokens(self, ids: int | Iterable[int], skip_special_tokens: bool = False
+                              ) -> str | None | list[str]:
+        """Id(s) → token string(s); an id outside the vocabulary gives None (or is dropped from a list)."""
+        if _is_int(ids):
+            return self._id_to_token(int(ids))
+        skip = set(self.all_special_ids) if skip_special_tokens else ()
+        out = []
+        for i in _id_list(ids):
+            if i in skip:
+                continue
+            token = self._id_to_token(i)
+            if token is not None:
+                out.append(token)
+        return out
+
+    def _id_to_token(self, i: int) -> str | None:
+        return self.ids_to_tokens[i] if 0 <= i < len(self.ids_to_tokens) else None
+
+    # -- encoding ----------------------------------------------------------------------------------------
+
+    def tokenize(self, text: str, text_pair: str | None = None, add_special_tokens: bool = False) -> list[str]:
+        """Token strings of `text` (and `text_pair`), by default without [CLS]/[SEP]."""
+        if not isinstance(text, str):
+            raise TypeError(f"tokenize() takes one string, not {_describe(text)}; for a batch, call the tokenizer "
+                            f"and use .tokens(i)")
+        enc = self(text, text_pair, add_special_tokens=add_special_tokens)
+        return enc.tokens()
+
+    def encode(self, text: str | Sequence[str], text_pair: str | Sequence[str] | None = None, *,
+               add_special_tokens: bool = True, padding: bool | str = False, truncation: bool | str | None = None,
+               max_length: int | None = None, stride: int = 0, return_tensors: str | None = None):
+        """Just the input ids of `self(text, text_pair, ...)`."""
+        return self(text, text_pair, add_special_tokens=add_special_tokens, padding=padding, truncation=truncation,
+                    max_length=max_length, stride=stride, return_tensors=return_tensors)["input_ids"]
+
+    def __call__(self, text: str | Sequence[str], text_pair: str | Sequence[str] | None = None, *,
+                 add_special_tokens: bool = True, padding: bool | str = False,
+                 truncation: bool | str | None = None, max_length: int | None = None, stride: int = 0,
+                 pad_to_multiple_of: int | None = None, return_tensors: str | None = None,
+                 return_token_type_ids: bool = True, return_attention_mask: bool = True,
+                 return_overflowing_tokens: bool = False, return_special_tokens_mask: bool = False,
+                 return_offsets_mapping: bool = False) -> BatchEncoding:
+        """Tokenize a text, a pair, or a batch (lists) of them into model inputs.
+
+        padding: False/"do_not_pad", True/"longest" (to the longest row), "max_length".
+        truncation: False/None/"do_not_truncate", True/"longest_first" (cut the longer of a pair first),
+            "only_first", "only_second" (cut only the context in QA). `max_length` alone turns on
+            "longest_first"; truncation without max_length cuts to model_max_length.
+        stride: with truncation and return_overflowing_tokens, the overflow becomes more rows, windows that
+            overlap by `stride` tokens; "overflow_to_sample_mapping" says which item each row came from.
+        Returns a BatchEncoding: lists for a batch, one level less for a single text (unless tensors or
+        overflow windows are asked for).
+        """
+        is_batched, items = self._validate_inputs(text, text_pair)
+        has_pair = bool(items) and items[0][1] is not None
+        trunc, pad = self._strategies(padding, truncation, max_length, stride, pad_to_multiple_of,
+                                      add_special_tokens, has_pair)
+        if return_tensors not in (None, "pt", "np"):
+            raise ValueError(f"return_tensors={return_tensors!r} is not supported; use 'pt', 'np' or None")
+
+        encodings = (self._engine.encode_batch(items, add_special_tokens, trunc, pad, return_overflowing_tokens)
+                     if items else [])
+
+        data: dict[str, list] = {"input_ids": []}
+        if return_token_type_ids:
+            data["token_type_ids"] = []
+        if return_attention_mask:
+            data["attention_mask"] = []
+        if return_special_tokens_mask:
+            data["special_tokens_mask"] = []
+        if return_offsets_mapping:
+            data["offset_mapping"] = []
+        # the Rust engine hands out fresh lists on each access; the Python engine's lists are copied so
+        # that editing the output cannot change what word_ids() & co. report
+        copy = list if isinstance(self._engine, _PythonEngine) else _same
+        rows, sample_of_row = [], []
+        for index, enc in enumerate(encodings):
+            for row in [enc, *enc.overflowing] if return_overflowing_tokens else [enc]:
+                rows.append(row)
+                sample_of_row.append(index)
+                data["input_ids"].append(copy(row.ids))
+                if return_token_type_ids:
+                    data["token_type_ids"].append(copy(row.type_ids))
+                if return_attention_mask:
+                    data["attention_mask"].append(copy(row.attention_mask))
+                if return_special_tokens_mask:
+                    data["special_tokens_mask"].append(copy(row.special_tokens_mask))
+                if return_offsets_mapping:
+                    data["offset_mapping"].append(copy(row.offsets))
+        if return_overflowing_tokens:
+            data["overflow_to_sample_mapping"] = sample_of_row
+        self._warn_if_too_long(data["input_ids"], trunc)
+
+        if not is_batched and return_tensors is None and not return_overflowing_tokens:
+            data = {key: value[0] for key, value in data.items()}
+        out = BatchEncoding(data, rows)
+        if return_tensors is not None:
+            out.convert_to_tensors(return_tensors)
+        return out
+
+    def _validate_inputs(self, text, text_pair) -> tuple[bool, list[tuple[str, str | None]]]:
+        """(is it a batch, [(text, pair or None), ...]) or a TypeError/ValueError that names the item."""
+        if isinstance(text, str):
+            if text_pair is not None and not isinstance(text_pair, str):
+                raise TypeError(f"text is a single string, so text_pair must be a string too, not "
+                                f"{type(text_pair).__name__}")
+            # as transformers does, an empty text_pair "" means no pair for a single text
+            return False, [(text, text_pair or None)]
+        if text is None:
+            raise TypeError("text is None; pass a string or a list of strings")
+        if not isinstance(text, (list, tuple)):
+            raise TypeError(f"text must be a string or a list of strings, not {type(text).__name__}")
+        for i, t in enumerate(text):
+            if not isinstance(t, str):
+                hint = "; pass pairs as tokenizer(texts, text_pairs)" if isinstance(t, (list, tuple)) else ""
+                raise TypeError(f"text[{i}] is {_describe(t)}, expected a string{hint}")
+        if text_pair is None:
+            return True, [(t, None) for t in text]
+        if not isinstance(text_pair, (list, tuple)):
+            raise TypeError(f"text is a batch (list), so text_pair must be a list of the same length, not "
+                            f"{type(text_pair).__name__}")
+        if len(text_pair) != len(text):
+            raise ValueError(f"text has {len(text)} items but text_pair has {len(text_pair)}; they are paired "
+                             f"item by item")
+        for i, t in enumerate(text_pair):
+            if not isinstance(t, str):
+                raise TypeError(f"text_pair[{i}] is {_describe(t)}, expected a string")
+        return True, list(zip(text, text_pair))
+
+    def _strategies(self, padding, truncation, max_length, stride, pad_to_multiple_of, add_special_tokens,
+                    has_pair) -> tuple[_Truncation | None, _Padding | None]:
+        """Resolve padding/truncation arguments the way transformers does, and check them."""
+        if max_length is not None and (not _is_int(max_length) or max_length < 0):
+            raise ValueError(f"max_length={max_length!r} must be a non-negative integer")
+        max_length = None if max_length is None else int(max_length)
+        stride = int(stride) if _is_int(stride) else stride
+        if not _is_int(stride) or stride < 0:
+            raise ValueError(f"stride={stride!r} must be a non-negative integer")
+        if pad_to_multiple_of is not None and (not _is_int(pad_to_multiple_of) or pad_to_multiple_of <= 0):
+            raise ValueError(f"pad_to_multiple_of={pad_to_multiple_of!r} must be a positive integer")
+
+        # transformers: max_length on its own turns truncation on
+        if max_length is not None and padding is False and truncation is None:
+            truncation = "longest_first"
+        if padding is True:
+            pad_strategy = "longest"
+        elif padding is False or padding is None:
+            pad_strategy = "do_not_pad"
+        elif isinstance(padding, str) and padding in PADDING_STRATEGIES:
+            pad_strategy = str(padding.value if hasattr(padding, "value") else padding)
+        else:
+            raise ValueError(f"padding={padding!r} is not a padding strategy; use True/'longest', 'max_length', "
+                             f"or False/'do_not_pad'")
+        if truncation is True:
+            trunc_strategy = "longest_first"
+        elif truncation is False or truncation is None:
+            trunc_strategy = "do_not_truncate"
+        elif isinstance(truncation, str) and truncation in TRUNCATION_STRATEGIES:
+            trunc_strategy = str(truncation.value if hasattr(truncation, "value") else truncation)
+        else:
+            raise ValueError(f"truncation={truncation!r} is not a truncation strategy; use True/'longest_first', "
+                             f"'only_first', 'only_second', or False/'do_not_truncate'")
+
+        if max_length is None:
+            if pad_strategy == "max_length":
+                if self.model_max_length is None:
+                    pad_strategy = "do_not_pad"  # nothing to pad to (transformers does the same)
+                else:
+                    max_length = self.model_max_length
+            if trunc_strategy != "do_not_truncate":
+                if self.model_max_length is None:
+                    trunc_strategy = "do_not_truncate"
+                else:
+                    max_length = self.model_max_length
+
+        trunc = None
+        if trunc_strategy != "do_not_truncate":
+            n_special = self.num_special_tokens_to_add(has_pair)
+            if add_special_tokens and max_length < n_special:
+                what = "[CLS] A [SEP] B [SEP]" if has_pair else "[CLS] A [SEP]"
+                raise ValueError(f"max_length={max_length} is smaller than the {n_special} special tokens of "
+                                 f"{what}; use max_length >= {n_special}")
+            # checked up front, and like the Rust engine also without special tokens: each window must move on
+            if stride and stride >= max_length - n_special:
+                note = "" if add_special_tokens else " (counted even with add_special_tokens=False)"
+                raise ValueError(f"stride={stride} must be smaller than max_length={max_length} minus the "
+                                 f"{n_special} special tokens{note}, {max_length - n_special}")
+            trunc = _Truncation(max_length, trunc_strategy, stride)
+        pad = None
+        if pad_strategy != "do_not_pad":
+            if (trunc is not None and pad_to_multiple_of is not None and max_length is not None
+                    and max_length % pad_to_multiple_of):
+                raise ValueError(f"truncation and padding are both on, but max_length={max_length} is not a "
+                                 f"multiple of pad_to_multiple_of={pad_to_multiple_of}")
+            pad = _Padding(max_length if pad_strategy == "max_length" else None, pad_to_multiple_of)
+        return trunc, pad
+
+    def _warn_if_too_long(self, rows: list[list[int]], trunc: _Truncation | None) -> None:
+        if trunc is None and self.model_max_length is not None and not self._warned_long:
+            longest = max((len(r) for r in rows), default=0)
+            if longest > self.model_max_length:
+                self._warned_long = True
+                warnings.warn(f"a sequence of {longest} tokens is longer than model_max_length="
+                              f"{self.model_max_length}; the model will reject it. Pass truncation=True.",
+                              stacklevel=3)
+
+    # -- decoding ----------------------------------------------------------------------------------------
+
+    def decode(self, token_ids, skip_special_tokens: bool = False,
+               clean_up_tokenization_spaces: bool | None = None) -> str | list[str]:
+        """Ids → text: "##" pieces join the previous piece, other tokens are separated by spaces, and
+        , . ! ? lose the space before them (as the Rust WordPiece decoder does). A 2-D input (a batch)
+        gives a list of strings. Lowercasing and stripped accents cannot be undone.
+
+        clean_up_tokenization_spaces (default: the tokenizer's setting, False as in transformers 5) also
+        joins contractions ("isn ' t" → "isn't").
+        """
+        ids = _id_rows(token_ids)
+        if ids and isinstance(ids[0], list):
+            return [self.decode(row, skip_special_tokens, clean_up_tokenization_spaces) for row in ids]
+        skip = set(self.all_special_ids) if skip_special_tokens else ()
+        tokens = []
+        for position, i in enumerate(ids):
+            if i < 0:
+                raise ValueError(f"token id {i} at position {position} is negative; labels use -100 for "
+                                 f"ignored positions, drop those before decoding")
+            token = self._id_to_token(i)
+            if token is not None and i not in skip:
+                tokens.append(token)
+        parts = []
+        for k, token in enumerate(tokens):
+            if k > 0:
+                token = token[2:] if token.startswith("##") else " " + token
+            parts.append(_cleanup_piece(token))
+        text = "".join(parts)
+        if clean_up_tokenization_spaces is None:
+            clean_up_tokenization_spaces = self.clean_up_tokenization_spaces
+        if clean_up_tokenization_spaces:
+            text = (text.replace(" .", ".").replace(" ?", "?").replace(" !", "!").replace(" ,", ",")
+                    .replace(" ' ", "'").replace(" n't", "n't").replace(" 'm", "'m").replace(" 's", "'s")
+                    .replace(" 've", "'ve").replace(" 're", "'re"))
+        return text
+
+    def batch_decode(self, sequences, skip_special_tokens: bool = False,
+                     clean_up_tokenization_spaces: bool | None = None) -> list[str]:
+        return [self.decode(row, skip_special_tokens, clean_up_tokenization_spaces) for row in _id_rows(sequences)]
+
+    def __repr__(self) -> str:
+        return (f"BertTokenizer({self.name_or_path!r}, vocab_size={self.vocab_size}, "
+                f"do_lower_case={self.do_lower_case}, model_max_length={self.model_max_length}, "
+                f"engine={self.engine!r})")
+
+
+Tokenizer = BertTokenizer
+
+
+def _cleanup_piece(token: str) -> str:
+    """The Rust WordPiece decoder's cleanup, applied to each (space-prefixed) token on its own."""
+    return (token.replace(" .", ".").replace(" ?", "?").replace(" !", "!").replace(" ,", ",")
+            .replace(" ' ", "'").replace(" n't", "n't").replace(" 'm", "'m").replace(" do not", " don't")
+            .replace(" 's", "'s").replace(" 've", "'ve").replace(" 're", "'re"))
+
+
+def _same(x):
+    return x
+
+
+def _is_int(x) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool) or type(x).__name__ in ("int64", "int32")
+
+
+def _describe(x) -> str:
+    return "None" if x is None else f"a {type(x).__name__} ({x!r:.40})"
+
+
+def _id_list(ids) -> list[int]:
+    if hasattr(ids, "tolist"):  # torch tensors, numpy arrays
+        ids = ids.tolist()
+    return [int(i) for i in ids]
+
+
+def _id_rows(ids) -> list:
+    """int / list / tensor / array → list of ints, or list of lists for 2-D input."""
+    if hasattr(ids, "tolist"):
+        ids = ids.tolist()
+    if isinstance(ids, int):
+        return [ids]
+    ids = list(ids)
+    if ids and isinstance(ids[0], (list, tuple)) or (ids and hasattr(ids[0], "tolist") and
+                                                     not isinstance(ids[0].tolist(), int)):
+        return [_id_list(row) for row in ids]
+    return [int(i) for i in ids]
+
+
+def __getattr__(name: str):
+    # vocabulary training lives in bertkit.vocab (which imports this module); re-exported lazily
+    if name in ("train_vocab", "vocab_main"):
+        from . import vocab
+        return getattr(vocab, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Unicode tables: the character classes the Rust engine uses (Unicode 8.0 categories), so that the
+# reference splits exactly where it does. Ranges of code points in hex; tests re-derive them from Rust.
+# ---------------------------------------------------------------------------------------------------------
+
+def _parse_ranges(spec: str) -> tuple[list[int], list[int]]:
+    starts, ends = [], []
+    for item in spec.split():
+        lo, _, hi = item.partition("-")
+        starts.append(int(lo, 16))
+        ends.append(int(hi or lo, 16))
+    return starts, ends
+
+
+def _in_table(cp: int, table: tuple[list[int], list[int]]) -> bool:
+    starts, ends = table
+    i = bisect_right(starts, cp) - 1
+    return i >= 0 and cp <= ends[i]
+
+
+def _regex_class(table: tuple[list[int], list[int]]) -> str:
+    return "".join(re.escape(chr(lo)) if lo == hi else f"{re.escape(chr(lo))}-{re.escape(chr(hi))}"
+                   for lo, hi in zip(*table))
+
+
+# Rust's char::is_whitespace (the Unicode White_Space property) plus \t \n \r
+_WHITESPACE = frozenset("\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
+                        "\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
+
+_CJK_RANGES = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x2A6DF),
+               (0x2A700, 0x2B73F), (0x2B740, 0x2B81F), (0x2B920, 0x2CEAF), (0x2F800, 0x2FA1F))
+
+# deleted while cleaning: controls (Cc), format characters (Cf), private use (Co)
+_CONTROL = _parse_ranges("""
+0000-0008 000B-000C 000E-001F 007F-009F 00AD 0600-0605 061C 06DD 070F 180E 200B-200F 202A-202E
+2060-2064 2066-206F E000-F8FF FEFF FFF9-FFFB 110BD 1BCA0-1BCA3 1D173-1D17A E0001 E0020-E007F
+F0000-FFFFD 100000-10FFFD""")
+
+# punctuation (P*) beyond ASCII. Two differ from today's Unicode: U+166D (now a symbol) and U+111C9
+# (now a mark) were punctuation in 8.0; and marks added since 8.0 are missing.
+_PUNCTUATION = _parse_ranges("""
+00A1 00A7 00AB 00B6-00B7 00BB 00BF 037E 0387 055A-055F 0589-058A 05BE 05C0 05C3 05C6 05F3-05F4
+0609-060A 060C-060D 061B 061E-061F 066A-066D 06D4 0700-070D 07F7-07F9 0830-083E 085E 0964-0965
+0970 0AF0 0DF4 0E4F 0E5A-0E5B 0F04-0F12 0F14 0F3A-0F3D 0F85 0FD0-0FD4 0FD9-0FDA 104A-104F 10FB
+1360-1368 1400 166D-166E 169B-169C 16EB-16ED 1735-1736 17D4-17D6 17D8-17DA 1800-180A 1944-1945
+1A1E-1A1F 1AA0-1AA6 1AA8-1AAD 1B5A-1B60 1BFC-1BFF 1C3B-1C3F 1C7E-1C7F 1CC0-1CC7 1CD3 2010-2027
+2030-2043 2045-2051 2053-205E 207D-207E 208D-208E 2308-230B 2329-232A 2768-2775 27C5-27C6
+27E6-27EF 2983-2998 29D8-29DB 29FC-29FD 2CF9-2CFC 2CFE-2CFF 2D70 2E00-2E2E 2E30-2E42 3001-3003
+3008-3011 3014-301F 3030 303D 30A0 30FB A4FE-A4FF A60D-A60F A673 A67E A6F2-A6F7 A874-A877
+A8CE-A8CF A8F8-A8FA A8FC A92E-A92F A95F A9C1-A9CD A9DE-A9DF AA5C-AA5F AADE-AADF AAF0-AAF1 ABEB
+FD3E-FD3F FE10-FE19 FE30-FE52 FE54-FE61 FE63 FE68 FE6A-FE6B FF01-FF03 FF05-FF0A FF0C-FF0F
+FF1A-FF1B FF1F-FF20 FF3B-FF3D FF3F FF5B FF5D FF5F-FF65 10100-10102 1039F 103D0 1056F 10857 1091F
+1093F 10A50-10A58 10A7F 10AF0-10AF6 10B39-10B3F 10B99-10B9C 11047-1104D 110BB-110BC 110BE-110C1
+11140-11143 11174-11175 111C5-111C9 111CD 111DB 111DD-111DF 11238-1123D 112A9 114C6 115C1-115D7
+11641-11643 1173C-1173E 12470-12474 16A6E-16A6F 16AF5 16B37-16B3B 16B44 1BC9F 1DA87-1DA8B""")
+
+# non-spacing marks (Mn), removed when stripping accents
+_NONSPACING_MARKS = _parse_ranges("""
+0300-036F 0483-0487 0591-05BD 05BF 05C1-05C2 05C4-05C5 05C7 0610-061A 064B-065F 0670 06D6-06DC
+06DF-06E4 06E7-06E8 06EA-06ED 0711 0730-074A 07A6-07B0 07EB-07F3 0816-0819 081B-0823 0825-0827
+0829-082D 0859-085B 08E3-0902 093A 093C 0941-0948 094D 0951-0957 0962-0963 0981 09BC 09C1-09C4
+09CD 09E2-09E3 0A01-0A02 0A3C 0A41-0A42 0A47-0A48 0A4B-0A4D 0A51 0A70-0A71 0A75 0A81-0A82 0ABC
+0AC1-0AC5 0AC7-0AC8 0ACD 0AE2-0AE3 0B01 0B3C 0B3F 0B41-0B44 0B4D 0B56 0B62-0B63 0B82 0BC0 0BCD
+0C00 0C3E-0C40 0C46-0C48 0C4A-0C4D 0C55-0C56 0C62-0C63 0C81 0CBC 0CBF 0CC6 0CCC-0CCD 0CE2-0CE3
+0D01 0D41-0D44 0D4D 0D62-0D63 0DCA 0DD2-0DD4 0DD6 0E31 0E34-0E3A 0E47-0E4E 0EB1 0EB4-0EB9
+0EBB-0EBC 0EC8-0ECD 0F18-0F19 0F35 0F37 0F39 0F71-0F7E 0F80-0F84 0F86-0F87 0F8D-0F97 0F99-0FBC
+0FC6 102D-1030 1032-1037 1039-103A 103D-103E 1058-1059 105E-1060 1071-1074 1082 1085-1086 108D
+109D 135D-135F 1712-1714 1732-1734 1752-1753 1772-1773 17B4-17B5 17B7-17BD 17C6 17C9-17D3 17DD
+180B-180D 18A9 1920-1922 1927-1928 1932 1939-193B 1A17-1A18 1A1B 1A56 1A58-1A5E 1A60 1A62
+1A65-1A6C 1A73-1A7C 1A7F 1AB0-1ABD 1B00-1B03 1B34 1B36-1B3A 1B3C 1B42 1B6B-1B73 1B80-1B81
+1BA2-1BA5 1BA8-1BA9 1BAB-1BAD 1BE6 1BE8-1BE9 1BED 1BEF-1BF1 1C2C-1C33 1C36-1C37 1CD0-1CD2
+1CD4-1CE0 1CE2-1CE8 1CED 1CF4 1CF8-1CF9 1DC0-1DF5 1DFC-1DFF 20D0-20DC 20E1 20E5-20F0 2CEF-2CF1
+2D7F 2DE0-2DFF 302A-302D 3099-309A A66F A674-A67D A69E-A69F A6F0-A6F1 A802 A806 A80B A825-A826
+A8C4 A8E0-A8F1 A926-A92D A947-A951 A980-A982 A9B3 A9B6-A9B9 A9BC A9E5 AA29-AA2E AA31-AA32
+AA35-AA36 AA43 AA4C AA7C AAB0 AAB2-AAB4 AAB7-AAB8 AABE-AABF AAC1 AAEC-AAED AAF6 ABE5 ABE8 ABED
+FB1E FE00-FE0F FE20-FE2F 101FD 102E0 10376-1037A 10A01-10A03 10A05-10A06 10A0C-10A0F 10A38-10A3A
+10A3F 10AE5-10AE6 11001 11038-11046 1107F-11081 110B3-110B6 110B9-110BA 11100-11102 11127-1112B
+1112D-11134 11173 11180-11181 111B6-111BE 111CA-111CC 1122F-11231 11234 11236-11237 112DF
+112E3-112EA 11300-11301 1133C 11340 11366-1136C 11370-11374 114B3-114B8 114BA 114BF-114C0
+114C2-114C3 115B2-115B5 115BC-115BD 115BF-115C0 115DC-115DD 11633-1163A 1163D 1163F-11640 116AB
+116AD 116B0-116B5 116B7 1171D-1171F 11722-11725 11727-1172B 16AF0-16AF4 16B30-16B36 16F8F-16F92
+1BC9D-1BC9E 1D167-1D169 1D17B-1D182 1D185-1D18B 1D1AA-1D1AD 1D242-1D244 1DA00-1DA36 1DA3B-1DA6C
+1DA75 1DA84 1DA9B-1DA9F 1DAA1-1DAAF 1E8D0-1E8D6 E0100-E01EF""")
+
+# Lowercasing and NFD use Python's own tables, except where Rust's (newer, or older) disagree:
+# capitals added in Unicode 16 (Rust lowercases them; Python < 3.14 does not know them) ...
+_LOWER_EXCEPTIONS = {chr(upper): chr(lower) for upper, lower in (
+    (0x1C89, 0x1C8A), (0xA7CB, 0x0264), (0xA7CC, 0xA7CD), (0xA7CE, 0xA7CF), (0xA7D2, 0xA7D3), (0xA7D4, 0xA7D5),
+    (0xA7DA, 0xA7DB), (0xA7DC, 0x019B),
+    *((cp, cp + 0x20) for cp in range(0x10D50, 0x10D66)),  # Garay
+    *((cp, cp + 0x1B) for cp in range(0x16EA0, 0x16EB9)),  # Beria Erfe
+)}
+# ... and a decomposition (Unicode 13) that the Rust engine does not apply
+_NFD_EXCEPTIONS = {"\U00011938": "\U00011938"}
+
+_PUNCT_CLASS = "!-/:-@\\[-`{-~" + _regex_class(_PUNCTUATION)
+_SPACE_CLASS = "".join(re.escape(c) for c in sorted(_WHITESPACE))
+# a word: a run of characters that are neither space nor punctuation, or one punctuation character
+_WORD_RE = re.compile(f"[^{_SPACE_CLASS}{_PUNCT_CLASS}]+|[{_PUNCT_CLASS}]")
