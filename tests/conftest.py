@@ -29,3 +29,40 @@ def wiki_txt() -> Path:
 def zh_txt() -> Path:
     """Chinese sentences, one per line."""
     return _need(DATA / "text" / "zh.txt")
+
+
+# -- pretraining: a small synthetic English-like corpus and a WordPiece vocabulary trained on it -------------
+
+_WORDS = ("the of and to in is was for on that with as by at from his her it an are were which this be "
+          "river city music language history king war school water light paper system number people world "
+          "government company science game film music station road island church family party army "
+          "north south east west great small early late first second new old long high public local "
+          "built played wrote founded moved became called named known used made found began ended").split()
+
+
+@pytest.fixture(scope="session")
+def pretrain_text(tmp_path_factory) -> Path:
+    """60 documents of 3–12 sentences, blank line between documents (a few hundred KB, deterministic)."""
+    import random
+    rng = random.Random(0)
+    docs = []
+    for _ in range(60):
+        topic = rng.sample(_WORDS, 12)
+        sents = []
+        for _ in range(rng.randint(3, 12)):
+            words = [rng.choice(topic if rng.random() < 0.5 else _WORDS) for _ in range(rng.randint(5, 16))]
+            sents.append(" ".join(words).capitalize() + ".")
+        docs.append(" ".join(sents[: len(sents) // 2]) + "\n" + " ".join(sents[len(sents) // 2:]))
+    path = tmp_path_factory.mktemp("pretrain") / "corpus.txt"
+    path.write_text("\n\n".join(docs) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def pretrain_vocab(pretrain_text, tmp_path_factory) -> Path:
+    """A tokenizer folder with a small WordPiece vocabulary trained on `pretrain_text`."""
+    tokenization = pytest.importorskip("bertkit.tokenization", reason="bertkit.tokenization is not there yet")
+    tok = tokenization.train_vocab([pretrain_text], vocab_size=300, do_lower_case=True, min_frequency=2)
+    folder = tmp_path_factory.mktemp("vocab")
+    tok.save_pretrained(folder)
+    return folder

@@ -154,12 +154,17 @@ def demo(a: DemoArgs) -> None:
         print(f"  {DEMO_SENTENCES[i]!r:55} → {DEMO_SENTENCES[j]!r} ({float(sim[i, j]):.2f})")
 
 
+from .train import pretrain_args as _pt  # noqa: E402  (pretraining commands: prepare, pretrain, fill-mask)
+
 COMMANDS: dict[str, tuple[Callable, type]] = {
     "tokenize": (tokenize, TokenizeArgs),
     "embed": (embed, EmbedArgs),
     "info": (info, InfoArgs),
     "vocab": (vocab, VocabArgs),
     "demo": (demo, DemoArgs),
+    "prepare": (_pt.prepare_command, _pt.PrepareArgs),
+    "pretrain": (_pt.pretrain_command, _pt.PretrainArgs),
+    "fill-mask": (_pt.fill_mask_command, _pt.FillMaskArgs),
 }
 
 

@@ -1,0 +1,1 @@
+"""Data: corpus → documents → sentence pairs → token shards; MLM masking; task readers."""

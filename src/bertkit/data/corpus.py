@@ -1,0 +1,323 @@
+"""Corpus preparation: text files → documents → sentences → token shards on disk.
+
+Inputs are plain text (documents separated by blank lines; a file without blank lines is one document;
+each line is a paragraph) or JSONL with a "text" field (one document per line; blank lines inside the
+text separate paragraphs). Documents are split into sentences, tokenized in parallel, and written as
+memory-mapped numpy arrays that keep the document and sentence boundaries:
+
+    <dir>/meta.json                       fingerprint of the inputs, vocab size, dtype, counts
+    <dir>/{train,eval}-NNNNN.tokens.npy   (n_tokens,)      uint16 (vocab ≤ 65,536) or uint32 token ids
+    <dir>/{train,eval}-NNNNN.sents.npy    (n_sents + 1,)   int64: sentence i is tokens[sents[i]:sents[i+1]]
+    <dir>/{train,eval}-NNNNN.docs.npy     (n_docs + 1,)    int64: document j is sentences docs[j]:docs[j+1]
+
+A small set of whole documents is held out as the evaluation split. The folder is written under a
+temporary name and renamed when complete; preparing again with the same inputs (paths, sizes, mtimes),
+tokenizer and settings finds the fingerprint in meta.json and reuses the shards.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+FORMAT_VERSION = 1
+
+
+class CorpusError(ValueError):
+    """An input file cannot be read as a corpus; the message names the file and line."""
+
+
+# -- reading --------------------------------------------------------------------------------------------
+
+def read_documents(path: str | os.PathLike) -> Iterator[list[str]]:
+    """Yield the documents of one file, each as a list of paragraphs (non-empty, stripped)."""
+    path = Path(path)
+    if not path.is_file():
+        raise CorpusError(f"{path}: no such file")
+    if path.suffix in (".jsonl", ".json"):
+        with open(path, encoding="utf-8") as f:
+            for lineno, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                try:
+                    obj = json.loads(line)
+                except json.JSONDecodeError as e:
+                    raise CorpusError(f"{path}:{lineno}: not valid JSON ({e.msg})") from None
+                if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
+                    raise CorpusError(f"{path}:{lineno}: expected an object with a string field 'text'")
+                paras = [p.strip() for p in re.split(r"\n", obj["text"]) if p.strip()]
+                if paras:
+                    yield paras
+        return
+    with open(path, encoding="utf-8", errors="replace") as f:
+        doc: list[str] = []
+        for line in f:
+            line = line.strip()
+            if line:
+                doc.append(line)
+            elif doc:
+                yield doc
+                doc = []
+        if doc:
+            yield doc
+
+
+_ABBREV = {"mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "vs", "etc", "e.g", "i.e", "cf", "al", "fig",
+           "no", "vol", "approx", "inc", "ltd", "co", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep",
+           "sept", "oct", "nov", "dec", "u.s", "u.k", "ca", "c"}
+_END = re.compile(r"[.!?]+[\"')\]]*\s+")
+
+
+def split_sentences(paragraph: str) -> list[str]:
+    """Split a paragraph into sentences: at . ! ? followed by space and an upper-case letter, digit or
+    opening quote, except after common abbreviations and single initials ("J. S. Bach"). Crude but
+    language-agnostic enough for English prose and documentation."""
+    out, start = [], 0
+    for m in _END.finditer(paragraph):
+        nxt = paragraph[m.end():m.end() + 1]
+        if not nxt or not (nxt.isupper() or nxt.isdigit() or nxt in "\"'(["):
+            continue
+        word = paragraph[start:m.start()].rsplit(None, 1)[-1] if paragraph[start:m.start()].strip() else ""
+        w = word.lower().lstrip("(\"'")
+        if m.group().startswith(".") and (w in _ABBREV or (len(w) == 1 and w.isalpha())):
+            continue
+        out.append(paragraph[start:m.end()].strip())
+        start = m.end()
+    tail = paragraph[start:].strip()
+    if tail:
+        out.append(tail)
+    return out
+
+
+# -- preparing ------------------------------------------------------------------------------------------
+
+@dataclass
+class PrepareConfig:
+    eval_fraction: float = 0.01  # of the documents, at least two
+    seed: int = 0
+    shard_tokens: int = 50_000_000  # start a new shard after this many tokens
+    workers: int = 0  # tokenizer processes; 0 = all cores
+    chunk_docs: int = 64  # documents per task sent to a worker
+
+
+def _fingerprint(files: list[Path], tokenizer_dir: Path, cfg: PrepareConfig) -> str:
+    h = hashlib.sha256(f"v{FORMAT_VERSION}".encode())
+    for f in files:
+        st = f.stat()
+        h.update(f"{f.resolve()}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+    for name in ("vocab.txt", "tokenizer.json", "tokenizer_config.json"):
+        p = tokenizer_dir / name
+        if p.exists():
+            h.update(name.encode() + hashlib.sha256(p.read_bytes()).digest())
+    s = asdict(cfg)
+    s.pop("workers")
+    h.update(json.dumps(s, sort_keys=True).encode())
+    return h.hexdigest()
+
+
+_TOK = None
+
+
+def _init_worker(tokenizer_dir: str) -> None:
+    global _TOK
+    from ..tokenization import BertTokenizer
+    _TOK = BertTokenizer.from_pretrained(tokenizer_dir)
+
+
+def _tokenize_docs(docs: list[list[str]]) -> list[list[np.ndarray]]:
+    """docs of paragraphs → docs of sentences as token-id arrays (empty sentences dropped)."""
+    sents = [[s for p in doc for s in split_sentences(p)] for doc in docs]
+    flat = [s for doc in sents for s in doc]
+    ids = _TOK(flat, add_special_tokens=False)["input_ids"] if flat else []
+    out, i = [], 0
+    for doc in sents:
+        out.append([np.asarray(x, dtype=np.int64) for x in ids[i:i + len(doc)] if len(x)])
+        i += len(doc)
+    return out
+
+
+class _ShardWriter:
+    """Accumulates documents of one split and writes them as numbered shards."""
+
+    def __init__(self, folder: Path, split: str, dtype, shard_tokens: int):
+        self.folder, self.split, self.dtype, self.shard_tokens = folder, split, dtype, shard_tokens
+        self.names: list[str] = []
+        self.n_docs = self.n_sents = self.n_tokens = 0
+        self._reset()
+
+    def _reset(self):
+        self.pieces: list[np.ndarray] = []
+        self.sent_lens: list[int] = []
+        self.doc_lens: list[int] = []
+        self.size = 0
+
+    def add(self, doc: list[np.ndarray]) -> None:
+        if not doc:
+            return
+        self.pieces.extend(doc)
+        self.sent_lens.extend(len(s) for s in doc)
+        self.doc_lens.append(len(doc))
+        self.size += sum(len(s) for s in doc)
+        if self.size >= self.shard_tokens:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.doc_lens:
+            return
+        name = f"{self.split}-{len(self.names):05d}"
+        tokens = np.concatenate(self.pieces).astype(self.dtype)
+        sents = np.concatenate([[0], np.cumsum(self.sent_lens)]).astype(np.int64)
+        docs = np.concatenate([[0], np.cumsum(self.doc_lens)]).astype(np.int64)
+        np.save(self.folder / f"{name}.tokens.npy", tokens)
+        np.save(self.folder / f"{name}.sents.npy", sents)
+        np.save(self.folder / f"{name}.docs.npy", docs)
+        self.names.append(name)
+        self.n_docs += len(self.doc_lens)
+        self.n_sents += len(self.sent_lens)
+        self.n_tokens += len(tokens)
+        self._reset()
+
+
+def prepare_corpus(files: list[str | os.PathLike], tokenizer_dir: str | os.PathLike, out_dir: str | os.PathLike,
+                   cfg: PrepareConfig | None = None, progress: bool = True) -> Path:
+    """Tokenize `files` into shards in `out_dir` (see the module docstring); reuse them if up to date."""
+    cfg = cfg or PrepareConfig()
+    files = [Path(f) for f in files]
+    if not files:
+        raise CorpusError("no input files given")
+    for f in files:
+        if not f.is_file():
+            raise CorpusError(f"{f}: no such file")
+    tokenizer_dir, out_dir = Path(tokenizer_dir), Path(out_dir)
+    fp = _fingerprint(files, tokenizer_dir, cfg)
+    meta_path = out_dir / "meta.json"
+    if meta_path.exists():
+        try:
+            if json.loads(meta_path.read_text())["fingerprint"] == fp:
+                return out_dir
+        except (json.JSONDecodeError, KeyError):
+            pass
+
+    docs = [d for f in files for d in read_documents(f)]
+    if len(docs) < 4:
+        raise CorpusError(f"{', '.join(map(str, files))}: found {len(docs)} document(s); next-sentence pairs in "
+                          "both the training and the held-out split need at least 4 (separate documents with a "
+                          "blank line, or give one file per document)")
+    rng = np.random.default_rng(cfg.seed)
+    n_eval = max(2, round(len(docs) * cfg.eval_fraction))  # two: NSP needs another document
+    is_eval = np.zeros(len(docs), dtype=bool)
+    is_eval[rng.choice(len(docs), size=n_eval, replace=False)] = True
+
+    from tqdm import tqdm
+
+    _init_worker(str(tokenizer_dir))
+    vocab_size = len(_TOK)
+    dtype = np.uint16 if vocab_size <= 1 << 16 else np.uint32
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}."))
+    try:
+        writers = {s: _ShardWriter(tmp, s, dtype, cfg.shard_tokens) for s in ("train", "eval")}
+        chunks = [docs[i:i + cfg.chunk_docs] for i in range(0, len(docs), cfg.chunk_docs)]
+        workers = cfg.workers or os.cpu_count() or 1
+        bar = tqdm(total=len(docs), unit="doc", desc="tokenizing", disable=not progress)
+        if workers > 1 and len(chunks) > 1:
+            import multiprocessing as mp
+            os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+            with mp.get_context("spawn").Pool(workers, _init_worker, (str(tokenizer_dir),)) as pool:
+                results = pool.imap(_tokenize_docs, chunks)  # in order, so the split is reproducible
+                _collect(results, chunks, is_eval, writers, bar)
+        else:
+            _collect(map(_tokenize_docs, chunks), chunks, is_eval, writers, bar)
+        bar.close()
+        for w in writers.values():
+            w.flush()
+        if not writers["train"].names or not writers["eval"].names:
+            raise CorpusError("after tokenizing, the train or eval split is empty; add more text")
+        meta = {"format": FORMAT_VERSION, "fingerprint": fp, "vocab_size": vocab_size,
+                "dtype": np.dtype(dtype).name, "tokenizer": str(tokenizer_dir.resolve()),
+                "files": [str(f.resolve()) for f in files], "config": asdict(cfg),
+                "splits": {s: {"shards": w.names, "documents": w.n_docs, "sentences": w.n_sents,
+                               "tokens": w.n_tokens} for s, w in writers.items()}}
+        (tmp / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+        if out_dir.exists():
+            old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
+            os.replace(out_dir, old)
+            os.replace(tmp, out_dir)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out_dir
+
+
+def _collect(results, chunks, is_eval, writers, bar) -> None:
+    i = 0
+    for chunk, tokenized in zip(chunks, results):
+        for doc in tokenized:
+            writers["eval" if is_eval[i] else "train"].add(doc)
+            i += 1
+        bar.update(len(chunk))
+
+
+# -- reading shards back --------------------------------------------------------------------------------
+
+class TokenCorpus:
+    """The documents of one split, memory-mapped: `doc(j)` is a list of sentence id arrays."""
+
+    def __init__(self, folder: str | os.PathLike, split: str = "train"):
+        folder = Path(folder)
+        meta_path = folder / "meta.json"
+        if not meta_path.exists():
+            raise CorpusError(f"{folder}: no meta.json; prepare the corpus first (bertkit prepare)")
+        self.meta = json.loads(meta_path.read_text())
+        if split not in self.meta["splits"]:
+            raise CorpusError(f"{folder}: no split {split!r}; it has {', '.join(self.meta['splits'])}")
+        self.vocab_size = self.meta["vocab_size"]
+        self.shards = []
+        for name in self.meta["splits"][split]["shards"]:
+            arrays = tuple(np.load(folder / f"{name}.{kind}.npy", mmap_mode="r") for kind in ("tokens", "sents", "docs"))
+            self.shards.append(arrays)
+        counts = [len(docs) - 1 for _, _, docs in self.shards]
+        self.doc_starts = np.concatenate([[0], np.cumsum(counts)])  # (n_shards + 1,)
+        self.n_docs = int(self.doc_starts[-1])
+        self.n_tokens = sum(len(t) for t, _, _ in self.shards)
+
+    def __len__(self) -> int:
+        return self.n_docs
+
+    def doc(self, j: int) -> list[np.ndarray]:
+        s = int(np.searchsorted(self.doc_starts, j, side="right")) - 1
+        tokens, sents, docs = self.shards[s]
+        local = j - self.doc_starts[s]
+        a, b = int(docs[local]), int(docs[local + 1])
+        bounds = sents[a:b + 1]
+        return [tokens[bounds[i]:bounds[i + 1]] for i in range(b - a)]
+
+
+def write_token_corpus(folder: str | os.PathLike, splits: dict[str, list[list[np.ndarray]]], vocab_size: int) -> Path:
+    """Write already-tokenized documents (lists of sentence id arrays) per split, e.g. {"train": [...],
+    "eval": [...]}, in the shard format. For tests and for callers with their own tokenization."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    dtype = np.uint16 if vocab_size <= 1 << 16 else np.uint32
+    info = {}
+    for split, docs in splits.items():
+        w = _ShardWriter(folder, split, dtype, 1 << 62)
+        for doc in docs:
+            w.add([np.asarray(s, dtype=np.int64) for s in doc if len(s)])
+        w.flush()
+        info[split] = {"shards": w.names, "documents": w.n_docs, "sentences": w.n_sents, "tokens": w.n_tokens}
+    meta = {"format": FORMAT_VERSION, "fingerprint": None, "vocab_size": vocab_size,
+            "dtype": np.dtype(dtype).name, "splits": info}
+    (folder / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+    return folder

@@ -1,0 +1,213 @@
+"""Pretraining examples built on the fly from token shards, following google-research/bert's
+create_pretraining_data.py, with masking applied as the examples are read (dynamic by default).
+
+With NSP, one document at a time is cut into segment pairs that fill a target length:
+- the target is max_seq_length − 3 (room for [CLS] A [SEP] B [SEP]), or, for a document picked with
+  probability short_seq_prob (0.1), a random length in [2, target], so the model also sees short inputs;
+- sentences are gathered until the target is reached, then a random number of them becomes segment A;
+- with probability 0.5, B is the rest of the gathered sentences ("is next", label 0); otherwise B is taken
+  from a random point of another document (label 1) and the unused sentences are put back;
+- the pair is trimmed to fit, one token at a time from the longer segment, at a random end.
+One deliberate difference: where the original forces a random B whenever only one sentence was gathered
+(which pushes the random-next rate above 50%), here that sentence is cut in two at a random token, so
+the rate stays at the configured 50%.
+
+Without NSP (RoBERTa's FULL-SENTENCES, kept within a document): whole sentences are packed until the
+next would not fit in max_seq_length − 2; a sentence longer than that is cut into pieces.
+
+Every random choice comes from a generator derived from (seed, epoch, document), and a masking generator
+from (seed, epoch, document, k-th example of that document); with static masking the epoch is left out,
+so an example is masked the same way every time it is seen. The stream is therefore a pure function of the
+seed and a position (epoch, index): a resumed run, or a rank of a distributed run, rebuilds exactly the
+examples it needs without sharing any state.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Iterator
+
+import numpy as np
+import torch
+
+from .corpus import TokenCorpus
+from .masking import IGNORE, Masker
+
+
+@dataclass
+class ExampleConfig:
+    max_seq_length: int = 128
+    short_seq_prob: float = 0.1
+    nsp: bool = True  # False: pack full sentences, RoBERTa-style, no segment B
+    random_next_prob: float = 0.5
+    dynamic_masking: bool = True  # False: the same mask every epoch (static)
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.max_seq_length < 8:
+            raise ValueError(f"max_seq_length must be at least 8, got {self.max_seq_length}")
+
+
+@dataclass
+class Instance:
+    ids: np.ndarray  # (T,) int64, with [CLS]/[SEP]
+    len_a: int  # tokens of [CLS] A [SEP]; the rest is segment B (token type 1)
+    next_label: int  # 0 = B follows A, 1 = B is random, -100 = no NSP
+    doc: int
+    k: int  # k-th instance of its document in this epoch
+
+
+class ExampleStream:
+    """Unmasked instances in a fixed order per epoch; `mask` corrupts one of them."""
+
+    def __init__(self, corpus: TokenCorpus, cfg: ExampleConfig, masker: Masker, cls_id: int, sep_id: int):
+        if cfg.nsp and len(corpus) < 2:
+            raise ValueError("next sentence prediction needs at least two documents")
+        self.corpus, self.cfg, self.masker = corpus, cfg, masker
+        self.cls, self.sep = int(cls_id), int(sep_id)
+
+    def _key(self, epoch: int) -> int:
+        return epoch if self.cfg.dynamic_masking else 0
+
+    def order(self, epoch: int) -> np.ndarray:
+        """(n_docs,) the document order of an epoch."""
+        return np.random.default_rng([self.cfg.seed, epoch, 7]).permutation(len(self.corpus))
+
+    def instances(self, epoch: int = 0, index: int = 0) -> Iterator[tuple[int, int, Instance]]:
+        """Yield (epoch, index, instance) from position (epoch, index) on, forever (epoch after epoch)."""
+        while True:
+            i = 0
+            for d in self.order(epoch):
+                insts = self.doc_instances(int(d), epoch)
+                if i + len(insts) <= index:
+                    i += len(insts)
+                    continue
+                for inst in insts:
+                    if i >= index:
+                        yield epoch, i, inst
+                    i += 1
+            if i == 0:
+                raise ValueError("the corpus yields no examples")
+            epoch, index = epoch + 1, 0
+
+    def mask(self, inst: Instance, epoch: int) -> dict[str, np.ndarray]:
+        rng = np.random.default_rng([self.cfg.seed, self._key(epoch), inst.doc, inst.k, 11])
+        inputs, labels = self.masker(inst.ids, rng)
+        types = np.zeros(len(inst.ids), dtype=np.int64)
+        types[inst.len_a:] = 1
+        return {"input_ids": inputs, "token_type_ids": types, "labels": labels, "next_sentence_label": inst.next_label}
+
+    # -- building -------------------------------------------------------------------------------------
+    def doc_instances(self, d: int, epoch: int) -> list[Instance]:
+        rng = random.Random(hash((self.cfg.seed, self._key(epoch), d)))  # tuples of ints hash stably
+        if self.cfg.nsp:
+            return self._nsp_instances(d, rng)
+        return self._packed_instances(d)
+
+    def _pair(self, a: list[np.ndarray], b: list[np.ndarray], label: int, d: int, k: int, rng) -> Instance:
+        a, b = np.concatenate(a), np.concatenate(b)
+        a, b = _truncate_pair(a, b, self.cfg.max_seq_length - 3, rng)
+        ids = np.concatenate([[self.cls], a, [self.sep], b, [self.sep]]).astype(np.int64)
+        return Instance(ids, len(a) + 2, label, d, k)
+
+    def _nsp_instances(self, d: int, rng: random.Random) -> list[Instance]:
+        doc = self.corpus.doc(d)
+        max_tokens = self.cfg.max_seq_length - 3
+        target = max_tokens
+        if rng.random() < self.cfg.short_seq_prob:
+            target = rng.randint(2, max_tokens)
+        out: list[Instance] = []
+        chunk: list[np.ndarray] = []
+        length, i = 0, 0
+        while i < len(doc):
+            chunk.append(doc[i])
+            length += len(doc[i])
+            if i == len(doc) - 1 or length >= target:
+                is_random = rng.random() < self.cfg.random_next_prob
+                if len(chunk) == 1 and not is_random:
+                    # one sentence filled the target (or ended the document): its two halves are a true pair
+                    s = chunk[0]
+                    if len(s) >= 2:
+                        cut = rng.randint(1, len(s) - 1)
+                        out.append(self._pair([s[:cut]], [s[cut:]], 0, d, len(out), rng))
+                    else:
+                        is_random = True
+                if is_random:
+                    a_end = rng.randint(1, len(chunk) - 1) if len(chunk) >= 2 else 1
+                    a = chunk[:a_end]
+                    target_b = max(1, target - sum(len(x) for x in a))
+                    r = d
+                    for _ in range(10):
+                        r = rng.randint(0, len(self.corpus) - 1)
+                        if r != d:
+                            break
+                    other = self.corpus.doc(r)
+                    start = rng.randint(0, len(other) - 1)
+                    b, nb = [], 0
+                    for s in other[start:]:
+                        b.append(s)
+                        nb += len(s)
+                        if nb >= target_b:
+                            break
+                    i -= len(chunk) - a_end  # put the unused sentences back
+                    out.append(self._pair(a, b, 1, d, len(out), rng))
+                elif len(chunk) >= 2:
+                    a_end = rng.randint(1, len(chunk) - 1)
+                    out.append(self._pair(chunk[:a_end], chunk[a_end:], 0, d, len(out), rng))
+                chunk, length = [], 0
+            i += 1
+        return out
+
+    def _packed_instances(self, d: int) -> list[Instance]:
+        max_tokens = self.cfg.max_seq_length - 2
+        pieces = []
+        for s in self.corpus.doc(d):
+            pieces.extend(s[j:j + max_tokens] for j in range(0, len(s), max_tokens))
+        out, cur, n = [], [], 0
+        for p in pieces + [None]:
+            if p is None or n + len(p) > max_tokens:
+                if cur:
+                    ids = np.concatenate([[self.cls], *cur, [self.sep]]).astype(np.int64)
+                    out.append(Instance(ids, len(ids), IGNORE, d, len(out)))
+                cur, n = [], 0
+            if p is not None:
+                cur.append(p)
+                n += len(p)
+        return out
+
+
+def _truncate_pair(a: np.ndarray, b: np.ndarray, max_tokens: int, rng: random.Random):
+    """Trim the longer segment one token at a time, from the front or the back at random (as the original:
+    the model sees text that does not start or end at sentence boundaries)."""
+    a0, a1, b0, b1 = 0, len(a), 0, len(b)
+    while (a1 - a0) + (b1 - b0) > max_tokens:
+        if a1 - a0 > b1 - b0:
+            if rng.random() < 0.5:
+                a0 += 1
+            else:
+                a1 -= 1
+        else:
+            if rng.random() < 0.5:
+                b0 += 1
+            else:
+                b1 -= 1
+    return a[a0:a1], b[b0:b1]
+
+
+def collate(examples: list[dict], pad_id: int, nsp: bool) -> dict[str, torch.Tensor]:
+    """Pad to the longest example: input_ids, token_type_ids, attention_mask, labels (B, T);
+    next_sentence_label (B,) when NSP is on."""
+    T = max(len(e["input_ids"]) for e in examples)
+    B = len(examples)
+    ids = np.full((B, T), pad_id, dtype=np.int64)
+    types = np.zeros((B, T), dtype=np.int64)
+    mask = np.zeros((B, T), dtype=np.int64)
+    labels = np.full((B, T), IGNORE, dtype=np.int64)
+    for i, e in enumerate(examples):
+        n = len(e["input_ids"])
+        ids[i, :n], types[i, :n], labels[i, :n], mask[i, :n] = e["input_ids"], e["token_type_ids"], e["labels"], 1
+    batch = {"input_ids": torch.from_numpy(ids), "token_type_ids": torch.from_numpy(types),
+             "attention_mask": torch.from_numpy(mask), "labels": torch.from_numpy(labels)}
+    if nsp:
+        batch["next_sentence_label"] = torch.tensor([e["next_sentence_label"] for e in examples], dtype=torch.long)
+    return batch

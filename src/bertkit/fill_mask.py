@@ -1,0 +1,56 @@
+"""Fill in [MASK] tokens with a model that has an MLM head (BertForPreTraining or BertForMaskedLM)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+from .checkpoint import CheckpointError
+
+
+def _has_mlm_head(folder: Path) -> bool:
+    st = folder / "model.safetensors"
+    if st.exists():
+        from safetensors import safe_open
+        with safe_open(str(st), framework="pt") as f:
+            keys = list(f.keys())
+    else:
+        from .checkpoint import read_state_dict
+        keys = list(read_state_dict(folder)[0])
+    return any(k.startswith("cls.predictions.transform") for k in keys)
+
+
+@torch.no_grad()
+def fill_mask(model_dir: str | os.PathLike, text: str, top_k: int = 5, model=None, tokenizer=None) -> list[list[dict]]:
+    """For each [MASK] in `text`: the top_k predictions as {"score", "token", "token_str", "sequence"}
+    (the text with that one mask filled), like the `transformers` fill-mask pipeline."""
+    from .models import BertForMaskedLM
+    from .tokenization import BertTokenizer
+    folder = Path(model_dir)
+    if model is None:
+        if not _has_mlm_head(folder):
+            raise CheckpointError(f"{folder}: the weights hold no masked-LM head (cls.predictions.*); fill-mask "
+                                  "needs a pretrained MLM, e.g. the model/ folder of `bertkit pretrain`")
+        model = BertForMaskedLM.from_pretrained(folder)
+    tok = tokenizer or BertTokenizer.from_pretrained(folder)
+    model.eval()
+    enc = tok([text], return_tensors="pt")
+    ids = enc["input_ids"]  # (1, T)
+    where = (ids[0] == tok.mask_token_id).nonzero().flatten().tolist()
+    if not where:
+        raise ValueError(f"no {tok.mask_token} token in {text!r}")
+    logits = model(input_ids=ids, attention_mask=enc["attention_mask"],
+                   token_type_ids=enc.get("token_type_ids")).logits[0]  # (T, V)
+    results = []
+    for pos in where:
+        probs = logits[pos].float().softmax(-1)
+        scores, cand = probs.topk(top_k)
+        preds = []
+        for s, c in zip(scores.tolist(), cand.tolist()):
+            filled = ids[0].clone()
+            filled[pos] = c
+            seq = tok.decode(filled.tolist(), skip_special_tokens=True)
+            preds.append({"score": s, "token": c, "token_str": tok.convert_ids_to_tokens([c])[0], "sequence": seq})
+        results.append(preds)
+    return results

@@ -1,0 +1,438 @@
+"""The pretraining loop: MLM + NSP from scratch or from a checkpoint, resumable bit for bit, DDP-ready.
+
+    shards ─► ExampleStream (position = epoch, index) ─► this rank's slice of each global batch
+           ─► micro-batches, gradients accumulated ─► clip ─► AdamW ─► schedule
+           every log_every: metrics.jsonl line (loss, lr, tokens/s, MFU)
+           every eval_every: held-out MLM loss/accuracy, NSP accuracy, perplexity; loss.png
+           every save_every, and on SIGINT/SIGTERM: checkpoint.pt (atomic)
+           at the end: model/ (a Hugging Face folder with the tokenizer)
+
+Exact resume: the examples are a pure function of (seed, position), the masks of (seed, epoch, document,
+k), and the checkpoint holds the model, optimizer, scheduler, every rank's torch RNG (dropout) and the
+position; a resumed run in float32 reproduces the uninterrupted run bit for bit.
+
+Distributed: `torchrun --nproc_per_node N -m bertkit pretrain ...`. Each rank reads the same stream and
+takes its contiguous share of every global batch, so the gradient (the mean over micro-batches, averaged
+by DDP) is the one a single process computes with the same global batch. Rank 0 evaluates, logs and saves.
+
+To merge later with train/trainer.py (the one loop of the design): the step (accumulate, clip, step,
+schedule), the checkpoint/resume/signal code and the MFU meter here are task-agnostic.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import sys
+import time
+from contextlib import nullcontext
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+from ..config import BertConfig
+from ..data.corpus import PrepareConfig, TokenCorpus, prepare_corpus
+from ..data.masking import Masker, MaskingConfig, continuation_table
+from ..data.pretraining import ExampleConfig, ExampleStream, collate
+from ..io import atomic_path, atomic_write_text
+from ..models import BertForPreTraining
+from .optim import OptimConfig, make_optimizer, make_scheduler
+from .pretrain_args import PretrainArgs
+
+CHECKPOINT = "checkpoint.pt"
+
+
+class PretrainError(ValueError):
+    """The run cannot start as asked; the message says what to change."""
+
+
+# -- distributed --------------------------------------------------------------------------------------
+
+def init_distributed() -> tuple[int, int, torch.device]:
+    """(rank, world_size, device). Under torchrun (WORLD_SIZE > 1): gloo on CPU, nccl on GPUs."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    cuda = torch.cuda.is_available()
+    if world > 1:
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        if cuda:
+            torch.cuda.set_device(local)
+        if not dist.is_initialized():
+            dist.init_process_group(backend="nccl" if cuda else "gloo")
+        return dist.get_rank(), world, torch.device(f"cuda:{local}" if cuda else "cpu")
+    return 0, 1, torch.device("cuda" if cuda else "cpu")
+
+
+def _mean_over_ranks(values: list[float], world: int, device) -> list[float]:
+    if world == 1:
+        return values
+    t = torch.tensor(values, dtype=torch.float64, device=device)
+    dist.all_reduce(t)
+    return (t / world).tolist()
+
+
+# -- speed --------------------------------------------------------------------------------------------
+
+def matmul_peak(dtype: torch.dtype, device: torch.device, n: int = 1024, seconds: float = 0.3) -> float:
+    """The machine's own matmul throughput (FLOP/s) for this dtype: the denominator of MFU."""
+    a = torch.randn(n, n, device=device, dtype=torch.float32, generator=torch.Generator(device).manual_seed(0)).to(dtype)
+    b = a.T.contiguous()
+    for _ in range(2):
+        a @ b
+    reps, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        a @ b
+        reps += 1
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return 2 * n ** 3 * reps / (time.perf_counter() - t0)
+
+
+def train_flops(config: BertConfig, batch: dict[str, torch.Tensor]) -> float:
+    """Model FLOPs of one forward + backward (3 × forward) on this batch, real tokens only."""
+    C, L, V = config.hidden_size, config.num_hidden_layers, config.vocab_size
+    lens = batch["attention_mask"].sum(1).double()
+    tokens = float(lens.sum())
+    dense = L * (4 * C * C + 2 * C * config.intermediate_size)  # QKV + out, FFN up + down: weights per token
+    attn = L * 4 * C * float((lens ** 2).sum())  # QKᵀ and attention·V
+    masked = float((batch["labels"] != -100).sum())
+    head = masked * (C * C + C * V)  # MLM transform + decoder, only where scored
+    return 3 * (2 * dense * tokens + attn + 2 * head)
+
+
+# -- pieces -------------------------------------------------------------------------------------------
+
+def _autocast(dtype: str, device: torch.device):
+    if dtype == "fp32":
+        return nullcontext()
+    return torch.autocast(device.type, dtype=torch.bfloat16)
+
+
+def _resolve_dtype(name: str, device: torch.device) -> str:
+    if name == "auto":
+        if device.type == "cuda":
+            return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+        try:
+            return "bf16" if torch.ops.mkldnn._is_mkldnn_bf16_supported() else "fp32"
+        except (AttributeError, RuntimeError):
+            return "fp32"
+    if name not in ("bf16", "fp32"):
+        raise PretrainError(f"--dtype {name!r}: use auto, bf16 or fp32")
+    return name
+
+
+def _load_tokenizer(folder: str):
+    from ..tokenization import BertTokenizer
+    return BertTokenizer.from_pretrained(folder)
+
+
+def build_model(a: PretrainArgs, vocab_size: int) -> BertForPreTraining:
+    overrides = {}
+    if a.dropout is not None:
+        overrides = {"hidden_dropout_prob": a.dropout, "attention_probs_dropout_prob": a.dropout}
+    torch.manual_seed(a.seed)  # weight init: the same on every rank (DDP also broadcasts rank 0's)
+    if a.init_from:
+        model = BertForPreTraining.from_pretrained(a.init_from, **overrides)
+    else:
+        if a.config.endswith(".json"):
+            config = BertConfig.from_json_file(a.config)
+            for k, v in overrides.items():
+                setattr(config, k, v)
+            config.vocab_size = vocab_size
+        else:
+            config = BertConfig.preset(a.config, vocab_size=vocab_size, **overrides)
+        model = BertForPreTraining(config)
+    if model.config.vocab_size != vocab_size:
+        raise PretrainError(f"the model has a vocabulary of {model.config.vocab_size}, the tokenizer {vocab_size}")
+    if a.max_seq_length > model.config.max_position_embeddings:
+        raise PretrainError(f"--max-seq-length {a.max_seq_length} exceeds the model's max_position_embeddings "
+                            f"{model.config.max_position_embeddings}")
+    return model
+
+
+def make_stream(corpus: TokenCorpus, tok, a: PretrainArgs, static: bool | None = None, seed: int | None = None):
+    vocab = tok.convert_ids_to_tokens(list(range(len(tok))))
+    special = {i for i, t in enumerate(vocab) if t.startswith("[") and t.endswith("]") and t.isupper()}
+    special |= {tok.cls_token_id, tok.sep_token_id, tok.mask_token_id, tok.pad_token_id}
+    masker = Masker(MaskingConfig(mlm_probability=a.mlm_probability, whole_word=a.whole_word_mask),
+                    len(tok), tok.mask_token_id, special, continuation_table(vocab) if a.whole_word_mask else None)
+    cfg = ExampleConfig(max_seq_length=a.max_seq_length, short_seq_prob=a.short_seq_prob, nsp=not a.no_nsp,
+                        dynamic_masking=not (a.static_masking if static is None else static),
+                        seed=a.seed if seed is None else seed)
+    return ExampleStream(corpus, cfg, masker, tok.cls_token_id, tok.sep_token_id)
+
+
+@torch.no_grad()
+def evaluate(model, batches: list[dict], dtype: str, device) -> dict[str, float]:
+    """Held-out MLM loss (per masked token), accuracy, perplexity; NSP accuracy when NSP is on."""
+    was = model.training
+    model.eval()
+    loss_sum = correct = masked = nsp_ok = nsp_n = 0.0
+    for batch in batches:
+        batch = {k: v.to(device) for k, v in batch.items()}
+        with _autocast(dtype, device):
+            out = model(**batch)
+        labels = batch["labels"][batch["labels"] != -100]  # order of the rows of prediction_logits
+        n = labels.numel()
+        loss_sum += float(out.mlm_loss) * n
+        correct += float((out.prediction_logits.argmax(-1) == labels).sum())
+        masked += n
+        if "next_sentence_label" in batch:
+            nsp_ok += float((out.seq_relationship_logits.argmax(-1) == batch["next_sentence_label"]).sum())
+            nsp_n += len(batch["next_sentence_label"])
+    model.train(was)
+    mlm_loss = loss_sum / max(masked, 1)
+    res = {"eval_mlm_loss": mlm_loss, "eval_mlm_acc": correct / max(masked, 1),
+           "eval_ppl": math.exp(min(mlm_loss, 50))}
+    if nsp_n:
+        res["eval_nsp_acc"] = nsp_ok / nsp_n
+    return res
+
+
+def plot_metrics(metrics_path: Path, png: Path) -> None:
+    """Redraw the loss curve from metrics.jsonl (train MLM/NSP loss; held-out MLM loss and accuracy)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    rows = [json.loads(line) for line in metrics_path.read_text().splitlines() if line.strip()]
+    train = [r for r in rows if "loss" in r]
+    ev = [r for r in rows if "eval_mlm_loss" in r]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    if train:
+        ax1.plot([r["step"] for r in train], [r["mlm_loss"] for r in train], label="train MLM loss", lw=1)
+        if train[0].get("nsp_loss") is not None:
+            ax1.plot([r["step"] for r in train], [r["nsp_loss"] for r in train], label="train NSP loss", lw=1)
+    if ev:
+        ax1.plot([r["step"] for r in ev], [r["eval_mlm_loss"] for r in ev], "o-", label="held-out MLM loss")
+        ax2.plot([r["step"] for r in ev], [r["eval_mlm_acc"] for r in ev], "o-", label="held-out MLM accuracy")
+        if "eval_nsp_acc" in ev[0]:
+            ax2.plot([r["step"] for r in ev], [r["eval_nsp_acc"] for r in ev], "o-", label="held-out NSP accuracy")
+    ax1.set_xlabel("step"), ax1.set_ylabel("loss"), ax1.legend(), ax1.grid(alpha=0.3)
+    ax2.set_xlabel("step"), ax2.set_ylabel("accuracy"), ax2.set_ylim(0, 1), ax2.legend(), ax2.grid(alpha=0.3)
+    fig.tight_layout()
+    with atomic_path(png) as tmp:
+        fig.savefig(tmp, format="png", dpi=90)
+    plt.close(fig)
+
+
+class _Stop:
+    """SIGINT/SIGTERM set a flag; the loop saves a checkpoint at the end of the step and exits."""
+
+    def __init__(self):
+        self.flag = False
+        self.signum = 0
+        self.old = {}
+        for s in (signal.SIGINT, signal.SIGTERM):
+            self.old[s] = signal.signal(s, self._handle)
+
+    def _handle(self, signum, frame):
+        self.flag, self.signum = True, signum
+
+    def restore(self):
+        for s, h in self.old.items():
+            signal.signal(s, h)
+
+
+# -- the loop -----------------------------------------------------------------------------------------
+
+def pretrain(a: PretrainArgs) -> Path:
+    rank, world, device = init_distributed()
+    out = Path(a.out)
+    threads = a.threads or max(1, (os.cpu_count() or 1) // int(os.environ.get("LOCAL_WORLD_SIZE", world)))
+    torch.set_num_threads(threads)
+    if a.batch_size % world:
+        raise PretrainError(f"--batch-size {a.batch_size} is not divisible by the {world} processes")
+    per_rank = a.batch_size // world
+    micro = a.micro_batch_size or per_rank
+    if per_rank % micro:
+        raise PretrainError(f"--micro-batch-size {micro} does not divide the {per_rank} examples per process")
+    accum = per_rank // micro
+    dtype = _resolve_dtype(a.dtype, device)
+    ckpt_path = out / CHECKPOINT
+    if a.resume and not ckpt_path.exists():
+        raise PretrainError(f"{ckpt_path}: no checkpoint to resume from")
+    if not a.resume and ckpt_path.exists():
+        raise PretrainError(f"{out} holds a run already (checkpoint.pt); pass --resume to continue it, "
+                            "or choose another --out")
+
+    # tokenizer, shards
+    tok_dir = a.init_from or a.vocab
+    if not tok_dir:
+        raise PretrainError("give --vocab (a tokenizer folder from `bertkit vocab`) or --init-from (a model folder)")
+    tok = _load_tokenizer(tok_dir)
+    data = Path(a.data) if a.data else out / "shards"
+    if a.files:
+        if rank == 0:
+            prepare_corpus(a.files, tok_dir, data, PrepareConfig(eval_fraction=a.eval_fraction, workers=a.workers),
+                           progress=not a.no_progress)
+        if world > 1:
+            dist.barrier()
+    train_corpus, eval_corpus = TokenCorpus(data, "train"), TokenCorpus(data, "eval")
+    if train_corpus.vocab_size != len(tok):
+        raise PretrainError(f"{data} was tokenized with a vocabulary of {train_corpus.vocab_size}, "
+                            f"the tokenizer has {len(tok)}; prepare the corpus again")
+    stream = make_stream(train_corpus, tok, a)
+    nsp = not a.no_nsp
+
+    # model, optimizer, schedule
+    model = build_model(a, len(tok)).to(device)
+    model.train()
+    ocfg = OptimConfig(lr=a.lr, weight_decay=a.weight_decay, betas=(0.9, a.beta2), warmup=a.warmup,
+                       schedule=a.schedule, min_lr_ratio=a.min_lr_ratio)
+    optimizer = make_optimizer(model, ocfg)
+    scheduler = make_scheduler(optimizer, ocfg, a.steps)
+    step, position = 0, (0, 0)
+    torch.manual_seed(a.seed * 1000 + rank + 1)  # dropout
+    if a.resume:
+        state = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        step, position = state["step"], tuple(state["position"])
+        if state["world_size"] == world:
+            torch.set_rng_state(state["rng"][rank])
+        elif rank == 0:
+            print(f"resuming with {world} processes instead of {state['world_size']}: dropout is reseeded",
+                  file=sys.stderr)
+        if state["batch_size"] != a.batch_size and rank == 0:
+            print(f"warning: --batch-size {a.batch_size} differs from the run's {state['batch_size']}", file=sys.stderr)
+    ddp = model
+    if world > 1:
+        from torch.nn.parallel import DistributedDataParallel
+        ddp = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None,
+                                      find_unused_parameters=not nsp)
+
+    # held-out batches: fixed (static masks, fixed seed), built once
+    eval_batches = []
+    if rank == 0:
+        eval_stream = make_stream(eval_corpus, tok, a, static=True, seed=12345)
+        it, examples = eval_stream.instances(), []
+        for _ in range(a.eval_examples):
+            e, _, inst = next(it)
+            if e > 0 and len(examples) >= micro:
+                break  # a small held-out split is seen once
+            examples.append(eval_stream.mask(inst, e))
+        eval_batches = [collate(examples[i:i + micro], tok.pad_token_id, nsp) for i in range(0, len(examples), micro)]
+
+    metrics_path, png = out / "metrics.jsonl", out / "loss.png"
+    if rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "args.json").write_text(json.dumps(vars(a), indent=2) + "\n")
+        if metrics_path.exists():  # drop what was logged after the checkpoint we resume from
+            keep = [ln for ln in metrics_path.read_text().splitlines() if ln.strip() and json.loads(ln)["step"] <= step]
+            atomic_write_text(metrics_path, "".join(ln + "\n" for ln in keep))
+        log = open(metrics_path, "a", encoding="utf-8")
+    peak = matmul_peak(torch.bfloat16 if dtype == "bf16" else torch.float32, device) if rank == 0 else 0.0
+
+    def write(row: dict):
+        if rank == 0:
+            log.write(json.dumps(row) + "\n")
+            log.flush()
+
+    def save_checkpoint():
+        rngs = [None] * world
+        if world > 1:
+            dist.all_gather_object(rngs, torch.get_rng_state())
+        else:
+            rngs = [torch.get_rng_state()]
+        if rank == 0:
+            state = {"step": step, "position": list(position), "model": model.state_dict(),
+                     "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "rng": rngs,
+                     "world_size": world, "batch_size": a.batch_size, "args": json.dumps(vars(a))}
+            with atomic_path(ckpt_path) as tmp:
+                torch.save(state, tmp)
+
+    def export(folder: Path):
+        if rank == 0:
+            model.save_pretrained(folder)
+            tok.save_pretrained(folder)
+
+    from tqdm import tqdm
+    bar = tqdm(total=a.steps, initial=step, desc="pretrain", unit="step", dynamic_ncols=True,
+               disable=rank != 0 or a.no_progress)
+    it = stream.instances(*position)
+    stop = _Stop()
+    window_tokens = window_flops = 0.0
+    window_t0 = time.perf_counter()
+    try:
+        while step < a.steps:
+            # this step's global batch: positions [0, batch_size) of the stream from `position`
+            chunk = [next(it) for _ in range(a.batch_size)]
+            position = (chunk[-1][0], chunk[-1][1] + 1)
+            mine = chunk[rank * per_rank:(rank + 1) * per_rank]
+            sums = {"loss": 0.0, "mlm_loss": 0.0, "nsp_loss": 0.0}
+            for m in range(accum):
+                batch = collate([stream.mask(inst, e) for e, _, inst in mine[m * micro:(m + 1) * micro]],
+                                tok.pad_token_id, nsp)
+                window_tokens += float(batch["attention_mask"].sum()) * world
+                window_flops += train_flops(model.config, batch) * world
+                batch = {k: v.to(device) for k, v in batch.items()}
+                sync = ddp.no_sync() if world > 1 and m < accum - 1 else nullcontext()
+                with sync:
+                    with _autocast(dtype, device):
+                        outp = ddp(**batch)
+                    (outp.loss / accum).backward()
+                sums["loss"] += float(outp.loss.detach()) / accum
+                sums["mlm_loss"] += float(outp.mlm_loss.detach()) / accum
+                if nsp:
+                    sums["nsp_loss"] += float(outp.nsp_loss.detach()) / accum
+            grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), a.clip)) if a.clip > 0 else None
+            lr = scheduler.get_last_lr()[0]
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            step += 1
+            bar.update(1)
+
+            if step % a.log_every == 0 or step == a.steps:
+                loss, mlm_loss, nsp_loss = _mean_over_ranks([sums["loss"], sums["mlm_loss"], sums["nsp_loss"]],
+                                                            world, device)
+                dt = time.perf_counter() - window_t0
+                tps, mfu = window_tokens / dt, window_flops / dt / (peak * world) if peak else 0.0
+                write({"step": step, "loss": loss, "mlm_loss": mlm_loss, "nsp_loss": nsp_loss if nsp else None,
+                       "lr": lr, "grad_norm": grad_norm, "tokens_per_s": round(tps, 1), "mfu": round(mfu, 4),
+                       "epoch": position[0], "time": time.time()})
+                bar.set_postfix_str(f"loss {loss:.3f} lr {lr:.2e} {tps:,.0f} tok/s MFU {mfu:.1%}", refresh=False)
+                window_tokens = window_flops = 0.0
+                window_t0 = time.perf_counter()
+            if rank == 0 and ((a.eval_every and step % a.eval_every == 0) or step == a.steps):
+                res = evaluate(model, eval_batches, dtype, device)
+                write({"step": step, **res})
+                bar.write(f"step {step}: " + ", ".join(f"{k[5:]} {v:.4f}" for k, v in res.items()))
+                plot_metrics(metrics_path, png)
+                window_t0 = time.perf_counter()  # evaluation time does not count against tokens/s
+            stopping = stop.flag
+            if world > 1:
+                flag = torch.tensor([float(stopping)])
+                dist.all_reduce(flag)
+                stopping = bool(flag.item())
+            if (a.save_every and step % a.save_every == 0) or stopping or step == a.steps:
+                save_checkpoint()
+            if a.hang_after and step == a.hang_after:
+                if world > 1:
+                    dist.barrier()
+                while True:
+                    time.sleep(60)
+            if stopping:
+                export(out / "model")
+                if rank == 0:
+                    bar.write(f"stopped by signal {stop.signum} at step {step}; checkpoint written, "
+                              f"continue with --resume")
+                break
+        else:
+            export(out / "model")
+            if rank == 0:
+                plot_metrics(metrics_path, png)
+    finally:
+        stop.restore()
+        bar.close()
+        if rank == 0:
+            log.close()
+    if world > 1:
+        dist.barrier()
+        dist.destroy_process_group()
+    if stop.flag:
+        raise SystemExit(128 + stop.signum)
+    return out / "model"

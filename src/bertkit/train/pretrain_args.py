@@ -1,0 +1,115 @@
+"""Arguments of `bertkit prepare`, `bertkit pretrain` and `bertkit fill-mask` (no torch import here,
+so `bertkit --help` stays fast). Field metadata follow cli.arg: help text and positional flag."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+
+def _arg(default=dataclasses.MISSING, help: str = "", positional: bool = False, **kwargs):
+    meta = {"help": help, "positional": positional, **kwargs}
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass
+class PrepareArgs:
+    """Split text into sentences, tokenize in parallel, write memory-mapped token shards (+ an eval split)."""
+    files: list[str] = _arg([], "plain-text (blank line between documents) or JSONL files with a 'text' field",
+                            positional=True, nargs="+")
+    tokenizer: str = _arg("", "tokenizer folder (from `bertkit vocab`, or a model folder)")
+    out: str = _arg("shards", "folder for the shards; reused when inputs and tokenizer are unchanged")
+    eval_fraction: float = _arg(0.01, "fraction of documents held out for evaluation (at least two)")
+    workers: int = _arg(0, "tokenizer processes (0 = all cores)")
+    seed: int = _arg(0, "seed of the held-out choice")
+
+
+@dataclass
+class PretrainArgs:
+    """Pretrain BERT (MLM + NSP) from scratch, or continue from a checkpoint folder (domain adaptation)."""
+    files: list[str] = _arg([], "text/JSONL corpus files (prepared into shards first; skip when --data is ready)",
+                            positional=True, nargs="*")
+    out: str = _arg("pretrain-out", "run folder: metrics.jsonl, loss.png, checkpoint.pt, model/ (final)")
+    data: str = _arg("", "prepared shards folder (default: <out>/shards)")
+    vocab: str = _arg("", "tokenizer folder for a model from scratch (from `bertkit vocab`)")
+    config: str = _arg("small", "preset (tiny, mini, small, medium, base, large) or a config.json path")
+    init_from: str = _arg("", "continue from this model folder; missing MLM/NSP heads are initialised fresh")
+    resume: bool = _arg(False, "continue the interrupted run in --out exactly where it stopped")
+    max_seq_length: int = _arg(128, "tokens per example, [CLS]/[SEP] included")
+    batch_size: int = _arg(32, "examples per optimizer step, over all processes")
+    micro_batch_size: int = _arg(0, "examples per forward pass and process (0 = batch_size / processes); "
+                                    "gradients are accumulated to batch_size")
+    steps: int = _arg(1000, "optimizer steps")
+    lr: float = _arg(5e-4, "peak learning rate")
+    warmup: float = _arg(0.06, "warmup: a fraction of the steps if < 1, else a number of steps")
+    schedule: str = _arg("linear", "decay after warmup: linear, cosine or constant")
+    min_lr_ratio: float = _arg(0.0, "floor of the decay, as a fraction of --lr")
+    weight_decay: float = _arg(0.01, "AdamW weight decay (not on biases and LayerNorm)")
+    beta2: float = _arg(0.999, "AdamW beta2 (0.98 is common for large batches)")
+    clip: float = _arg(1.0, "clip the global gradient norm to this (0 = off)")
+    dtype: str = _arg("auto", "auto (bf16 where the hardware has it), bf16 or fp32")
+    dropout: float | None = _arg(None, "override hidden and attention dropout of the config")
+    mlm_probability: float = _arg(0.15, "fraction of tokens selected for MLM")
+    whole_word_mask: bool = _arg(False, "select whole words (a token and its ## pieces)")
+    static_masking: bool = _arg(False, "the same mask every epoch (default: a new mask each time)")
+    no_nsp: bool = _arg(False, "no next-sentence prediction: pack full sentences (RoBERTa-style)")
+    short_seq_prob: float = _arg(0.1, "probability of a shorter target length for a document")
+    eval_every: int = _arg(200, "evaluate on the held-out split every N steps (0 = only at the end)")
+    eval_examples: int = _arg(512, "held-out examples per evaluation")
+    save_every: int = _arg(200, "write checkpoint.pt every N steps (0 = only at the end / on a signal)")
+    log_every: int = _arg(10, "write a metrics line every N steps")
+    seed: int = _arg(0, "seed of initialisation, examples, masking and dropout")
+    threads: int = _arg(0, "torch threads per process (0 = cores / processes)")
+    workers: int = _arg(0, "tokenizer processes when preparing (0 = all cores)")
+    eval_fraction: float = _arg(0.01, "fraction of documents held out when preparing")
+    no_progress: bool = _arg(False, "no progress bar")
+    hang_after: int = _arg(0, "testing only: after the checkpoint of this step, wait forever (to be killed)")
+
+
+@dataclass
+class FillMaskArgs:
+    """Predict the [MASK] tokens of a text: the top-k tokens with their probabilities."""
+    text: str = _arg("", "text with one or more [MASK] tokens", positional=True)
+    model: str = _arg("", "model folder with an MLM head (BertForPreTraining or BertForMaskedLM)")
+    top_k: int = _arg(5, "how many tokens per [MASK]")
+    json: bool = _arg(False, "print JSON instead of a table")
+
+
+# -- the commands (thin; the work is in data/corpus.py, train/pretrain.py and fill_mask.py) --------------
+
+def prepare_command(a: PrepareArgs) -> None:
+    from ..data.corpus import PrepareConfig, TokenCorpus, prepare_corpus
+    if not a.tokenizer:
+        raise SystemExit("bertkit prepare: give --tokenizer (a folder from `bertkit vocab`, or a model folder)")
+    out = prepare_corpus(a.files, a.tokenizer, a.out,
+                         PrepareConfig(eval_fraction=a.eval_fraction, seed=a.seed, workers=a.workers))
+    for split in ("train", "eval"):
+        c = TokenCorpus(out, split)
+        print(f"{out} {split}: {len(c):,} documents, {c.n_tokens:,} tokens")
+
+
+def pretrain_command(a: PretrainArgs) -> None:
+    from .pretrain import PretrainError, pretrain
+    try:
+        folder = pretrain(a)
+    except PretrainError as e:
+        raise SystemExit(f"bertkit pretrain: {e}") from None
+    if int(__import__("os").environ.get("RANK", "0")) == 0:
+        print(f"wrote {folder}")
+
+
+def fill_mask_command(a: FillMaskArgs) -> None:
+    import json as _json
+    from ..fill_mask import fill_mask
+    if not a.model:
+        raise SystemExit("bertkit fill-mask: give --model (a folder with an MLM head)")
+    results = fill_mask(a.model, a.text, top_k=a.top_k)
+    if a.json:
+        print(_json.dumps(results, ensure_ascii=False, indent=1))
+        return
+    for i, preds in enumerate(results):
+        if len(results) > 1:
+            print(f"[MASK] #{i + 1}")
+        for p in preds:
+            print(f"  {p['score']:.4f}  {p['token_str']:<15} {p['sequence']}")
