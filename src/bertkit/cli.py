@@ -6,22 +6,15 @@ command's options. Add a command by writing its dataclass and function and addin
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, get_type_hints
+from typing import Callable
 
 from . import paths
-
-
-def arg(default=dataclasses.MISSING, help: str = "", positional: bool = False, **kwargs):
-    """A dataclass field with its --help text (and optionally a positional argument)."""
-    meta = {"help": help, "positional": positional, **kwargs}
-    if isinstance(default, list):
-        return field(default_factory=lambda: list(default), metadata=meta)
-    return field(default=default, metadata=meta)
+from .cliargs import add_arguments, arg
+from .train import pretrain_args as _pt  # prepare, pretrain, fill-mask (no torch import)
 
 
 # -- commands -------------------------------------------------------------------------------------------
@@ -154,7 +147,6 @@ def demo(a: DemoArgs) -> None:
         print(f"  {DEMO_SENTENCES[i]!r:55} → {DEMO_SENTENCES[j]!r} ({float(sim[i, j]):.2f})")
 
 
-from .train import pretrain_args as _pt  # noqa: E402  (pretraining commands: prepare, pretrain, fill-mask)
 
 COMMANDS: dict[str, tuple[Callable, type]] = {
     "tokenize": (tokenize, TokenizeArgs),
@@ -184,31 +176,6 @@ def _read_lines(source: str):
                 yield line
 
 
-def _add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
-    hints = get_type_hints(cls)
-    for f in dataclasses.fields(cls):
-        meta = dict(f.metadata)
-        helptext, positional = meta.pop("help", ""), meta.pop("positional", False)
-        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-        hint = hints[f.name]
-        kwargs: dict = {"help": f"{helptext} (default: {default})" if default not in (None, [], "") else helptext}
-        if hint is bool:
-            kwargs["action"] = "store_true"
-        else:
-            base = next((t for t in getattr(hint, "__args__", (hint,)) if t is not type(None)), str)
-            if getattr(base, "__origin__", None) is list:
-                base = base.__args__[0]
-            kwargs["type"] = base
-        kwargs.update(meta)
-        if positional:
-            if "nargs" not in kwargs:
-                kwargs["nargs"] = "?"
-            kwargs["default"] = default
-            parser.add_argument(f.name, **kwargs)
-        else:
-            parser.add_argument("--" + f.name.replace("_", "-"), dest=f.name, default=default, **kwargs)
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bertkit", description="BERT from scratch: tokenize, embed, inspect, train vocabularies. "
@@ -217,7 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, (fn, cls) in COMMANDS.items():
         doc = (cls.__doc__ or "").strip()
         p = sub.add_parser(name, help=doc.splitlines()[0] if doc else "", description=doc)
-        _add_arguments(p, cls)
+        add_arguments(p, cls)
     return parser
 
 

@@ -1,16 +1,10 @@
 """Arguments of `bertkit prepare`, `bertkit pretrain` and `bertkit fill-mask` (no torch import here,
-so `bertkit --help` stays fast). Field metadata follow cli.arg: help text and positional flag."""
+so `bertkit --help` stays fast). Fields are declared with cliargs.arg: help text and positional flag."""
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-
-def _arg(default=dataclasses.MISSING, help: str = "", positional: bool = False, **kwargs):
-    meta = {"help": help, "positional": positional, **kwargs}
-    if isinstance(default, list):
-        return field(default_factory=lambda: list(default), metadata=meta)
-    return field(default=default, metadata=meta)
+from ..cliargs import arg as _arg
 
 
 @dataclass
