@@ -20,6 +20,9 @@ WORDS = ["want", "##want", "##ed", "wa", "un", "runn", "##ing", "hello", "world"
 TINY = SPECIALS + list(string.ascii_lowercase) + WORDS + list(",.!?'")
 PAD, UNK, CLS, SEP, MASK = range(5)
 
+# many tests look at untruncated long texts on purpose (test_long_sequences_warn_once checks the warning)
+pytestmark = pytest.mark.filterwarnings("ignore:a sequence of .* tokens is longer than model_max_length")
+
 
 def tid(token: str) -> int:
     return TINY.index(token)
@@ -216,6 +219,12 @@ def test_batches_are_lists_and_single_texts_are_not(tiny):
     # as in transformers, an empty text_pair "" means no pair for a single text (but not in a batch)
     assert tiny("a", "").input_ids == [CLS, tid("a"), SEP]
     assert tiny(["a"], [""]).input_ids == [[CLS, tid("a"), SEP, SEP]]
+
+
+def test_long_sequences_warn_once(tiny):
+    with pytest.warns(UserWarning, match="a sequence of 22 tokens is longer than model_max_length=16"):
+        tiny(" ".join("abcdefghijklmnopqrst"))
+    assert tiny._warned_long
 
 
 def test_truncation_semantics(tiny):

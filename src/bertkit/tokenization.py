@@ -41,7 +41,7 @@ Vocabulary training lives in `bertkit.vocab` and is re-exported here:
 Why a Unicode table lives at the bottom of this file: the Rust library classifies characters
 (punctuation, control, non-spacing mark) with Unicode 8.0 tables, while Python's `unicodedata` is newer.
 A character added since (say a new punctuation mark) would split in one engine and not the other, so the
-reference carries the tables the Rust engine uses. tests/test_tokenization.py re-derives them from the
+reference carries the tables the Rust engine uses. tests/test_tokenization.py checks them against the
 Rust library, code point by code point.
 
 This module imports no torch; `return_tensors="pt"` imports it when asked.

@@ -30,6 +30,9 @@ transformers = pytest.importorskip("transformers")
 from bertkit.tokenization import BertTokenizer  # noqa: E402
 from bertkit.vocab import train_vocab  # noqa: E402
 
+# whole lines are compared untruncated on purpose: the "longer than model_max_length" warning is expected
+pytestmark = pytest.mark.filterwarnings("ignore:a sequence of .* tokens is longer than model_max_length")
+
 N_LINES = 10_000
 ENGINES = ("fast", "python")
 
