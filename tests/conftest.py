@@ -66,3 +66,27 @@ def pretrain_vocab(pretrain_text, tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("vocab")
     tok.save_pretrained(folder)
     return folder
+
+
+@pytest.fixture(scope="session")
+def rt_dir() -> Path:
+    """Rotten Tomatoes sentence sentiment: {train,dev,test}.jsonl with text and label (positive|negative)."""
+    return _need(DATA / "rt")
+
+
+@pytest.fixture(scope="session")
+def sms_dir() -> Path:
+    """SMS spam: {train,dev,test}.jsonl with text and label (ham|spam)."""
+    return _need(DATA / "sms")
+
+
+@pytest.fixture(scope="session")
+def wnut_dir() -> Path:
+    """WNUT-16 NER: {train,dev,test}.conll, `token<TAB>tag`, BIO, 10 entity types."""
+    return _need(DATA / "wnut")
+
+
+@pytest.fixture(scope="session")
+def wnut_qa_dir() -> Path:
+    """SQuAD 2.0-style QA built from the WNUT-16 splits: {train,dev,test}.json."""
+    return _need(DATA / "wnut_qa")

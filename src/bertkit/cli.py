@@ -14,6 +14,7 @@ from typing import Callable
 
 from . import paths
 from .cliargs import add_arguments, arg
+from .tasks.finetune import FinetuneArgs, PredictArgs, finetune_cli, predict_cli
 from .train import pretrain_args as _pt  # prepare, pretrain, fill-mask (no torch import)
 
 
@@ -147,7 +148,6 @@ def demo(a: DemoArgs) -> None:
         print(f"  {DEMO_SENTENCES[i]!r:55} → {DEMO_SENTENCES[j]!r} ({float(sim[i, j]):.2f})")
 
 
-
 COMMANDS: dict[str, tuple[Callable, type]] = {
     "tokenize": (tokenize, TokenizeArgs),
     "embed": (embed, EmbedArgs),
@@ -157,6 +157,8 @@ COMMANDS: dict[str, tuple[Callable, type]] = {
     "prepare": (_pt.prepare_command, _pt.PrepareArgs),
     "pretrain": (_pt.pretrain_command, _pt.PretrainArgs),
     "fill-mask": (_pt.fill_mask_command, _pt.FillMaskArgs),
+    "finetune": (finetune_cli, FinetuneArgs),
+    "predict": (predict_cli, PredictArgs),
 }
 
 
@@ -198,9 +200,10 @@ def main(argv: list[str] | None = None) -> None:
     args = cls(**{k: v for k, v in vars(ns).items() if k != "command"})
     from .checkpoint import CheckpointError
     from .config import ConfigError
+    from .data.readers import ReaderError
     try:
         fn(args)
-    except (CheckpointError, ConfigError, FileNotFoundError) as e:
+    except (CheckpointError, ConfigError, ReaderError, FileNotFoundError) as e:
         raise SystemExit(f"bertkit {ns.command}: {e}") from None
     except BrokenPipeError:
         pass

@@ -1,0 +1,49 @@
+"""Batches of similar length (little padding), in an order drawn from an explicit generator.
+
+Examples are shuffled, cut into "mega-batches" of `mega` batches, sorted by length inside each, split
+into batches, and the batches shuffled again: each batch is nearly padding-free while the order stays
+random from epoch to epoch.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+
+IGNORE = -100
+
+
+def length_grouped(lengths: Sequence[int], batch_size: int, generator: torch.Generator | None,
+                   mega: int = 50) -> list[list[int]]:
+    n = len(lengths)
+    if generator is None:  # evaluation: just sort, longest first
+        order = sorted(range(n), key=lambda i: -lengths[i])
+        return [order[i:i + batch_size] for i in range(0, n, batch_size)]
+    perm = torch.randperm(n, generator=generator).tolist()
+    span = batch_size * mega
+    batches = []
+    for m in range(0, n, span):
+        chunk = sorted(perm[m:m + span], key=lambda i: -lengths[i])
+        batches += [chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size)]
+    order = torch.randperm(len(batches), generator=generator).tolist()
+    return [batches[i] for i in order]
+
+
+def pad(rows: Sequence[Sequence[int]], value: int) -> torch.Tensor:
+    """Ragged lists → (B, T_max)."""
+    T = max(len(r) for r in rows)
+    out = torch.full((len(rows), T), value, dtype=torch.long)
+    for i, r in enumerate(rows):
+        out[i, :len(r)] = torch.as_tensor(list(r), dtype=torch.long)
+    return out
+
+
+def collate(features: Sequence[dict], pad_id: int) -> dict[str, torch.Tensor]:
+    """input_ids / token_type_ids / attention_mask, padded; `labels` too when they are per token."""
+    ids = [f["input_ids"] for f in features]
+    batch = {"input_ids": pad(ids, pad_id),
+             "token_type_ids": pad([f["token_type_ids"] for f in features], 0),
+             "attention_mask": pad([[1] * len(r) for r in ids], 0)}
+    if "token_labels" in features[0]:
+        batch["labels"] = pad([f["token_labels"] for f in features], IGNORE)
+    return batch

@@ -1,0 +1,450 @@
+"""`bertkit finetune` and `bertkit predict`: read the files, build the model, train, evaluate, write.
+
+    from bertkit.tasks.finetune import FinetuneArgs, finetune, PredictArgs, predict
+    finetune(FinetuneArgs(task="classify", model="minilm", train="train.jsonl", dev="dev.jsonl", out="clf"))
+    predict(PredictArgs(model="clf", input="new.jsonl", output="pred.jsonl"))
+
+Input files are read (and checked) before anything is written; the output folder is built beside
+`--out` and renamed into place at the end, so an error leaves no partial folder. The folder is a
+Hugging Face folder (config.json with id2label/label2id, model.safetensors, tokenizer files) plus
+metrics.jsonl, curves.png, and for a test file test_metrics.json (and confusion.png for classes).
+The task options (max_length, windows, ...) are kept in config.json under "bertkit_task", so
+`predict` uses them by default.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from .. import paths
+from ..cliargs import arg as _arg
+from ..data.readers import (ClassExample, QAExample, ReaderError, check_labels, label_kind,
+                            read_classification, read_conll, read_squad)
+
+TASKS = ("classify", "ner", "qa")
+ARCH = {"classify": "BertForSequenceClassification", "ner": "BertForTokenClassification",
+        "qa": "BertForQuestionAnswering"}
+
+
+@dataclass
+class FinetuneArgs:
+    """Fine-tune a BERT folder on your files: text classification, NER or extractive QA. With no
+    arguments: the demo, all-MiniLM-L6-v2 on Rotten Tomatoes sentences (a subset, one epoch; --full
+    for the whole 3-epoch recipe)."""
+    task: str = _arg("classify", "classify | ner | qa")
+    model: str = _arg(str(paths.MINILM), "model folder to start from (Hugging Face layout)")
+    train: str | None = _arg(None, "training file: CSV/TSV/JSONL (classify), CoNLL (ner), SQuAD JSON (qa)")
+    dev: str | None = _arg(None, "evaluation file, same format; picks the best checkpoint")
+    test: str | None = _arg(None, "optional test file, scored once with the best checkpoint")
+    out: str | None = _arg(None, "output folder, written at the end in one step (default: ./finetuned; "
+                                 "the demo writes $BERTKIT_CACHE/runs/rt-minilm)")
+    epochs: float | None = _arg(None, "training epochs (default 3; the demo uses 1)")
+    batch_size: int = _arg(32, "examples per batch (documents, for windowed classification)")
+    grad_accum: int = _arg(1, "batches per optimizer step")
+    lr: float = _arg(1e-4, "peak learning rate")
+    warmup: float = _arg(0.1, "warmup: a fraction of the steps (< 1) or a number of steps")
+    weight_decay: float = _arg(0.01, "AdamW weight decay (not on biases and LayerNorm)")
+    max_length: int | None = _arg(None, "tokens per window (default 128; qa 384)")
+    long: str = _arg("truncate", "classify: truncate | windows (slide over the whole text, pool the logits)")
+    stride: int = _arg(32, "classify windows: tokens shared by consecutive windows")
+    pool: str = _arg("mean", "classify windows: mean | max pooling of window logits")
+    crf: bool = _arg(False, "ner: a CRF layer on top of the softmax head")
+    doc_stride: int = _arg(128, "qa: tokens shared by consecutive context windows")
+    max_answer_length: int = _arg(30, "qa: longest answer in tokens")
+    null_threshold: float = _arg(0.0, "qa (SQuAD 2.0): answer '' when null score − best span > this")
+    fp32: bool = _arg(False, "train in fp32 (default: bf16 autocast where supported)")
+    seed: int = _arg(42, "seed of the head initialisation, dropout and batch order")
+    eval_every: int = _arg(0, "evaluate every N optimizer steps (0 = each epoch)")
+    patience: int = _arg(0, "stop after N evaluations without improvement (0 = never)")
+    limit: int | None = _arg(None, "use only the first N training examples (the demo uses 2000)")
+    full: bool = _arg(False, "demo: the full recipe (all training data, 3 epochs)")
+    quiet: bool = _arg(False, "no progress bar")
+
+
+DEMO = {"train": paths.DATA / "rt" / "train.jsonl", "dev": paths.DATA / "rt" / "dev.jsonl",
+        "test": paths.DATA / "rt" / "test.jsonl", "epochs": 1, "limit": 2000}
+
+
+def _resolve(a: FinetuneArgs) -> FinetuneArgs:
+    a = FinetuneArgs(**asdict(a))
+    if a.task not in TASKS:
+        raise ReaderError(f"--task {a.task!r}: use one of {', '.join(TASKS)}")
+    if a.train is None:
+        if a.task != "classify":
+            raise ReaderError(f"--task {a.task} needs --train (and --dev) files")
+        demo = not a.full
+        a.train, a.dev = str(DEMO["train"]), a.dev or str(DEMO["dev"])
+        a.test = a.test or str(DEMO["test"])
+        if not Path(a.train).exists():
+            raise ReaderError(f"{a.train}: the demo data is absent; run `make data`")
+        a.out = a.out or str(paths.CACHE / "runs" / "rt-minilm")
+        if demo:
+            a.epochs = a.epochs if a.epochs is not None else DEMO["epochs"]
+            a.limit = a.limit if a.limit is not None else DEMO["limit"]
+    a.out = a.out or "finetuned"
+    a.epochs = 3.0 if a.epochs is None else a.epochs
+    if a.max_length is None:
+        a.max_length = 384 if a.task == "qa" else 128
+    return a
+
+
+def load_tokenizer(folder):
+    from ..tokenization import BertTokenizer
+    return BertTokenizer.from_pretrained(folder)
+
+
+def finetune(a: FinetuneArgs, tokenizer=None) -> dict:
+    """Train and write the output folder; return the summary (with test metrics when --test is given)."""
+    import torch
+
+    from ..train.optim import OptimConfig
+    from ..train.trainer import OutputFolder, TrainConfig, train
+
+    a = _resolve(a)
+    task = {"classify": _Classify, "ner": _Ner, "qa": _QA}[a.task](a)
+    task.read()  # every input file is checked before anything is written
+    tok = tokenizer or load_tokenizer(a.model)
+    torch.manual_seed(a.seed)  # the fresh head's initialisation
+    task.build(tok)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    task.module.to(device)
+    optim = OptimConfig(lr=a.lr, weight_decay=a.weight_decay, warmup=a.warmup)
+    cfg = TrainConfig(out=a.out, epochs=a.epochs, grad_accum=a.grad_accum, bf16=not a.fp32, seed=a.seed,
+                      eval_every=a.eval_every, metric=task.metric, greater_is_better=True, patience=a.patience,
+                      progress=not a.quiet)
+    folder = OutputFolder(a.out)
+    try:
+        summary = train(task.module, task.batches, task.evaluate if task.dev else None,
+                        lambda m, d: task.save(tok, d), optim, cfg, folder=folder)
+        if task.test:
+            from ..train.trainer import autocast_for
+            with torch.no_grad(), autocast_for(device, cfg.bf16):
+                result = task.evaluate(task.module, split="test", folder=folder.tmp)
+            (folder.tmp / "test_metrics.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+            summary["test"] = {k: v for k, v in result.items() if isinstance(v, (int, float))}
+        folder.commit()
+    except BaseException:
+        folder.discard()
+        raise
+    summary["out"] = str(a.out)
+    return summary
+
+
+# -- the three tasks: read, build, batches, evaluate, save -----------------------------------------------
+
+class _Task:
+    metric = "loss"
+
+    def __init__(self, a: FinetuneArgs):
+        self.a = a
+        self.dev = self.test = None
+
+    def _limit(self, xs):
+        return xs[:self.a.limit] if self.a.limit else xs
+
+    def _options(self) -> dict:
+        return {}
+
+    def save(self, tok, folder) -> None:
+        model = self.module.model if hasattr(self.module, "model") else self.module
+        model.config.extra["bertkit_task"] = {"task": self.a.task, **self._options()}
+        model.save_pretrained(folder)
+        tok.save_pretrained(folder)
+
+
+class _Classify(_Task):
+    def read(self):
+        a = self.a
+        self.train = self._limit(read_classification(a.train))
+        self.kind = label_kind(self.train, a.train)
+        self.label2id = None
+        if self.kind != "regression":
+            names = sorted({lab for e in self.train for lab in (e.label if isinstance(e.label, list) else [e.label])})
+            self.label2id = {n: i for i, n in enumerate(names)}
+        for attr in ("dev", "test"):
+            path = getattr(a, attr)
+            if path:
+                xs = read_classification(path)
+                if label_kind(xs, path) != self.kind:
+                    raise ReaderError(f"{path}: field 'label' is a {label_kind(xs, path)} label, but the "
+                                      f"training labels are {self.kind}")
+                if self.label2id:
+                    check_labels(xs, self.label2id, path)
+                setattr(self, attr, xs)
+        from .classification import main_metric
+        self.metric = main_metric(self.kind)[0]
+
+    def _options(self):
+        from .classification import ClassifyOptions
+        return asdict(ClassifyOptions(self.a.max_length, self.a.long, self.a.stride, self.a.pool))
+
+    def build(self, tok):
+        from ..models import BertForSequenceClassification
+        from .classification import ClassifyOptions, WindowClassifier, encode, label_tensor
+        a = self.a
+        if self.label2id:
+            over = dict(id2label={i: n for n, i in self.label2id.items()}, label2id=self.label2id)
+        else:
+            over = dict(id2label={0: "LABEL_0"}, label2id={"LABEL_0": 0})
+        model = BertForSequenceClassification.from_pretrained(a.model, problem_type=self.kind, **over)
+        self.module = WindowClassifier(model, a.pool)
+        self.opts = ClassifyOptions(**self._options())
+        self.tok = tok
+        self.data = {}
+        for split in ("train", "dev", "test"):
+            xs = getattr(self, split)
+            if xs:
+                self.data[split] = (xs, encode(tok, xs, self.opts), label_tensor(xs, self.label2id, self.kind))
+
+    def batches(self, epoch, gen):
+        from .classification import make_batches
+        _, feats, labels = self.data["train"]
+        return make_batches(feats, labels, self.a.batch_size, self.tok.pad_token_id, gen)
+
+    def evaluate(self, module, split="dev", folder=None):
+        from .classification import (classification_loss, doc_logits, make_batches, metrics,
+                                     plot_confusion)
+        xs, feats, labels = self.data[split]
+        batches = make_batches(feats, labels, self.a.batch_size * 2, self.tok.pad_token_id, None)
+        logits = doc_logits(module, batches, len(xs))
+        out = metrics(logits, labels, self.kind, module.config.id2label)
+        out["loss"] = float(classification_loss(logits, labels, self.kind))
+        if folder is not None and "confusion" in out:
+            names = [module.config.id2label[i] for i in range(len(module.config.id2label))]
+            plot_confusion(out["confusion"], names, Path(folder) / "confusion.png")
+        return out
+
+
+class _Ner(_Task):
+    metric = "f1"
+
+    def read(self):
+        from .ner import label_list
+        a = self.a
+        self.train = self._limit(read_conll(a.train))
+        self.labels = label_list(self.train)
+        self.label2id = {t: i for i, t in enumerate(self.labels)}
+        for attr in ("dev", "test"):
+            path = getattr(a, attr)
+            if path:
+                xs = read_conll(path)
+                for e in xs:
+                    for k, t in enumerate(e.tags):
+                        if t not in self.label2id:
+                            raise ReaderError(f"{path}:{e.line + k}: field 'tag': {t!r} is not one of the "
+                                              f"training tags ({', '.join(self.labels)})")
+                setattr(self, attr, xs)
+
+    def _options(self):
+        return {"max_length": self.a.max_length, "crf": self.a.crf}
+
+    def build(self, tok):
+        from ..models import BertForTokenClassification
+        from .ner import NerOptions, Tagger, encode
+        model = BertForTokenClassification.from_pretrained(
+            self.a.model, id2label=dict(enumerate(self.labels)), label2id=self.label2id)
+        self.module = Tagger(model, crf=self.a.crf)
+        self.tok = tok
+        self.opts = NerOptions(self.a.max_length)
+        self.data = {s: (getattr(self, s), encode(tok, getattr(self, s), self.opts, self.label2id))
+                     for s in ("train", "dev", "test") if getattr(self, s)}
+
+    def batches(self, epoch, gen):
+        from .ner import make_batches
+        return make_batches(self.data["train"][1], self.a.batch_size, self.tok.pad_token_id, gen)
+
+    def evaluate(self, module, split="dev", folder=None):
+        from .ner import evaluate, predict_tags
+        xs, feats = self.data[split]
+        pred = predict_tags(module, feats, self.a.batch_size * 2, self.tok.pad_token_id, module.config.id2label)
+        return evaluate([e.tags for e in xs], pred)
+
+    def save(self, tok, folder):
+        from .ner import save_crf
+        super().save(tok, folder)
+        save_crf(self.module, folder)
+
+
+class _QA(_Task):
+    metric = "f1"
+
+    def read(self):
+        a = self.a
+        self.train = self._limit(read_squad(a.train))
+        for attr in ("dev", "test"):
+            if getattr(a, attr):
+                setattr(self, attr, read_squad(getattr(a, attr)))
+        self.v2 = any(e.is_impossible for e in self.train)
+
+    def _options(self):
+        from .qa import QAOptions
+        return asdict(QAOptions(self.a.max_length, self.a.doc_stride, self.a.max_answer_length,
+                                null_threshold=self.a.null_threshold, version_2=self.v2))
+
+    def build(self, tok):
+        from ..models import BertForQuestionAnswering
+        from .qa import QAOptions, encode
+        self.module = BertForQuestionAnswering.from_pretrained(self.a.model)
+        self.tok = tok
+        self.opts = QAOptions(**self._options())
+        self.data = {"train": (self.train, encode(tok, self.train, self.opts, train=True))}
+        for s in ("dev", "test"):
+            if getattr(self, s):
+                self.data[s] = (getattr(self, s), encode(tok, getattr(self, s), self.opts, train=False))
+
+    def batches(self, epoch, gen):
+        from .qa import make_batches
+        return make_batches(self.data["train"][1], self.a.batch_size, self.tok.pad_token_id, gen, train=True)
+
+    def evaluate(self, module, split="dev", folder=None):
+        from .qa import logits_for, postprocess, squad_metrics
+        xs, feats = self.data[split]
+        s, e = logits_for(module, feats, self.a.batch_size * 2, self.tok.pad_token_id)
+        preds = postprocess(xs, feats, s, e, self.opts)
+        return squad_metrics(xs, [p["answer"] for p in preds])
+
+
+# -- predict ----------------------------------------------------------------------------------------------
+
+@dataclass
+class PredictArgs:
+    """Predict with a fine-tuned folder; writes JSONL: labels with scores, entity spans with character
+    offsets, or answers with scores."""
+    model: str = _arg("finetuned", "fine-tuned model folder")
+    input: str = _arg("-", "file (CSV/TSV/JSONL/text; CoNLL or text for ner; SQuAD JSON or JSONL for qa) or -")
+    output: str = _arg("-", "JSONL file to write, or - for stdout")
+    task: str | None = _arg(None, "classify | ner | qa (default: from the folder's config.json)")
+    batch_size: int = _arg(32, "examples per forward pass")
+    bf16: bool = _arg(False, "bf16 autocast")
+
+
+def _stdin_rows(source: str) -> list[dict]:
+    f = sys.stdin if source == "-" else open(source, encoding="utf-8")
+    rows = []
+    with f:
+        for n, line in enumerate(f, 1):
+            line = line.rstrip("\n")
+            if not line.strip():
+                continue
+            if line.lstrip().startswith("{"):
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError as e:
+                    raise ReaderError(f"{source}:{n}: not valid JSON ({e.msg})") from None
+            else:
+                rows.append({"text": line})
+    if not rows:
+        raise ReaderError(f"{source}: no input")
+    return rows
+
+
+def _task_of(folder: Path) -> tuple[str, dict]:
+    cfg = json.loads((folder / "config.json").read_text(encoding="utf-8")) if (folder / "config.json").exists() else {}
+    opts = cfg.get("bertkit_task", {})
+    task = opts.pop("task", None)
+    if task is None:
+        arch = (cfg.get("architectures") or [""])[0]
+        task = {v: k for k, v in ARCH.items()}.get(arch)
+    return task, opts
+
+
+def predict_rows(a: PredictArgs) -> list[dict]:
+    import torch
+
+    from ..train.trainer import autocast_for
+    folder = Path(a.model)
+    if not (folder / "config.json").exists():
+        raise ReaderError(f"{folder}: not a model folder (no config.json)")
+    task, opts = _task_of(folder)
+    task = a.task or task
+    if task not in TASKS:
+        raise ReaderError(f"{folder}: cannot tell the task from config.json; give --task classify|ner|qa")
+    tok = load_tokenizer(folder)
+    suffix = Path(a.input).suffix.lower()
+    with autocast_for(torch.device("cpu"), a.bf16):
+        if task == "classify":
+            from ..models import BertForSequenceClassification
+            from .classification import ClassifyOptions, predict
+            if suffix in (".csv", ".tsv", ".jsonl", ".json"):
+                xs = read_classification(a.input, require_label=False)
+            else:
+                xs = [ClassExample(r.get("text", ""), r.get("text_pair")) for r in _stdin_rows(a.input)]
+            model = BertForSequenceClassification.from_pretrained(folder)
+            preds = predict(model, tok, xs, ClassifyOptions(**opts), a.batch_size)
+            return [{"text": x.text, **({"text_pair": x.text_pair} if x.text_pair else {}), **p}
+                    for x, p in zip(xs, preds)]
+        if task == "ner":
+            from ..models import BertForTokenClassification
+            from .ner import NerOptions, encode, load_tagger, predict, predict_tags, spans
+            model = BertForTokenClassification.from_pretrained(folder)
+            tagger = load_tagger(model, folder)
+            nopts = NerOptions(opts.get("max_length", 128))
+            if suffix in (".conll", ".bio", ".iob"):
+                xs = read_conll(a.input, require_tags=False)
+                tags = predict_tags(tagger, encode(tok, xs, nopts, None), a.batch_size, tok.pad_token_id,
+                                    model.config.id2label)
+                out = []
+                for x, tg in zip(xs, tags):
+                    text = " ".join(x.words)
+                    pos, ws = 0, []
+                    for w in x.words:
+                        ws.append((pos, pos + len(w)))
+                        pos += len(w) + 1
+                    out.append({"text": text, "tags": tg, "entities": spans(text, ws, tg)})
+                return out
+            return predict(tagger, tok, [r.get("text", "") for r in _stdin_rows(a.input)], nopts, a.batch_size)
+        from ..models import BertForQuestionAnswering
+        from .qa import QAOptions, predict
+        if suffix == ".json":
+            xs = read_squad(a.input, require_answers=False)
+        else:
+            xs = []
+            for i, r in enumerate(_stdin_rows(a.input)):
+                if "question" not in r or "context" not in r:
+                    raise ReaderError(f"{a.input}: row {i + 1}: qa input needs 'question' and 'context' fields")
+                xs.append(QAExample(str(r.get("id", i)), r["question"], r["context"]))
+        model = BertForQuestionAnswering.from_pretrained(folder)
+        preds = predict(model, tok, xs, QAOptions(**opts), a.batch_size)
+        return [{k: v for k, v in p.items() if k != "n_best"} | {"question": x.question}
+                for x, p in zip(xs, preds)]
+
+
+def predict_cli(a: PredictArgs) -> None:
+    from ..io import atomic_path
+    rows = predict_rows(a)
+    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    if a.output == "-":
+        sys.stdout.write(text)
+    else:
+        with atomic_path(a.output) as tmp:
+            tmp.write_text(text, encoding="utf-8")
+        print(f"wrote {len(rows)} predictions to {a.output}", file=sys.stderr)
+
+
+def finetune_cli(a: FinetuneArgs) -> None:
+    demo = a.train is None
+    summary = finetune(a)
+    print(f"wrote {summary['out']} (best {summary.get('best_step')} of {summary['steps']} steps, "
+          f"{summary['elapsed_s']} s)")
+    test = summary.get("test")
+    if test:
+        print("test: " + ", ".join(f"{k} {v:.4f}" for k, v in test.items() if not k.endswith("total")))
+        report = json.loads((Path(summary["out"]) / "test_metrics.json").read_text(encoding="utf-8")).get("report")
+        if report:
+            from .classification import format_report
+            print(format_report({"report": report}))
+    if demo:
+        samples = ["A gorgeous, witty and deeply moving film.", "Tedious, predictable and far too long.",
+                   "The actors try hard, but the script gives them nothing to do."]
+        from ..models import BertForSequenceClassification
+        from .classification import ClassifyOptions, predict as cpredict
+        folder = summary["out"]
+        model = BertForSequenceClassification.from_pretrained(folder)
+        preds = cpredict(model, load_tokenizer(folder), [ClassExample(s) for s in samples], ClassifyOptions())
+        print("\npredictions:")
+        for s, p in zip(samples, preds):
+            print(f"  {p['label']:>8} {p['score']:.3f}  {s}")
+        if test and "accuracy" in test:
+            print(f"\ntest accuracy: {100 * test['accuracy']:.1f}%")
