@@ -29,7 +29,6 @@ import time
 from contextlib import nullcontext
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.distributed as dist
 
@@ -40,6 +39,7 @@ from ..data.pretraining import ExampleConfig, ExampleStream, collate
 from ..io import atomic_path, atomic_write_text
 from ..models import BertForPreTraining
 from .optim import OptimConfig, make_optimizer, make_scheduler
+from .trainer import autocast_for, bf16_supported
 from .pretrain_args import PretrainArgs
 
 CHECKPOINT = "checkpoint.pt"
@@ -105,19 +105,12 @@ def train_flops(config: BertConfig, batch: dict[str, torch.Tensor]) -> float:
 # -- pieces -------------------------------------------------------------------------------------------
 
 def _autocast(dtype: str, device: torch.device):
-    if dtype == "fp32":
-        return nullcontext()
-    return torch.autocast(device.type, dtype=torch.bfloat16)
+    return autocast_for(device, dtype == "bf16")
 
 
 def _resolve_dtype(name: str, device: torch.device) -> str:
     if name == "auto":
-        if device.type == "cuda":
-            return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
-        try:
-            return "bf16" if torch.ops.mkldnn._is_mkldnn_bf16_supported() else "fp32"
-        except (AttributeError, RuntimeError):
-            return "fp32"
+        return "bf16" if bf16_supported(device) else "fp32"
     if name not in ("bf16", "fp32"):
         raise PretrainError(f"--dtype {name!r}: use auto, bf16 or fp32")
     return name
