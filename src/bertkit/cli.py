@@ -180,8 +180,8 @@ def _read_lines(source: str):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="bertkit", description="BERT from scratch: tokenize, embed, inspect, train vocabularies. "
-        "Model folders are Hugging Face folders, readable by `transformers` too.")
+        prog="bertkit", description="BERT from scratch: tokenize, train vocabularies, pretrain, fine-tune, "
+        "predict, embed, inspect. Model folders are Hugging Face folders, readable by `transformers` too.")
     sub = parser.add_subparsers(dest="command", metavar="command")
     for name, (fn, cls) in COMMANDS.items():
         doc = (cls.__doc__ or "").strip()
@@ -200,10 +200,11 @@ def main(argv: list[str] | None = None) -> None:
     args = cls(**{k: v for k, v in vars(ns).items() if k != "command"})
     from .checkpoint import CheckpointError
     from .config import ConfigError
+    from .data.corpus import CorpusError
     from .data.readers import ReaderError
     try:
         fn(args)
-    except (CheckpointError, ConfigError, ReaderError, FileNotFoundError) as e:
+    except (CheckpointError, ConfigError, ReaderError, CorpusError, FileNotFoundError) as e:
         raise SystemExit(f"bertkit {ns.command}: {e}") from None
     except BrokenPipeError:
         pass
