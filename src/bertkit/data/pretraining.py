@@ -197,6 +197,8 @@ def _truncate_pair(a: np.ndarray, b: np.ndarray, max_tokens: int, rng: random.Ra
 def collate(examples: list[dict], pad_id: int, nsp: bool) -> dict[str, torch.Tensor]:
     """Pad to the longest example: input_ids, token_type_ids, attention_mask, labels (B, T);
     next_sentence_label (B,) when NSP is on."""
+    # longest first: equal lengths sit next to each other, so unpadded attention batches them (padding.py)
+    examples = sorted(examples, key=lambda e: -len(e["input_ids"]))
     T = max(len(e["input_ids"]) for e in examples)
     B = len(examples)
     ids = np.full((B, T), pad_id, dtype=np.int64)

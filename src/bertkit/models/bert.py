@@ -76,7 +76,7 @@ class SelfAttention(nn.Module):
         """x: (B, T, C), or (N, C) with `packing`. key_mask: (B, 1, 1, T) bool, True = may attend."""
         qkv = self.qkv(x)  # (B, T, 3C) or (N, 3C)
         if packing is not None:
-            return self.out(self._packed(qkv, packing.lengths)), None
+            return self.out(self._packed(qkv, packing)), None
         B, T, _ = qkv.shape
         q, k, v = qkv.view(B, T, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)  # 3 × (B, H, T, D)
         dropout_p = self.dropout_p if self.training else 0.0
@@ -92,16 +92,19 @@ class SelfAttention(nn.Module):
             ctx = F.scaled_dot_product_attention(q, k, v, attn_mask=key_mask, dropout_p=dropout_p)
         return self.out(ctx.transpose(1, 2).reshape(B, T, -1)), probs  # (B, T, C)
 
-    def _packed(self, qkv: Tensor, lengths: list[int]) -> Tensor:
-        """Attention over packed sequences, one at a time: no padding, so no mask. (N, 3C) → (N, C)"""
+    def _packed(self, qkv: Tensor, packing: Packing) -> Tensor:
+        """Attention over packed sequences, a run of equal lengths at a time: no padding, so no mask.
+        (N, 3C) → (N, C)"""
         dropout_p = self.dropout_p if self.training else 0.0
-        out = []
-        for seq in qkv.split(lengths):  # (L, 3C) each
-            L = seq.shape[0]
-            q, k, v = seq.view(1, L, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)  # 3 × (1, H, L, D)
-            ctx = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p)  # (1, H, L, D)
-            out.append(ctx[0].transpose(0, 1).reshape(L, self.num_heads * self.head_dim))  # (L, C)
-        return torch.cat(out)
+        H, D = self.num_heads, self.head_dim
+        out, start = [], 0
+        for L, n in packing.runs:
+            seq = qkv[start:start + n * L]  # (n·L, 3C): n sequences of L tokens, one after another
+            start += n * L
+            q, k, v = seq.view(n, L, 3, H, D).permute(2, 0, 3, 1, 4)  # 3 × (n, H, L, D)
+            ctx = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p)  # (n, H, L, D)
+            out.append(ctx.transpose(1, 2).reshape(n * L, H * D))  # (n·L, C)
+        return torch.cat(out) if len(out) > 1 else out[0]
 
 
 class FeedForward(nn.Module):

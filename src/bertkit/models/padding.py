@@ -3,12 +3,14 @@
 A padded batch of B sequences, T long, holds N ≤ B·T real tokens. Everything in a BERT layer except
 attention works token by token (QKV and output projections, FFN, LayerNorm, dropout), so it runs on
 the N real tokens packed into one (N, C) matrix and never touches padding. The tokens of each
-sequence stay contiguous in the packed matrix, so attention runs sequence by sequence on slices of
-it, each at its own length and with no mask at all.
+sequence stay contiguous in the packed matrix, so attention runs on slices of it with no mask at
+all: one call for each run of consecutive sequences of equal length (a (count, L) batch), so a
+batch sorted by length needs one call per distinct length, not one per sequence.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import torch
 
@@ -29,6 +31,17 @@ class Packing:
         B, T = attention_mask.shape
         indices = attention_mask.reshape(-1).nonzero().squeeze(1)
         return cls(indices, B, T, attention_mask.sum(1).tolist())
+
+    @cached_property
+    def runs(self) -> list[tuple[int, int]]:
+        """(length, count) of each run of consecutive sequences with the same length."""
+        out: list[tuple[int, int]] = []
+        for L in self.lengths:
+            if out and out[-1][0] == L:
+                out[-1] = (L, out[-1][1] + 1)
+            else:
+                out.append((L, 1))
+        return out
 
     @property
     def num_tokens(self) -> int:

@@ -29,6 +29,7 @@ import time
 from contextlib import nullcontext
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.distributed as dist
 
@@ -139,17 +140,34 @@ def build_model(a: PretrainArgs, vocab_size: int) -> BertForPreTraining:
         model = BertForPreTraining(config)
     if model.config.vocab_size != vocab_size:
         raise PretrainError(f"the model has a vocabulary of {model.config.vocab_size}, the tokenizer {vocab_size}")
+    if a.mlm_bias_init not in ("unigram", "zero"):
+        raise PretrainError(f"--mlm-bias-init must be unigram or zero, got {a.mlm_bias_init!r}")
     if a.max_seq_length > model.config.max_position_embeddings:
         raise PretrainError(f"--max-seq-length {a.max_seq_length} exceeds the model's max_position_embeddings "
                             f"{model.config.max_position_embeddings}")
     return model
 
 
-def make_stream(corpus: TokenCorpus, tok, a: PretrainArgs, static: bool | None = None, seed: int | None = None):
+def unigram_log_probs(corpus: TokenCorpus, vocab_size: int, max_tokens: int = 100_000_000) -> torch.Tensor:
+    """(V,) log frequencies of the tokens of the corpus (add-one smoothed; the first `max_tokens` suffice)."""
+    counts = np.ones(vocab_size, dtype=np.float64)
+    seen = 0
+    for tokens, _, _ in corpus.shards:
+        part = np.asarray(tokens[:max_tokens - seen], dtype=np.int64)
+        counts += np.bincount(part, minlength=vocab_size)[:vocab_size]
+        seen += len(part)
+        if seen >= max_tokens:
+            break
+    return torch.from_numpy(np.log(counts / counts.sum())).float()
+
+
+def make_stream(corpus: TokenCorpus, tok, a: PretrainArgs, static: bool | None = None, seed: int | None = None,
+                mlm_probability: float | None = None):
     vocab = tok.convert_ids_to_tokens(list(range(len(tok))))
     special = {i for i, t in enumerate(vocab) if t.startswith("[") and t.endswith("]") and t.isupper()}
     special |= {tok.cls_token_id, tok.sep_token_id, tok.mask_token_id, tok.pad_token_id}
-    masker = Masker(MaskingConfig(mlm_probability=a.mlm_probability, whole_word=a.whole_word_mask),
+    p = a.mlm_probability if mlm_probability is None else mlm_probability
+    masker = Masker(MaskingConfig(mlm_probability=p, whole_word=a.whole_word_mask),
                     len(tok), tok.mask_token_id, special, continuation_table(vocab) if a.whole_word_mask else None)
     cfg = ExampleConfig(max_seq_length=a.max_seq_length, short_seq_prob=a.short_seq_prob, nsp=not a.no_nsp,
                         dynamic_masking=not (a.static_masking if static is None else static),
@@ -270,7 +288,13 @@ def pretrain(a: PretrainArgs) -> Path:
     nsp = not a.no_nsp
 
     # model, optimizer, schedule
-    model = build_model(a, len(tok)).to(device)
+    model = build_model(a, len(tok))
+    if not a.init_from and not a.resume and a.mlm_bias_init == "unigram":
+        # the decoder bias would need thousands of Adam steps of size ~lr to reach the log-frequencies
+        # (spanning ~10 nats); starting there puts the first steps into learning context instead
+        with torch.no_grad():
+            model.mlm.bias.copy_(unigram_log_probs(train_corpus, len(tok)))
+    model = model.to(device)
     model.train()
     ocfg = OptimConfig(lr=a.lr, weight_decay=a.weight_decay, betas=(0.9, a.beta2), warmup=a.warmup,
                        schedule=a.schedule, min_lr_ratio=a.min_lr_ratio)
@@ -300,7 +324,7 @@ def pretrain(a: PretrainArgs) -> Path:
     # held-out batches: fixed (static masks, fixed seed), built once
     eval_batches = []
     if rank == 0:
-        eval_stream = make_stream(eval_corpus, tok, a, static=True, seed=12345)
+        eval_stream = make_stream(eval_corpus, tok, a, static=True, seed=12345, mlm_probability=a.eval_mlm_probability)
         it, examples = eval_stream.instances(), []
         for _ in range(a.eval_examples):
             e, _, inst = next(it)

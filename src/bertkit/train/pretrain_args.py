@@ -45,6 +45,11 @@ class PretrainArgs:
     dtype: str = _arg("auto", "auto (bf16 where the hardware has it), bf16 or fp32")
     dropout: float | None = _arg(None, "override hidden and attention dropout of the config")
     mlm_probability: float = _arg(0.15, "fraction of tokens selected for MLM")
+    eval_mlm_probability: float = _arg(0.15, "masking rate of the held-out evaluation (fixed, so that runs with "
+                                       "different --mlm-probability compare)")
+    mlm_bias_init: str = _arg("unigram", "start of the MLM decoder bias for a model from scratch: unigram "
+                              "(log token frequencies of the corpus, so training starts at the unigram loss) "
+                              "or zero")
     whole_word_mask: bool = _arg(False, "select whole words (a token and its ## pieces)")
     static_masking: bool = _arg(False, "the same mask every epoch (default: a new mask each time)")
     no_nsp: bool = _arg(False, "no next-sentence prediction: pack full sentences (RoBERTa-style)")
