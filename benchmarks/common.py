@@ -34,6 +34,23 @@ def matmul_peak(dtype: torch.dtype, n: int = 2048, repeats: int = 5) -> float:
     return 2 * n ** 3 / best
 
 
+def native_bf16() -> bool:
+    """Whether this CPU does bf16 matmuls natively (AVX-512 BF16 or AMX). Without, bf16 is emulated and
+    hundreds of times slower than fp32, so the benchmarks measure fp32 only."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def bench_dtypes(quick: bool) -> tuple[str, ...]:
+    """bf16 (quick) or fp32 and bf16 (full) where bf16 is native; fp32 alone elsewhere."""
+    if not native_bf16():
+        print("bf16 is not native on this CPU (no AVX-512 BF16 / AMX): measuring fp32 only", flush=True)
+        return ("fp32",)
+    return ("bf16",) if quick else ("fp32", "bf16")
+
+
 def autocast(dtype: str):
     return torch.autocast("cpu", dtype=torch.bfloat16) if dtype == "bf16" else nullcontext()
 

@@ -3,7 +3,8 @@
     python benchmarks/finetune.py            # 12 steps per measurement
     python benchmarks/finetune.py --quick    # 4 steps
 
-A step is forward, backward and an AdamW update under bf16 autocast, batch 32, max_length 128.
+A step is forward, backward and an AdamW update under bf16 autocast (fp32 where bf16 is not native),
+batch 32, max_length 128.
 Two comparisons on the same weights:
 - "same batches": random batches padded to their longest row, fed to both models (model speed);
 - "grouped": bertkit's length-grouped batches (rows of similar length together, as its trainer makes
@@ -18,7 +19,7 @@ import random
 import time
 
 import torch
-from common import DATA, encoder_flops, matmul_peak, report
+from common import DATA, autocast, bench_dtypes, encoder_flops, matmul_peak, report
 
 import transformers
 from bertkit import BertConfig, BertForSequenceClassification
@@ -43,12 +44,12 @@ def make_batches(tok, texts, labels, order, batch_size):
     return out
 
 
-def timed_steps(model, data) -> float:
+def timed_steps(model, data, dtype: str) -> float:
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=True)  # what each uses by default
 
     def run():
         for b in data:
-            with torch.autocast("cpu", dtype=torch.bfloat16):
+            with autocast(dtype):
                 loss = model(**b).loss
             loss.backward()
             opt.step()
@@ -80,19 +81,20 @@ def main() -> None:
     grouped = make_batches(tok, texts, labels, pool, 32)
     rng.shuffle(grouped)
     grouped = grouped[:steps]
-    peak = matmul_peak(torch.bfloat16)
+    dtype = bench_dtypes(quick=True)[0]  # bf16 where native, else fp32
+    peak = matmul_peak(torch.bfloat16 if dtype == "bf16" else torch.float32)
     rows = []
     for name, ours_data in (("same batches", random_batches), ("grouped", grouped)):
         real_hf = sum(int(b["attention_mask"].sum()) for b in random_batches)
         real_ours = sum(int(b["attention_mask"].sum()) for b in ours_data)
-        t_hf = timed_steps(hf, random_batches)
-        t_ours = timed_steps(ours, ours_data)
+        t_hf = timed_steps(hf, random_batches, dtype)
+        t_ours = timed_steps(ours, ours_data, dtype)
         lengths = [int(n) for b in ours_data for n in b["attention_mask"].sum(1)]
         flops = encoder_flops(ours.config, lengths, backward=True)
         rows.append({"batches": name, "tok_s_hf": real_hf / t_hf, "tok_s_bertkit": real_ours / t_ours,
                      "ratio": (real_ours / t_ours) / (real_hf / t_hf), "mfu_bertkit": flops / t_ours / peak})
         print(rows[-1], flush=True)
-    report(rows, "Fine-tuning steps, MiniLM on Rotten Tomatoes, batch 32, bf16",
+    report(rows, f"Fine-tuning steps, MiniLM on Rotten Tomatoes, batch 32, {dtype}",
            ["batches", "tok_s_hf", "tok_s_bertkit", "ratio", "mfu_bertkit"])
 
 

@@ -16,7 +16,7 @@ import subprocess
 import sys
 
 import torch
-from common import (autocast, best_time, encoder_flops, matmul_peak, real_sentences, report, DATA)
+from common import (autocast, bench_dtypes, best_time, encoder_flops, matmul_peak, real_sentences, report, DATA)
 
 import transformers
 from bertkit import BertConfig, BertModel
@@ -99,7 +99,7 @@ def memory(name: str, dtype: str) -> dict:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true", help="MiniLM and bert-base, bf16, batch 32, fewer repeats")
+    p.add_argument("--quick", action="store_true", help="MiniLM and bert-base, bf16 (fp32 where bf16 is not native), batch 32, fewer repeats")
     p.add_argument("--memory", action="store_true", help="only the peak-memory comparison")
     p.add_argument("--memory-child", nargs=3, help=argparse.SUPPRESS)
     p.add_argument("--threads", type=int, default=torch.get_num_threads())
@@ -108,18 +108,19 @@ def main() -> None:
     if a.memory_child:
         return memory_child(*a.memory_child)
     if a.memory:
-        rows = [memory(m, d) for m in ("base", "minilm") for d in ("fp32", "bf16")]
+        rows = [memory(m, d) for m in ("base", "minilm") for d in bench_dtypes(quick=False)]
         return report(rows, "Peak memory, inference at batch 64 × seq 512 (MiB above the loaded model)",
                       ["model", "dtype", "shape", "peak_MiB_transformers", "peak_MiB_bertkit"])
 
     tok = transformers.AutoTokenizer.from_pretrained(DATA / "minilm")
     sentences = real_sentences(2048)
-    peaks = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16)}
-    print(f"matmul peak: fp32 {peaks['fp32'] / 1e9:.0f} GFLOP/s, bf16 {peaks['bf16'] / 1e9:.0f} GFLOP/s, "
-          f"{torch.get_num_threads()} threads", flush=True)
+    dtypes = bench_dtypes(a.quick)
+    peaks = {d: matmul_peak(torch.float32 if d == "fp32" else torch.bfloat16) for d in dtypes}
+    print("matmul peak: " + ", ".join(f"{d} {v / 1e9:.0f} GFLOP/s" for d, v in peaks.items())
+          + f", {torch.get_num_threads()} threads", flush=True)
     grid = []
     for name in ("base", "minilm"):
-        for dtype in (("bf16",) if a.quick else ("fp32", "bf16")):
+        for dtype in dtypes:
             for bs in ((32,) if a.quick else (1, 32)):
                 for full in (False, True):
                     if bs == 1 and full:

@@ -3,17 +3,18 @@
     python benchmarks/pretrain.py            # small and base shapes, seq 128 and 512
     python benchmarks/pretrain.py --quick    # small shape, seq 128 (make bench)
 
-A step is forward, backward and an AdamW update under bf16 autocast (fp32 master weights), on
+A step is forward, backward and an AdamW update under bf16 autocast (fp32 master weights; plain fp32
+on a CPU without native bf16), on
 batches of real text cut to the sequence length with 15% of tokens masked, as in pretraining.
 Tokens/s counts all tokens of the batch; MFU counts the encoder and the MLM decoder at the masked
-positions (the FLOPs pretraining needs), forward and backward, against the bf16 matmul peak.
+positions (the FLOPs pretraining needs), forward and backward, against the matmul peak of the dtype.
 """
 from __future__ import annotations
 
 import argparse
 
 import torch
-from common import DATA, autocast, encoder_flops, matmul_peak, real_sentences, report
+from common import DATA, autocast, bench_dtypes, encoder_flops, matmul_peak, real_sentences, report
 
 import transformers
 from bertkit import BertConfig, BertForPreTraining
@@ -96,15 +97,16 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=32)
     a = p.parse_args()
     tok = transformers.AutoTokenizer.from_pretrained(DATA / "minilm")
-    peak = matmul_peak(torch.bfloat16)
-    print(f"bf16 matmul peak {peak / 1e9:.0f} GFLOP/s, {torch.get_num_threads()} threads", flush=True)
+    dtype = bench_dtypes(quick=True)[0]  # bf16 where native, else fp32
+    peak = matmul_peak(torch.bfloat16 if dtype == "bf16" else torch.float32)
+    print(f"{dtype} matmul peak {peak / 1e9:.0f} GFLOP/s, {torch.get_num_threads()} threads", flush=True)
     grid = [("small", 128)] if a.quick else [("small", 128), ("small", 512), ("base", 128), ("base", 512)]
     rows = []
     for shape, seq in grid:
         bs = a.batch_size if seq == 128 else max(1, a.batch_size // 4)
-        rows.append(run_case(shape, seq, bs, 2 if a.quick else 3, "bf16", peak, 2 if a.quick else 3, tok))
+        rows.append(run_case(shape, seq, bs, 2 if a.quick else 3, dtype, peak, 2 if a.quick else 3, tok))
         print(rows[-1], flush=True)
-    report(rows, "Pretraining steps (MLM + NSP), bf16 autocast, AdamW",
+    report(rows, f"Pretraining steps (MLM + NSP), {dtype}, AdamW",
            ["shape", "seq", "batch", "dtype", "tok_s_hf", "tok_s_bertkit", "ratio", "mfu_hf", "mfu_bertkit"])
 
 

@@ -163,6 +163,40 @@ def test_mlm_logits_only_at_scored_positions():
     assert max_diff(scored, full[picked]) < 1e-5
 
 
+@pytest.mark.parametrize("lengths", [(10, 6, 2, 9), (10, 10, 10, 10)], ids=["padded", "full"])
+@pytest.mark.parametrize("cls", [BertForPreTraining, BertForMaskedLM])
+def test_sparse_last_layer_gives_the_full_loss_and_gradients(cls, lengths):
+    """With labels, the last layer runs only at the scored positions (and [CLS]); loss, logits and every
+    gradient must be those of the full computation."""
+    inputs = batch(lengths)
+    labels = mlm_labels(inputs)
+    labels[0, 0] = -100  # a row whose [CLS] is not scored: the pooler still needs it
+    labels[2] = -100  # and a row with nothing scored
+    if cls is BertForPreTraining:
+        inputs["next_sentence_label"] = torch.tensor([0, 1, 1, 0])
+    results = []
+    for sparse in (True, False):
+        model = make(cls)
+        model.sparse_last_layer = sparse
+        out = model(**inputs, labels=labels)
+        out.loss.backward()
+        results.append((out, {n: p.grad for n, p in model.named_parameters() if p.grad is not None}))
+    (sparse_out, sparse_grads), (full_out, full_grads) = results
+    assert abs(sparse_out.loss.item() - full_out.loss.item()) < 1e-6
+    assert max_diff(sparse_out[1], full_out[1]) < 1e-5
+    assert sparse_grads.keys() == full_grads.keys()
+    assert max(max_diff(sparse_grads[n], full_grads[n]) for n in full_grads) < 1e-5
+
+
+def test_sparse_last_layer_refuses_to_return_every_state():
+    model = make(BertForPreTraining)
+    inputs = batch()
+    with pytest.raises(ValueError, match="last_layer_at"):
+        model.bert(**inputs, output_hidden_states=True, last_layer_at=inputs["attention_mask"].bool())
+    out = model(**inputs, labels=mlm_labels(inputs), output_hidden_states=True)  # falls back to the full layer
+    assert len(out.hidden_states) == 3
+
+
 # -- custom heads ---------------------------------------------------------------------------------------
 
 class MyModel(BertPreTrainedModel):

@@ -138,6 +138,31 @@ class Layer(nn.Module):
         return x, probs
 
 
+    def forward_at(self, x: Tensor, key_mask: Tensor | None, where: Tensor) -> tuple[Tensor, Tensor]:
+        """The layer's output at the positions `where` (B, T) bool only; keys and values still come from
+        every token. x: (B, T, C) → (S, C) for the S selected positions, in row-major order, and their
+        (S,) flat indices into the B·T grid. Same numbers there as `forward`, for a fraction of the work
+        when S ≪ B·T (the last layer in pretraining: only masked positions and [CLS] are read)."""
+        B, T, C = x.shape
+        attn, H, D = self.attn, self.attn.num_heads, self.attn.head_dim
+        w_q, w_kv = attn.qkv.weight.split([C, 2 * C])
+        b_q, b_kv = attn.qkv.bias.split([C, 2 * C])
+        k, v = F.linear(x, w_kv, b_kv).view(B, T, 2, H, D).permute(2, 0, 3, 1, 4)  # 2 × (B, H, T, D)
+        rows, cols = where.nonzero(as_tuple=True)  # (S,) each
+        slot = (where.cumsum(1) - 1)[rows, cols]  # place of each selected token among its row's
+        M = max(int(where.sum(1).max()), 1)
+        xs = x[rows, cols]  # (S, C)
+        q = x.new_zeros(B, M, C, dtype=k.dtype)
+        q[rows, slot] = F.linear(xs, w_q, b_q).to(k.dtype)  # (B, M, C): each row's queries, zero-padded
+        q = q.view(B, M, H, D).transpose(1, 2)  # (B, H, M, D)
+        ctx = F.scaled_dot_product_attention(q, k, v, attn_mask=key_mask,
+                                             dropout_p=attn.dropout_p if self.training else 0.0)  # (B, H, M, D)
+        ctx = ctx.transpose(1, 2).reshape(B, M, C)[rows, slot]  # (S, C)
+        h = self.attn_norm(xs + self.dropout(attn.out(ctx)))
+        h = self.ffn_norm(h + self.dropout(self.ffn(h)))
+        return h, rows * T + cols
+
+
 class Encoder(nn.Module):
     def __init__(self, config: BertConfig):
         super().__init__()
@@ -154,6 +179,19 @@ class Encoder(nn.Module):
             if attentions is not None:
                 attentions.append(probs)
         return x, hidden, attentions
+
+    def forward_last_at(self, x: Tensor, key_mask: Tensor | None, packing: Packing | None,
+                        where: Tensor) -> Tensor:
+        """Every layer but the last as usual, the last only at `where` (B, T) bool.
+        Returns (B, T, C), zeros at the positions not computed."""
+        for layer in self.layers[:-1]:
+            x, _ = layer(x, key_mask, packing)
+        if packing is not None:
+            x = packing.pad(x)  # (N, C) → (B, T, C): the last layer's keys and values are per sequence
+        h, flat = self.layers[-1].forward_at(x, key_mask, where)  # (S, C), (S,)
+        out = h.new_zeros(x.shape[0] * x.shape[1], h.shape[-1])
+        out[flat] = h
+        return out.view(x.shape[0], x.shape[1], -1)
 
 
 class Pooler(nn.Module):
@@ -181,6 +219,8 @@ class BertPreTrainedModel(nn.Module):
     """
 
     base_model_prefix = "bert"
+    # heads that read few positions (MLM with labels) compute the last layer only there; False = always full
+    sparse_last_layer = True
 
     def __init__(self, config: BertConfig):
         super().__init__()
@@ -273,8 +313,13 @@ class BertModel(BertPreTrainedModel):
     def forward(self, input_ids: Tensor, attention_mask: Tensor | None = None,
                 token_type_ids: Tensor | None = None, position_ids: Tensor | None = None,
                 output_hidden_states: bool = False, output_attentions: bool = False,
-                return_dict: bool = True) -> BaseModelOutput | tuple:
+                return_dict: bool = True, last_layer_at: Tensor | None = None) -> BaseModelOutput | tuple:
+        """`last_layer_at` (B, T) bool: compute the last layer only at these positions (the rest of
+        last_hidden_state is zeros), for heads that read a few positions; see Layer.forward_at."""
         self._check_inputs(input_ids, token_type_ids, attention_mask)
+        if last_layer_at is not None and (output_hidden_states or output_attentions):
+            raise ValueError("last_layer_at computes part of the last layer; it cannot return every hidden "
+                             "state or attention map")
         B, T = input_ids.shape
         if token_type_ids is None:
             token_type_ids = torch.zeros_like(input_ids)
@@ -295,7 +340,11 @@ class BertModel(BertPreTrainedModel):
         else:
             x = self.embeddings(input_ids, token_type_ids, position_ids)  # (B, T, C)
 
-        x, hidden, attentions = self.encoder(x, key_mask, packing, output_hidden_states, output_attentions)
+        if last_layer_at is not None:
+            x, hidden, attentions = self.encoder.forward_last_at(x, key_mask, packing, last_layer_at), None, None
+            packing = None  # already padded
+        else:
+            x, hidden, attentions = self.encoder(x, key_mask, packing, output_hidden_states, output_attentions)
         if packing is not None:
             x = packing.pad(x)  # (B, T, C)
             hidden = [packing.pad(h) for h in hidden] if hidden is not None else None

@@ -46,10 +46,24 @@ def _mlm(model, hidden: Tensor, labels: Tensor | None) -> tuple[Tensor, Tensor |
 
 
 def _encode(model, input_ids, attention_mask, token_type_ids, position_ids, output_hidden_states,
-            output_attentions):
+            output_attentions, read: Tensor | None = None):
+    """The encoder; with `read` (B, T) bool (the positions the heads will read) and nothing else asked
+    for, the last layer runs at those positions only: same loss, less work."""
+    if read is not None and (output_hidden_states or output_attentions or not model.sparse_last_layer):
+        read = None
     return model.bert(input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
                       position_ids=position_ids, output_hidden_states=output_hidden_states,
-                      output_attentions=output_attentions)
+                      output_attentions=output_attentions, last_layer_at=read)
+
+
+def _read_positions(labels: Tensor | None, cls: bool) -> Tensor | None:
+    """(B, T) bool: the positions the MLM loss scores, plus [CLS] (position 0) when the pooler reads it."""
+    if labels is None:
+        return None
+    read = labels != IGNORE
+    if cls:
+        read[:, 0] = True
+    return read
 
 
 class BertForPreTraining(BertPreTrainedModel):
@@ -66,7 +80,7 @@ class BertForPreTraining(BertPreTrainedModel):
                 next_sentence_label=None, output_hidden_states=False, output_attentions=False,
                 return_dict=True):
         out = _encode(self, input_ids, attention_mask, token_type_ids, position_ids, output_hidden_states,
-                      output_attentions)
+                      output_attentions, _read_positions(labels, cls=True))
         logits, mlm_loss = _mlm(self, out.last_hidden_state, labels)
         nsp_logits = self.nsp(out.pooler_output)  # (B, 2)
         nsp_loss = None
@@ -89,7 +103,7 @@ class BertForMaskedLM(BertPreTrainedModel):
     def forward(self, input_ids, attention_mask=None, token_type_ids=None, position_ids=None, labels=None,
                 output_hidden_states=False, output_attentions=False, return_dict=True):
         out = _encode(self, input_ids, attention_mask, token_type_ids, position_ids, output_hidden_states,
-                      output_attentions)
+                      output_attentions, _read_positions(labels, cls=False))
         logits, loss = _mlm(self, out.last_hidden_state, labels)
         result = MaskedLMOutput(loss=loss, logits=logits, hidden_states=out.hidden_states,
                                 attentions=out.attentions)
