@@ -3,6 +3,7 @@
     python benchmarks/inference.py            # the full grid
     python benchmarks/inference.py --quick    # a short version (make bench)
     python benchmarks/inference.py --memory   # peak memory at batch 64 × seq 512, each in a fresh process
+    python benchmarks/inference.py --embed 10000   # sentence embeddings of 10,000 lines given at once
 
 Tokens/s count real tokens only. MFU is model FLOPs over real tokens divided by time and by the
 matmul peak measured at the start of this same run. "variable" batches are consecutive real sentences
@@ -76,6 +77,49 @@ def run_case(hf, ours, data, dtype, peak, repeats):
     }
 
 
+def embed_case(n: int, dtype: str, peak: float) -> dict:
+    """MiniLM sentence embeddings of n real lines given at once: `transformers` the usual way (batches of
+    32 in input order, padded to the longest, mean pooling) vs bertkit.inference.sentence_embeddings
+    (length-sorted batches, unpadded); tokenization included on both sides."""
+    import time
+
+    from bertkit import BertTokenizer
+    from bertkit.inference import mean_pool, sentence_embeddings
+    lines = real_sentences(n, seed=1)
+    hf, ours = models("minilm")
+    hf_tok = transformers.AutoTokenizer.from_pretrained(DATA / "minilm")
+    our_tok = BertTokenizer.from_pretrained(DATA / "minilm")
+
+    def run_hf():
+        out = []
+        with torch.no_grad(), autocast(dtype):
+            for i in range(0, n, 32):
+                b = hf_tok(lines[i:i + 32], padding=True, truncation=True, max_length=128, return_tensors="pt")
+                out.append(torch.nn.functional.normalize(
+                    mean_pool(hf(**b).last_hidden_state.float(), b["attention_mask"]), dim=-1))
+        return torch.cat(out)
+
+    def run_ours():
+        with torch.no_grad():
+            return sentence_embeddings(ours, our_tok, lines, batch_size=32, max_length=128, dtype=dtype)
+
+    run_hf(), run_ours()  # warm-up
+    t = time.perf_counter()
+    ref = run_hf()
+    t_hf = time.perf_counter() - t
+    t = time.perf_counter()
+    got = run_ours()
+    t_ours = time.perf_counter() - t
+    enc = hf_tok(lines, truncation=True, max_length=128)["input_ids"]
+    lengths = [len(x) for x in enc]
+    padded = sum(len(lengths[i:i + 32]) * max(lengths[i:i + 32]) for i in range(0, n, 32))
+    real = sum(lengths)
+    flops = encoder_flops(ours.config, lengths)
+    return {"model": "minilm", "dtype": dtype, "lines": n, "tok_s_hf": real / t_hf, "tok_s_bertkit": real / t_ours,
+            "ratio": t_hf / t_ours, "pad_ceiling": padded / real, "mfu_hf": flops / t_hf / peak,
+            "mfu_bertkit": flops / t_ours / peak, "min_cosine": float((ref * got).sum(-1).min())}
+
+
 def memory_child(which: str, name: str, dtype: str) -> None:
     hf, ours = models(name)
     model = hf if which == "transformers" else ours
@@ -102,6 +146,8 @@ def main() -> None:
     p.add_argument("--quick", action="store_true", help="MiniLM and bert-base, bf16 (fp32 where bf16 is not native), batch 32, fewer repeats")
     p.add_argument("--memory", action="store_true", help="only the peak-memory comparison")
     p.add_argument("--memory-child", nargs=3, help=argparse.SUPPRESS)
+    p.add_argument("--embed", type=int, default=0, metavar="N",
+                   help="only the sentence-embedding comparison, on N lines given at once")
     p.add_argument("--threads", type=int, default=torch.get_num_threads())
     a = p.parse_args()
     torch.set_num_threads(a.threads)
@@ -112,6 +158,13 @@ def main() -> None:
         return report(rows, "Peak memory, inference at batch 64 × seq 512 (MiB above the loaded model)",
                       ["model", "dtype", "shape", "peak_MiB_transformers", "peak_MiB_bertkit"])
 
+    if a.embed:
+        dtype = bench_dtypes(quick=True)[0]
+        peak = matmul_peak(torch.float32 if dtype == "fp32" else torch.bfloat16)
+        rows = [embed_case(a.embed, dtype, peak)]
+        return report(rows, f"Sentence embeddings of {a.embed:,} lines given at once, all-MiniLM-L6-v2",
+                      ["model", "dtype", "lines", "tok_s_hf", "tok_s_bertkit", "ratio", "pad_ceiling",
+                       "mfu_hf", "mfu_bertkit", "min_cosine"])
     tok = transformers.AutoTokenizer.from_pretrained(DATA / "minilm")
     sentences = real_sentences(2048)
     dtypes = bench_dtypes(a.quick)

@@ -135,3 +135,21 @@ def test_error_leaves_no_folder_and_keeps_old_one(tmp_path):
     (folder.tmp / "new.txt").write_text("x")
     folder.commit()
     assert [p.name for p in out.iterdir()] == ["new.txt"] and sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_schedules_match_transformers_and_wsd_holds_the_peak():
+    import transformers
+
+    from bertkit.train.optim import lr_factor
+    total, warm = 50, 5
+    for name, oracle in (("linear", transformers.get_linear_schedule_with_warmup),
+                         ("cosine", transformers.get_cosine_schedule_with_warmup)):
+        opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+        sched = oracle(opt, warm, total)
+        for step in range(total):
+            assert opt.param_groups[0]["lr"] == pytest.approx(lr_factor(step, total, warm, name), abs=1e-9)
+            opt.step()
+            sched.step()
+    wsd = [lr_factor(s, 100, 10, "wsd") for s in range(100)]
+    assert wsd[5] == 0.5 and wsd[10:81] == [1.0] * 71
+    assert wsd[90] == pytest.approx(0.5) and wsd[99] == pytest.approx(0.05)

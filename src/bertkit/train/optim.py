@@ -20,7 +20,7 @@ class OptimConfig:
     betas: tuple[float, float] = (0.9, 0.999)
     eps: float = 1e-6
     warmup: float = 0.1  # a fraction of the total steps if < 1, else a number of steps
-    schedule: str = "linear"  # linear | cosine | constant (after warmup)
+    schedule: str = "linear"  # linear | cosine | constant | wsd (after warmup)
     min_lr_ratio: float = 0.0  # the floor of the decay, as a fraction of lr
 
 
@@ -42,6 +42,9 @@ def make_optimizer(model: nn.Module, cfg: OptimConfig) -> torch.optim.AdamW:
     return torch.optim.AdamW(groups, lr=cfg.lr, betas=cfg.betas, eps=cfg.eps, **fast)
 
 
+WSD_DECAY = 0.2  # the wsd schedule decays over this final fraction of the steps
+
+
 def warmup_steps(cfg: OptimConfig, total_steps: int) -> int:
     return int(cfg.warmup * total_steps) if cfg.warmup < 1 else int(cfg.warmup)
 
@@ -49,18 +52,24 @@ def warmup_steps(cfg: OptimConfig, total_steps: int) -> int:
 def lr_factor(step: int, total_steps: int, warmup: int, schedule: str = "linear", min_ratio: float = 0.0) -> float:
     """Multiplier of the peak learning rate at `step` (0-based): linear warmup from 0, then decay.
 
-    The same curve as `transformers`' linear and cosine schedules, so recipes carry over."""
+    linear and cosine are the same curves as `transformers`' schedules, so recipes carry over. wsd
+    (warmup-stable-decay) holds the peak and decays linearly over the last WSD_DECAY of the steps: a
+    short run spends most of its steps at the full learning rate."""
     if warmup and step < warmup:
         return step / warmup
     if schedule == "constant":
         return 1.0
     progress = min(1.0, (step - warmup) / max(1, total_steps - warmup))
+    if schedule == "wsd":
+        decay_steps = max(1, int(WSD_DECAY * total_steps))
+        progress = min(1.0, max(0.0, (step - (total_steps - decay_steps)) / decay_steps))
+        schedule = "linear"
     if schedule == "linear":
         decay = 1.0 - progress
     elif schedule == "cosine":
         decay = 0.5 * (1.0 + math.cos(math.pi * progress))
     else:
-        raise ValueError(f"unknown schedule {schedule!r}; use linear, cosine or constant")
+        raise ValueError(f"unknown schedule {schedule!r}; use linear, cosine, constant or wsd")
     return min_ratio + (1.0 - min_ratio) * decay
 
 

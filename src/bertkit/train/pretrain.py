@@ -220,8 +220,12 @@ def plot_metrics(metrics_path: Path, png: Path) -> None:
         ax2.plot([r["step"] for r in ev], [r["eval_mlm_acc"] for r in ev], "o-", label="held-out MLM accuracy")
         if "eval_nsp_acc" in ev[0]:
             ax2.plot([r["step"] for r in ev], [r["eval_nsp_acc"] for r in ev], "o-", label="held-out NSP accuracy")
-    ax1.set_xlabel("step"), ax1.set_ylabel("loss"), ax1.legend(), ax1.grid(alpha=0.3)
-    ax2.set_xlabel("step"), ax2.set_ylabel("accuracy"), ax2.set_ylim(0, 1), ax2.legend(), ax2.grid(alpha=0.3)
+    ax1.set_xlabel("step"), ax1.set_ylabel("loss"), ax2.set_xlabel("step"), ax2.set_ylabel("accuracy")
+    ax2.set_ylim(0, 1)
+    for ax in (ax1, ax2):
+        ax.grid(alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:  # nothing logged yet (e.g. --steps 0): no legend
+            ax.legend()
     fig.tight_layout()
     with atomic_path(png) as tmp:
         fig.savefig(tmp, format="png", dpi=90)
@@ -374,6 +378,12 @@ def pretrain(a: PretrainArgs) -> Path:
     window_tokens = window_flops = 0.0
     window_t0 = time.perf_counter()
     try:
+        if rank == 0 and step == 0 and eval_batches and a.eval_every:
+            # the starting point of the curves; for domain adaptation, the held-out loss before adapting
+            res = evaluate(model, eval_batches, dtype, device)
+            write({"step": 0, **res})
+            bar.write("step 0: " + ", ".join(f"{k[5:]} {v:.4f}" for k, v in res.items()))
+            window_t0 = time.perf_counter()
         while step < a.steps:
             # this step's global batch: positions [0, batch_size) of the stream from `position`
             chunk = [next(it) for _ in range(a.batch_size)]

@@ -37,7 +37,8 @@ class PretrainArgs:
     steps: int = _arg(1000, "optimizer steps")
     lr: float = _arg(5e-4, "peak learning rate")
     warmup: float = _arg(0.06, "warmup: a fraction of the steps if < 1, else a number of steps")
-    schedule: str = _arg("linear", "decay after warmup: linear, cosine or constant")
+    schedule: str = _arg("linear", "decay after warmup: linear, cosine, constant, or wsd (hold the peak, "
+                         "decay linearly over the last 20%%)")
     min_lr_ratio: float = _arg(0.0, "floor of the decay, as a fraction of --lr")
     weight_decay: float = _arg(0.01, "AdamW weight decay (not on biases and LayerNorm)")
     beta2: float = _arg(0.999, "AdamW beta2 (0.98 is common for large batches)")
