@@ -21,6 +21,7 @@ import json
 import os
 import re
 import shutil
+import sys
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -37,37 +38,49 @@ class CorpusError(ValueError):
 
 # -- reading --------------------------------------------------------------------------------------------
 
-def read_documents(path: str | os.PathLike) -> Iterator[list[str]]:
-    """Yield the documents of one file, each as a list of paragraphs (non-empty, stripped)."""
+def read_documents(path: str | os.PathLike, skip_bad: bool = False) -> Iterator[list[str]]:
+    """Yield the documents of one file, each as a list of paragraphs (non-empty, stripped).
+
+    The file must be UTF-8: otherwise a CorpusError names the byte offset and line, or, with
+    `skip_bad`, a warning does and the file contributes nothing."""
     path = Path(path)
     if not path.is_file():
         raise CorpusError(f"{path}: no such file")
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw.count(b"\n", 0, e.start) + 1
+        where = f"{path}: not UTF-8 at byte {e.start} (line {line})"
+        if skip_bad:
+            print(f"warning: {where}; skipping the file", file=sys.stderr)
+            return
+        raise CorpusError(f"{where}; convert it (e.g. iconv -f latin1 -t utf-8) or pass --skip-bad-files") from None
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     if path.suffix in (".jsonl", ".json"):
-        with open(path, encoding="utf-8") as f:
-            for lineno, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    obj = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise CorpusError(f"{path}:{lineno}: not valid JSON ({e.msg})") from None
-                if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
-                    raise CorpusError(f"{path}:{lineno}: expected an object with a string field 'text'")
-                paras = [p.strip() for p in re.split(r"\n", obj["text"]) if p.strip()]
-                if paras:
-                    yield paras
+        for lineno, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise CorpusError(f"{path}:{lineno}: not valid JSON ({e.msg})") from None
+            if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
+                raise CorpusError(f"{path}:{lineno}: expected an object with a string field 'text'")
+            paras = [p.strip() for p in obj["text"].split("\n") if p.strip()]
+            if paras:
+                yield paras
         return
-    with open(path, encoding="utf-8", errors="replace") as f:
-        doc: list[str] = []
-        for line in f:
-            line = line.strip()
-            if line:
-                doc.append(line)
-            elif doc:
-                yield doc
-                doc = []
-        if doc:
+    doc: list[str] = []
+    for line in lines:
+        line = line.strip()
+        if line:
+            doc.append(line)
+        elif doc:
             yield doc
+            doc = []
+    if doc:
+        yield doc
 
 
 _ABBREV = {"mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "vs", "etc", "e.g", "i.e", "cf", "al", "fig",
@@ -106,6 +119,7 @@ class PrepareConfig:
     shard_tokens: int = 50_000_000  # start a new shard after this many tokens
     workers: int = 0  # tokenizer processes; 0 = all cores
     chunk_docs: int = 64  # documents per task sent to a worker
+    skip_bad_files: bool = False  # skip a file that is not UTF-8 (with a warning) instead of stopping
 
 
 def _fingerprint(files: list[Path], tokenizer_dir: Path, cfg: PrepareConfig) -> str:
@@ -206,7 +220,7 @@ def prepare_corpus(files: list[str | os.PathLike], tokenizer_dir: str | os.PathL
         except (json.JSONDecodeError, KeyError):
             pass
 
-    docs = [d for f in files for d in read_documents(f)]
+    docs = [d for f in files for d in read_documents(f, skip_bad=cfg.skip_bad_files)]
     if len(docs) < 4:
         raise CorpusError(f"{', '.join(map(str, files))}: found {len(docs)} document(s); next-sentence pairs in "
                           "both the training and the held-out split need at least 4 (separate documents with a "

@@ -134,6 +134,9 @@ def build_model(a: PretrainArgs, vocab_size: int) -> BertForPreTraining:
             config = BertConfig.from_json_file(a.config)
             for k, v in overrides.items():
                 setattr(config, k, v)
+            if "vocab_size" in json.loads(Path(a.config).read_text()) and config.vocab_size != vocab_size:
+                raise PretrainError(f"{a.config}: vocab_size is {config.vocab_size}, but the tokenizer has "
+                                    f"{vocab_size} tokens; fix vocab_size (or drop it to take the tokenizer's)")
             config.vocab_size = vocab_size
         else:
             config = BertConfig.preset(a.config, vocab_size=vocab_size, **overrides)
@@ -200,6 +203,22 @@ def evaluate(model, batches: list[dict], dtype: str, device) -> dict[str, float]
     if nsp_n:
         res["eval_nsp_acc"] = nsp_ok / nsp_n
     return res
+
+
+# config fields that may change between a run and its --resume: they do not change the weights
+_RESUMABLE = {"hidden_dropout_prob", "attention_probs_dropout_prob", "classifier_dropout", "architectures",
+              "transformers_version", "torch_dtype", "dtype"}
+
+
+def _check_resume_config(ckpt_path: Path, saved: dict, current: dict) -> None:
+    """--resume must build the model the checkpoint was written by; say which fields differ."""
+    if not saved:
+        return  # a checkpoint from before configs were recorded: load_state_dict checks the shapes
+    diff = [k for k in sorted(set(saved) | set(current)) if k not in _RESUMABLE and saved.get(k) != current.get(k)]
+    if diff:
+        parts = ", ".join(f"{k} {saved.get(k)!r} (this run: {current.get(k)!r})" for k in diff[:5])
+        raise PretrainError(f"{ckpt_path} was written by a different model: {parts}; resume with the run's own "
+                            "--config/--vocab/--init-from, or start a new --out")
 
 
 def plot_metrics(metrics_path: Path, png: Path) -> None:
@@ -280,8 +299,8 @@ def pretrain(a: PretrainArgs) -> Path:
     data = Path(a.data) if a.data else out / "shards"
     if a.files:
         if rank == 0:
-            prepare_corpus(a.files, tok_dir, data, PrepareConfig(eval_fraction=a.eval_fraction, workers=a.workers),
-                           progress=not a.no_progress)
+            cfg = PrepareConfig(eval_fraction=a.eval_fraction, workers=a.workers, skip_bad_files=a.skip_bad_files)
+            prepare_corpus(a.files, tok_dir, data, cfg, progress=not a.no_progress)
         if world > 1:
             dist.barrier()
     train_corpus, eval_corpus = TokenCorpus(data, "train"), TokenCorpus(data, "eval")
@@ -308,6 +327,7 @@ def pretrain(a: PretrainArgs) -> Path:
     torch.manual_seed(a.seed * 1000 + rank + 1)  # dropout
     if a.resume:
         state = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+        _check_resume_config(ckpt_path, json.loads(state.get("config", "{}")), model.config.to_dict())
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
@@ -352,6 +372,8 @@ def pretrain(a: PretrainArgs) -> Path:
             log.write(json.dumps(row) + "\n")
             log.flush()
 
+    saved = [step if a.resume else None]  # the step of the checkpoint on disk
+
     def save_checkpoint():
         rngs = [None] * world
         if world > 1:
@@ -361,9 +383,16 @@ def pretrain(a: PretrainArgs) -> Path:
         if rank == 0:
             state = {"step": step, "position": list(position), "model": model.state_dict(),
                      "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "rng": rngs,
-                     "world_size": world, "batch_size": a.batch_size, "args": json.dumps(vars(a))}
-            with atomic_path(ckpt_path) as tmp:
-                torch.save(state, tmp)
+                     "world_size": world, "batch_size": a.batch_size, "args": json.dumps(vars(a)),
+                     "config": json.dumps(model.config.to_dict())}
+            try:
+                with atomic_path(ckpt_path) as tmp:
+                    torch.save(state, tmp)
+            except OSError as e:
+                kept = f"the previous checkpoint (step {saved[0]}) is intact" if saved[0] is not None \
+                    else "no checkpoint was written yet"
+                raise PretrainError(f"could not write {ckpt_path}: {e.strerror or e}; {kept}") from e
+            saved[0] = step
 
     def export(folder: Path):
         if rank == 0:

@@ -17,6 +17,7 @@ class PrepareArgs:
     eval_fraction: float = _arg(0.01, "fraction of documents held out for evaluation (at least two)")
     workers: int = _arg(0, "tokenizer processes (0 = all cores)")
     seed: int = _arg(0, "seed of the held-out choice")
+    skip_bad_files: bool = _arg(False, "skip a file that is not UTF-8, with a warning (default: stop and say where)")
 
 
 @dataclass
@@ -63,6 +64,7 @@ class PretrainArgs:
     threads: int = _arg(0, "torch threads per process (0 = cores / processes)")
     workers: int = _arg(0, "tokenizer processes when preparing (0 = all cores)")
     eval_fraction: float = _arg(0.01, "fraction of documents held out when preparing")
+    skip_bad_files: bool = _arg(False, "when preparing, skip a file that is not UTF-8, with a warning")
     no_progress: bool = _arg(False, "no progress bar")
     hang_after: int = _arg(0, "testing only: after the checkpoint of this step, wait forever (to be killed)")
 
@@ -83,7 +85,8 @@ def prepare_command(a: PrepareArgs) -> None:
     if not a.tokenizer:
         raise SystemExit("bertkit prepare: give --tokenizer (a folder from `bertkit vocab`, or a model folder)")
     out = prepare_corpus(a.files, a.tokenizer, a.out,
-                         PrepareConfig(eval_fraction=a.eval_fraction, seed=a.seed, workers=a.workers))
+                         PrepareConfig(eval_fraction=a.eval_fraction, seed=a.seed, workers=a.workers,
+                                       skip_bad_files=a.skip_bad_files))
     for split in ("train", "eval"):
         c = TokenCorpus(out, split)
         print(f"{out} {split}: {len(c):,} documents, {c.n_tokens:,} tokens")
