@@ -387,6 +387,16 @@ def test_preset_sizes_and_overrides():
 
 # -- unpadded vs padded ---------------------------------------------------------------------------------
 
+@pytest.fixture(params=["per-run", "masked"])
+def attention_path(request, monkeypatch):
+    """Unpadded attention either runs a call per run of equal lengths, or one masked call on the padded
+    layout (chosen by the number of runs and the padding); force each in turn."""
+    import bertkit.models.bert as bert
+    monkeypatch.setattr(bert, "MAX_RUNS", 10 ** 6 if request.param == "per-run" else 0)
+    monkeypatch.setattr(bert, "MAX_ATTN_PADDING", 10.0)
+    return request.param
+
+
 def _both_paths(model, inputs, **kwargs):
     enc = encoder_of(model)
     outs = []
@@ -397,7 +407,7 @@ def _both_paths(model, inputs, **kwargs):
     return outs
 
 
-def test_unpadded_matches_padded_fp32():
+def test_unpadded_matches_padded_fp32(attention_path):
     model = make(BertModel)
     inputs = batch()
     with torch.no_grad():
@@ -410,7 +420,7 @@ def test_unpadded_matches_padded_fp32():
     assert max_diff(a.pooler_output, b.pooler_output) <= 1e-5
 
 
-def test_unpadded_matches_padded_bf16_autocast():
+def test_unpadded_matches_padded_bf16_autocast(attention_path):
     model = make(BertModel)
     inputs = batch()
     real = inputs["attention_mask"].bool()
@@ -425,7 +435,7 @@ def test_unpadded_matches_padded_bf16_autocast():
     assert model.dtype == torch.float32, "autocast keeps fp32 master weights"
 
 
-def test_row_of_only_padding():
+def test_row_of_only_padding(attention_path):
     """An all-padding row (e.g. a batch filled up to a fixed size) is not an error on either path."""
     model = make(BertModel)
     inputs = batch(lengths=(10, 0, 3))
@@ -453,7 +463,7 @@ def _train_step(model, inputs, kwargs):
 
 
 @pytest.mark.parametrize("name", [n for n in HEADS if n != "BertModel"])
-def test_training_losses_and_grads_agree_between_paths(name):
+def test_training_losses_and_grads_agree_between_paths(name, attention_path):
     """In training mode (dropout 0 so the paths are comparable), the loss and every gradient agree."""
     model = make(HEADS[name]).train()
     inputs = batch()
@@ -468,7 +478,7 @@ def test_training_losses_and_grads_agree_between_paths(name):
         assert max_diff(grads_a[key], grads_b[key]) <= 1e-5, f"{name}: grad {key}"
 
 
-def test_pretraining_loss_parts_agree_between_paths():
+def test_pretraining_loss_parts_agree_between_paths(attention_path):
     model = make(BertForPreTraining).train()
     inputs = batch()
     labels, nsp = mlm_labels(inputs), torch.tensor([1, 0, 0, 1])

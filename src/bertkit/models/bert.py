@@ -59,6 +59,12 @@ class Embeddings(nn.Module):
         return self.dropout(self.norm(x))
 
 
+# unpadded attention: one masked SDPA call on the padded layout instead of a call per run of equal
+# lengths, when there are more than MAX_RUNS runs and padding at most MAX_ATTN_PADDING × the real tokens
+MAX_RUNS = 4
+MAX_ATTN_PADDING = 1.5
+
+
 class SelfAttention(nn.Module):
     """Multi-head scaled dot-product self-attention with one fused QKV projection."""
 
@@ -93,10 +99,17 @@ class SelfAttention(nn.Module):
         return self.out(ctx.transpose(1, 2).reshape(B, T, -1)), probs  # (B, T, C)
 
     def _packed(self, qkv: Tensor, packing: Packing) -> Tensor:
-        """Attention over packed sequences, a run of equal lengths at a time: no padding, so no mask.
-        (N, 3C) → (N, C)"""
+        """Attention over packed sequences: a call per run of equal lengths, with no padding and no mask;
+        or, for many runs with little padding, one masked call on the padded layout. (N, 3C) → (N, C)"""
         dropout_p = self.dropout_p if self.training else 0.0
         H, D = self.num_heads, self.head_dim
+        B, T = packing.batch, packing.seqlen
+        if len(packing.runs) > MAX_RUNS and B * T <= MAX_ATTN_PADDING * packing.num_tokens:
+            # many different lengths but little padding (a length-grouped batch): one masked call on the
+            # padded layout costs less than a call per length; attention is a small part of the FLOPs
+            q, k, v = packing.pad(qkv).view(B, T, 3, H, D).permute(2, 0, 3, 1, 4)  # 3 × (B, H, T, D)
+            ctx = F.scaled_dot_product_attention(q, k, v, attn_mask=packing.key_mask, dropout_p=dropout_p)
+            return packing.unpad(ctx.transpose(1, 2).reshape(B, T, H * D))  # (N, C)
         out, start = [], 0
         for L, n in packing.runs:
             seq = qkv[start:start + n * L]  # (n·L, 3C): n sequences of L tokens, one after another
