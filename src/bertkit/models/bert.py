@@ -147,6 +147,7 @@ class Layer(nn.Module):
                 output_attentions: bool = False) -> tuple[Tensor, Tensor | None]:
         a, probs = self.attn(x, key_mask, packing, output_attentions)
         x = self.attn_norm(x + self.dropout(a))
+        del a  # (B, T, C) no longer needed: free it before the FFN's (B, T, 4C) intermediates peak
         x = self.ffn_norm(x + self.dropout(self.ffn(x)))
         return x, probs
 
