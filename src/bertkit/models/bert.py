@@ -10,6 +10,8 @@ Two ways through the same weights, giving the same numbers on real tokens:
 - padded: every tensor is (B, T, C), as in `transformers`;
 - unpadded (the default when a batch has padding): the dense layers run on the N real tokens only,
   packed as (N, C); see padding.py. Padding positions of the outputs are then zeros.
+A head that reads only a few positions (MLM training: the masked ones and [CLS]) can also ask for the
+last layer at those positions only (`last_layer_at`, Layer.forward_at).
 
 Weights are named for reading, not after the Hugging Face layout; checkpoint.py holds the one table
 that maps between the two (including the fused QKV projection).
@@ -150,7 +152,6 @@ class Layer(nn.Module):
         del a  # (B, T, C) no longer needed: free it before the FFN's (B, T, 4C) intermediates peak
         x = self.ffn_norm(x + self.dropout(self.ffn(x)))
         return x, probs
-
 
     def forward_at(self, x: Tensor, key_mask: Tensor | None, where: Tensor) -> tuple[Tensor, Tensor]:
         """The layer's output at the positions `where` (B, T) bool only; keys and values still come from
