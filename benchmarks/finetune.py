@@ -1,10 +1,11 @@
 """Classification fine-tuning steps, bertkit vs transformers: all-MiniLM-L6-v2 on Rotten Tomatoes.
 
-    python benchmarks/finetune.py            # 12 steps per measurement
-    python benchmarks/finetune.py --quick    # 4 steps
+    python benchmarks/finetune.py            # 12 steps per measurement, best of 5
+    python benchmarks/finetune.py --quick    # 4 steps, best of 3
 
-A step is forward, backward and an AdamW update under bf16 autocast (fp32 where bf16 is not native),
-batch 32, max_length 128.
+A step is forward, backward and an AdamW update, batch 32, max_length 128, under bf16 autocast where a
+bf16 matmul is faster than fp32 here (fp32 elsewhere; `--dtype` chooses). The two libraries alternate,
+and each figure is the best of several repeats.
 Two comparisons on the same weights:
 - "same batches": random batches padded to their longest row, fed to both models (model speed);
 - "grouped": bertkit's length-grouped batches (rows of similar length together, as its trainer makes
@@ -44,7 +45,8 @@ def make_batches(tok, texts, labels, order, batch_size):
     return out
 
 
-def timed_steps(model, data, dtype: str) -> float:
+def step_runner(model, data, dtype: str):
+    """A function running one training step per batch of `data`: forward, backward, AdamW."""
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=True)  # what each uses by default
 
     def run():
@@ -54,15 +56,27 @@ def timed_steps(model, data, dtype: str) -> float:
             loss.backward()
             opt.step()
             opt.zero_grad(set_to_none=True)
-    run()  # warm-up
-    t = time.perf_counter()
-    run()
-    return time.perf_counter() - t
+    return run
+
+
+def best_times(runs: dict, repeats: int) -> dict:
+    """Warm each runner up, then alternate between them `repeats` times; the best time of each."""
+    for run in runs.values():
+        run()
+    best = dict.fromkeys(runs, float("inf"))
+    for _ in range(repeats):
+        for k, run in runs.items():
+            t = time.perf_counter()
+            run()
+            best[k] = min(best[k], time.perf_counter() - t)
+    return best
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true")
+    p.add_argument("--dtype", choices=("auto", "fp32", "bf16"), default="auto",
+                   help="auto: bf16 where its matmul is faster than fp32 here, else fp32")
     a = p.parse_args()
     steps = 4 if a.quick else 12
     tok = transformers.AutoTokenizer.from_pretrained(DATA / "minilm")
@@ -81,14 +95,15 @@ def main() -> None:
     grouped = make_batches(tok, texts, labels, pool, 32)
     rng.shuffle(grouped)
     grouped = grouped[:steps]
-    dtype = bench_dtypes(quick=True)[0]  # bf16 where native, else fp32
+    dtype = bench_dtypes(quick=True)[0] if a.dtype == "auto" else a.dtype
     peak = matmul_peak(torch.bfloat16 if dtype == "bf16" else torch.float32)
     rows = []
     for name, ours_data in (("same batches", random_batches), ("grouped", grouped)):
         real_hf = sum(int(b["attention_mask"].sum()) for b in random_batches)
         real_ours = sum(int(b["attention_mask"].sum()) for b in ours_data)
-        t_hf = timed_steps(hf, random_batches, dtype)
-        t_ours = timed_steps(ours, ours_data, dtype)
+        best = best_times({"hf": step_runner(hf, random_batches, dtype), "ours": step_runner(ours, ours_data, dtype)},
+                          repeats=3 if a.quick else 5)
+        t_hf, t_ours = best["hf"], best["ours"]
         lengths = [int(n) for b in ours_data for n in b["attention_mask"].sum(1)]
         flops = encoder_flops(ours.config, lengths, backward=True)
         rows.append({"batches": name, "tok_s_hf": real_hf / t_hf, "tok_s_bertkit": real_ours / t_ours,

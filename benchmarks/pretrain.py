@@ -95,9 +95,11 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="small shape, seq 128 only")
     p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--dtype", choices=("auto", "fp32", "bf16"), default="auto",
+                   help="auto: bf16 where its matmul is faster than fp32 here, else fp32")
     a = p.parse_args()
     tok = transformers.AutoTokenizer.from_pretrained(DATA / "minilm")
-    dtype = bench_dtypes(quick=True)[0]  # bf16 where native, else fp32
+    dtype = bench_dtypes(quick=True)[0] if a.dtype == "auto" else a.dtype
     peak = matmul_peak(torch.bfloat16 if dtype == "bf16" else torch.float32)
     print(f"{dtype} matmul peak {peak / 1e9:.0f} GFLOP/s, {torch.get_num_threads()} threads", flush=True)
     grid = [("small", 128)] if a.quick else [("small", 128), ("small", 512), ("base", 128), ("base", 512)]

@@ -153,3 +153,19 @@ def test_schedules_match_transformers_and_wsd_holds_the_peak():
     wsd = [lr_factor(s, 100, 10, "wsd") for s in range(100)]
     assert wsd[5] == 0.5 and wsd[10:81] == [1.0] * 71
     assert wsd[90] == pytest.approx(0.5) and wsd[99] == pytest.approx(0.05)
+
+
+@pytest.mark.parametrize("bf16_speed, expected", [(3.0, True), (0.7, False)])
+def test_auto_bf16_only_where_its_matmul_is_faster(monkeypatch, bf16_speed, expected):
+    """`bf16=None` (the default) picks bf16 autocast only where a bf16 matmul beats fp32 by 1.2×:
+    AVX-512 BF16 without AMX runs it slower than fp32, and there fp32 must win."""
+    from bertkit.train import pretrain, trainer
+    monkeypatch.setattr(trainer, "bf16_supported", lambda device: True)
+    monkeypatch.setattr(pretrain, "matmul_peak",
+                        lambda dtype, device, seconds=0.3: 100.0 * (bf16_speed if dtype == torch.bfloat16 else 1.0))
+    trainer.bf16_pays.cache_clear()
+    try:
+        assert trainer.bf16_pays(torch.device("cpu")) is expected
+        assert pretrain._resolve_dtype("auto", torch.device("cpu")) == ("bf16" if expected else "fp32")
+    finally:
+        trainer.bf16_pays.cache_clear()

@@ -40,7 +40,7 @@ from ..data.pretraining import ExampleConfig, ExampleStream, collate
 from ..io import atomic_path, atomic_write_text
 from ..models import BertForPreTraining
 from .optim import OptimConfig, make_optimizer, make_scheduler
-from .trainer import autocast_for, bf16_supported
+from .trainer import autocast_for, bf16_pays
 from .pretrain_args import PretrainArgs
 
 CHECKPOINT = "checkpoint.pt"
@@ -111,7 +111,7 @@ def _autocast(dtype: str, device: torch.device):
 
 def _resolve_dtype(name: str, device: torch.device) -> str:
     if name == "auto":
-        return "bf16" if bf16_supported(device) else "fp32"
+        return "bf16" if bf16_pays(device) else "fp32"
     if name not in ("bf16", "fp32"):
         raise PretrainError(f"--dtype {name!r}: use auto, bf16 or fp32")
     return name

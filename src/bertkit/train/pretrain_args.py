@@ -44,7 +44,7 @@ class PretrainArgs:
     weight_decay: float = _arg(0.01, "AdamW weight decay (not on biases and LayerNorm)")
     beta2: float = _arg(0.999, "AdamW beta2 (0.98 is common for large batches)")
     clip: float = _arg(1.0, "clip the global gradient norm to this (0 = off)")
-    dtype: str = _arg("auto", "auto (bf16 where the hardware has it), bf16 or fp32")
+    dtype: str = _arg("auto", "auto (bf16 where it is faster than fp32 on this hardware), bf16 or fp32")
     dropout: float | None = _arg(None, "override hidden and attention dropout of the config")
     mlm_probability: float = _arg(0.15, "fraction of tokens selected for MLM")
     eval_mlm_probability: float = _arg(0.15, "masking rate of the held-out evaluation (fixed, so that runs with "
