@@ -37,6 +37,7 @@ test-fast: setup
 bench: setup data
 	$(BIN)/python benchmarks/inference.py --quick
 	$(BIN)/python benchmarks/pretrain.py --quick
+	$(BIN)/python benchmarks/finetune.py --quick
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info

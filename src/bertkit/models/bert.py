@@ -148,13 +148,12 @@ class Layer(nn.Module):
     def forward(self, x: Tensor, key_mask: Tensor | None, packing: Packing | None = None,
                 output_attentions: bool = False) -> tuple[Tensor, Tensor | None]:
         a, probs = self.attn(x, key_mask, packing, output_attentions)
-        return self.after_attention(x, a), probs
-
-    def after_attention(self, x: Tensor, a: Tensor) -> Tensor:
-        """Residual + LayerNorm around the attention output `a`, then the FFN sublayer. (..., C) → (..., C).
-        No control flow depends on the data, so `torch.compile` can fuse its elementwise work."""
         x = self.attn_norm(x + self.dropout(a))
-        del a  # no longer needed: free it before the FFN's (..., 4C) intermediates peak
+        del a  # (B, T, C) no longer needed: free it before the FFN's (B, T, 4C) intermediates peak
+        return self.ffn_sublayer(x), probs
+
+    def ffn_sublayer(self, x: Tensor) -> Tensor:
+        """FFN, dropout, residual add, LayerNorm. (..., C) → (..., C)"""
         return self.ffn_norm(x + self.dropout(self.ffn(x)))
 
     def forward_at(self, x: Tensor, key_mask: Tensor | None, where: Tensor) -> tuple[Tensor, Tensor]:
@@ -177,7 +176,8 @@ class Layer(nn.Module):
         ctx = F.scaled_dot_product_attention(q, k, v, attn_mask=key_mask,
                                              dropout_p=attn.dropout_p if self.training else 0.0)  # (B, H, M, D)
         ctx = ctx.transpose(1, 2).reshape(B, M, C)[rows, slot]  # (S, C)
-        return self.after_attention(xs, attn.out(ctx)), rows * T + cols
+        h = self.attn_norm(xs + self.dropout(attn.out(ctx)))
+        return self.ffn_sublayer(h), rows * T + cols
 
 
 class Encoder(nn.Module):
