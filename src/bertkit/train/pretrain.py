@@ -40,7 +40,7 @@ from ..data.pretraining import ExampleConfig, ExampleStream, collate
 from ..io import atomic_path, atomic_write_text
 from ..models import BertForPreTraining
 from .optim import OptimConfig, make_optimizer, make_scheduler
-from .trainer import autocast_for, bf16_pays
+from .trainer import autocast_for, bf16_pays, matmul_peak
 from .pretrain_args import PretrainArgs
 
 CHECKPOINT = "checkpoint.pt"
@@ -75,21 +75,6 @@ def _mean_over_ranks(values: list[float], world: int, device) -> list[float]:
 
 
 # -- speed --------------------------------------------------------------------------------------------
-
-def matmul_peak(dtype: torch.dtype, device: torch.device, n: int = 1024, seconds: float = 0.3) -> float:
-    """The machine's own matmul throughput (FLOP/s) for this dtype: the denominator of MFU."""
-    a = torch.randn(n, n, device=device, dtype=torch.float32, generator=torch.Generator(device).manual_seed(0)).to(dtype)
-    b = a.T.contiguous()
-    for _ in range(2):
-        a @ b
-    reps, t0 = 0, time.perf_counter()
-    while time.perf_counter() - t0 < seconds:
-        a @ b
-        reps += 1
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return 2 * n ** 3 * reps / (time.perf_counter() - t0)
-
 
 def train_flops(config: BertConfig, batch: dict[str, torch.Tensor]) -> float:
     """Model FLOPs of one forward + backward (3 × forward) on this batch, real tokens only."""

@@ -63,6 +63,21 @@ def bf16_supported(device: torch.device) -> bool:
     return False
 
 
+def matmul_peak(dtype: torch.dtype, device: torch.device, n: int = 1024, seconds: float = 0.3) -> float:
+    """The machine's own matmul throughput (FLOP/s) for this dtype: the denominator of MFU."""
+    a = torch.randn(n, n, device=device, dtype=torch.float32, generator=torch.Generator(device).manual_seed(0)).to(dtype)
+    b = a.T.contiguous()
+    for _ in range(2):
+        a @ b
+    reps, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        a @ b
+        reps += 1
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return 2 * n ** 3 * reps / (time.perf_counter() - t0)
+
+
 @functools.lru_cache(maxsize=None)
 def bf16_pays(device: torch.device) -> bool:
     """Whether bf16 autocast is worth having here: on a GPU, where it is supported; on a CPU, where a bf16
@@ -72,7 +87,6 @@ def bf16_pays(device: torch.device) -> bool:
         return False
     if device.type != "cpu":
         return True
-    from .pretrain import matmul_peak
     return matmul_peak(torch.bfloat16, device, seconds=0.2) >= 1.2 * matmul_peak(torch.float32, device, seconds=0.2)
 
 
