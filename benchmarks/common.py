@@ -58,6 +58,16 @@ def bench_dtypes(quick: bool) -> tuple[str, ...]:
     return ("fp32", "bf16")
 
 
+def add_dtype_arg(parser) -> None:
+    parser.add_argument("--dtype", choices=("auto", "fp32", "bf16"), default="auto",
+                        help="auto: bf16 where its matmul is faster than fp32 here, else fp32")
+
+
+def chosen_dtype(name: str) -> str:
+    """The dtype of a training benchmark: `--dtype`, or for auto what `--dtype auto` trains in here."""
+    return bench_dtypes(quick=True)[0] if name == "auto" else name
+
+
 def autocast(dtype: str):
     return torch.autocast("cpu", dtype=torch.bfloat16) if dtype == "bf16" else nullcontext()
 
@@ -73,12 +83,17 @@ def encoder_flops(config, lengths, backward: bool = False) -> float:
     return total * (3 if backward else 1)
 
 
-def best_time(fn, repeats: int) -> float:
-    best = float("inf")
+def best_times(runs: dict, repeats: int) -> dict:
+    """Warm each runner up, then alternate between them `repeats` times; the best time of each (the
+    least disturbed by other work on the machine)."""
+    for run in runs.values():
+        run()
+    best = dict.fromkeys(runs, float("inf"))
     for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
+        for k, run in runs.items():
+            t = time.perf_counter()
+            run()
+            best[k] = min(best[k], time.perf_counter() - t)
     return best
 
 

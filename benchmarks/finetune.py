@@ -17,10 +17,9 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import time
 
 import torch
-from common import DATA, autocast, bench_dtypes, encoder_flops, matmul_peak, report
+from common import DATA, add_dtype_arg, autocast, best_times, chosen_dtype, encoder_flops, matmul_peak, report
 
 import transformers
 from bertkit import BertConfig, BertForSequenceClassification
@@ -59,24 +58,10 @@ def step_runner(model, data, dtype: str):
     return run
 
 
-def best_times(runs: dict, repeats: int) -> dict:
-    """Warm each runner up, then alternate between them `repeats` times; the best time of each."""
-    for run in runs.values():
-        run()
-    best = dict.fromkeys(runs, float("inf"))
-    for _ in range(repeats):
-        for k, run in runs.items():
-            t = time.perf_counter()
-            run()
-            best[k] = min(best[k], time.perf_counter() - t)
-    return best
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true")
-    p.add_argument("--dtype", choices=("auto", "fp32", "bf16"), default="auto",
-                   help="auto: bf16 where its matmul is faster than fp32 here, else fp32")
+    add_dtype_arg(p)
     a = p.parse_args()
     steps = 4 if a.quick else 12
     tok = transformers.AutoTokenizer.from_pretrained(DATA / "minilm")
@@ -95,7 +80,7 @@ def main() -> None:
     grouped = make_batches(tok, texts, labels, pool, 32)
     rng.shuffle(grouped)
     grouped = grouped[:steps]
-    dtype = bench_dtypes(quick=True)[0] if a.dtype == "auto" else a.dtype
+    dtype = chosen_dtype(a.dtype)
     peak = matmul_peak(torch.bfloat16 if dtype == "bf16" else torch.float32)
     rows = []
     for name, ours_data in (("same batches", random_batches), ("grouped", grouped)):

@@ -17,7 +17,7 @@ import subprocess
 import sys
 
 import torch
-from common import (autocast, bench_dtypes, best_time, encoder_flops, matmul_peak, real_sentences, report, DATA)
+from common import (autocast, bench_dtypes, best_times, encoder_flops, matmul_peak, real_sentences, report, DATA)
 
 import transformers
 from bertkit import BertConfig, BertModel
@@ -65,11 +65,8 @@ def run_case(hf, ours, data, dtype, peak, repeats):
                     model(**b)
         return f
 
-    go(hf)(), go(ours)()  # warm-up
-    t_hf = t_ours = float("inf")
-    for _ in range(repeats):  # alternate, keep the best of each
-        t_hf = min(t_hf, best_time(go(hf), 1))
-        t_ours = min(t_ours, best_time(go(ours), 1))
+    best = best_times({"hf": go(hf), "ours": go(ours)}, repeats)
+    t_hf, t_ours = best["hf"], best["ours"]
     return {
         "tok_s_hf": real / t_hf, "tok_s_bertkit": real / t_ours, "ratio": t_hf / t_ours,
         "pad_ceiling": padded / real,

@@ -14,7 +14,8 @@ from __future__ import annotations
 import argparse
 
 import torch
-from common import DATA, autocast, bench_dtypes, encoder_flops, matmul_peak, real_sentences, report
+from common import (DATA, add_dtype_arg, autocast, best_times, chosen_dtype, encoder_flops, matmul_peak,
+                    real_sentences, report)
 
 import transformers
 from bertkit import BertConfig, BertForPreTraining
@@ -69,7 +70,6 @@ def step_fn(model, data, dtype):
 
 
 def run_case(shape, seq, batch_size, n_batches, dtype, peak, repeats, tok):
-    import time
     hf, ours = models(shape)
     data = batches(tok, seq, batch_size, n_batches)
     tokens = sum(b["input_ids"].numel() for b in data)
@@ -77,14 +77,8 @@ def run_case(shape, seq, batch_size, n_batches, dtype, peak, repeats, tok):
     cfg = ours.config
     flops = encoder_flops(cfg, [seq] * batch_size * n_batches, backward=True) \
         + 3 * masked * 2 * (cfg.hidden_size * cfg.hidden_size + cfg.hidden_size * cfg.vocab_size)
-    runs = {"hf": step_fn(hf, data, dtype), "ours": step_fn(ours, data, dtype)}
-    runs["hf"](), runs["ours"]()  # warm-up (and the optimizers' state allocation)
-    best = {"hf": float("inf"), "ours": float("inf")}
-    for _ in range(repeats):
-        for k in ("hf", "ours"):
-            t = time.perf_counter()
-            runs[k]()
-            best[k] = min(best[k], time.perf_counter() - t)
+    # the warm-up also allocates the optimizers' state
+    best = best_times({"hf": step_fn(hf, data, dtype), "ours": step_fn(ours, data, dtype)}, repeats)
     return {"shape": shape, "seq": seq, "batch": batch_size, "dtype": dtype,
             "tok_s_hf": tokens / best["hf"], "tok_s_bertkit": tokens / best["ours"],
             "ratio": best["hf"] / best["ours"],
@@ -95,11 +89,10 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="small shape, seq 128 only")
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--dtype", choices=("auto", "fp32", "bf16"), default="auto",
-                   help="auto: bf16 where its matmul is faster than fp32 here, else fp32")
+    add_dtype_arg(p)
     a = p.parse_args()
     tok = transformers.AutoTokenizer.from_pretrained(DATA / "minilm")
-    dtype = bench_dtypes(quick=True)[0] if a.dtype == "auto" else a.dtype
+    dtype = chosen_dtype(a.dtype)
     peak = matmul_peak(torch.bfloat16 if dtype == "bf16" else torch.float32)
     print(f"{dtype} matmul peak {peak / 1e9:.0f} GFLOP/s, {torch.get_num_threads()} threads", flush=True)
     grid = [("small", 128)] if a.quick else [("small", 128), ("small", 512), ("base", 128), ("base", 512)]
