@@ -107,6 +107,25 @@ def test_final_folder_loads_in_transformers_and_fills_masks(shards, pretrain_voc
     assert len(json.loads(res.stdout)) == 2
 
 
+def test_dropout_flag_is_for_the_run_only(tmp_path):
+    """--dropout 0 trains without dropout, but the config (and so the exported folder) keeps 0.1, so a
+    model fine-tuned from it has dropout again."""
+    from bertkit.train.pretrain import build_model
+    from bertkit.train.pretrain_args import PretrainArgs
+    config = tmp_path / "tiny.json"
+    config.write_text(json.dumps(TINY))
+    model = build_model(PretrainArgs(config=str(config), dropout=0.0, max_seq_length=32), TINY["vocab_size"]).train()
+    ids = torch.randint(5, TINY["vocab_size"], (2, 12))
+    a, b = model(ids).prediction_logits, model(ids).prediction_logits
+    assert torch.equal(a, b)  # no dropout in this run
+    assert model.config.hidden_dropout_prob == model.config.attention_probs_dropout_prob == 0.1
+    model.save_pretrained(tmp_path / "out")
+    saved = json.loads((tmp_path / "out" / "config.json").read_text())
+    assert saved["hidden_dropout_prob"] == saved["attention_probs_dropout_prob"] == 0.1
+    with_dropout = build_model(PretrainArgs(config=str(config), max_seq_length=32), TINY["vocab_size"]).train()
+    assert not torch.equal(with_dropout(ids).prediction_logits, with_dropout(ids).prediction_logits)
+
+
 def test_fill_mask_needs_an_mlm_head(minilm_dir):
     from bertkit.checkpoint import CheckpointError
     from bertkit.fill_mask import fill_mask

@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
+from torch import nn
 
 from ..config import BertConfig
 from ..data.corpus import PrepareConfig, TokenCorpus, prepare_corpus
@@ -39,6 +40,7 @@ from ..data.masking import Masker, MaskingConfig, continuation_table
 from ..data.pretraining import ExampleConfig, ExampleStream, collate
 from ..io import atomic_path, atomic_write_text
 from ..models import BertForPreTraining
+from ..models.bert import SelfAttention
 from .optim import OptimConfig, make_optimizer, make_scheduler
 from .trainer import autocast_for, bf16_pays, matmul_peak
 from .pretrain_args import PretrainArgs
@@ -108,24 +110,21 @@ def _load_tokenizer(folder: str):
 
 
 def build_model(a: PretrainArgs, vocab_size: int) -> BertForPreTraining:
-    overrides = {}
-    if a.dropout is not None:
-        overrides = {"hidden_dropout_prob": a.dropout, "attention_probs_dropout_prob": a.dropout}
     torch.manual_seed(a.seed)  # weight init: the same on every rank (DDP also broadcasts rank 0's)
     if a.init_from:
-        model = BertForPreTraining.from_pretrained(a.init_from, **overrides)
+        model = BertForPreTraining.from_pretrained(a.init_from)
     else:
         if a.config.endswith(".json"):
             config = BertConfig.from_json_file(a.config)
-            for k, v in overrides.items():
-                setattr(config, k, v)
             if "vocab_size" in json.loads(Path(a.config).read_text()) and config.vocab_size != vocab_size:
                 raise PretrainError(f"{a.config}: vocab_size is {config.vocab_size}, but the tokenizer has "
                                     f"{vocab_size} tokens; fix vocab_size (or drop it to take the tokenizer's)")
             config.vocab_size = vocab_size
         else:
-            config = BertConfig.preset(a.config, vocab_size=vocab_size, **overrides)
+            config = BertConfig.preset(a.config, vocab_size=vocab_size)
         model = BertForPreTraining(config)
+    if a.dropout is not None:
+        set_dropout(model, a.dropout)
     if model.config.vocab_size != vocab_size:
         raise PretrainError(f"the model has a vocabulary of {model.config.vocab_size}, the tokenizer {vocab_size}")
     if a.mlm_bias_init not in ("unigram", "zero"):
@@ -134,6 +133,17 @@ def build_model(a: PretrainArgs, vocab_size: int) -> BertForPreTraining:
         raise PretrainError(f"--max-seq-length {a.max_seq_length} exceeds the model's max_position_embeddings "
                             f"{model.config.max_position_embeddings}")
     return model
+
+
+def set_dropout(model: nn.Module, p: float) -> None:
+    """--dropout: the hidden and attention dropout of this run only. The config keeps its own, and so
+    does every folder the run exports: fine-tuning then has dropout again. (Pretraining a short run
+    without dropout and fine-tuning with it is the usual recipe; a folder that kept 0 would overfit.)"""
+    for m in model.modules():
+        if isinstance(m, nn.Dropout):
+            m.p = p
+        elif isinstance(m, SelfAttention):
+            m.dropout_p = p
 
 
 def unigram_log_probs(corpus: TokenCorpus, vocab_size: int, max_tokens: int = 100_000_000) -> torch.Tensor:

@@ -45,7 +45,7 @@ class PretrainArgs:
     beta2: float = _arg(0.999, "AdamW beta2 (0.98 is common for large batches)")
     clip: float = _arg(1.0, "clip the global gradient norm to this (0 = off)")
     dtype: str = _arg("auto", "auto (bf16 where it is faster than fp32 on this hardware), bf16 or fp32")
-    dropout: float | None = _arg(None, "override hidden and attention dropout of the config")
+    dropout: float | None = _arg(None, "hidden and attention dropout of this run only (saved configs keep their own)")
     mlm_probability: float = _arg(0.15, "fraction of tokens selected for MLM")
     eval_mlm_probability: float = _arg(0.15, "masking rate of the held-out evaluation (fixed, so that runs with "
                                        "different --mlm-probability compare)")
