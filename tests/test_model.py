@@ -188,6 +188,27 @@ def test_sparse_last_layer_gives_the_full_loss_and_gradients(cls, lengths):
     assert max(max_diff(sparse_grads[n], full_grads[n]) for n in full_grads) < 1e-5
 
 
+@pytest.mark.parametrize("lengths", [(10, 6, 2, 9), (10, 10, 10, 10)], ids=["padded", "full"])
+def test_classification_runs_the_last_layer_at_cls_only(lengths):
+    """The classifier reads [CLS] alone, so its last layer runs there only: the same logits, loss and
+    gradients as the full layer, with labels and without."""
+    inputs = batch(lengths)
+    results = []
+    for sparse in (True, False):
+        model = make(BertForSequenceClassification, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+        model.sparse_last_layer = sparse
+        out = model(**inputs, labels=torch.tensor([0, 1, 1, 0]))
+        out.loss.backward()
+        with torch.no_grad():
+            plain = model(**inputs).logits
+        results.append((out, plain, {n: p.grad for n, p in model.named_parameters() if p.grad is not None}))
+    (s_out, s_plain, s_grads), (f_out, f_plain, f_grads) = results
+    assert abs(s_out.loss.item() - f_out.loss.item()) < 1e-6
+    assert max_diff(s_out.logits, f_out.logits) < 1e-5 and max_diff(s_plain, f_plain) < 1e-5
+    assert s_grads.keys() == f_grads.keys()
+    assert max(max_diff(s_grads[n], f_grads[n]) for n in f_grads) < 1e-5
+
+
 def test_sparse_last_layer_refuses_to_return_every_state():
     model = make(BertForPreTraining)
     inputs = batch()

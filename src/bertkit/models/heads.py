@@ -66,6 +66,16 @@ def _read_positions(labels: Tensor | None, cls: bool) -> Tensor | None:
     return read
 
 
+def _cls_positions(input_ids) -> Tensor | None:
+    """(B, T) bool, True at [CLS] (position 0): what the pooler reads. None for input that is not a
+    non-empty (B, T) tensor; BertModel then says what is wrong with it."""
+    if not isinstance(input_ids, Tensor) or input_ids.dim() != 2 or input_ids.shape[1] == 0:
+        return None
+    read = torch.zeros(input_ids.shape, dtype=torch.bool, device=input_ids.device)
+    read[:, 0] = True
+    return read
+
+
 class BertForPreTraining(BertPreTrainedModel):
     """Masked language model + next sentence prediction, the two BERT pretraining objectives."""
 
@@ -117,7 +127,10 @@ def _classifier_dropout(config: BertConfig) -> nn.Dropout:
 
 class BertForSequenceClassification(BertPreTrainedModel):
     """[CLS] pooler → dropout → linear. Single-label (cross-entropy), multi-label (BCE) or regression
-    (MSE), chosen by `config.problem_type`, or from the labels as `transformers` does when unset."""
+    (MSE), chosen by `config.problem_type`, or from the labels as `transformers` does when unset.
+
+    Only [CLS] is read, so the last layer runs at [CLS] alone (its keys and values still come from
+    every token): the same logits for about one layer less of work."""
 
     def __init__(self, config: BertConfig):
         super().__init__(config)
@@ -140,7 +153,7 @@ class BertForSequenceClassification(BertPreTrainedModel):
     def forward(self, input_ids, attention_mask=None, token_type_ids=None, position_ids=None, labels=None,
                 output_hidden_states=False, output_attentions=False, return_dict=True):
         out = _encode(self, input_ids, attention_mask, token_type_ids, position_ids, output_hidden_states,
-                      output_attentions)
+                      output_attentions, _cls_positions(input_ids))
         logits = self.classifier(self.dropout(out.pooler_output))  # (B, num_labels)
         loss = None
         if labels is not None:
