@@ -12,9 +12,11 @@ in input order (no sorting), padded to the longest in the batch; "full" batches 
 from __future__ import annotations
 
 import argparse
+import gc
 import resource
 import subprocess
 import sys
+from pathlib import Path
 
 import torch
 from common import (autocast, bench_dtypes, best_times, encoder_flops, matmul_peak, real_sentences, report, DATA)
@@ -117,24 +119,48 @@ def embed_case(n: int, dtype: str, peak: float) -> dict:
             "mfu_bertkit": flops / t_ours / peak, "min_cosine": float((ref * got).sum(-1).min())}
 
 
+def _vm_kib(field: str) -> int:
+    """A field of /proc/self/status, e.g. VmRSS (resident now) or VmHWM (resident at most), in KiB."""
+    for line in open("/proc/self/status"):
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise KeyError(field)
+
+
 def memory_child(which: str, name: str, dtype: str) -> None:
+    """Print the resident-memory growth of one forward pass, in MiB above the loaded model.
+
+    The high-water mark is reset to the current RSS first (Linux: `5` into /proc/self/clear_refs);
+    otherwise the peak of loading the model would hide part of the forward's growth, by an amount
+    that differs between runs. Without that file, fall back to ru_maxrss (the peak since start)."""
     hf, ours = models(name)
     model = hf if which == "transformers" else ours
     x = torch.randint(1000, 20000, (64, 512))
     batch = {"input_ids": x, "attention_mask": torch.ones_like(x), "token_type_ids": torch.zeros_like(x)}
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    gc.collect()
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        base, peak = _vm_kib("VmRSS"), lambda: _vm_kib("VmHWM")
+    except OSError:
+        base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        peak = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # noqa: E731
     with torch.no_grad(), autocast(dtype):
         model(**batch)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print((peak - base) / 1024)  # MiB above the loaded model
+    print((peak() - base) / 1024)
 
 
-def memory(name: str, dtype: str) -> dict:
+def memory(name: str, dtype: str, repeats: int = 3) -> dict:
+    """Peak growth of each library, each pass in a fresh process, alternating; the median of `repeats`."""
+    got = {"transformers": [], "bertkit": []}
+    for _ in range(repeats):
+        for which in got:
+            r = subprocess.run([sys.executable, __file__, "--memory-child", which, name, dtype],
+                               capture_output=True, text=True, check=True)
+            got[which].append(float(r.stdout.strip().splitlines()[-1]))
     out = {"model": name, "dtype": dtype, "shape": "64x512"}
-    for which in ("transformers", "bertkit"):
-        r = subprocess.run([sys.executable, __file__, "--memory-child", which, name, dtype],
-                           capture_output=True, text=True, check=True)
-        out[f"peak_MiB_{which}"] = float(r.stdout.strip().splitlines()[-1])
+    for which, values in got.items():
+        out[f"peak_MiB_{which}"] = sorted(values)[len(values) // 2]
+        out[f"range_MiB_{which}"] = [min(values), max(values)]
     return out
 
 
@@ -152,8 +178,9 @@ def main() -> None:
         return memory_child(*a.memory_child)
     if a.memory:
         rows = [memory(m, d) for m in ("base", "minilm") for d in bench_dtypes(quick=False)]
-        return report(rows, "Peak memory, inference at batch 64 × seq 512 (MiB above the loaded model)",
-                      ["model", "dtype", "shape", "peak_MiB_transformers", "peak_MiB_bertkit"])
+        title = ("Peak memory, inference at batch 64 × seq 512 (MiB of RSS growth above the loaded model, "
+                 "median of 3 fresh processes each)")
+        return report(rows, title, ["model", "dtype", "shape", "peak_MiB_transformers", "peak_MiB_bertkit"])
 
     if a.embed:
         dtype = bench_dtypes(quick=True)[0]
