@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config import BertConfig
+from .dropout import Dropout
 from .outputs import BaseModelOutput
 from .padding import Packing
 
@@ -53,7 +54,7 @@ class Embeddings(nn.Module):
         self.position = nn.Embedding(config.max_position_embeddings, C)
         self.token_type = nn.Embedding(config.type_vocab_size, C)
         self.norm = nn.LayerNorm(C, eps=config.layer_norm_eps)
-        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+        self.dropout = Dropout(config.hidden_dropout_prob)
 
     def forward(self, input_ids: Tensor, token_type_ids: Tensor, position_ids: Tensor) -> Tensor:
         # any leading shape: (B, T) → (B, T, C), or packed (N,) → (N, C)
@@ -143,7 +144,7 @@ class Layer(nn.Module):
         self.attn_norm = nn.LayerNorm(C, eps=eps)
         self.ffn = FeedForward(config)
         self.ffn_norm = nn.LayerNorm(C, eps=eps)
-        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+        self.dropout = Dropout(config.hidden_dropout_prob)
 
     def forward(self, x: Tensor, key_mask: Tensor | None, packing: Packing | None = None,
                 output_attentions: bool = False) -> tuple[Tensor, Tensor | None]:

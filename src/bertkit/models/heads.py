@@ -13,6 +13,7 @@ from torch import nn
 
 from ..config import BertConfig
 from .bert import BertModel, BertPreTrainedModel, activation
+from .dropout import Dropout
 from .outputs import (MaskedLMOutput, PreTrainingOutput, QuestionAnsweringOutput, SequenceClassifierOutput,
                       TokenClassifierOutput)
 
@@ -122,7 +123,7 @@ class BertForMaskedLM(BertPreTrainedModel):
 
 def _classifier_dropout(config: BertConfig) -> nn.Dropout:
     p = config.classifier_dropout
-    return nn.Dropout(config.hidden_dropout_prob if p is None else p)
+    return Dropout(config.hidden_dropout_prob if p is None else p)
 
 
 class BertForSequenceClassification(BertPreTrainedModel):
