@@ -2,7 +2,8 @@
 
 torch's CPU dropout draws one random number per element (`bernoulli_`), at a few nanoseconds each: in
 a fine-tuning or pretraining step at BERT's small shapes that costs more than LayerNorm, GELU and the
-residual adds together. Here one 31-bit draw gives two 15-bit uniforms, about 2.5× cheaper per mask.
+residual adds together. Here one 31-bit draw gives two 15-bit uniforms: about 2× cheaper per call,
+forward and backward.
 
 The drop rate is p rounded to a multiple of 2⁻¹⁵ (0.1 → 0.100006), and kept values are scaled by
 1 / (1 − that rate), so the expected output is the input, as with torch's dropout. On other devices,
