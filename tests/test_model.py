@@ -163,6 +163,24 @@ def test_mlm_logits_only_at_scored_positions():
     assert max_diff(scored, full[picked]) < 1e-5
 
 
+def _compare_sparse_to_full(cls, inputs: dict, **labels):
+    """Run `cls` with the sparse last layer and with the full one on the same inputs and labels: loss,
+    logits and every gradient must agree. Returns the two models (sparse, full)."""
+    runs = []
+    for sparse in (True, False):
+        model = make(cls)
+        model.sparse_last_layer = sparse
+        out = model(**inputs, **labels)
+        out.loss.backward()
+        runs.append((model, out, {n: p.grad for n, p in model.named_parameters() if p.grad is not None}))
+    (sparse_model, sparse_out, sparse_grads), (full_model, full_out, full_grads) = runs
+    assert abs(sparse_out.loss.item() - full_out.loss.item()) < 1e-6
+    assert max_diff(sparse_out[1], full_out[1]) < 1e-5
+    assert sparse_grads.keys() == full_grads.keys()
+    assert max(max_diff(sparse_grads[n], full_grads[n]) for n in full_grads) < 1e-5
+    return sparse_model, full_model
+
+
 @pytest.mark.parametrize("lengths", [(10, 6, 2, 9), (10, 10, 10, 10)], ids=["padded", "full"])
 @pytest.mark.parametrize("cls", [BertForPreTraining, BertForMaskedLM])
 def test_sparse_last_layer_gives_the_full_loss_and_gradients(cls, lengths):
@@ -174,18 +192,7 @@ def test_sparse_last_layer_gives_the_full_loss_and_gradients(cls, lengths):
     labels[2] = -100  # and a row with nothing scored
     if cls is BertForPreTraining:
         inputs["next_sentence_label"] = torch.tensor([0, 1, 1, 0])
-    results = []
-    for sparse in (True, False):
-        model = make(cls)
-        model.sparse_last_layer = sparse
-        out = model(**inputs, labels=labels)
-        out.loss.backward()
-        results.append((out, {n: p.grad for n, p in model.named_parameters() if p.grad is not None}))
-    (sparse_out, sparse_grads), (full_out, full_grads) = results
-    assert abs(sparse_out.loss.item() - full_out.loss.item()) < 1e-6
-    assert max_diff(sparse_out[1], full_out[1]) < 1e-5
-    assert sparse_grads.keys() == full_grads.keys()
-    assert max(max_diff(sparse_grads[n], full_grads[n]) for n in full_grads) < 1e-5
+    _compare_sparse_to_full(cls, inputs, labels=labels)
 
 
 @pytest.mark.parametrize("lengths", [(10, 6, 2, 9), (10, 10, 10, 10)], ids=["padded", "full"])
@@ -193,20 +200,9 @@ def test_classification_runs_the_last_layer_at_cls_only(lengths):
     """The classifier reads [CLS] alone, so its last layer runs there only: the same logits, loss and
     gradients as the full layer, with labels and without."""
     inputs = batch(lengths)
-    results = []
-    for sparse in (True, False):
-        model = make(BertForSequenceClassification, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
-        model.sparse_last_layer = sparse
-        out = model(**inputs, labels=torch.tensor([0, 1, 1, 0]))
-        out.loss.backward()
-        with torch.no_grad():
-            plain = model(**inputs).logits
-        results.append((out, plain, {n: p.grad for n, p in model.named_parameters() if p.grad is not None}))
-    (s_out, s_plain, s_grads), (f_out, f_plain, f_grads) = results
-    assert abs(s_out.loss.item() - f_out.loss.item()) < 1e-6
-    assert max_diff(s_out.logits, f_out.logits) < 1e-5 and max_diff(s_plain, f_plain) < 1e-5
-    assert s_grads.keys() == f_grads.keys()
-    assert max(max_diff(s_grads[n], f_grads[n]) for n in f_grads) < 1e-5
+    sparse, full = _compare_sparse_to_full(BertForSequenceClassification, inputs, labels=torch.tensor([0, 1, 1, 0]))
+    with torch.no_grad():
+        assert max_diff(sparse(**inputs).logits, full(**inputs).logits) < 1e-5
 
 
 def test_sparse_last_layer_refuses_to_return_every_state():
