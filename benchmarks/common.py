@@ -7,7 +7,6 @@ disturbed by other work on the machine).
 from __future__ import annotations
 
 import json
-import os
 import re
 import sys
 import time
@@ -18,7 +17,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-DATA = Path(os.environ.get("BERTKIT_CACHE", Path.home() / ".cache" / "bertkit")) / "data"
+from bertkit.paths import DATA  # noqa: E402  ($BERTKIT_CACHE/data, where `make data` writes)
 
 
 def matmul_peak(dtype: torch.dtype, n: int = 2048, repeats: int = 5) -> float:

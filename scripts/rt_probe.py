@@ -12,17 +12,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-from pathlib import Path
 
 import numpy as np
 
-DATA = Path(os.environ.get("BERTKIT_CACHE", Path.home() / ".cache" / "bertkit")) / "data" / "rt"
+from bertkit.paths import DATA
+
 C_GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
 
 
 def load(split: str) -> tuple[list[str], np.ndarray]:
-    path = DATA / f"{split}.jsonl"
+    path = DATA / "rt" / f"{split}.jsonl"
     if not path.exists():
         raise SystemExit(f"{path} is absent: run `make data`")
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
