@@ -16,15 +16,15 @@ WORDS = ("the a an is was good bad great awful movie film plot actor cat dog sat
 FILLER = [f"w{i}" for i in range(40)]
 
 
-def tiny_folder(path: Path, words=(), max_positions: int = 64, seed: int = 0) -> Path:
+def tiny_folder(path: Path, words=(), max_positions: int = 64, seed: int = 0, hidden: int = 64) -> Path:
     """A bare random tiny encoder (2 layers, hidden 64) plus a tokenizer, as a Hugging Face folder.
     No dropout: the learning tests then do not depend on how a fast path draws its dropout masks."""
     vocab = SPECIAL + [w for w in dict.fromkeys(list(WORDS) + FILLER + list(words))] + list("abcdefghijklmnopqrstuvwxyz")
     vocab = list(dict.fromkeys(vocab))
     tok = BertTokenizer({w: i for i, w in enumerate(vocab)})
     torch.manual_seed(seed)
-    cfg = BertConfig(vocab_size=len(vocab), hidden_size=64, num_hidden_layers=2, num_attention_heads=2,
-                     intermediate_size=128, max_position_embeddings=max_positions,
+    cfg = BertConfig(vocab_size=len(vocab), hidden_size=hidden, num_hidden_layers=2, num_attention_heads=2,
+                     intermediate_size=2 * hidden, max_position_embeddings=max_positions,
                      hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
     BertModel(cfg).save_pretrained(path)
     tok.save_pretrained(path)

@@ -83,7 +83,8 @@ def test_long_documents_windows_beat_truncation(tmp_path):
         rows.append({"text": " ".join(words), "label": label})
     train = write_jsonl(tmp_path / "train.jsonl", rows)
     out = tmp_path / "out"
-    finetune(FinetuneArgs(model=str(model), train=str(train), out=str(out), epochs=6, lr=5e-3, batch_size=16,
+    # 10 epochs at 2e-3 learned it on each of 20 data and model seeds tried (6 at 5e-3: 15 of 20)
+    finetune(FinetuneArgs(model=str(model), train=str(train), out=str(out), epochs=10, lr=2e-3, batch_size=16,
                           max_length=32, long="windows", stride=8, pool="max", quiet=True))
     from bertkit import BertForSequenceClassification
     from bertkit.tokenization import BertTokenizer
@@ -122,38 +123,42 @@ def test_minilm_on_rotten_tomatoes_subset(minilm_dir, rt_dir, tmp_path):
 
 @pytest.mark.parametrize("kind", ["pairs", "multi_label", "regression"])
 def test_pairs_multi_label_and_regression(tmp_path, kind):
-    model = tiny_folder(tmp_path / "base")
+    """Three label kinds on sentences of filler words with or without "cat" and "dog".
+    The recipe (hidden 128, 480 sentences, 15 epochs at 1e-3) learns each task on every one of 20 data
+    and model seeds tried, so the thresholds have a margin: with hidden 64, 96 sentences and lr 3e-3,
+    about one seed in three ended below them."""
+    model = tiny_folder(tmp_path / "base", hidden=128)
     rng = random.Random(0)
     rows = []
-    for _ in range(128):
+    for _ in range(640):
         words = [rng.choice(FILLER) for _ in range(6)]
-        cat, dog = rng.random() < 0.5, rng.random() < 0.5
-        if cat:
+        if rng.random() < 0.5:
             words[rng.randrange(6)] = "cat"
-        if dog:
+        if rng.random() < 0.5:
             words[rng.randrange(6)] = "dog"
         cat, dog = "cat" in words, "dog" in words
         text = " ".join(words)
-        if kind == "pairs":  # is the second text's animal mentioned in the first?
-            animal = rng.choice(["cat", "dog"])
-            rows.append({"text": text, "text_pair": animal,
-                         "label": "yes" if (cat if animal == "cat" else dog) else "no"})
+        if kind == "pairs":
+            # needs both texts: "yes" when the first mentions a cat or the second is "dog"; either text
+            # alone, or always answering "yes", scores 75%
+            second = rng.choice(["cat", "dog"])
+            rows.append({"text": text, "text_pair": second, "label": "yes" if cat or second == "dog" else "no"})
         elif kind == "multi_label":
             rows.append({"text": text, "label": [n for n, f in (("cat", cat), ("dog", dog)) if f]})
         else:
             rows.append({"text": text, "label": float(cat) + 2 * float(dog)})
-    train = write_jsonl(tmp_path / "train.jsonl", rows[:96])
-    dev = write_jsonl(tmp_path / "dev.jsonl", rows[96:])
+    train = write_jsonl(tmp_path / "train.jsonl", rows[:480])
+    dev = write_jsonl(tmp_path / "dev.jsonl", rows[480:])
     out = tmp_path / "out"
     s = finetune(FinetuneArgs(model=str(model), train=str(train), dev=str(dev), test=str(dev), out=str(out),
-                              epochs=12, lr=3e-3, batch_size=16, quiet=True))
+                              epochs=15, lr=1e-3, batch_size=16, quiet=True))
     cfg = json.loads((out / "config.json").read_text())
     preds = predict_rows(PredictArgs(model=str(out), input=str(dev)))
     if kind == "pairs":
-        assert cfg["problem_type"] == "single_label_classification" and s["test"]["accuracy"] >= 0.8
+        assert cfg["problem_type"] == "single_label_classification" and s["test"]["accuracy"] >= 0.9
         assert preds[0]["text_pair"] in ("cat", "dog")
     elif kind == "multi_label":
-        assert cfg["problem_type"] == "multi_label_classification" and s["test"]["micro_f1"] >= 0.8
+        assert cfg["problem_type"] == "multi_label_classification" and s["test"]["micro_f1"] >= 0.9
         assert set(preds[0]["labels"]) <= {"cat", "dog"} and set(preds[0]["scores"]) == {"cat", "dog"}
     else:
         assert cfg["problem_type"] == "regression" and cfg["id2label"] == {"0": "LABEL_0"}
