@@ -205,6 +205,17 @@ def test_classification_runs_the_last_layer_at_cls_only(lengths):
         assert max_diff(sparse(**inputs).logits, full(**inputs).logits) < 1e-5
 
 
+@pytest.mark.parametrize("lengths", [(10, 6, 2, 9), (10, 10, 10, 10)], ids=["padded", "full"])
+def test_inference_projection_matches_training_one(lengths):
+    """Without grad, Q, K and V come from three matmuls into one buffer (less peak memory); with grad,
+    from one fused matmul. Same hidden states."""
+    model, inputs = make(BertModel), batch(lengths)
+    with torch.no_grad():
+        three = model(**inputs).last_hidden_state
+    fused = model(**inputs).last_hidden_state
+    assert fused.requires_grad and max_diff(three, fused) < 1e-6
+
+
 def test_sparse_last_layer_refuses_to_return_every_state():
     model = make(BertForPreTraining)
     inputs = batch()
