@@ -20,17 +20,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from bertkit.paths import DATA  # noqa: E402  ($BERTKIT_CACHE/data, where `make data` writes)
 
 
-def matmul_peak(dtype: torch.dtype, n: int = 2048, repeats: int = 5) -> float:
-    """FLOP/s of an n×n matmul in `dtype`: the peak the MFU figures are measured against."""
+def matmul_runner(dtype: torch.dtype, n: int = 2048):
+    """A callable that does one n×n matmul in `dtype`; `.flops` is its FLOP count."""
     a = torch.randn(n, n).to(dtype)
     b = torch.randn(n, n).to(dtype)
-    a @ b
-    best = float("inf")
-    for _ in range(repeats):
-        t = time.perf_counter()
+
+    def run():
         a @ b
-        best = min(best, time.perf_counter() - t)
-    return 2 * n ** 3 / best
+    run.flops = 2 * n ** 3
+    return run
+
+
+def matmul_peak(dtype: torch.dtype, n: int = 2048, repeats: int = 5) -> float:
+    """FLOP/s of an n×n matmul in `dtype`: the peak the MFU figures are measured against."""
+    run = matmul_runner(dtype, n)
+    return run.flops / best_times({"peak": run}, repeats)["peak"]
 
 
 def native_bf16() -> bool:
@@ -94,6 +98,16 @@ def best_times(runs: dict, repeats: int) -> dict:
             run()
             best[k] = min(best[k], time.perf_counter() - t)
     return best
+
+
+def best_times_and_peak(runs: dict, repeats: int, dtype: str, peak: float) -> tuple[dict, float]:
+    """`best_times`, with a 2048² matmul in `dtype` timed in every round beside the runs. Returns the best
+    times and the matmul peak to divide by: the higher of `peak` (measured at the start) and the
+    matmul's best reading among the runs. This machine's speed drifts by 10-40% over minutes, so a peak
+    read only at the start can fall in a slow spell and inflate every MFU after it."""
+    probe = matmul_runner(torch.bfloat16 if dtype == "bf16" else torch.float32)
+    best = best_times({**runs, "peak": probe}, repeats)
+    return best, max(peak, probe.flops / best.pop("peak"))
 
 
 def real_sentences(n: int, seed: int = 0) -> list[str]:

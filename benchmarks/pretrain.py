@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 
 import torch
-from common import (DATA, add_dtype_arg, autocast, best_times, chosen_dtype, encoder_flops, matmul_peak,
+from common import (DATA, add_dtype_arg, autocast, best_times_and_peak, chosen_dtype, encoder_flops, matmul_peak,
                     real_sentences, report)
 
 import transformers
@@ -78,11 +78,12 @@ def run_case(shape, seq, batch_size, n_batches, dtype, peak, repeats, tok):
     flops = encoder_flops(cfg, [seq] * batch_size * n_batches, backward=True) \
         + 3 * masked * 2 * (cfg.hidden_size * cfg.hidden_size + cfg.hidden_size * cfg.vocab_size)
     # the warm-up also allocates the optimizers' state
-    best = best_times({"hf": step_fn(hf, data, dtype), "ours": step_fn(ours, data, dtype)}, repeats)
+    best, peak = best_times_and_peak({"hf": step_fn(hf, data, dtype), "ours": step_fn(ours, data, dtype)},
+                                     repeats, dtype, peak)
     return {"shape": shape, "seq": seq, "batch": batch_size, "dtype": dtype,
             "tok_s_hf": tokens / best["hf"], "tok_s_bertkit": tokens / best["ours"],
             "ratio": best["hf"] / best["ours"],
-            "mfu_hf": flops / best["hf"] / peak, "mfu_bertkit": flops / best["ours"] / peak}
+            "mfu_hf": flops / best["hf"] / peak, "mfu_bertkit": flops / best["ours"] / peak, "peak_gflops": peak / 1e9}
 
 
 def main() -> None:
@@ -102,7 +103,7 @@ def main() -> None:
         rows.append(run_case(shape, seq, bs, 2 if a.quick else 3, dtype, peak, 2 if a.quick else 3, tok))
         print(rows[-1], flush=True)
     report(rows, f"Pretraining steps (MLM + NSP), {dtype}, AdamW",
-           ["shape", "seq", "batch", "dtype", "tok_s_hf", "tok_s_bertkit", "ratio", "mfu_hf", "mfu_bertkit"])
+           ["shape", "seq", "batch", "dtype", "tok_s_hf", "tok_s_bertkit", "ratio", "mfu_hf", "mfu_bertkit", "peak_gflops"])
 
 
 if __name__ == "__main__":
