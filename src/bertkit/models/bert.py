@@ -44,6 +44,13 @@ def activation(name: str):
     raise ValueError(f"unknown activation {name!r}")
 
 
+def _autocast_on(device_type: str) -> bool:
+    try:
+        return torch.is_autocast_enabled(device_type)
+    except TypeError:  # torch < 2.4 takes no device type
+        return torch.is_autocast_cpu_enabled() if device_type == "cpu" else torch.is_autocast_enabled()
+
+
 class Embeddings(nn.Module):
     """Token + learned absolute position + segment (token type) embeddings, then LayerNorm and dropout."""
 
@@ -109,7 +116,7 @@ class SelfAttention(nn.Module):
         raised peak memory 3.6 MiB above `transformers` (a larger BLAS workspace), and three 768-wide
         ones do not. Their speed is the same within this machine's noise (A/B in one process: -4% to
         +3%). (Autocast does not apply to `out=` calls, so under autocast it stays one matmul.)"""
-        if torch.is_grad_enabled() or torch.is_autocast_enabled(x.device.type):
+        if torch.is_grad_enabled() or _autocast_on(x.device.type):
             return self.qkv(x)
         C = x.shape[-1]
         rows = x.reshape(-1, C)  # (M, C)
