@@ -207,7 +207,7 @@ def test_classification_runs_the_last_layer_at_cls_only(lengths):
 
 @pytest.mark.parametrize("lengths", [(10, 6, 2, 9), (10, 10, 10, 10)], ids=["padded", "full"])
 def test_inference_projection_matches_training_one(lengths):
-    """Without grad, Q, K and V come from three matmuls into one buffer (less peak memory); with grad,
+    """Without grad, Q, K and V come from three matmuls (less peak memory); with grad,
     from one fused matmul. Same hidden states."""
     model, inputs = make(BertModel), batch(lengths)
     with torch.no_grad():

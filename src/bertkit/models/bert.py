@@ -44,13 +44,6 @@ def activation(name: str):
     raise ValueError(f"unknown activation {name!r}")
 
 
-def _autocast_on(device_type: str) -> bool:
-    try:
-        return torch.is_autocast_enabled(device_type)
-    except TypeError:  # torch < 2.4 takes no device type
-        return torch.is_autocast_cpu_enabled() if device_type == "cpu" else torch.is_autocast_enabled()
-
-
 class Embeddings(nn.Module):
     """Token + learned absolute position + segment (token type) embeddings, then LayerNorm and dropout."""
 
@@ -90,11 +83,11 @@ class SelfAttention(nn.Module):
     def forward(self, x: Tensor, key_mask: Tensor | None, packing: Packing | None = None,
                 output_attentions: bool = False) -> tuple[Tensor, Tensor | None]:
         """x: (B, T, C), or (N, C) with `packing`. key_mask: (B, 1, 1, T) bool, True = may attend."""
-        qkv = self._project(x)  # (B, T, 3C) or (N, 3C)
+        q, k, v = self._project(x)  # 3 × (B, T, C), or 3 × (N, C)
         if packing is not None:
-            return self.out(self._packed(qkv, packing)), None
-        B, T, _ = qkv.shape
-        q, k, v = qkv.view(B, T, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)  # 3 × (B, H, T, D)
+            return self.out(self._packed(q, k, v, packing)), None
+        B, T, _ = q.shape
+        q, k, v = (t.view(B, T, self.num_heads, self.head_dim).transpose(1, 2) for t in (q, k, v))  # 3 × (B, H, T, D)
         dropout_p = self.dropout_p if self.training else 0.0
         probs = None
         if output_attentions:
@@ -108,41 +101,38 @@ class SelfAttention(nn.Module):
             ctx = F.scaled_dot_product_attention(q, k, v, attn_mask=key_mask, dropout_p=dropout_p)
         return self.out(ctx.transpose(1, 2).reshape(B, T, -1)), probs  # (B, T, C)
 
-    def _project(self, x: Tensor) -> Tensor:
-        """The fused projection: (..., C) → (..., 3C), columns [query | key | value].
+    def _project(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Query, key and value: (..., C) → 3 × (..., C).
 
-        Training runs it as one matmul. Inference without autocast runs three, one per row block of the
-        same weight, written into one buffer: at batch 64 × 512, bert-base, the single 2,304-wide matmul
-        raised peak memory 3.6 MiB above `transformers` (a larger BLAS workspace), and three 768-wide
-        ones do not. Their speed is the same within this machine's noise (A/B in one process: -4% to
-        +3%). (Autocast does not apply to `out=` calls, so under autocast it stays one matmul.)"""
-        if torch.is_grad_enabled() or _autocast_on(x.device.type):
-            return self.qkv(x)
+        Training runs the fused projection as one matmul and takes three views of its (..., 3C) output.
+        Inference runs three matmuls, one per row block of the same weight, each into its own tensor:
+        at batch 64 × 512, bert-base, the single 2,304-wide matmul raised peak memory 3.6 MiB above
+        `transformers` (a larger BLAS workspace), and three 768-wide ones do not. In A/B runs they were
+        as fast within noise (full-length batches 5-8% faster, variable ones -1% to +4%). Writing the
+        three into column blocks of one (..., 3C) buffer instead is 16-28% slower per matmul here."""
         C = x.shape[-1]
-        rows = x.reshape(-1, C)  # (M, C)
-        out = rows.new_empty(rows.shape[0], 3 * C)  # (M, 3C)
-        for w, b, o in zip(self.qkv.weight.split(C), self.qkv.bias.split(C), out.split(C, dim=1)):
-            torch.addmm(b, rows, w.t(), out=o)  # o: an (M, C) column block of out, written in place
-        return out.view(*x.shape[:-1], 3 * C)
+        if torch.is_grad_enabled():
+            return self.qkv(x).split(C, dim=-1)
+        return tuple(F.linear(x, w, b) for w, b in zip(self.qkv.weight.split(C), self.qkv.bias.split(C)))
 
-    def _packed(self, qkv: Tensor, packing: Packing) -> Tensor:
+    def _packed(self, q: Tensor, k: Tensor, v: Tensor, packing: Packing) -> Tensor:
         """Attention over packed sequences: a call per run of equal lengths, with no padding and no mask;
-        or, for many runs with little padding, one masked call on the padded layout. (N, 3C) → (N, C)"""
+        or, for many runs with little padding, one masked call on the padded layout. 3 × (N, C) → (N, C)"""
         dropout_p = self.dropout_p if self.training else 0.0
         H, D = self.num_heads, self.head_dim
         B, T = packing.batch, packing.seqlen
         if len(packing.runs) > MAX_RUNS and B * T <= MAX_ATTN_PADDING * packing.num_tokens:
             # many different lengths but little padding (a length-grouped batch): one masked call on the
             # padded layout costs less than a call per length; attention is a small part of the FLOPs
-            q, k, v = packing.pad(qkv).view(B, T, 3, H, D).permute(2, 0, 3, 1, 4)  # 3 × (B, H, T, D)
+            q, k, v = (packing.pad(t).view(B, T, H, D).transpose(1, 2) for t in (q, k, v))  # 3 × (B, H, T, D)
             ctx = F.scaled_dot_product_attention(q, k, v, attn_mask=packing.key_mask, dropout_p=dropout_p)
             return packing.unpad(ctx.transpose(1, 2).reshape(B, T, H * D))  # (N, C)
         out, start = [], 0
         for L, n in packing.runs:
-            seq = qkv[start:start + n * L]  # (n·L, 3C): n sequences of L tokens, one after another
+            rows = slice(start, start + n * L)  # n sequences of L tokens, one after another
             start += n * L
-            q, k, v = seq.view(n, L, 3, H, D).permute(2, 0, 3, 1, 4)  # 3 × (n, H, L, D)
-            ctx = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p)  # (n, H, L, D)
+            q_, k_, v_ = (t[rows].view(n, L, H, D).transpose(1, 2) for t in (q, k, v))  # 3 × (n, H, L, D)
+            ctx = F.scaled_dot_product_attention(q_, k_, v_, dropout_p=dropout_p)  # (n, H, L, D)
             out.append(ctx.transpose(1, 2).reshape(n * L, H * D))  # (n·L, C)
         return torch.cat(out) if len(out) > 1 else out[0]
 
