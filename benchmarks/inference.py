@@ -6,8 +6,8 @@
     python benchmarks/inference.py --embed 10000   # sentence embeddings of 10,000 lines given at once
 
 Tokens/s count real tokens only. MFU is model FLOPs over real tokens divided by time and by the
-matmul peak of this same run (a 2048² matmul, timed at the start and between the repeats; the
-higher reading counts). "variable" batches are consecutive real sentences
+matmul peak of this same run: a 2048² matmul timed at the start and, in the grid, between the
+repeats, the higher reading counting (`--embed` times each library once and uses the start's reading). "variable" batches are consecutive real sentences
 in input order (no sorting), padded to the longest in the batch; "full" batches have no padding.
 """
 from __future__ import annotations

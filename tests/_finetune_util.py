@@ -17,8 +17,9 @@ FILLER = [f"w{i}" for i in range(40)]
 
 
 def tiny_folder(path: Path, words=(), max_positions: int = 64, seed: int = 0, hidden: int = 64) -> Path:
-    """A bare random tiny encoder (2 layers, hidden 64 by default, FFN 2 × hidden) plus a tokenizer, as a Hugging Face folder.
-    No dropout: the learning tests then do not depend on how a fast path draws its dropout masks."""
+    """A bare random tiny encoder (2 layers, hidden 64 by default, FFN 2 × hidden) plus a tokenizer, as a
+    Hugging Face folder. No dropout: the learning tests then do not depend on how a fast path draws its
+    dropout masks."""
     vocab = SPECIAL + [w for w in dict.fromkeys(list(WORDS) + FILLER + list(words))] + list("abcdefghijklmnopqrstuvwxyz")
     vocab = list(dict.fromkeys(vocab))
     tok = BertTokenizer({w: i for i, w in enumerate(vocab)})

@@ -125,8 +125,8 @@ def test_minilm_on_rotten_tomatoes_subset(minilm_dir, rt_dir, tmp_path):
 def test_pairs_multi_label_and_regression(tmp_path, kind):
     """Three label kinds on sentences of filler words with or without "cat" and "dog".
     The recipe (hidden 128, 480 sentences, 15 epochs at 1e-3) learns each task on every one of 20 data
-    and model seeds tried, so the thresholds have a margin: with hidden 64, 96 sentences and lr 3e-3,
-    about one seed in three ended below them."""
+    and model seeds tried, so the thresholds have a margin. With hidden 64, 96 sentences and lr 3e-3,
+    seeds 0-9 reached 0.8 in 2 of 10 (pairs, then a different rule) and 8 of 10 (multi-label)."""
     model = tiny_folder(tmp_path / "base", hidden=128)
     rng = random.Random(0)
     rows = []
@@ -140,7 +140,7 @@ def test_pairs_multi_label_and_regression(tmp_path, kind):
         text = " ".join(words)
         if kind == "pairs":
             # needs both texts: "yes" when the first mentions a cat or the second is "dog"; either text
-            # alone, or always answering "yes", scores 75%
+            # alone, or always answering "yes", scores about 75%
             second = rng.choice(["cat", "dog"])
             rows.append({"text": text, "text_pair": second, "label": "yes" if cat or second == "dog" else "no"})
         elif kind == "multi_label":
