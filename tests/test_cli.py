@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from bertkit.cli import build_parser, main
+from bertkit.cli import COMMANDS, build_parser, main, summary
 
 
 def test_help_lists_every_command(capsys):
@@ -15,6 +15,15 @@ def test_help_lists_every_command(capsys):
     out = capsys.readouterr().out
     for name in ("tokenize", "embed", "info", "vocab", "demo"):
         assert name in out
+
+
+def test_each_command_is_listed_with_a_whole_sentence():
+    """The one-line summaries in `bertkit --help` end where a sentence ends, not where a docstring
+    line happens to wrap."""
+    for name, (_, cls) in COMMANDS.items():
+        line = summary(cls.__doc__ or "")
+        assert line.endswith((".", ")")), f"{name}: {line!r}"
+    assert summary("Do a thing across\n    two lines. Then more.\n\n    Details.") == "Do a thing across two lines."
 
 
 def test_command_help_explains_options():

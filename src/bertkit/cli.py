@@ -178,6 +178,13 @@ def _read_lines(source: str):
                 yield line
 
 
+def summary(doc: str) -> str:
+    """A docstring's first sentence on one line: the command's entry in `bertkit --help`."""
+    text = " ".join(doc.split("\n\n")[0].split())
+    end = text.find(". ")
+    return text if end < 0 else text[:end + 1]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bertkit", description="BERT from scratch: tokenize, train vocabularies, pretrain, fine-tune, "
@@ -185,7 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="command")
     for name, (fn, cls) in COMMANDS.items():
         doc = (cls.__doc__ or "").strip()
-        p = sub.add_parser(name, help=doc.splitlines()[0] if doc else "", description=doc)
+        p = sub.add_parser(name, help=summary(doc), description=doc)
         add_arguments(p, cls)
     return parser
 
