@@ -31,6 +31,14 @@ def test_command_help_explains_options():
     assert "--batch-size" in text and "mean-pooled" in text
 
 
+def test_help_states_defaults_once():
+    text = build_parser()._subparsers._group_actions[0].choices["finetune"].format_help()
+    text = " ".join(text.split())
+    assert "(default: 42)" in text  # --seed
+    assert "False" not in text  # an off flag has nothing to state
+    assert "default 3; the demo uses 1" in text and "(default: None)" not in text
+
+
 def test_no_command_prints_help_and_fails(capsys):
     with pytest.raises(SystemExit) as e:
         main([])

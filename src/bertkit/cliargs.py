@@ -23,7 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
         helptext, positional = meta.pop("help", ""), meta.pop("positional", False)
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
         hint = hints[f.name]
-        kwargs: dict = {"help": f"{helptext} (default: {default})" if default not in (None, [], "") else helptext}
+        # state the default, unless there is none to state, it is an off flag, or the help already says it
+        quiet = default in (None, [], "") or default is False or "default" in helptext
+        kwargs: dict = {"help": helptext if quiet else f"{helptext} (default: {default})"}
         if hint is bool:
             kwargs["action"] = "store_true"
         else:
