@@ -52,6 +52,7 @@ class EmbedArgs:
 
 
 def embed(a: EmbedArgs) -> None:
+    from .data.readers import ReaderError
     from .inference import sentence_embeddings
     from .io import atomic_path
     from .models import BertModel
@@ -59,7 +60,7 @@ def embed(a: EmbedArgs) -> None:
 
     lines = list(_read_lines(a.input))
     if not lines:
-        raise SystemExit(f"{a.input}: no lines to embed")
+        raise ReaderError(f"{a.input}: no lines to embed")
     tok = BertTokenizer.from_pretrained(a.model)
     model = BertModel.from_pretrained(a.model)
     vecs = sentence_embeddings(model, tok, lines, batch_size=a.batch_size, max_length=a.max_length,
@@ -102,7 +103,7 @@ def vocab(a: VocabArgs) -> None:
     from .tokenization import train_vocab
     for f in a.files:
         if not Path(f).is_file():
-            raise SystemExit(f"{f}: no such file")
+            raise FileNotFoundError(f"{f}: no such file")
     tok = train_vocab(a.files, vocab_size=a.vocab_size, do_lower_case=not a.cased,
                       min_frequency=a.min_frequency)
     tok.save_pretrained(a.out)
@@ -169,7 +170,7 @@ def _read_lines(source: str):
     if f is None:
         path = Path(source)
         if not path.is_file():
-            raise SystemExit(f"{source}: no such file")
+            raise FileNotFoundError(f"{source}: no such file")
         f = open(path, encoding="utf-8")
     with f:
         for line in f:
