@@ -39,6 +39,11 @@ def test_help_states_defaults_once():
     assert "default 3; the demo uses 1" in text and "(default: None)" not in text
 
 
+def test_testing_hooks_stay_out_of_help():
+    text = build_parser()._subparsers._group_actions[0].choices["pretrain"].format_help()
+    assert "--hang-after" not in text and "--resume" in text
+
+
 def test_no_command_prints_help_and_fails(capsys):
     with pytest.raises(SystemExit) as e:
         main([])

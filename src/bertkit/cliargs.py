@@ -24,7 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
         hint = hints[f.name]
         # state the default, unless there is none to state, it is an off flag, or the help already says it
-        quiet = default in (None, [], "") or default is False or "default" in helptext
+        quiet = (default in (None, [], "") or default is False or "default" in helptext
+                 or helptext == argparse.SUPPRESS)
         kwargs: dict = {"help": helptext if quiet else f"{helptext} (default: {default})"}
         if hint is bool:
             kwargs["action"] = "store_true"
