@@ -6,9 +6,9 @@
     python benchmarks/inference.py --embed 10000   # sentence embeddings of 10,000 lines given at once
 
 Tokens/s count real tokens only. MFU is model FLOPs over real tokens divided by time and by the
-matmul peak of this same run: a 2048² matmul timed at the start and, in the grid, between the
-repeats, the higher reading counting (`--embed` times each library once and uses the start's reading). "variable" batches are consecutive real sentences
-in input order (no sorting), padded to the longest in the batch; "full" batches have no padding.
+matmul peak of this same run: a 2048² matmul timed at the start and again between the repeats, the
+higher reading counting. "variable" batches are consecutive real sentences in input order (no
+sorting), padded to the longest in the batch; "full" batches have no padding.
 """
 from __future__ import annotations
 
@@ -81,14 +81,14 @@ def embed_case(n: int, dtype: str, peak: float) -> dict:
     """MiniLM sentence embeddings of n real lines given at once: `transformers` the usual way (batches of
     32 in input order, padded to the longest, mean pooling) vs bertkit.inference.sentence_embeddings
     (length-sorted batches, unpadded); tokenization included on both sides."""
-    import time
-
     from bertkit import BertTokenizer
     from bertkit.inference import mean_pool, sentence_embeddings
     lines = real_sentences(n, seed=1)
     hf, ours = models("minilm")
     hf_tok = transformers.AutoTokenizer.from_pretrained(DATA / "minilm")
     our_tok = BertTokenizer.from_pretrained(DATA / "minilm")
+
+    got = {}  # each library's embeddings from its last run, to compare them
 
     def run_hf():
         out = []
@@ -97,19 +97,15 @@ def embed_case(n: int, dtype: str, peak: float) -> dict:
                 b = hf_tok(lines[i:i + 32], padding=True, truncation=True, max_length=128, return_tensors="pt")
                 out.append(torch.nn.functional.normalize(
                     mean_pool(hf(**b).last_hidden_state.float(), b["attention_mask"]), dim=-1))
-        return torch.cat(out)
+        got["hf"] = torch.cat(out)
 
     def run_ours():
         with torch.no_grad():
-            return sentence_embeddings(ours, our_tok, lines, batch_size=32, max_length=128, dtype=dtype)
+            got["ours"] = sentence_embeddings(ours, our_tok, lines, batch_size=32, max_length=128, dtype=dtype)
 
-    run_hf(), run_ours()  # warm-up
-    t = time.perf_counter()
-    ref = run_hf()
-    t_hf = time.perf_counter() - t
-    t = time.perf_counter()
-    got = run_ours()
-    t_ours = time.perf_counter() - t
+    # a warm-up, then one timed run each
+    best, peak = best_times_and_peak({"hf": run_hf, "ours": run_ours}, 1, dtype, peak)
+    t_hf, t_ours = best["hf"], best["ours"]
     enc = hf_tok(lines, truncation=True, max_length=128)["input_ids"]
     lengths = [len(x) for x in enc]
     padded = sum(len(lengths[i:i + 32]) * max(lengths[i:i + 32]) for i in range(0, n, 32))
@@ -117,7 +113,8 @@ def embed_case(n: int, dtype: str, peak: float) -> dict:
     flops = encoder_flops(ours.config, lengths)
     return {"model": "minilm", "dtype": dtype, "lines": n, "tok_s_hf": real / t_hf, "tok_s_bertkit": real / t_ours,
             "ratio": t_hf / t_ours, "pad_ceiling": padded / real, "mfu_hf": flops / t_hf / peak,
-            "mfu_bertkit": flops / t_ours / peak, "min_cosine": float((ref * got).sum(-1).min())}
+            "mfu_bertkit": flops / t_ours / peak, "peak_gflops": peak / 1e9,
+            "min_cosine": float((got["hf"] * got["ours"]).sum(-1).min())}
 
 
 def _vm_kib(field: str) -> int:
@@ -189,7 +186,7 @@ def main() -> None:
         rows = [embed_case(a.embed, dtype, peak)]
         return report(rows, f"Sentence embeddings of {a.embed:,} lines given at once, all-MiniLM-L6-v2",
                       ["model", "dtype", "lines", "tok_s_hf", "tok_s_bertkit", "ratio", "pad_ceiling",
-                       "mfu_hf", "mfu_bertkit", "min_cosine"])
+                       "mfu_hf", "mfu_bertkit", "min_cosine", "peak_gflops"])
     tok = transformers.AutoTokenizer.from_pretrained(DATA / "minilm")
     sentences = real_sentences(2048)
     dtypes = bench_dtypes(a.quick)
