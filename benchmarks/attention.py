@@ -26,12 +26,6 @@ import transformers
 from bertkit.models.padding import Packing
 
 
-def padded(q, k, v, p: Packing, H: int, D: int):
-    q, k, v = (p.pad(t).view(p.batch, p.seqlen, H, D).transpose(1, 2) for t in (q, k, v))  # 3 × (B, H, T, D)
-    ctx = F.scaled_dot_product_attention(q, k, v, attn_mask=p.key_mask)
-    return p.unpad(ctx.transpose(1, 2).reshape(p.batch, p.seqlen, H * D))  # (N, C)
-
-
 def bucket_plan(lengths: list[int], waste: float = 1.5):
     """Groups of sequence numbers, by length, each padded to its longest at ≤ `waste` × the real L² work."""
     groups, cur = [], []
@@ -107,8 +101,8 @@ def main() -> None:
                     f(x, p, qkv, plan)
         return run
     ways = {
-        "runs": lambda x, p, qkv, plan: layer.attn._packed(*qkv, p),
-        "padded": lambda x, p, qkv, plan: padded(*qkv, p, H, D),
+        "runs": lambda x, p, qkv, plan: layer.attn._per_run(*qkv, p),
+        "padded": lambda x, p, qkv, plan: layer.attn._padded(*qkv, p),
         "buckets": lambda x, p, qkv, plan: buckets(*qkv, plan, H, D),
         "math": lambda x, p, qkv, plan: spelled_out(*qkv, p, H, D),
     }

@@ -118,15 +118,25 @@ class SelfAttention(nn.Module):
     def _packed(self, q: Tensor, k: Tensor, v: Tensor, packing: Packing) -> Tensor:
         """Attention over packed sequences: a call per run of equal lengths, with no padding and no mask;
         or, for many runs with little padding, one masked call on the padded layout. 3 × (N, C) → (N, C)"""
-        dropout_p = self.dropout_p if self.training else 0.0
-        H, D = self.num_heads, self.head_dim
-        B, T = packing.batch, packing.seqlen
-        if len(packing.runs) > MAX_RUNS and B * T <= MAX_ATTN_PADDING * packing.num_tokens:
+        if len(packing.runs) > MAX_RUNS and packing.batch * packing.seqlen <= MAX_ATTN_PADDING * packing.num_tokens:
             # many different lengths but little padding (a length-grouped batch): one masked call on the
             # padded layout costs less than a call per length; attention is a small part of the FLOPs
-            q, k, v = (packing.pad(t).view(B, T, H, D).transpose(1, 2) for t in (q, k, v))  # 3 × (B, H, T, D)
-            ctx = F.scaled_dot_product_attention(q, k, v, attn_mask=packing.key_mask, dropout_p=dropout_p)
-            return packing.unpad(ctx.transpose(1, 2).reshape(B, T, H * D))  # (N, C)
+            return self._padded(q, k, v, packing)
+        return self._per_run(q, k, v, packing)
+
+    def _padded(self, q: Tensor, k: Tensor, v: Tensor, packing: Packing) -> Tensor:
+        """One masked SDPA call on the (B, T) padded layout. 3 × (N, C) → (N, C)"""
+        H, D = self.num_heads, self.head_dim
+        B, T = packing.batch, packing.seqlen
+        q, k, v = (packing.pad(t).view(B, T, H, D).transpose(1, 2) for t in (q, k, v))  # 3 × (B, H, T, D)
+        ctx = F.scaled_dot_product_attention(q, k, v, attn_mask=packing.key_mask,
+                                             dropout_p=self.dropout_p if self.training else 0.0)
+        return packing.unpad(ctx.transpose(1, 2).reshape(B, T, H * D))  # (N, C)
+
+    def _per_run(self, q: Tensor, k: Tensor, v: Tensor, packing: Packing) -> Tensor:
+        """An SDPA call per run of consecutive sequences of equal length: no padding, no mask. 3 × (N, C) → (N, C)"""
+        dropout_p = self.dropout_p if self.training else 0.0
+        H, D = self.num_heads, self.head_dim
         out, start = [], 0
         for L, n in packing.runs:
             rows = slice(start, start + n * L)  # n sequences of L tokens, one after another
