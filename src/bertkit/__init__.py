@@ -1,6 +1,7 @@
 """bertkit: BERT from scratch in PyTorch, reading and writing Hugging Face checkpoint folders."""
-from .checkpoint import CheckpointError
-from .config import BertConfig, ConfigError
+from .config import BertConfig
+from .errors import (BertkitError, CheckpointError, ConfigError, DataError, TokenizerError,  # noqa: F401
+                     TrainError)
 from .models import (BertForMaskedLM, BertForPreTraining, BertForQuestionAnswering, BertForSequenceClassification,
                      BertForTokenClassification, BertModel, BertPreTrainedModel)
 
@@ -15,6 +16,7 @@ def __getattr__(name):
     raise AttributeError(f"module 'bertkit' has no attribute {name!r}")
 
 
-__all__ = ["BertConfig", "ConfigError", "CheckpointError", "BertModel", "BertPreTrainedModel", "BertForPreTraining",
+__all__ = ["BertConfig", "BertkitError", "ConfigError", "CheckpointError", "TokenizerError", "DataError",
+           "TrainError", "BertModel", "BertPreTrainedModel", "BertForPreTraining",
            "BertForMaskedLM", "BertForSequenceClassification", "BertForTokenClassification",
            "BertForQuestionAnswering", "BertTokenizer", "Tokenizer"]

@@ -24,6 +24,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .errors import CheckpointError  # noqa: F401  (re-exported)
 from .config import BertConfig, ConfigError
 from .io import atomic_path
 
@@ -33,8 +34,6 @@ WEIGHTS_NAME = "model.safetensors"
 LEGACY_WEIGHTS_NAME = "pytorch_model.bin"
 
 
-class CheckpointError(ValueError):
-    """A checkpoint folder or file cannot be loaded as asked; the message names the file and tensor."""
 
 
 # (Hugging Face, bertkit) module paths; "{}" is a layer number. Encoder paths are relative to the

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -206,13 +207,12 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(2)
     fn, cls = COMMANDS[ns.command]
     args = cls(**{k: v for k, v in vars(ns).items() if k != "command"})
-    from .checkpoint import CheckpointError
-    from .config import ConfigError
-    from .data.corpus import CorpusError
-    from .data.readers import ReaderError
+    from .errors import BertkitError
     try:
         fn(args)
-    except (CheckpointError, ConfigError, ReaderError, CorpusError, FileNotFoundError) as e:
+    except (BertkitError, FileNotFoundError) as e:
+        if os.environ.get("BERTKIT_DEBUG"):
+            raise
         raise SystemExit(f"bertkit {ns.command}: {e}") from None
     except BrokenPipeError:
         pass

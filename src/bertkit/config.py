@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from .errors import ConfigError  # noqa: F401  (re-exported: bertkit.config.ConfigError)
+
 ACTIVATIONS = ("gelu", "gelu_new", "gelu_pytorch_tanh", "gelu_fast", "relu", "silu", "swish")
 
 # The compact BERT family of Turc et al. (2019), plus the two original sizes.
@@ -27,8 +29,6 @@ PRESETS: dict[str, tuple[int, int, int]] = {
 }
 
 
-class ConfigError(ValueError):
-    """A config field is missing, of the wrong type, or inconsistent with another field."""
 
 
 @dataclass

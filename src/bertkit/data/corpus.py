@@ -29,10 +29,12 @@ from typing import Iterator
 
 import numpy as np
 
+from ..errors import DataError
+
 FORMAT_VERSION = 1
 
 
-class CorpusError(ValueError):
+class CorpusError(DataError):
     """An input file cannot be read as a corpus; the message names the file and line."""
 
 

@@ -14,8 +14,10 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..errors import DataError
 
-class ReaderError(ValueError):
+
+class ReaderError(DataError):
     """A task file cannot be read; the message says where (file:line) and which field."""
 
 

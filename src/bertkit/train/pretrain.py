@@ -36,6 +36,7 @@ from torch import nn
 
 from ..config import BertConfig
 from ..data.corpus import PrepareConfig, TokenCorpus, prepare_corpus
+from ..errors import TrainError
 from ..data.masking import Masker, MaskingConfig, continuation_table
 from ..data.pretraining import ExampleConfig, ExampleStream, collate
 from ..io import atomic_path, atomic_write_text
@@ -48,7 +49,7 @@ from .pretrain_args import PretrainArgs
 CHECKPOINT = "checkpoint.pt"
 
 
-class PretrainError(ValueError):
+class PretrainError(TrainError):
     """The run cannot start as asked; the message says what to change."""
 
 
