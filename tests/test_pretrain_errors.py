@@ -3,11 +3,13 @@ costs a checkpoint: an empty corpus, a non-UTF-8 file, a vocabulary that does no
 --resume with another config, a full disk while saving."""
 import errno
 import json
+import re
 
 import pytest
 import torch
 
 from bertkit.data.corpus import CorpusError, PrepareConfig, prepare_corpus
+from bertkit.io import WriteError
 from bertkit.train import pretrain as pretrain_mod
 from bertkit.train.pretrain import PretrainError, pretrain
 from bertkit.train.pretrain_args import PretrainArgs
@@ -90,7 +92,12 @@ def test_resume_with_another_config_keeps_the_checkpoint(shards, pretrain_vocab,
     assert (out / "checkpoint.pt").read_bytes() == before
 
 
-def test_full_disk_while_saving_keeps_the_previous_checkpoint(shards, pretrain_vocab, tmp_path, monkeypatch):
+@pytest.mark.parametrize("failure", [
+    OSError(errno.ENOSPC, "No space left on device"),
+    # what torch.save itself raises when the disk fills in the middle of the file
+    RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 11456 vs 11344"),
+])
+def test_full_disk_while_saving_keeps_the_previous_checkpoint(shards, pretrain_vocab, tmp_path, monkeypatch, failure):
     out = tmp_path / "run"
     real_save, calls = torch.save, []
 
@@ -99,14 +106,18 @@ def test_full_disk_while_saving_keeps_the_previous_checkpoint(shards, pretrain_v
         if len(calls) >= 3:  # the third checkpoint: some bytes land, then the disk is full
             with open(path, "wb") as f:
                 f.write(b"partial")
-            raise OSError(errno.ENOSPC, "No space left on device")
+            raise failure
         real_save(obj, path)
 
     monkeypatch.setattr(pretrain_mod.torch, "save", save)
-    with pytest.raises(PretrainError, match=r"could not write .*checkpoint\.pt: No space left on device; "
-                                            r"the previous checkpoint \(step 2\) is intact"):
+    cause = "No space left on device" if isinstance(failure, OSError) else "the write stopped short .*unexpected pos"
+    with pytest.raises(WriteError, match=rf"^{re.escape(str(out / 'checkpoint.pt'))}: cannot write \({cause}.*\); "
+                                         r".*; the previous checkpoint \(step 2\) is intact: continue with --resume$"):
         pretrain(_args(shards, pretrain_vocab, out, _config(tmp_path), steps=5))
     monkeypatch.undo()
     state = torch.load(out / "checkpoint.pt", map_location="cpu", weights_only=True)
     assert state["step"] == 2
     assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == []  # no temp files left
+    if isinstance(failure, OSError):  # space again: the run goes on from the intact checkpoint
+        pretrain(_args(shards, pretrain_vocab, out, _config(tmp_path), steps=5, resume=True))
+        assert torch.load(out / "checkpoint.pt", map_location="cpu", weights_only=True)["step"] == 5

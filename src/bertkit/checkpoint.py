@@ -26,7 +26,7 @@ from torch import nn
 
 from .errors import CheckpointError  # noqa: F401  (re-exported)
 from .config import BertConfig, ConfigError
-from .io import atomic_path
+from .io import atomic_path, write_error, writing
 
 log = logging.getLogger("bertkit")
 
@@ -192,13 +192,15 @@ def read_state_dict(folder: str | os.PathLike) -> tuple[dict[str, torch.Tensor],
         try:
             return load_file(st), st
         except (SafetensorError, OSError, ValueError, RuntimeError) as e:
-            raise CheckpointError(f"{st}: not a readable safetensors file ({e}); the download or copy may "
-                                  "be incomplete") from None
+            raise CheckpointError(f"{st}: not a readable safetensors file ({' '.join(str(e).split())}); the "
+                                  "download or copy may be incomplete: fetch or save it again") from None
     if legacy.exists():
         try:
             state = torch.load(legacy, map_location="cpu", weights_only=True)
         except Exception as e:  # noqa: BLE001 - any unpickling failure means a bad file
-            raise CheckpointError(f"{legacy}: cannot be read as plain tensors with weights_only=True ({e})") from None
+            detail = " ".join(str(e).split())[:200]
+            raise CheckpointError(f"{legacy}: cannot be read as plain tensors with weights_only=True ({detail}); "
+                                  f"convert it to {WEIGHTS_NAME} with a tool you trust") from None
         if not isinstance(state, dict):
             raise CheckpointError(f"{legacy}: expected a dict of tensors, got {type(state).__name__}")
         return state, legacy
@@ -244,6 +246,9 @@ def load_pretrained(cls, folder, config: BertConfig | None = None, **config_over
     folder = Path(folder)
     if not folder.exists():
         raise CheckpointError(f"{folder}: no such model folder")
+    if not folder.is_dir():
+        raise CheckpointError(f"{folder}: a file, not a model folder; give the folder that holds config.json "
+                              "and model.safetensors")
     try:
         config = config or BertConfig.from_pretrained(folder, **config_overrides)
     except ConfigError as e:
@@ -257,23 +262,34 @@ def load_pretrained(cls, folder, config: BertConfig | None = None, **config_over
 
 def save_pretrained(model: nn.Module, folder) -> None:
     """Write config.json and model.safetensors, each to a temporary file renamed into place."""
+    from safetensors import SafetensorError
     from safetensors.torch import save_file
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    with writing(folder):
+        folder.mkdir(parents=True, exist_ok=True)
     base = _is_base(model)
     # clone: safetensors refuses tensors that share memory (the q/k/v chunks of the fused weight do)
     state = {k: v.detach().to("cpu").contiguous().clone()
              for k, v in ours_to_hf(model.state_dict(), base).items()}
     with atomic_path(folder / WEIGHTS_NAME) as tmp:
-        save_file(state, str(tmp), metadata={"format": "pt"})
+        try:
+            save_file(state, str(tmp), metadata={"format": "pt"})
+        except SafetensorError as e:  # the Rust writer reports a failed write (e.g. a full disk) this way
+            raise write_error(folder / WEIGHTS_NAME, OSError(str(e))) from e
     config = model.config
     config.architectures = [type(model).__name__]
-    config.save_pretrained(folder)
+    with writing(folder / "config.json"):
+        config.save_pretrained(folder)
 
 
 def describe(folder) -> str:
     """A short report on a model folder: config, parameter count, and which heads its weights hold."""
     folder = Path(folder)
+    if not folder.exists():
+        raise CheckpointError(f"{folder}: no such model folder")
+    if not folder.is_dir():
+        raise CheckpointError(f"{folder}: a file, not a model folder; give the folder that holds config.json "
+                              "and model.safetensors")
     try:
         config = BertConfig.from_pretrained(folder)
     except ConfigError as e:

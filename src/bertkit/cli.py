@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import paths
-from .cliargs import add_arguments, arg
+from .cliargs import OptionError, add_arguments, arg, check_options
 from .tasks.finetune import FinetuneArgs, PredictArgs, finetune_cli, predict_cli
 from .train import pretrain_args as _pt  # prepare, pretrain, fill-mask (no torch import)
 
@@ -32,7 +32,9 @@ class TokenizeArgs:
 
 def tokenize(a: TokenizeArgs) -> None:
     from .tokenization import BertTokenizer
+    _check_file(a.input)
     tok = BertTokenizer.from_pretrained(a.model, engine=a.engine)
+    _check_max_length(a.max_length, tok)
     for line in _read_lines(a.input):
         enc = tok(line, truncation=a.max_length is not None, max_length=a.max_length)
         ids = enc["input_ids"]
@@ -64,6 +66,7 @@ def embed(a: EmbedArgs) -> None:
         raise ReaderError(f"{a.input}: no lines to embed")
     tok = BertTokenizer.from_pretrained(a.model)
     model = BertModel.from_pretrained(a.model)
+    _check_max_length(a.max_length, tok, model.config.max_position_embeddings)
     vecs = sentence_embeddings(model, tok, lines, batch_size=a.batch_size, max_length=a.max_length,
                                normalize=not a.no_normalize, dtype=a.dtype, progress=True)
 
@@ -102,12 +105,18 @@ class VocabArgs:
 
 def vocab(a: VocabArgs) -> None:
     from .tokenization import train_vocab
+    from .io import atomic_dir
+    from .vocab import DEFAULT_SPECIALS
     for f in a.files:
-        if not Path(f).is_file():
-            raise FileNotFoundError(f"{f}: no such file")
+        _check_file(f)
+        _check_utf8(f)
+    if a.vocab_size <= len(DEFAULT_SPECIALS):
+        raise OptionError(f"--vocab-size {a.vocab_size}: must be larger than the {len(DEFAULT_SPECIALS)} special "
+                          f"tokens ({', '.join(DEFAULT_SPECIALS.values())})")
     tok = train_vocab(a.files, vocab_size=a.vocab_size, do_lower_case=not a.cased,
                       min_frequency=a.min_frequency)
-    tok.save_pretrained(a.out)
+    with atomic_dir(a.out) as tmp:  # the folder appears complete or not at all
+        tok.save_pretrained(tmp)
     print(f"wrote a vocabulary of {len(tok)} tokens to {a.out}")
 
 
@@ -166,16 +175,68 @@ COMMANDS: dict[str, tuple[Callable, type]] = {
 
 # -- plumbing -------------------------------------------------------------------------------------------
 
+# per command: choices of a field whose choices differ between commands (see cliargs.check_options)
+COMMAND_CHOICES: dict[str, dict[str, tuple[str, ...]]] = {
+    "embed": {"dtype": ("fp32", "bf16")},
+    "pretrain": {"dtype": ("auto", "bf16", "fp32")},
+}
+
+
+def _check_file(source: str) -> None:
+    """An input path (or - for stdin) must be a readable file: DataError naming it otherwise."""
+    from .errors import DataError
+    if source == "-":
+        return
+    path = Path(source)
+    if path.is_dir():
+        raise DataError(f"{source}: a folder, not a file; give a text file")
+    if not path.is_file():
+        raise DataError(f"{source}: no such file")
+    if not os.access(path, os.R_OK):
+        raise DataError(f"{source}: not readable (permission denied); check its permissions")
+
+
+def _check_utf8(source: str) -> None:
+    """DataError naming the line and byte of the first non-UTF-8 byte of a file."""
+    from .errors import DataError
+    with open(source, "rb") as f:
+        for lineno, raw in enumerate(f, 1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise DataError(f"{source}:{lineno}: not UTF-8 text (byte {e.start + 1} of the line is "
+                                f"0x{raw[e.start]:02x}); convert the file to UTF-8, e.g. "
+                                "iconv -f latin1 -t utf-8") from None
+
+
+def _check_max_length(max_length: int | None, tok, max_positions: int | None = None) -> None:
+    """--max-length must hold [CLS] and [SEP], and not exceed the model's position embeddings."""
+    if max_length is None:
+        return
+    if max_length < 2:
+        raise OptionError(f"--max-length {max_length}: must be at least 2 (room for [CLS] and [SEP])")
+    if max_positions is not None and max_length > max_positions:
+        raise OptionError(f"--max-length {max_length}: the model has {max_positions} positions "
+                          f"(max_position_embeddings); use at most {max_positions}")
+
+
 def _read_lines(source: str):
-    f = sys.stdin if source == "-" else None
-    if f is None:
-        path = Path(source)
-        if not path.is_file():
-            raise FileNotFoundError(f"{source}: no such file")
-        f = open(path, encoding="utf-8")
+    """The non-blank lines of a UTF-8 file (or stdin for "-"), split on \n only, without the line end.
+    A file that is missing, a folder or not UTF-8 is a DataError naming the file and line."""
+    from .errors import DataError
+    _check_file(source)
+    f = sys.stdin.buffer if source == "-" else open(source, "rb")
     with f:
-        for line in f:
-            line = line.rstrip("\n")
+        for lineno, raw in enumerate(f, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                name = "stdin" if source == "-" else source
+                raise DataError(f"{name}:{lineno}: not UTF-8 text (byte {e.start + 1} of the line is "
+                                f"0x{raw[e.start]:02x}); convert it to UTF-8, e.g. iconv -f latin1 -t utf-8") from None
+            if lineno == 1:
+                line = line.removeprefix("\ufeff")  # a byte order mark is not text
+            line = line.removesuffix("\n").removesuffix("\r")
             if line.strip():
                 yield line
 
@@ -187,8 +248,15 @@ def summary(doc: str) -> str:
     return text if end < 0 else text[:end + 1]
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a bad or missing option reported in one line naming it (no usage block)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: {message}; see {self.prog} --help\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="bertkit", description="BERT from scratch: tokenize, train vocabularies, pretrain, fine-tune, "
         "predict, embed, inspect. Model folders are Hugging Face folders, readable by `transformers` too.")
     sub = parser.add_subparsers(dest="command", metavar="command")
@@ -199,7 +267,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class CommandFailed(SystemExit):
+    """Exit code 2 after a one-line message on stderr; str() is the message (printed once, here)."""
+
+    def __init__(self, message: str):
+        super().__init__(2)
+        self.message = " ".join(message.split("\n"))  # one line, whatever the message held
+        print(self.message, file=sys.stderr)
+
+    def __str__(self) -> str:
+        return self.message
+
+
 def main(argv: list[str] | None = None) -> None:
+    """Run one command; bad input or options end in `bertkit <command>: <message>` on stderr, exit 2."""
     parser = build_parser()
     ns = parser.parse_args(argv)
     if ns.command is None:
@@ -209,11 +290,16 @@ def main(argv: list[str] | None = None) -> None:
     args = cls(**{k: v for k, v in vars(ns).items() if k != "command"})
     from .errors import BertkitError
     try:
+        check_options(args, COMMAND_CHOICES.get(ns.command))
         fn(args)
-    except (BertkitError, FileNotFoundError) as e:
+    except BertkitError as e:
         if os.environ.get("BERTKIT_DEBUG"):
             raise
-        raise SystemExit(f"bertkit {ns.command}: {e}") from None
+        raise CommandFailed(f"bertkit {ns.command}: {e}") from None
+    except FileNotFoundError as e:  # an input opened directly by a command (e.g. predict's)
+        if os.environ.get("BERTKIT_DEBUG"):
+            raise
+        raise CommandFailed(f"bertkit {ns.command}: {e.filename or e}: no such file") from None
     except BrokenPipeError:
         pass
 

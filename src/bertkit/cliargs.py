@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 from dataclasses import field
 from typing import get_type_hints
+
+from .errors import BertkitError
+
+
+class OptionError(BertkitError):
+    """A command-line option has a value the command cannot use; the message names the option."""
 
 
 def arg(default=dataclasses.MISSING, help: str = "", positional: bool = False, **kwargs):
@@ -42,3 +49,74 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
             parser.add_argument(f.name, **kwargs)
         else:
             parser.add_argument("--" + f.name.replace("_", "-"), dest=f.name, default=default, **kwargs)
+
+
+# -- option values --------------------------------------------------------------------------------------
+# Checked by field name for every command that has the field, before any work is done; a command's own
+# function checks what depends on files (e.g. --max-length against the model's max_position_embeddings).
+
+def _at_least(n):
+    return (lambda v: v >= n), f"must be at least {n}"
+
+
+def _in_open(lo, hi):
+    return (lambda v: lo < v < hi), f"must be between {lo} and {hi} (both excluded)"
+
+
+def _in_closed(lo, hi):
+    return (lambda v: lo <= v <= hi), f"must be between {lo} and {hi}"
+
+
+POSITIVE = ((lambda v: v > 0), "must be greater than 0")
+
+LIMITS: dict[str, tuple] = {
+    "batch_size": _at_least(1), "micro_batch_size": _at_least(0), "grad_accum": _at_least(1),
+    "steps": _at_least(0), "epochs": POSITIVE, "lr": POSITIVE, "warmup": _at_least(0),
+    "weight_decay": _at_least(0), "max_length": _at_least(1), "max_seq_length": _at_least(8),
+    "top_k": _at_least(1), "vocab_size": _at_least(1), "min_frequency": _at_least(0),
+    "eval_every": _at_least(0), "save_every": _at_least(0), "log_every": _at_least(1),
+    "eval_examples": _at_least(1), "workers": _at_least(0), "threads": _at_least(0), "seed": _at_least(0),
+    "eval_fraction": _in_open(0, 1), "mlm_probability": (lambda v: 0 < v <= 1, "must be in (0, 1]"),
+    "eval_mlm_probability": (lambda v: 0 < v <= 1, "must be in (0, 1]"), "short_seq_prob": _in_closed(0, 1),
+    "dropout": (lambda v: 0 <= v < 1, "must be in [0, 1)"), "clip": _at_least(0),
+    "beta2": (lambda v: 0 <= v < 1, "must be in [0, 1)"), "min_lr_ratio": _in_closed(0, 1),
+    "patience": _at_least(0), "limit": _at_least(1), "stride": _at_least(0), "doc_stride": _at_least(1),
+    "max_answer_length": _at_least(1),
+}
+# choices that do not depend on the command (a command with other choices for the same name lists its own)
+CHOICES: dict[str, tuple[str, ...]] = {
+    "engine": ("fast", "python"), "schedule": ("linear", "cosine", "constant", "wsd"),
+    "mlm_bias_init": ("unigram", "zero"), "long": ("truncate", "windows"), "pool": ("mean", "max"),
+    "task": ("classify", "ner", "qa"),
+}
+
+
+def option_name(name: str, cls: type | None = None) -> str:
+    """The command-line spelling of a field: --batch-size (or the bare name of a positional argument)."""
+    if cls is not None:
+        f = next((f for f in dataclasses.fields(cls) if f.name == name), None)
+        if f is not None and f.metadata.get("positional"):
+            return name
+    return "--" + name.replace("_", "-")
+
+
+def check_options(args, choices: dict[str, tuple[str, ...]] | None = None) -> None:
+    """Raise OptionError naming the first option whose value is out of range or not one of its choices.
+
+    `args` is a command's dataclass; LIMITS and CHOICES say what each field name allows (None always
+    means "the default"); `choices` adds or overrides choices for this command."""
+    allowed = {**CHOICES, **(choices or {})}
+    cls = type(args)
+    for f in dataclasses.fields(args):
+        v = getattr(args, f.name)
+        if v is None or isinstance(v, bool):
+            continue
+        opt = option_name(f.name, cls)
+        if isinstance(v, float) and not math.isfinite(v):
+            raise OptionError(f"{opt} {v}: must be a finite number")
+        if f.name in LIMITS and isinstance(v, (int, float)):
+            ok, what = LIMITS[f.name]
+            if not ok(v):
+                raise OptionError(f"{opt} {v}: {what}; see --help")
+        if f.name in allowed and isinstance(v, str) and v not in allowed[f.name]:
+            raise OptionError(f"{opt} {v!r}: use one of {', '.join(allowed[f.name])}")

@@ -143,9 +143,16 @@ class BertConfig:
         try:
             d = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
+            if path.name != "config.json":
+                raise ConfigError(f"{path}: no such file; give a config.json path or a preset name") from None
             raise ConfigError(f"{path}: no config.json here; is this a model folder?") from None
         except json.JSONDecodeError as e:
-            raise ConfigError(f"{path}: not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})") from None
+            raise ConfigError(f"{path}: not valid JSON (line {e.lineno}, column {e.colno}: {e.msg}); "
+                              "fix the file or write it again") from None
+        except UnicodeDecodeError as e:
+            raise ConfigError(f"{path}: not UTF-8 text (byte {e.start}); a config.json is UTF-8 JSON") from None
+        except OSError as e:
+            raise ConfigError(f"{path}: cannot be read ({e.strerror or e}); give a readable config.json") from None
         if not isinstance(d, dict):
             raise ConfigError(f"{path}: expected a JSON object, got {type(d).__name__}")
         return cls.from_dict(d, source=str(path))

@@ -7,16 +7,22 @@ from pathlib import Path
 import torch
 
 from .checkpoint import CheckpointError
+from .cliargs import OptionError
+from .errors import DataError
 
 
 def _has_mlm_head(folder: Path) -> bool:
+    from .checkpoint import read_state_dict
     st = folder / "model.safetensors"
-    if st.exists():
-        from safetensors import safe_open
-        with safe_open(str(st), framework="pt") as f:
-            keys = list(f.keys())
-    else:
-        from .checkpoint import read_state_dict
+    keys = None
+    if st.is_file():
+        from safetensors import SafetensorError, safe_open
+        try:
+            with safe_open(str(st), framework="pt") as f:
+                keys = list(f.keys())
+        except (SafetensorError, OSError, ValueError, RuntimeError):
+            keys = None  # read_state_dict says what is wrong with the file
+    if keys is None:
         keys = list(read_state_dict(folder)[0])
     return any(k.startswith("cls.predictions.transform") for k in keys)
 
@@ -28,6 +34,9 @@ def fill_mask(model_dir: str | os.PathLike, text: str, top_k: int = 5, model=Non
     from .models import BertForMaskedLM
     from .tokenization import BertTokenizer
     folder = Path(model_dir)
+    if model is None and not folder.is_dir():
+        raise CheckpointError(f"{folder}: no such model folder" if not folder.exists() else
+                              f"{folder}: a file, not a model folder; give the folder of a model with an MLM head")
     if model is None:
         if not _has_mlm_head(folder):
             raise CheckpointError(f"{folder}: the weights hold no masked-LM head (cls.predictions.*); fill-mask "
@@ -39,7 +48,10 @@ def fill_mask(model_dir: str | os.PathLike, text: str, top_k: int = 5, model=Non
     ids = enc["input_ids"]  # (1, T)
     where = (ids[0] == tok.mask_token_id).nonzero().flatten().tolist()
     if not where:
-        raise ValueError(f"no {tok.mask_token} token in {text!r}")
+        raise DataError(f"text {text!r}: no {tok.mask_token} token; put {tok.mask_token} where a word is to be "
+                        "predicted")
+    if top_k > len(tok):
+        raise OptionError(f"--top-k {top_k}: more than the {len(tok)} tokens of the vocabulary; ask for fewer")
     logits = model(input_ids=ids, attention_mask=enc["attention_mask"],
                    token_type_ids=enc.get("token_type_ids")).logits[0]  # (T, V)
     results = []

@@ -22,7 +22,6 @@ import os
 import re
 import shutil
 import sys
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterator
@@ -30,6 +29,7 @@ from typing import Iterator
 import numpy as np
 
 from ..errors import DataError
+from ..io import make_temp_dir, replace_dir, writing
 
 FORMAT_VERSION = 1
 
@@ -46,9 +46,14 @@ def read_documents(path: str | os.PathLike, skip_bad: bool = False) -> Iterator[
     The file must be UTF-8: otherwise a CorpusError names the byte offset and line, or, with
     `skip_bad`, a warning does and the file contributes nothing."""
     path = Path(path)
+    if path.is_dir():
+        raise CorpusError(f"{path}: a folder, not a file; give the text or JSONL files in it")
     if not path.is_file():
         raise CorpusError(f"{path}: no such file")
-    raw = path.read_bytes()
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise CorpusError(f"{path}: cannot be read ({e.strerror or e}); check its permissions") from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -210,6 +215,8 @@ def prepare_corpus(files: list[str | os.PathLike], tokenizer_dir: str | os.PathL
     if not files:
         raise CorpusError("no input files given")
     for f in files:
+        if f.is_dir():
+            raise CorpusError(f"{f}: a folder, not a file; give the text or JSONL files in it")
         if not f.is_file():
             raise CorpusError(f"{f}: no such file")
     tokenizer_dir, out_dir = Path(tokenizer_dir), Path(out_dir)
@@ -219,8 +226,8 @@ def prepare_corpus(files: list[str | os.PathLike], tokenizer_dir: str | os.PathL
         try:
             if json.loads(meta_path.read_text())["fingerprint"] == fp:
                 return out_dir
-        except (json.JSONDecodeError, KeyError):
-            pass
+        except (ValueError, KeyError, TypeError, OSError):
+            pass  # an unreadable meta.json: prepare again
 
     docs = [d for f in files for d in read_documents(f, skip_bad=cfg.skip_bad_files)]
     if len(docs) < 4:
@@ -237,39 +244,33 @@ def prepare_corpus(files: list[str | os.PathLike], tokenizer_dir: str | os.PathL
     _init_worker(str(tokenizer_dir))
     vocab_size = len(_TOK)
     dtype = np.uint16 if vocab_size <= 1 << 16 else np.uint32
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}."))
+    tmp = make_temp_dir(out_dir)  # a WriteError naming out_dir if it cannot be made
     try:
-        writers = {s: _ShardWriter(tmp, s, dtype, cfg.shard_tokens) for s in ("train", "eval")}
-        chunks = [docs[i:i + cfg.chunk_docs] for i in range(0, len(docs), cfg.chunk_docs)]
-        workers = cfg.workers or os.cpu_count() or 1
-        bar = tqdm(total=len(docs), unit="doc", desc="tokenizing", disable=not progress)
-        if workers > 1 and len(chunks) > 1:
-            import multiprocessing as mp
-            os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-            with mp.get_context("spawn").Pool(workers, _init_worker, (str(tokenizer_dir),)) as pool:
-                results = pool.imap(_tokenize_docs, chunks)  # in order, so the split is reproducible
-                _collect(results, chunks, is_eval, writers, bar)
-        else:
-            _collect(map(_tokenize_docs, chunks), chunks, is_eval, writers, bar)
-        bar.close()
-        for w in writers.values():
-            w.flush()
-        if not writers["train"].names or not writers["eval"].names:
-            raise CorpusError("after tokenizing, the train or eval split is empty; add more text")
-        meta = {"format": FORMAT_VERSION, "fingerprint": fp, "vocab_size": vocab_size,
-                "dtype": np.dtype(dtype).name, "tokenizer": str(tokenizer_dir.resolve()),
-                "files": [str(f.resolve()) for f in files], "config": asdict(cfg),
-                "splits": {s: {"shards": w.names, "documents": w.n_docs, "sentences": w.n_sents,
-                               "tokens": w.n_tokens} for s, w in writers.items()}}
-        (tmp / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
-        if out_dir.exists():
-            old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
-            os.replace(out_dir, old)
-            os.replace(tmp, out_dir)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out_dir)
+        with writing(out_dir):  # a failed write of a shard: one line naming the folder and the cause
+            writers = {s: _ShardWriter(tmp, s, dtype, cfg.shard_tokens) for s in ("train", "eval")}
+            chunks = [docs[i:i + cfg.chunk_docs] for i in range(0, len(docs), cfg.chunk_docs)]
+            workers = cfg.workers or os.cpu_count() or 1
+            bar = tqdm(total=len(docs), unit="doc", desc="tokenizing", disable=not progress)
+            if workers > 1 and len(chunks) > 1:
+                import multiprocessing as mp
+                os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+                with mp.get_context("spawn").Pool(workers, _init_worker, (str(tokenizer_dir),)) as pool:
+                    results = pool.imap(_tokenize_docs, chunks)  # in order, so the split is reproducible
+                    _collect(results, chunks, is_eval, writers, bar)
+            else:
+                _collect(map(_tokenize_docs, chunks), chunks, is_eval, writers, bar)
+            bar.close()
+            for w in writers.values():
+                w.flush()
+            if not writers["train"].names or not writers["eval"].names:
+                raise CorpusError("after tokenizing, the train or eval split is empty; add more text")
+            meta = {"format": FORMAT_VERSION, "fingerprint": fp, "vocab_size": vocab_size,
+                    "dtype": np.dtype(dtype).name, "tokenizer": str(tokenizer_dir.resolve()),
+                    "files": [str(f.resolve()) for f in files], "config": asdict(cfg),
+                    "splits": {s: {"shards": w.names, "documents": w.n_docs, "sentences": w.n_sents,
+                                   "tokens": w.n_tokens} for s, w in writers.items()}}
+            (tmp / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+        replace_dir(tmp, out_dir)  # the previous shards stay until the new ones are complete
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -291,18 +292,30 @@ class TokenCorpus:
     """The documents of one split, memory-mapped: `doc(j)` is a list of sentence id arrays."""
 
     def __init__(self, folder: str | os.PathLike, split: str = "train"):
-        folder = Path(folder)
+        folder = self.folder = Path(folder)
         meta_path = folder / "meta.json"
-        if not meta_path.exists():
+        if not meta_path.is_file():
             raise CorpusError(f"{folder}: no meta.json; prepare the corpus first (bertkit prepare)")
-        self.meta = json.loads(meta_path.read_text())
-        if split not in self.meta["splits"]:
-            raise CorpusError(f"{folder}: no split {split!r}; it has {', '.join(self.meta['splits'])}")
-        self.vocab_size = self.meta["vocab_size"]
+        again = "prepare the corpus again (bertkit prepare)"
+        try:
+            self.meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            splits = self.meta["splits"]
+            self.vocab_size = int(self.meta["vocab_size"])
+        except (ValueError, KeyError, TypeError, OSError) as e:
+            what = e.msg if isinstance(e, json.JSONDecodeError) else f"{type(e).__name__}: {e}"
+            raise CorpusError(f"{meta_path}: not a shard index ({what}); {again}") from None
+        if split not in splits:
+            raise CorpusError(f"{folder}: no split {split!r}; it has {', '.join(splits)}")
         self.shards = []
-        for name in self.meta["splits"][split]["shards"]:
-            arrays = tuple(np.load(folder / f"{name}.{kind}.npy", mmap_mode="r") for kind in ("tokens", "sents", "docs"))
-            self.shards.append(arrays)
+        for name in splits[split]["shards"]:
+            arrays = []
+            for kind in ("tokens", "sents", "docs"):
+                path = folder / f"{name}.{kind}.npy"
+                try:
+                    arrays.append(np.load(path, mmap_mode="r"))
+                except (ValueError, OSError) as e:
+                    raise CorpusError(f"{path}: missing or unreadable ({' '.join(str(e).split())}); {again}") from None
+            self.shards.append(tuple(arrays))
         counts = [len(docs) - 1 for _, _, docs in self.shards]
         self.doc_starts = np.concatenate([[0], np.cumsum(counts)])  # (n_shards + 1,)
         self.n_docs = int(self.doc_starts[-1])

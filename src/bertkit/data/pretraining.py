@@ -30,7 +30,13 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from .corpus import TokenCorpus
+from ..errors import TrainError
+from .corpus import CorpusError, TokenCorpus
+
+
+def corpus_name(corpus) -> str:
+    folder = getattr(corpus, "folder", None)
+    return str(folder) if folder is not None else "the corpus"
 from .masking import IGNORE, Masker
 
 
@@ -45,7 +51,8 @@ class ExampleConfig:
 
     def __post_init__(self):
         if self.max_seq_length < 8:
-            raise ValueError(f"max_seq_length must be at least 8, got {self.max_seq_length}")
+            raise TrainError(f"--max-seq-length {self.max_seq_length}: must be at least 8 (room for [CLS] A "
+                             "[SEP] B [SEP] and a few tokens)")
 
 
 @dataclass
@@ -62,7 +69,8 @@ class ExampleStream:
 
     def __init__(self, corpus: TokenCorpus, cfg: ExampleConfig, masker: Masker, cls_id: int, sep_id: int):
         if cfg.nsp and len(corpus) < 2:
-            raise ValueError("next sentence prediction needs at least two documents")
+            raise CorpusError(f"{corpus_name(corpus)}: next sentence prediction needs at least two documents, "
+                              f"found {len(corpus)}; add text, or pass --no-nsp")
         self.corpus, self.cfg, self.masker = corpus, cfg, masker
         self.cls, self.sep = int(cls_id), int(sep_id)
 
@@ -87,7 +95,8 @@ class ExampleStream:
                         yield epoch, i, inst
                     i += 1
             if i == 0:
-                raise ValueError("the corpus yields no examples")
+                raise CorpusError(f"{corpus_name(self.corpus)}: the corpus yields no examples; add text or "
+                                  "prepare it again")
             epoch, index = epoch + 1, 0
 
     def mask(self, inst: Instance, epoch: int) -> dict[str, np.ndarray]:

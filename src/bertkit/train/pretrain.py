@@ -34,12 +34,12 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from ..config import BertConfig
+from ..config import PRESETS, BertConfig, ConfigError
 from ..data.corpus import PrepareConfig, TokenCorpus, prepare_corpus
-from ..errors import TrainError
+from ..errors import CheckpointError, TrainError
 from ..data.masking import Masker, MaskingConfig, continuation_table
 from ..data.pretraining import ExampleConfig, ExampleStream, collate
-from ..io import atomic_path, atomic_write_text
+from ..io import atomic_dir, atomic_path, atomic_write_text, save_torch, writing
 from ..models import BertForPreTraining
 from ..models.bert import SelfAttention
 from .optim import OptimConfig, make_optimizer, make_scheduler
@@ -103,6 +103,14 @@ def _resolve_dtype(name: str, device: torch.device) -> str:
     if name not in ("bf16", "fp32"):
         raise PretrainError(f"--dtype {name!r}: use auto, bf16 or fp32")
     return name
+
+
+def _check_config(name: str) -> None:
+    """--config is a preset name or a readable, valid config.json (ConfigError naming it otherwise)."""
+    if name.endswith(".json"):
+        BertConfig.from_json_file(name)
+    elif name not in PRESETS:
+        raise ConfigError(f"--config {name!r}: not a preset ({', '.join(PRESETS)}) nor a .json file")
 
 
 def _load_tokenizer(folder: str):
@@ -217,12 +225,49 @@ def _check_resume_config(ckpt_path: Path, saved: dict, current: dict) -> None:
                             "--config/--vocab/--init-from, or start a new --out")
 
 
+def _one_line(e: BaseException, limit: int = 200) -> str:
+    text = " ".join(str(e).split())
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+_CHECKPOINT_KEYS = ("step", "position", "model", "optimizer", "scheduler", "rng", "world_size", "batch_size")
+
+
+def _load_checkpoint(path: Path) -> dict:
+    """checkpoint.pt as written by this loop, or a CheckpointError naming the file and what is wrong."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - any unpickling or read failure means a damaged file
+        raise CheckpointError(f"{path}: cannot be read ({_one_line(e)}); the file is damaged: start a new --out "
+                              "(or restore the file)") from None
+    missing = [k for k in _CHECKPOINT_KEYS if not isinstance(state, dict) or k not in state]
+    if missing:
+        raise CheckpointError(f"{path}: not a bertkit pretraining checkpoint (no {', '.join(missing)}); "
+                              "start a new --out")
+    return state
+
+
+def _metrics_upto(path: Path, step: int) -> list[str]:
+    """The lines of metrics.jsonl logged at or before `step` (a damaged line is dropped, not fatal)."""
+    keep = []
+    with writing(path), open(path, "rb") as f:
+        for raw in f:
+            line = raw.decode("utf-8", "replace").rstrip("\r\n")
+            try:
+                row = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(row, dict) and isinstance(row.get("step"), int) and row["step"] <= step:
+                keep.append(line)
+    return keep
+
+
 def plot_metrics(metrics_path: Path, png: Path) -> None:
     """Redraw the loss curve from metrics.jsonl (train MLM/NSP loss; held-out MLM loss and accuracy)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    rows = [json.loads(line) for line in metrics_path.read_text().splitlines() if line.strip()]
+    rows = [json.loads(line) for line in metrics_path.read_text(encoding="utf-8").split("\n") if line.strip()]
     train = [r for r in rows if "loss" in r]
     ev = [r for r in rows if "eval_mlm_loss" in r]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
@@ -281,8 +326,11 @@ def pretrain(a: PretrainArgs) -> Path:
     accum = per_rank // micro
     dtype = _resolve_dtype(a.dtype, device)
     ckpt_path = out / CHECKPOINT
-    if a.resume and not ckpt_path.exists():
-        raise PretrainError(f"{ckpt_path}: no checkpoint to resume from")
+    if out.exists() and not out.is_dir():
+        raise PretrainError(f"--out {out}: a file, not a folder; choose another --out")
+    if a.resume and not ckpt_path.is_file():
+        raise PretrainError(f"{ckpt_path}: no checkpoint to resume from; give the --out of the interrupted run, "
+                            "or start without --resume")
     if not a.resume and ckpt_path.exists():
         raise PretrainError(f"{out} holds a run already (checkpoint.pt); pass --resume to continue it, "
                             "or choose another --out")
@@ -290,7 +338,13 @@ def pretrain(a: PretrainArgs) -> Path:
     # tokenizer, shards
     tok_dir = a.init_from or a.vocab
     if not tok_dir:
-        raise PretrainError("give --vocab (a tokenizer folder from `bertkit vocab`) or --init-from (a model folder)")
+        raise PretrainError("--vocab: missing; give --vocab (a tokenizer folder from `bertkit vocab`) or "
+                            "--init-from (a model folder)")
+    if not a.init_from:
+        _check_config(a.config)  # before any work: a typo in --config costs nothing
+    if a.data and not a.files and not Path(a.data).is_dir():
+        raise PretrainError(f"--data {a.data}: no such folder; prepare the corpus first (bertkit prepare), "
+                            "or give the corpus files")
     tok = _load_tokenizer(tok_dir)
     data = Path(a.data) if a.data else out / "shards"
     if a.files:
@@ -322,11 +376,15 @@ def pretrain(a: PretrainArgs) -> Path:
     step, position = 0, (0, 0)
     torch.manual_seed(a.seed * 1000 + rank + 1)  # dropout
     if a.resume:
-        state = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+        state = _load_checkpoint(ckpt_path)
         _check_resume_config(ckpt_path, json.loads(state.get("config", "{}")), model.config.to_dict())
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
+        try:
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            scheduler.load_state_dict(state["scheduler"])
+        except (RuntimeError, ValueError, KeyError) as e:
+            raise CheckpointError(f"{ckpt_path}: does not fit this run's model ({_one_line(e)}); resume with "
+                                  "the run's own --config/--vocab/--init-from, or start a new --out") from None
         step, position = state["step"], tuple(state["position"])
         if state["world_size"] == world:
             torch.set_rng_state(state["rng"][rank])
@@ -355,18 +413,20 @@ def pretrain(a: PretrainArgs) -> Path:
 
     metrics_path, png = out / "metrics.jsonl", out / "loss.png"
     if rank == 0:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "args.json").write_text(json.dumps(vars(a), indent=2) + "\n")
+        with writing(out):
+            out.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(out / "args.json", json.dumps(vars(a), indent=2) + "\n")
         if metrics_path.exists():  # drop what was logged after the checkpoint we resume from
-            keep = [ln for ln in metrics_path.read_text().splitlines() if ln.strip() and json.loads(ln)["step"] <= step]
-            atomic_write_text(metrics_path, "".join(ln + "\n" for ln in keep))
-        log = open(metrics_path, "a", encoding="utf-8")
+            atomic_write_text(metrics_path, "".join(ln + "\n" for ln in _metrics_upto(metrics_path, step)))
+        with writing(metrics_path):
+            log = open(metrics_path, "a", encoding="utf-8")
     peak = matmul_peak(torch.bfloat16 if dtype == "bf16" else torch.float32, device) if rank == 0 else 0.0
 
     def write(row: dict):
         if rank == 0:
-            log.write(json.dumps(row) + "\n")
-            log.flush()
+            with writing(metrics_path):
+                log.write(json.dumps(row) + "\n")
+                log.flush()
 
     saved = [step if a.resume else None]  # the step of the checkpoint on disk
 
@@ -381,19 +441,16 @@ def pretrain(a: PretrainArgs) -> Path:
                      "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "rng": rngs,
                      "world_size": world, "batch_size": a.batch_size, "args": json.dumps(vars(a)),
                      "config": json.dumps(model.config.to_dict())}
-            try:
-                with atomic_path(ckpt_path) as tmp:
-                    torch.save(state, tmp)
-            except OSError as e:
-                kept = f"the previous checkpoint (step {saved[0]}) is intact" if saved[0] is not None \
-                    else "no checkpoint was written yet"
-                raise PretrainError(f"could not write {ckpt_path}: {e.strerror or e}; {kept}") from e
+            kept = (f"the previous checkpoint (step {saved[0]}) is intact: continue with --resume"
+                    if saved[0] is not None else "no checkpoint was written yet")
+            save_torch(state, ckpt_path, note=kept)  # a WriteError naming the file if the write fails
             saved[0] = step
 
     def export(folder: Path):
         if rank == 0:
-            model.save_pretrained(folder)
-            tok.save_pretrained(folder)
+            with atomic_dir(folder) as tmp:  # an old model/ stays whole until the new one is complete
+                model.save_pretrained(tmp)
+                tok.save_pretrained(tmp)
 
     from tqdm import tqdm
     bar = tqdm(total=a.steps, initial=step, desc="pretrain", unit="step", dynamic_ncols=True,

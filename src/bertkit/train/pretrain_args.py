@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 
+from ..cliargs import OptionError
 from ..cliargs import arg as _arg
 
 
@@ -85,7 +86,7 @@ class FillMaskArgs:
 def prepare_command(a: PrepareArgs) -> None:
     from ..data.corpus import PrepareConfig, TokenCorpus, prepare_corpus
     if not a.tokenizer:
-        raise SystemExit("bertkit prepare: give --tokenizer (a folder from `bertkit vocab`, or a model folder)")
+        raise OptionError("--tokenizer: missing; give a tokenizer folder (from `bertkit vocab`, or a model folder)")
     out = prepare_corpus(a.files, a.tokenizer, a.out,
                          PrepareConfig(eval_fraction=a.eval_fraction, seed=a.seed, workers=a.workers,
                                        skip_bad_files=a.skip_bad_files))
@@ -95,11 +96,8 @@ def prepare_command(a: PrepareArgs) -> None:
 
 
 def pretrain_command(a: PretrainArgs) -> None:
-    from .pretrain import PretrainError, pretrain
-    try:
-        folder = pretrain(a)
-    except PretrainError as e:
-        raise SystemExit(f"bertkit pretrain: {e}") from None
+    from .pretrain import pretrain
+    folder = pretrain(a)  # a PretrainError (a BertkitError) is printed in one line by cli.main
     if int(__import__("os").environ.get("RANK", "0")) == 0:
         print(f"wrote {folder}")
 
@@ -108,7 +106,8 @@ def fill_mask_command(a: FillMaskArgs) -> None:
     import json as _json
     from ..fill_mask import fill_mask
     if not a.model:
-        raise SystemExit("bertkit fill-mask: give --model (a folder with an MLM head)")
+        raise OptionError("--model: missing; give a model folder with an MLM head (e.g. the model/ folder of "
+                          "`bertkit pretrain`)")
     results = fill_mask(a.model, a.text, top_k=a.top_k)
     if a.json:
         print(_json.dumps(results, ensure_ascii=False, indent=1))

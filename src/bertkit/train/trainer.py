@@ -23,7 +23,6 @@ import json
 import math
 import os
 import shutil
-import tempfile
 import time
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, replace
@@ -33,6 +32,8 @@ from typing import Callable, Sequence
 import torch
 from torch import nn
 
+from ..errors import TrainError
+from ..io import make_temp_dir, replace_dir, writing
 from .optim import OptimConfig, make_optimizer, make_scheduler
 
 
@@ -101,18 +102,15 @@ class OutputFolder:
 
     def __init__(self, out: str | os.PathLike):
         self.out = Path(out)
-        self.out.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.", suffix=".tmp", dir=self.out.parent))
+        self.tmp = make_temp_dir(self.out)  # WriteError naming `out` if it cannot be made
+
+    def writing(self):
+        """A context in which a failed write (OSError) is a WriteError naming the output folder."""
+        return writing(self.out)
 
     def commit(self) -> Path:
-        old = None
-        if self.out.exists():
-            old = self.out.with_name(f".{self.out.name}.old-{os.getpid()}")
-            os.replace(self.out, old)
-        os.replace(self.tmp, self.out)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-        return self.out
+        """Rename the temporary folder onto `out` (an old `out` is replaced); WriteError if that fails."""
+        return replace_dir(self.tmp, self.out)
 
     def discard(self) -> None:
         shutil.rmtree(self.tmp, ignore_errors=True)
@@ -158,18 +156,20 @@ def train(model: nn.Module, batches: Callable[[int, torch.Generator], Sequence[d
         epoch0 = batches(0, gen)
         per_epoch = math.ceil(len(epoch0) / cfg.grad_accum)
         if per_epoch == 0:
-            raise ValueError("no training batches: is the training file empty?")
+            raise TrainError("no training batches: the training file holds no examples; check --train")
         total = max(1, math.ceil(per_epoch * cfg.epochs))
         opt = make_optimizer(model, optim)
         sched = make_scheduler(opt, optim, total)
         log_path = folder.tmp / "metrics.jsonl"
-        log = open(log_path, "w", encoding="utf-8")
+        with writing(folder.out):
+            log = open(log_path, "w", encoding="utf-8")
         history: list[dict] = []
 
         def record(row: dict) -> None:
             history.append(row)
-            log.write(json.dumps(row) + "\n")
-            log.flush()
+            with writing(folder.out):
+                log.write(json.dumps(row) + "\n")
+                log.flush()
 
         record({"event": "config", "train": asdict(cfg), "optim": asdict(optim), "total_steps": total,
                 "steps_per_epoch": per_epoch, "bf16": bool(cfg.bf16 and bf16_supported(device))})
@@ -247,9 +247,10 @@ def train(model: nn.Module, batches: Callable[[int, torch.Generator], Sequence[d
         summary = {"event": "done", "steps": step, "best_step": best_step, f"best_{cfg.metric}": best,
                    "elapsed_s": round(time.time() - t0, 1), "stopped_early": bool(stop and step < total)}
         record(summary)
-        log.close()
-        plot_curves(history, folder.tmp / "curves.png")
-        save(model, folder.tmp)
+        with writing(folder.out):
+            log.close()
+            plot_curves(history, folder.tmp / "curves.png")
+            save(model, folder.tmp)
         if own_folder:
             folder.commit()
         return summary
