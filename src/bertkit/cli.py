@@ -282,7 +282,10 @@ class CommandFailed(SystemExit):
 def main(argv: list[str] | None = None) -> None:
     """Run one command; bad input or options end in `bertkit <command>: <message>` on stderr, exit 2."""
     parser = build_parser()
-    ns = parser.parse_args(argv)
+    ns, extra = parser.parse_known_args(argv)
+    if extra:  # said by the command's own name, as any other bad option is
+        prog = f"bertkit {ns.command}" if ns.command else "bertkit"
+        parser.exit(2, f"{prog}: unrecognized arguments: {' '.join(extra)}; see {prog} --help\n")
     if ns.command is None:
         parser.print_help()
         raise SystemExit(2)

@@ -140,6 +140,7 @@ def build_model(a: PretrainArgs, vocab_size: int) -> BertForPreTraining:
         raise PretrainError(f"--mlm-bias-init must be unigram or zero, got {a.mlm_bias_init!r}")
     if a.max_seq_length > model.config.max_position_embeddings:
         raise PretrainError(f"--max-seq-length {a.max_seq_length} exceeds the model's max_position_embeddings "
+                            f"{model.config.max_position_embeddings}; use at most "
                             f"{model.config.max_position_embeddings}")
     return model
 
@@ -346,6 +347,8 @@ def pretrain(a: PretrainArgs) -> Path:
         raise PretrainError(f"--data {a.data}: no such folder; prepare the corpus first (bertkit prepare), "
                             "or give the corpus files")
     tok = _load_tokenizer(tok_dir)
+    # the model before the corpus: a bad --config or --init-from is said before anything is written
+    model = build_model(a, len(tok))
     data = Path(a.data) if a.data else out / "shards"
     if a.files:
         if rank == 0:
@@ -360,8 +363,7 @@ def pretrain(a: PretrainArgs) -> Path:
     stream = make_stream(train_corpus, tok, a)
     nsp = not a.no_nsp
 
-    # model, optimizer, schedule
-    model = build_model(a, len(tok))
+    # optimizer, schedule
     if not a.init_from and not a.resume and a.mlm_bias_init == "unigram":
         # the decoder bias would need thousands of Adam steps of size ~lr to reach the log-frequencies
         # (spanning ~10 nats); starting there puts the first steps into learning context instead

@@ -1,0 +1,421 @@
+"""Every command against malformed files and options: a non-zero exit, one line `bertkit <command>: ...`
+naming the file, line, field or option, no traceback, and no partial output.
+
+The cases are a table (CASES): a command line with {placeholders} for the files of a small workspace (a tiny
+random model, tokenizer and corpus built once per module), the pattern the message must match, and nothing
+may be left at {out} (nor a temporary sibling of it). Add a case by adding a row. Most run in-process
+(`bertkit.cli.main`); a few run `python -m bertkit` to show that the whole path prints no traceback.
+"""
+from __future__ import annotations
+
+import errno
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import torch
+
+from _finetune_util import tiny_folder
+from bertkit.cli import main
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+
+@dataclass
+class Case:
+    id: str
+    argv: str  # split on spaces after formatting; placeholders are the workspace's paths
+    message: str  # a regex the one message line must match (after "bertkit <command>: ")
+
+
+# -- the workspace: each malformed file of the table, built once ------------------------------------------
+
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory) -> dict[str, str]:
+    root = tmp_path_factory.mktemp("bad")
+    p: dict[str, Path] = {}
+    p["model"] = tiny_folder(root / "model")  # bare encoder + tokenizer, 64 positions
+
+    p["text"] = root / "text.txt"
+    p["text"].write_text("the cat sat on the mat\nthe dog was good\n", encoding="utf-8")
+    p["empty"] = root / "empty.txt"
+    p["empty"].write_text("", encoding="utf-8")
+    p["blank"] = root / "blank.txt"
+    p["blank"].write_text("\n  \n\n", encoding="utf-8")
+    p["latin1"] = root / "latin1.txt"
+    p["latin1"].write_bytes("the cat sat\nthe caf".encode() + "\xe9 was good\n".encode("latin-1"))
+    p["folder"] = root / "a-folder"
+    p["folder"].mkdir()
+    p["regular"] = root / "regular-file"  # a path under it cannot be written, even by root
+    p["regular"].write_text("I am a file\n", encoding="utf-8")
+    p["absent"] = root / "absent.txt"
+    docs = [" ".join(["the cat sat on the mat."] * 3) + "\nthe dog was good. the film was bad." for _ in range(8)]
+    p["corpus"] = root / "corpus.txt"
+    p["corpus"].write_text("\n\n".join(docs) + "\n", encoding="utf-8")
+    p["bad_jsonl"] = root / "docs.jsonl"
+    p["bad_jsonl"].write_text('{"text": "the cat sat."}\n{"txt": "no text field"}\n', encoding="utf-8")
+    p["not_json"] = root / "not-json.json"
+    p["not_json"].write_text("{hidden_size: 32,}\n", encoding="utf-8")
+
+    # model folders that are broken in one way each
+    p["no_config"] = _copy(p["model"], root / "no-config", drop="config.json")
+    p["no_vocab"] = _copy(p["model"], root / "no-vocab", drop=("vocab.txt", "tokenizer.json"))
+    p["bad_json"] = _copy(p["model"], root / "bad-json")
+    (p["bad_json"] / "config.json").write_text('{"hidden_size": 64,\n "num_hidden_layers": 2,,}', encoding="utf-8")
+    p["bad_field"] = _copy(p["model"], root / "bad-field")
+    cfg = json.loads((p["model"] / "config.json").read_text())
+    (p["bad_field"] / "config.json").write_text(json.dumps({**cfg, "num_attention_heads": 5}), encoding="utf-8")
+    p["truncated"] = _copy(p["model"], root / "truncated")
+    st = p["truncated"] / "model.safetensors"
+    st.write_bytes(st.read_bytes()[: st.stat().st_size // 2])
+    p["garbage"] = _copy(p["model"], root / "garbage")
+    (p["garbage"] / "model.safetensors").write_bytes(b"\x00\x01not safetensors at all" * 10)
+    p["wrong_shape"] = _copy(p["model"], root / "wrong-shape")
+    from safetensors.torch import load_file, save_file
+    state = load_file(p["model"] / "model.safetensors")
+    state["embeddings.word_embeddings.weight"] = torch.zeros(7, 64)
+    save_file(state, p["wrong_shape"] / "model.safetensors", metadata={"format": "pt"})
+
+    # a model with an MLM head (fill-mask), and a fine-tuned classifier (predict)
+    from bertkit import BertConfig
+    from bertkit.models import BertForPreTraining, BertForSequenceClassification
+    from bertkit.tokenization import BertTokenizer
+    tok = BertTokenizer.from_pretrained(p["model"])
+    small = {k: cfg[k] for k in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
+                                 "intermediate_size", "max_position_embeddings")}
+    p["mlm"] = root / "mlm"
+    BertForPreTraining(BertConfig(**small)).save_pretrained(p["mlm"])
+    tok.save_pretrained(p["mlm"])
+    p["clf"] = root / "clf"
+    BertForSequenceClassification(BertConfig(**small, id2label={0: "bad", 1: "good"},
+                                             label2id={"bad": 0, "good": 1})).save_pretrained(p["clf"])
+    tok.save_pretrained(p["clf"])
+
+    p["tiny_json"] = root / "tiny.json"
+    p["tiny_json"].write_text(json.dumps({k: v for k, v in small.items() if k != "vocab_size"}), encoding="utf-8")
+    p["train_csv"] = root / "train.csv"
+    p["train_csv"].write_text("text,label\n" + "".join(f"the film was good {i},good\nthe film was bad {i},bad\n"
+                                                       for i in range(4)), encoding="utf-8")
+    return {k: str(v) for k, v in p.items()}
+
+
+def _copy(src: Path, dst: Path, drop=()) -> Path:
+    shutil.copytree(src, dst)
+    for name in [drop] if isinstance(drop, str) else drop:
+        (dst / name).unlink()
+    return dst
+
+
+# -- the table ------------------------------------------------------------------------------------------
+# Placeholders: the keys of `ws`, plus {out} (a fresh path per case that must not exist afterwards).
+
+CASES = [
+    # tokenize
+    Case("tokenize-missing-file", "tokenize {absent} --model {model}", r"{absent}: no such file"),
+    Case("tokenize-folder-as-file", "tokenize {folder} --model {model}", r"{folder}: a folder, not a file"),
+    Case("tokenize-not-utf8", "tokenize {latin1} --model {model}", r"{latin1}:2: not UTF-8 text .*0xe9.*iconv"),
+    Case("tokenize-no-vocab", "tokenize {text} --model {no_vocab}", r"{no_vocab}.*vocab"),
+    Case("tokenize-missing-model", "tokenize {text} --model {absent}", r"{absent}"),
+    Case("tokenize-max-length-0", "tokenize {text} --model {model} --max-length 0", r"--max-length 0: must be at least"),
+    Case("tokenize-engine", "tokenize {text} --model {model} --engine rust", r"--engine 'rust': use one of fast, python"),
+    # embed
+    Case("embed-empty-file", "embed {blank} --model {model} --output {out}", r"{blank}: no lines to embed"),
+    Case("embed-batch-size-0", "embed {text} --model {model} --batch-size 0 --output {out}",
+         r"--batch-size 0: must be at least 1"),
+    Case("embed-batch-size-negative", "embed {text} --model {model} --batch-size -3 --output {out}",
+         r"--batch-size -3: must be at least 1"),
+    Case("embed-batch-size-text", "embed {text} --model {model} --batch-size abc --output {out}",
+         r"argument --batch-size: invalid int value: 'abc'"),
+    Case("embed-dtype", "embed {text} --model {model} --dtype fp17 --output {out}", r"--dtype 'fp17': use one of fp32, bf16"),
+    Case("embed-unknown-option", "embed {text} --model {model} --batchsize 3 --output {out}",
+         r"unrecognized arguments: --batchsize 3"),
+    Case("embed-no-config", "embed {text} --model {no_config} --output {out}", r"{no_config}/config\.json: no config\.json here"),
+    Case("embed-config-not-json", "embed {text} --model {bad_json} --output {out}",
+         r"{bad_json}/config\.json: not valid JSON \(line 2, column 25"),
+    Case("embed-config-bad-field", "embed {text} --model {bad_field} --output {out}",
+         r"{bad_field}/config\.json: hidden_size 64 is not a multiple of .*num_attention_heads"),
+    Case("embed-truncated-weights", "embed {text} --model {truncated} --output {out}",
+         r"{truncated}/model\.safetensors: not a readable safetensors file"),
+    Case("embed-wrong-shape", "embed {text} --model {wrong_shape} --output {out}",
+         r"{wrong_shape}/model\.safetensors: tensors of the wrong shape: embeddings\.word_embeddings\.weight: "
+         r"checkpoint \(7, 64\) vs model \(\d+, 64\)"),
+    Case("embed-max-length-over-positions", "embed {text} --model {model} --max-length 1000 --output {out}",
+         r"--max-length 1000: the model has 64 positions"),
+    Case("embed-output-under-a-file", "embed {text} --model {model} --output {regular}/out.jsonl",
+         r"{regular}/out\.jsonl: cannot write \(Not a directory.*\); a part of the path is a file"),
+    Case("embed-output-is-a-folder", "embed {text} --model {model} --output {folder}",
+         r"{folder}: cannot write \(Is a directory\); that is a folder; give a file path"),
+    # info
+    Case("info-missing", "info {absent}", r"{absent}: no such model folder"),
+    Case("info-a-file", "info {text}", r"{text}: a file, not a model folder"),
+    Case("info-config-not-json", "info {bad_json}", r"{bad_json}/config\.json: not valid JSON"),
+    Case("info-garbage-weights", "info {garbage}", r"{garbage}/model\.safetensors: not a readable safetensors file"),
+    # vocab
+    Case("vocab-missing-file", "vocab {absent} --out {out}", r"{absent}: no such file"),
+    Case("vocab-not-utf8", "vocab {latin1} --out {out}", r"{latin1}:2: not UTF-8 text"),
+    Case("vocab-size-too-small", "vocab {text} --vocab-size 3 --out {out}", r"--vocab-size 3: must be larger than the 5 special"),
+    Case("vocab-min-frequency", "vocab {text} --min-frequency -1 --out {out}", r"--min-frequency -1: must be at least 0"),
+    Case("vocab-out-under-a-file", "vocab {corpus} --vocab-size 60 --min-frequency 1 --out {regular}/vocab",
+         r"{regular}/vocab: cannot write \(.*\); a part of the path is a file"),
+    # demo
+    Case("demo-missing-model", "demo --model {absent}", r"{absent}"),
+    Case("demo-no-config", "demo --model {no_config}", r"{no_config}/config\.json"),
+    # prepare
+    Case("prepare-no-tokenizer", "prepare {corpus} --out {out}", r"--tokenizer: missing"),
+    Case("prepare-empty-file", "prepare {empty} --tokenizer {model} --out {out} --workers 1", r"{empty}: found 0 document"),
+    Case("prepare-not-utf8", "prepare {latin1} --tokenizer {model} --out {out} --workers 1",
+         r"{latin1}: not UTF-8 at byte 19 \(line 2\); .*--skip-bad-files"),
+    Case("prepare-bad-jsonl", "prepare {bad_jsonl} --tokenizer {model} --out {out} --workers 1",
+         r"{bad_jsonl}:2: expected an object with a string field 'text'"),
+    Case("prepare-folder-as-file", "prepare {folder} --tokenizer {model} --out {out}", r"{folder}: a folder, not a file"),
+    Case("prepare-eval-fraction", "prepare {corpus} --tokenizer {model} --out {out} --eval-fraction 0",
+         r"--eval-fraction 0\.0: must be between 0 and 1"),
+    Case("prepare-out-under-a-file", "prepare {corpus} --tokenizer {model} --out {regular}/shards --workers 1",
+         r"{regular}/shards: cannot write \(.*\); a part of the path is a file"),
+    Case("prepare-tokenizer-no-vocab", "prepare {corpus} --tokenizer {no_vocab} --out {out} --workers 1", r"{no_vocab}"),
+    # pretrain
+    Case("pretrain-resume-nothing", "pretrain --vocab {model} --resume --out {out}",
+         r"{out}/checkpoint\.pt: no checkpoint to resume from"),
+    Case("pretrain-steps-negative", "pretrain {corpus} --vocab {model} --steps -1 --out {out}", r"--steps -1: must be at least 0"),
+    Case("pretrain-lr-zero", "pretrain {corpus} --vocab {model} --lr 0 --out {out}", r"--lr 0\.0: must be greater than 0"),
+    Case("pretrain-lr-nan", "pretrain {corpus} --vocab {model} --lr nan --out {out}", r"--lr nan: must be a finite number"),
+    Case("pretrain-dtype", "pretrain {corpus} --vocab {model} --dtype fp17 --out {out}",
+         r"--dtype 'fp17': use one of auto, bf16, fp32"),
+    Case("pretrain-schedule", "pretrain {corpus} --vocab {model} --schedule cosine2 --out {out}", r"--schedule 'cosine2'"),
+    Case("pretrain-log-every-0", "pretrain {corpus} --vocab {model} --log-every 0 --out {out}", r"--log-every 0"),
+    Case("pretrain-max-seq-length", "pretrain {corpus} --vocab {model} --max-seq-length 4 --out {out}",
+         r"--max-seq-length 4: must be at least 8"),
+    Case("pretrain-max-seq-length-over-positions", "pretrain {corpus} --vocab {model} --config {tiny_json} --out {out}",
+         r"--max-seq-length 128 exceeds the model's max_position_embeddings 64; use at most 64"),
+    Case("pretrain-unknown-preset", "pretrain {corpus} --vocab {model} --config huge --out {out}",
+         r"--config 'huge': not a preset"),
+    Case("pretrain-config-not-json", "pretrain {corpus} --vocab {model} --config {not_json} --out {out}",
+         r"{not_json}: not valid JSON \(line 1, column 2"),
+    Case("pretrain-config-missing", "pretrain {corpus} --vocab {model} --config {absent}.json --out {out}",
+         r"{absent}\.json: no such file"),
+    Case("pretrain-data-missing", "pretrain --data {absent} --vocab {model} --out {out}", r"--data {absent}: no such folder"),
+    Case("pretrain-no-vocab", "pretrain {corpus} --out {out}", r"--vocab: missing"),
+    Case("pretrain-out-is-a-file", "pretrain {corpus} --vocab {model} --out {regular}", r"--out {regular}: a file, not a folder"),
+    Case("pretrain-out-under-a-file", "pretrain {corpus} --vocab {model} --config {tiny_json} --out {regular}/run --workers 1 "
+         "--max-seq-length 32",
+         r"{regular}/run/shards: cannot write \(.*\); a part of the path is a file"),
+    Case("pretrain-init-from-truncated", "pretrain {corpus} --init-from {truncated} --out {out} --workers 1 --steps 1",
+         r"{truncated}/model\.safetensors: not a readable safetensors file"),
+    # fill-mask
+    Case("fill-mask-no-model", "fill-mask the_[MASK]_sat", r"--model: missing"),
+    Case("fill-mask-no-mlm-head", "fill-mask the_[MASK]_sat --model {model}", r"{model}: the weights hold no masked-LM head"),
+    Case("fill-mask-no-mask-token", "fill-mask the_cat_sat --model {mlm}", r"text 'the cat sat': no \[MASK\] token"),
+    Case("fill-mask-top-k-0", "fill-mask the_[MASK]_sat --model {mlm} --top-k 0", r"--top-k 0: must be at least 1"),
+    Case("fill-mask-top-k-huge", "fill-mask the_[MASK]_sat --model {mlm} --top-k 100000", r"--top-k 100000: more than the \d+ tokens"),
+    Case("fill-mask-garbage-weights", "fill-mask the_[MASK]_sat --model {garbage}", r"{garbage}/model\.safetensors: not a readable"),
+    Case("fill-mask-missing-model", "fill-mask the_[MASK]_sat --model {absent}", r"{absent}: no such model folder"),
+    # finetune
+    Case("finetune-missing-train", "finetune --train {absent} --model {model} --out {out}", r"{absent}"),
+    Case("finetune-batch-size-0", "finetune --train {train_csv} --model {model} --batch-size 0 --out {out}",
+         r"--batch-size 0: must be at least 1"),
+    Case("finetune-lr-negative", "finetune --train {train_csv} --model {model} --lr -1 --out {out}",
+         r"--lr -1\.0: must be greater than 0"),
+    Case("finetune-epochs-0", "finetune --train {train_csv} --model {model} --epochs 0 --out {out}", r"--epochs 0\.0"),
+    Case("finetune-task", "finetune --task tagging --train {train_csv} --model {model} --out {out}",
+         r"--task 'tagging': use one of classify, ner, qa"),
+    Case("finetune-long", "finetune --long slide --train {train_csv} --model {model} --out {out}", r"--long 'slide'"),
+    Case("finetune-no-config", "finetune --train {train_csv} --model {no_config} --out {out} --quiet",
+         r"{no_config}/config\.json"),
+    Case("finetune-out-under-a-file", "finetune --train {train_csv} --model {model} --out {regular}/clf --quiet",
+         r"{regular}/clf: cannot write \(.*\); a part of the path is a file"),
+    # predict
+    Case("predict-no-config", "predict --model {no_config} --input {text} --output {out}", r"{no_config}"),
+    Case("predict-missing-input", "predict --model {clf} --input {absent} --output {out}", r"{absent}"),
+    Case("predict-batch-size-0", "predict --model {clf} --input {text} --batch-size 0 --output {out}",
+         r"--batch-size 0: must be at least 1"),
+    Case("predict-task", "predict --model {clf} --input {text} --task sentiment --output {out}", r"--task 'sentiment'"),
+    Case("predict-output-under-a-file", "predict --model {clf} --input {text} --output {regular}/pred.jsonl",
+         r"{regular}/pred\.jsonl: cannot write \(.*\); a part of the path is a file"),
+]
+# the commands `bertkit --help` lists: each must appear in the table
+COMMANDS = ("tokenize", "embed", "info", "vocab", "demo", "prepare", "pretrain", "fill-mask", "finetune", "predict")
+
+
+def _argv(case: Case, paths: dict[str, str]) -> tuple[list[str], str]:
+    # a placeholder inside a word stays inside it; "_" in a word stands for a space (fill-mask texts)
+    argv = [w.format(**paths).replace("_", " ") if "{" not in w else w.format(**paths) for w in case.argv.split()]
+    pattern = case.message.format(**{k: re.escape(v) for k, v in paths.items()})
+    return argv, pattern
+
+
+def _check_one_line(err: str, command: str, pattern: str) -> str:
+    assert "Traceback" not in err, err
+    lines = [ln for ln in err.splitlines() if ln.startswith(f"bertkit {command}: ")]
+    assert len(lines) == 1, f"expected one message line, got:\n{err}"
+    message = lines[0][len(f"bertkit {command}: "):]
+    assert re.search(pattern, message), f"{message!r} does not match {pattern!r}"
+    return message
+
+
+def _leftovers(out: Path) -> list[str]:
+    if not out.parent.exists():
+        return []
+    return sorted(p.name for p in out.parent.iterdir() if p.name == out.name or p.name.startswith(f".{out.name}."))
+
+
+def test_the_table_covers_every_command_and_thirty_cases():
+    assert len(CASES) >= 30
+    assert len({c.id for c in CASES}) == len(CASES)
+    assert {c.argv.split()[0] for c in CASES} == set(COMMANDS)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_bad_input_is_one_line_and_leaves_nothing(case, ws, tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("BERTKIT_DEBUG", raising=False)
+    out = tmp_path / "out"
+    paths = {**ws, "out": str(out)}
+    argv, pattern = _argv(case, paths)
+    regular = Path(ws["regular"])
+    before = {p.name for p in Path(ws["folder"]).iterdir()}
+    with pytest.raises(SystemExit) as e:  # any other exception escaping main fails the test
+        main(argv)
+    assert e.value.code == 2
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.out
+    _check_one_line(captured.err, argv[0], pattern)
+    assert _leftovers(out) == []  # no partial output file or folder, no temporary sibling
+    assert regular.is_file() and regular.read_text() == "I am a file\n"
+    assert {p.name for p in Path(ws["folder"]).iterdir()} == before
+    assert not [p for p in regular.parent.iterdir() if p.name.startswith((".regular-file", ".a-folder"))]
+
+
+def test_every_help_still_works(capsys):
+    for command in COMMANDS:
+        with pytest.raises(SystemExit) as e:
+            main([command, "--help"])
+        assert e.value.code == 0
+        assert f"usage: bertkit {command}" in capsys.readouterr().out
+
+
+def test_debug_shows_the_traceback(ws, monkeypatch):
+    monkeypatch.setenv("BERTKIT_DEBUG", "1")
+    from bertkit.errors import DataError
+    with pytest.raises(DataError, match="not UTF-8"):
+        main(["tokenize", ws["latin1"], "--model", ws["model"]])
+
+
+# -- failed writes in the middle of a run: what was saved before stays loadable ---------------------------
+
+def test_full_disk_at_the_second_checkpoint(ws, tmp_path, capsys, monkeypatch):
+    """pretrain with --save-every 1: the disk fills while writing the second checkpoint. One line names the
+    file and the cause; the first checkpoint stays and loads."""
+    out = tmp_path / "run"
+    real_save, calls = torch.save, []
+
+    def save(obj, path, *a, **k):
+        if str(path).startswith(str(out / ".checkpoint.pt.")):
+            calls.append(path)
+            if len(calls) == 2:
+                Path(path).write_bytes(b"half a checkpoint")
+                raise OSError(errno.ENOSPC, "No space left on device")
+        return real_save(obj, path, *a, **k)
+
+    monkeypatch.setattr(torch, "save", save)
+    threads = torch.get_num_threads()
+    argv = ["pretrain", ws["corpus"], "--vocab", ws["model"], "--config", ws["tiny_json"], "--out", str(out),
+            "--steps", "3", "--batch-size", "2", "--max-seq-length", "32", "--save-every", "1", "--eval-every", "0",
+            "--eval-examples", "4", "--dtype", "fp32", "--threads", "1", "--workers", "1", "--no-progress"]
+    try:
+        with pytest.raises(SystemExit) as e:
+            main(argv)
+        assert e.value.code == 2
+        message = _check_one_line(capsys.readouterr().err, "pretrain",
+                                  re.escape(str(out / "checkpoint.pt")) + r": cannot write \(No space left on device\); "
+                                  r"free some disk space or write elsewhere; the previous checkpoint \(step 1\) is "
+                                  r"intact: continue with --resume$")
+        assert message
+        assert torch.load(out / "checkpoint.pt", map_location="cpu", weights_only=True)["step"] == 1
+        assert not [p.name for p in out.iterdir() if p.name.startswith(".")]  # no temporary file left
+    finally:
+        torch.set_num_threads(threads)
+    # (that --resume then finishes the run: test_pretrain_errors.test_full_disk_while_saving_...)
+
+
+def test_full_disk_while_finetune_saves_leaves_no_folder(ws, tmp_path, capsys, monkeypatch):
+    """The model is written into the temporary folder last; a full disk there leaves no output folder (and an
+    earlier folder of the same name untouched)."""
+    import safetensors.torch
+    out = tmp_path / "clf"
+    out.mkdir()
+    (out / "earlier.txt").write_text("an earlier run\n")
+
+    def full(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(safetensors.torch, "save_file", full)
+    with pytest.raises(SystemExit) as e:
+        main(["finetune", "--train", ws["train_csv"], "--model", ws["model"], "--out", str(out), "--epochs", "1",
+              "--batch-size", "4", "--quiet", "--fp32"])
+    assert e.value.code == 2
+    _check_one_line(capsys.readouterr().err, "finetune",
+                    r"model\.safetensors: cannot write \(No space left on device\); free some disk space")
+    assert sorted(p.name for p in out.iterdir()) == ["earlier.txt"]
+    assert _leftovers(out) == ["clf"]
+
+
+def test_full_disk_while_writing_shards_keeps_the_old_ones(ws, tmp_path, capsys, monkeypatch):
+    import numpy as np
+    out = tmp_path / "shards"
+    assert main(["prepare", ws["corpus"], "--tokenizer", ws["model"], "--out", str(out), "--workers", "1"]) is None
+    meta = (out / "meta.json").read_text()
+    (Path(ws["corpus"]).parent / "corpus2.txt").write_text(Path(ws["corpus"]).read_text() * 2, encoding="utf-8")
+
+    def full(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(np, "save", full)
+    with pytest.raises(SystemExit):
+        main(["prepare", str(Path(ws["corpus"]).parent / "corpus2.txt"), "--tokenizer", ws["model"], "--out", str(out),
+              "--workers", "1"])
+    _check_one_line(capsys.readouterr().err, "prepare", re.escape(str(out)) + r": cannot write \(No space left")
+    assert (out / "meta.json").read_text() == meta  # the earlier shards are still there, whole
+    assert _leftovers(out) == ["shards"]
+
+
+def test_permission_denied_is_named(ws, tmp_path, capsys, monkeypatch):
+    """A folder one may not write to (simulated: the tests run as root, whom chmod does not stop)."""
+    import tempfile
+    real = tempfile.mkstemp
+
+    def denied(*a, **k):
+        raise PermissionError(errno.EACCES, "Permission denied", k.get("dir"))
+
+    monkeypatch.setattr(tempfile, "mkstemp", denied)
+    out = tmp_path / "vectors.jsonl"
+    with pytest.raises(SystemExit):
+        main(["embed", ws["text"], "--model", ws["model"], "--output", str(out)])
+    monkeypatch.setattr(tempfile, "mkstemp", real)
+    _check_one_line(capsys.readouterr().err, "embed", re.escape(str(out)) + r": cannot write \(Permission denied"
+                    r".*\); choose a folder you may write to")
+    assert not out.exists()
+
+
+# -- the whole path, as a user runs it --------------------------------------------------------------------
+
+SUBPROCESS = ["tokenize-not-utf8", "pretrain-resume-nothing",
+              pytest.param("embed-wrong-shape", marks=pytest.mark.slow),
+              pytest.param("vocab-out-under-a-file", marks=pytest.mark.slow)]
+
+
+@pytest.mark.parametrize("case_id", SUBPROCESS)
+def test_real_command_line_prints_no_traceback(case_id, ws, tmp_path):
+    case = next(c for c in CASES if c.id == case_id)
+    argv, pattern = _argv(case, {**ws, "out": str(tmp_path / "out")})
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    env.pop("BERTKIT_DEBUG", None)
+    r = subprocess.run([sys.executable, "-m", "bertkit", *argv], capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr + r.stdout and "panicked" not in r.stderr
+    _check_one_line(r.stderr, argv[0], pattern)
+    assert _leftovers(tmp_path / "out") == []
