@@ -84,7 +84,7 @@ def ws(tmp_path_factory) -> dict[str, str]:
 
     # a model with an MLM head (fill-mask), and a fine-tuned classifier (predict)
     from bertkit import BertConfig
-    from bertkit.models import BertForPreTraining, BertForSequenceClassification
+    from bertkit.models import BertForPreTraining, BertForSequenceClassification, BertModel
     from bertkit.tokenization import BertTokenizer
     tok = BertTokenizer.from_pretrained(p["model"])
     small = {k: cfg[k] for k in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
@@ -96,6 +96,15 @@ def ws(tmp_path_factory) -> dict[str, str]:
     BertForSequenceClassification(BertConfig(**small, id2label={0: "bad", 1: "good"},
                                              label2id={"bad": 0, "good": 1})).save_pretrained(p["clf"])
     tok.save_pretrained(p["clf"])
+
+    p["other_vocab"] = root / "other-vocab"  # weights and config for 20 tokens, a tokenizer of ~130
+    BertModel(BertConfig(**{**small, "vocab_size": 20})).save_pretrained(p["other_vocab"])
+    tok.save_pretrained(p["other_vocab"])
+    p["damaged_run"] = root / "damaged-run"
+    p["damaged_run"].mkdir()
+    (p["damaged_run"] / "checkpoint.pt").write_bytes(b"PK\x03\x04 half a checkpoint")
+    p["long_text"] = root / "long.txt"
+    p["long_text"].write_text(" ".join(["the cat sat on the mat"] * 40) + "\n", encoding="utf-8")
 
     p["tiny_json"] = root / "tiny.json"
     p["tiny_json"].write_text(json.dumps({k: v for k, v in small.items() if k != "vocab_size"}), encoding="utf-8")
@@ -147,6 +156,8 @@ CASES = [
          r"checkpoint \(7, 64\) vs model \(\d+, 64\)"),
     Case("embed-max-length-over-positions", "embed {text} --model {model} --max-length 1000 --output {out}",
          r"--max-length 1000: the model has 64 positions"),
+    Case("embed-tokenizer-of-another-model", "embed {text} --model {other_vocab} --output {out}",
+         r"{other_vocab}: the tokenizer has \d+ tokens but the model's vocab_size is 20"),
     Case("embed-output-under-a-file", "embed {text} --model {model} --output {regular}/out.jsonl",
          r"{regular}/out\.jsonl: cannot write \(Not a directory.*\); a part of the path is a file"),
     Case("embed-output-is-a-folder", "embed {text} --model {model} --output {folder}",
@@ -159,6 +170,8 @@ CASES = [
     # vocab
     Case("vocab-missing-file", "vocab {absent} --out {out}", r"{absent}: no such file"),
     Case("vocab-not-utf8", "vocab {latin1} --out {out}", r"{latin1}:2: not UTF-8 text"),
+    Case("vocab-empty-file", "vocab {blank} {empty} --out {out}", r"{blank}, {empty}: no text to learn a vocabulary from"),
+    Case("vocab-folder-as-file", "vocab {folder} --out {out}", r"{folder}: a folder, not a file"),
     Case("vocab-size-too-small", "vocab {text} --vocab-size 3 --out {out}", r"--vocab-size 3: must be larger than the 5 special"),
     Case("vocab-min-frequency", "vocab {text} --min-frequency -1 --out {out}", r"--min-frequency -1: must be at least 0"),
     Case("vocab-out-under-a-file", "vocab {corpus} --vocab-size 60 --min-frequency 1 --out {regular}/vocab",
@@ -166,6 +179,8 @@ CASES = [
     # demo
     Case("demo-missing-model", "demo --model {absent}", r"{absent}"),
     Case("demo-no-config", "demo --model {no_config}", r"{no_config}/config\.json"),
+    Case("demo-wrong-shape", "demo --model {wrong_shape}", r"{wrong_shape}/model\.safetensors: tensors of the wrong shape"),
+    Case("demo-no-vocab", "demo --model {no_vocab}", r"{no_vocab}"),
     # prepare
     Case("prepare-no-tokenizer", "prepare {corpus} --out {out}", r"--tokenizer: missing"),
     Case("prepare-empty-file", "prepare {empty} --tokenizer {model} --out {out} --workers 1", r"{empty}: found 0 document"),
@@ -178,10 +193,14 @@ CASES = [
          r"--eval-fraction 0\.0: must be between 0 and 1"),
     Case("prepare-out-under-a-file", "prepare {corpus} --tokenizer {model} --out {regular}/shards --workers 1",
          r"{regular}/shards: cannot write \(.*\); a part of the path is a file"),
+    Case("prepare-out-is-a-file", "prepare {corpus} --tokenizer {model} --out {regular} --workers 1",
+         r"{regular}: cannot write \(a file of that name exists\); a file is in the way"),
     Case("prepare-tokenizer-no-vocab", "prepare {corpus} --tokenizer {no_vocab} --out {out} --workers 1", r"{no_vocab}"),
     # pretrain
     Case("pretrain-resume-nothing", "pretrain --vocab {model} --resume --out {out}",
          r"{out}/checkpoint\.pt: no checkpoint to resume from"),
+    Case("pretrain-resume-damaged", "pretrain {corpus} --vocab {model} --resume --out {damaged_run}",
+         r"{damaged_run}/checkpoint\.pt: cannot be read \(.*\); the file is damaged"),
     Case("pretrain-steps-negative", "pretrain {corpus} --vocab {model} --steps -1 --out {out}", r"--steps -1: must be at least 0"),
     Case("pretrain-lr-zero", "pretrain {corpus} --vocab {model} --lr 0 --out {out}", r"--lr 0\.0: must be greater than 0"),
     Case("pretrain-lr-nan", "pretrain {corpus} --vocab {model} --lr nan --out {out}", r"--lr nan: must be a finite number"),
@@ -213,6 +232,8 @@ CASES = [
     Case("fill-mask-no-mask-token", "fill-mask the_cat_sat --model {mlm}", r"text 'the cat sat': no \[MASK\] token"),
     Case("fill-mask-top-k-0", "fill-mask the_[MASK]_sat --model {mlm} --top-k 0", r"--top-k 0: must be at least 1"),
     Case("fill-mask-top-k-huge", "fill-mask the_[MASK]_sat --model {mlm} --top-k 100000", r"--top-k 100000: more than the \d+ tokens"),
+    Case("fill-mask-text-too-long", "fill-mask " + "the_cat_sat_" * 30 + "[MASK] --model {mlm}",
+         r"text: \d+ tokens, but the model reads at most 64"),
     Case("fill-mask-garbage-weights", "fill-mask the_[MASK]_sat --model {garbage}", r"{garbage}/model\.safetensors: not a readable"),
     Case("fill-mask-missing-model", "fill-mask the_[MASK]_sat --model {absent}", r"{absent}: no such model folder"),
     # finetune
@@ -227,6 +248,8 @@ CASES = [
     Case("finetune-long", "finetune --long slide --train {train_csv} --model {model} --out {out}", r"--long 'slide'"),
     Case("finetune-no-config", "finetune --train {train_csv} --model {no_config} --out {out} --quiet",
          r"{no_config}/config\.json"),
+    Case("finetune-garbage-weights", "finetune --train {train_csv} --model {garbage} --out {out} --quiet",
+         r"{garbage}/model\.safetensors: not a readable safetensors file"),
     Case("finetune-out-under-a-file", "finetune --train {train_csv} --model {model} --out {regular}/clf --quiet",
          r"{regular}/clf: cannot write \(.*\); a part of the path is a file"),
     # predict
@@ -276,8 +299,7 @@ def test_bad_input_is_one_line_and_leaves_nothing(case, ws, tmp_path, capsys, mo
     out = tmp_path / "out"
     paths = {**ws, "out": str(out)}
     argv, pattern = _argv(case, paths)
-    regular = Path(ws["regular"])
-    before = {p.name for p in Path(ws["folder"]).iterdir()}
+    before = _snapshot(Path(ws["model"]).parent)
     with pytest.raises(SystemExit) as e:  # any other exception escaping main fails the test
         main(argv)
     assert e.value.code == 2
@@ -285,9 +307,19 @@ def test_bad_input_is_one_line_and_leaves_nothing(case, ws, tmp_path, capsys, mo
     assert "Traceback" not in captured.out
     _check_one_line(captured.err, argv[0], pattern)
     assert _leftovers(out) == []  # no partial output file or folder, no temporary sibling
-    assert regular.is_file() and regular.read_text() == "I am a file\n"
-    assert {p.name for p in Path(ws["folder"]).iterdir()} == before
-    assert not [p for p in regular.parent.iterdir() if p.name.startswith((".regular-file", ".a-folder"))]
+    assert _snapshot(Path(ws["model"]).parent) == before  # nothing written, moved or left in the workspace
+
+
+def _snapshot(root: Path) -> dict[str, int]:
+    return {str(p.relative_to(root)): p.stat().st_size if p.is_file() else -1 for p in root.rglob("*")}
+
+
+def test_long_input_is_cut_to_the_model_positions(ws, tmp_path, capsys):
+    """A line longer than the model's 64 positions is cut to them (the tokenizer's own limit is 512)."""
+    out = tmp_path / "vectors.jsonl"
+    main(["embed", ws["long_text"], "--model", ws["model"], "--output", str(out)])
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").split("\n") if line]
+    assert len(rows) == 1 and len(rows[0]["embedding"]) == 64
 
 
 def test_every_help_still_works(capsys):
@@ -369,14 +401,15 @@ def test_full_disk_while_writing_shards_keeps_the_old_ones(ws, tmp_path, capsys,
     out = tmp_path / "shards"
     assert main(["prepare", ws["corpus"], "--tokenizer", ws["model"], "--out", str(out), "--workers", "1"]) is None
     meta = (out / "meta.json").read_text()
-    (Path(ws["corpus"]).parent / "corpus2.txt").write_text(Path(ws["corpus"]).read_text() * 2, encoding="utf-8")
+    corpus2 = tmp_path / "corpus2.txt"
+    corpus2.write_text(Path(ws["corpus"]).read_text() * 2, encoding="utf-8")
 
     def full(*a, **k):
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(np, "save", full)
     with pytest.raises(SystemExit):
-        main(["prepare", str(Path(ws["corpus"]).parent / "corpus2.txt"), "--tokenizer", ws["model"], "--out", str(out),
+        main(["prepare", str(corpus2), "--tokenizer", ws["model"], "--out", str(out),
               "--workers", "1"])
     _check_one_line(capsys.readouterr().err, "prepare", re.escape(str(out)) + r": cannot write \(No space left")
     assert (out / "meta.json").read_text() == meta  # the earlier shards are still there, whole

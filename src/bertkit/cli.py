@@ -66,6 +66,7 @@ def embed(a: EmbedArgs) -> None:
         raise ReaderError(f"{a.input}: no lines to embed")
     tok = BertTokenizer.from_pretrained(a.model)
     model = BertModel.from_pretrained(a.model)
+    check_vocab_fits(tok, model.config, a.model)
     _check_max_length(a.max_length, tok, model.config.max_position_embeddings)
     vecs = sentence_embeddings(model, tok, lines, batch_size=a.batch_size, max_length=a.max_length,
                                normalize=not a.no_normalize, dtype=a.dtype, progress=True)
@@ -109,7 +110,9 @@ def vocab(a: VocabArgs) -> None:
     from .vocab import DEFAULT_SPECIALS
     for f in a.files:
         _check_file(f)
-        _check_utf8(f)
+    if not any([_check_utf8(f) for f in a.files]):  # every file checked, then: is there any text at all?
+        from .errors import DataError
+        raise DataError(f"{', '.join(a.files)}: no text to learn a vocabulary from; give non-empty text files")
     if a.vocab_size <= len(DEFAULT_SPECIALS):
         raise OptionError(f"--vocab-size {a.vocab_size}: must be larger than the {len(DEFAULT_SPECIALS)} special "
                           f"tokens ({', '.join(DEFAULT_SPECIALS.values())})")
@@ -143,6 +146,7 @@ def demo(a: DemoArgs) -> None:
 
     tok = BertTokenizer.from_pretrained(a.model)
     model = BertModel.from_pretrained(a.model)
+    check_vocab_fits(tok, model.config, a.model)
     print(f"{a.model}: {model.config.num_hidden_layers} layers, hidden {model.config.hidden_size}, "
           f"{model.num_parameters() / 1e6:.1f}M parameters")
     vecs = sentence_embeddings(model, tok, DEMO_SENTENCES)
@@ -196,17 +200,29 @@ def _check_file(source: str) -> None:
         raise DataError(f"{source}: not readable (permission denied); check its permissions")
 
 
-def _check_utf8(source: str) -> None:
-    """DataError naming the line and byte of the first non-UTF-8 byte of a file."""
+def _check_utf8(source: str) -> bool:
+    """Whether the file holds any non-blank text; DataError naming the line and byte of the first non-UTF-8
+    byte of the file."""
     from .errors import DataError
+    text = False
     with open(source, "rb") as f:
         for lineno, raw in enumerate(f, 1):
             try:
-                raw.decode("utf-8")
+                text = bool(raw.decode("utf-8").strip()) or text
             except UnicodeDecodeError as e:
                 raise DataError(f"{source}:{lineno}: not UTF-8 text (byte {e.start + 1} of the line is "
                                 f"0x{raw[e.start]:02x}); convert the file to UTF-8, e.g. "
                                 "iconv -f latin1 -t utf-8") from None
+    return text
+
+
+def check_vocab_fits(tok, config, folder) -> None:
+    """The tokenizer's ids must index the model's embeddings: CheckpointError naming the folder otherwise."""
+    from .errors import CheckpointError
+    if len(tok) > config.vocab_size:
+        raise CheckpointError(f"{folder}: the tokenizer has {len(tok)} tokens but the model's vocab_size is "
+                              f"{config.vocab_size}; the tokenizer files belong to another model: copy the right "
+                              "ones (or resize_token_embeddings and save)")
 
 
 def _check_max_length(max_length: int | None, tok, max_positions: int | None = None) -> None:

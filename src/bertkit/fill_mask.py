@@ -30,7 +30,11 @@ def _has_mlm_head(folder: Path) -> bool:
 @torch.no_grad()
 def fill_mask(model_dir: str | os.PathLike, text: str, top_k: int = 5, model=None, tokenizer=None) -> list[list[dict]]:
     """For each [MASK] in `text`: the top_k predictions as {"score", "token", "token_str", "sequence"}
-    (the text with that one mask filled), like the `transformers` fill-mask pipeline."""
+    (the text with that one mask filled), like the `transformers` fill-mask pipeline.
+
+    Raises CheckpointError (no such folder, no MLM head, a tokenizer of another model), DataError (no
+    [MASK] in the text, or more tokens than the model's positions) or OptionError (top_k above the
+    vocabulary)."""
     from .models import BertForMaskedLM
     from .tokenization import BertTokenizer
     folder = Path(model_dir)
@@ -44,8 +48,15 @@ def fill_mask(model_dir: str | os.PathLike, text: str, top_k: int = 5, model=Non
         model = BertForMaskedLM.from_pretrained(folder)
     tok = tokenizer or BertTokenizer.from_pretrained(folder)
     model.eval()
+    if len(tok) > model.config.vocab_size:
+        raise CheckpointError(f"{folder}: the tokenizer has {len(tok)} tokens but the model's vocab_size is "
+                              f"{model.config.vocab_size}; the tokenizer files belong to another model")
     enc = tok([text], return_tensors="pt")
     ids = enc["input_ids"]  # (1, T)
+    limit = model.config.max_position_embeddings
+    if ids.shape[1] > limit:
+        raise DataError(f"text: {ids.shape[1]} tokens, but the model reads at most {limit} (max_position_embeddings); "
+                        "shorten the text around the [MASK]")
     where = (ids[0] == tok.mask_token_id).nonzero().flatten().tolist()
     if not where:
         raise DataError(f"text {text!r}: no {tok.mask_token} token; put {tok.mask_token} where a word is to be "

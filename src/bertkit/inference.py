@@ -19,7 +19,8 @@ def autocast(dtype: str | None):
         return nullcontext()
     if dtype in ("bf16", "bfloat16"):
         return torch.autocast("cpu", dtype=torch.bfloat16)
-    raise ValueError(f"unknown dtype {dtype!r}; use fp32 or bf16")
+    from .cliargs import OptionError
+    raise OptionError(f"--dtype {dtype!r}: use fp32 or bf16")
 
 
 def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
@@ -64,12 +65,17 @@ def sentence_embeddings(model, tokenizer, texts: Sequence[str], batch_size: int 
                         dtype: str | None = None, progress: bool = False) -> Tensor:
     """Mean-pooled (and L2-normalised) sentence vectors, (len(texts), C), in input order.
 
-    This is how all-MiniLM-L6-v2 and other sentence-transformers BERTs make sentence embeddings.
+    This is how all-MiniLM-L6-v2 and other sentence-transformers BERTs make sentence embeddings. Longer
+    texts are cut to `max_length` tokens (default: the smaller of the tokenizer's model_max_length and the
+    model's max_position_embeddings). An unknown `dtype` raises OptionError.
     """
     from tqdm.auto import tqdm
 
     model.eval()
-    enc = tokenizer(list(texts), truncation=True, max_length=max_length or tokenizer.model_max_length)
+    if max_length is None:  # the tokenizer's limit, but never more positions than the model has
+        limits = [n for n in (tokenizer.model_max_length, model.config.max_position_embeddings) if n]
+        max_length = min(limits) if limits else None
+    enc = tokenizer(list(texts), truncation=True, max_length=max_length)
     out = torch.empty(len(texts), model.config.hidden_size)
     bar = tqdm(total=len(texts), desc="embed", unit="line", disable=not progress)
     with autocast(dtype):

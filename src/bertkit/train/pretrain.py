@@ -335,6 +335,7 @@ def pretrain(a: PretrainArgs) -> Path:
     if not a.resume and ckpt_path.exists():
         raise PretrainError(f"{out} holds a run already (checkpoint.pt); pass --resume to continue it, "
                             "or choose another --out")
+    resumed = _load_checkpoint(ckpt_path) if a.resume else None  # a damaged file is said before any work
 
     # tokenizer, shards
     tok_dir = a.init_from or a.vocab
@@ -378,7 +379,7 @@ def pretrain(a: PretrainArgs) -> Path:
     step, position = 0, (0, 0)
     torch.manual_seed(a.seed * 1000 + rank + 1)  # dropout
     if a.resume:
-        state = _load_checkpoint(ckpt_path)
+        state = resumed
         _check_resume_config(ckpt_path, json.loads(state.get("config", "{}")), model.config.to_dict())
         try:
             model.load_state_dict(state["model"])
