@@ -109,3 +109,17 @@ def test_vocab_command_writes_a_loadable_folder(tmp_path, wiki_txt):
     held_out = wiki_txt.read_text(encoding="utf-8").splitlines()[1000:1100]
     assert ours(held_out)["input_ids"] == hf(held_out)["input_ids"]
     assert len(hf) == len(ours) <= 2000
+
+
+def test_bad_options_are_one_line_naming_the_option(capsys):
+    for argv, expected in [
+        (["nosuchcommand"], "bertkit: argument command: invalid choice: 'nosuchcommand'"),
+        (["embed", "--batch-size", "x"], "bertkit embed: argument --batch-size: invalid int value: 'x'"),
+        (["embed", "--batch-size", "0"], "bertkit embed: --batch-size 0: must be at least 1"),
+        (["pretrain", "--dtype", "fp17"], "bertkit pretrain: --dtype 'fp17': use one of auto, bf16, fp32"),
+    ]:
+        with pytest.raises(SystemExit) as e:
+            main(argv)
+        assert e.value.code == 2
+        err = capsys.readouterr().err
+        assert len(err.splitlines()) == 1 and err.startswith(expected), err

@@ -110,7 +110,7 @@ def vocab(a: VocabArgs) -> None:
     from .vocab import DEFAULT_SPECIALS
     for f in a.files:
         _check_file(f)
-    if not any([_check_utf8(f) for f in a.files]):  # every file checked, then: is there any text at all?
+    if not any([_has_text(f) for f in a.files]):  # every file checked, then: is there any text at all?
         from .errors import DataError
         raise DataError(f"{', '.join(a.files)}: no text to learn a vocabulary from; give non-empty text files")
     if a.vocab_size <= len(DEFAULT_SPECIALS):
@@ -200,20 +200,9 @@ def _check_file(source: str) -> None:
         raise DataError(f"{source}: not readable (permission denied); check its permissions")
 
 
-def _check_utf8(source: str) -> bool:
-    """Whether the file holds any non-blank text; DataError naming the line and byte of the first non-UTF-8
-    byte of the file."""
-    from .errors import DataError
-    text = False
-    with open(source, "rb") as f:
-        for lineno, raw in enumerate(f, 1):
-            try:
-                text = bool(raw.decode("utf-8").strip()) or text
-            except UnicodeDecodeError as e:
-                raise DataError(f"{source}:{lineno}: not UTF-8 text (byte {e.start + 1} of the line is "
-                                f"0x{raw[e.start]:02x}); convert the file to UTF-8, e.g. "
-                                "iconv -f latin1 -t utf-8") from None
-    return text
+def _has_text(source: str) -> bool:
+    """Whether a file holds a non-blank line; it is read whole, so a non-UTF-8 byte anywhere is a DataError."""
+    return sum(1 for _ in _read_lines(source)) > 0
 
 
 def check_vocab_fits(tok, config, folder) -> None:

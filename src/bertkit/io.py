@@ -22,8 +22,9 @@ from typing import Iterator
 from .errors import BertkitError
 
 
-class WriteError(BertkitError):
-    """A file or folder could not be written; the message names the path and the cause."""
+class WriteError(BertkitError, OSError):
+    """A file or folder could not be written; the message names the path and the cause. Also an OSError,
+    as Python's own failed writes are, so code that catches OSError around a save still does."""
 
 
 _ADVICE = {

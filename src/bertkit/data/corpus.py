@@ -63,9 +63,10 @@ def read_documents(path: str | os.PathLike, skip_bad: bool = False) -> Iterator[
             print(f"warning: {where}; skipping the file", file=sys.stderr)
             return
         raise CorpusError(f"{where}; convert it (e.g. iconv -f latin1 -t utf-8) or pass --skip-bad-files") from None
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     if path.suffix in (".jsonl", ".json"):
-        for lineno, line in enumerate(lines, 1):
+        # JSON lines end at "\n" only (a "\r" before it is the CRLF convention); U+2028 and the like are text
+        for lineno, line in enumerate(text.split("\n"), 1):
+            line = line.removesuffix("\r")
             if not line.strip():
                 continue
             try:
@@ -78,6 +79,7 @@ def read_documents(path: str | os.PathLike, skip_bad: bool = False) -> Iterator[
             if paras:
                 yield paras
         return
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     doc: list[str] = []
     for line in lines:
         line = line.strip()

@@ -251,7 +251,7 @@ def _load_checkpoint(path: Path) -> dict:
 def _metrics_upto(path: Path, step: int) -> list[str]:
     """The lines of metrics.jsonl logged at or before `step` (a damaged line is dropped, not fatal)."""
     keep = []
-    with writing(path), open(path, "rb") as f:
+    with open(path, "rb") as f:
         for raw in f:
             line = raw.decode("utf-8", "replace").rstrip("\r\n")
             try:
