@@ -8,11 +8,7 @@ import math
 from dataclasses import field
 from typing import get_type_hints
 
-from .errors import BertkitError
-
-
-class OptionError(BertkitError):
-    """A command-line option has a value the command cannot use; the message names the option."""
+from .errors import OptionError  # noqa: F401  (re-exported: bertkit.cliargs.OptionError)
 
 
 def arg(default=dataclasses.MISSING, help: str = "", positional: bool = False, **kwargs):

@@ -35,4 +35,14 @@ class TrainError(BertkitError):
     """A training run cannot start or go on as asked; the message says what to change."""
 
 
-__all__ = ["BertkitError", "ConfigError", "CheckpointError", "TokenizerError", "DataError", "TrainError"]
+class OptionError(BertkitError):
+    """A command-line option has a value the command cannot use; the message names the option."""
+
+
+class WriteError(BertkitError, OSError):
+    """A file or folder could not be written; the message names the path and the cause. Also an OSError,
+    as Python's own failed writes are, so code that catches OSError around a save still does."""
+
+
+__all__ = ["BertkitError", "ConfigError", "CheckpointError", "TokenizerError", "DataError", "TrainError", "OptionError",
+           "WriteError"]

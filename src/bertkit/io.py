@@ -19,12 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from .errors import BertkitError
-
-
-class WriteError(BertkitError, OSError):
-    """A file or folder could not be written; the message names the path and the cause. Also an OSError,
-    as Python's own failed writes are, so code that catches OSError around a save still does."""
+from .errors import WriteError  # noqa: F401  (re-exported: bertkit.io.WriteError)
 
 
 _ADVICE = {
