@@ -203,7 +203,8 @@ def words_of(text: str, tok) -> tuple[list[str], list[tuple[int, int]], list[lis
 
 def word_windows(lengths: Sequence[int], room: int, stride: int) -> list[tuple[int, int]]:
     """Windows [a, b) of whole words, each at most `room` tokens (a single longer word is a window of its
-    own, to be cut), consecutive windows sharing at most `stride` tokens; together they cover all words."""
+    own, to be cut), consecutive windows sharing at most `stride` tokens, each window reaching past the
+    previous one; together they cover all words."""
     n = len(lengths)
     if n == 0:
         return [(0, 0)]
@@ -218,8 +219,10 @@ def word_windows(lengths: Sequence[int], room: int, stride: int) -> list[tuple[i
         out.append((start, end))
         if end >= n:
             return out
+        # go back over at most `stride` tokens, and only so far that the next window still takes word `end`
+        limit = min(stride, room - lengths[end])
         nxt, shared = end, 0
-        while nxt - 1 > start and shared + lengths[nxt - 1] <= stride:
+        while nxt - 1 > start and shared + lengths[nxt - 1] <= limit:
             shared += lengths[nxt - 1]
             nxt -= 1
         start = nxt
