@@ -388,7 +388,7 @@ def test_finetune_and_predict_long_sentences_end_to_end(folder, tmp_path, capsys
     train.write_text("\n\n".join(lines) + "\n", encoding="utf-8")
     out = tmp_path / "out"
     s = finetune(FinetuneArgs(task="ner", model=str(folder), train=str(train), dev=str(train), out=str(out),
-                              epochs=5, lr=5e-3, batch_size=16, max_length=32, quiet=True))
+                              epochs=5, lr=5e-3, batch_size=16, max_length=32, fp32=True, quiet=True))
     assert s["best_f1"] >= 0.99
     cfg = json.loads((out / "config.json").read_text())["bertkit_task"]
     assert cfg == {"task": "ner", "max_length": 32, "stride": 15, "scheme": "IOB2", "crf": False}
