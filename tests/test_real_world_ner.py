@@ -411,3 +411,9 @@ def test_predict_uses_the_saved_scheme(folder, tmp_path):
     row = predict_rows(PredictArgs(model=str(out), input=str(inp)))[0]
     assert row["tags"] == ["U-PER", "U-PER", "O", "B-LOC", "L-LOC"]
     assert [e["text"] for e in row["entities"]] == ["alice", "bob", "new york"]
+    # predict reads a 4-column CoNLL file too (tags from the last column; --tag-column picks another)
+    rows = predict_rows(PredictArgs(model=str(out), input=str(CASES / "conll2003_4col.conll")))
+    assert [r["text"] for r in rows] == ["EU rejects German call .", "Tomas Rinn"]
+    assert [len(r["tags"]) for r in rows] == [5, 2]
+    with pytest.raises(ReaderError, match=r"conll2003_4col\.conll:3: field 'tag': 'NNP' \(column 2\)"):
+        predict_rows(PredictArgs(model=str(out), input=str(CASES / "conll2003_4col.conll"), tag_column=2))

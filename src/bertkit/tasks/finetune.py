@@ -46,7 +46,8 @@ class FinetuneArgs:
     lr: float = _arg(1e-4, "peak learning rate")
     warmup: float = _arg(0.1, "warmup: a fraction of the steps (< 1) or a number of steps")
     weight_decay: float = _arg(0.01, "AdamW weight decay (not on biases and LayerNorm)")
-    max_length: int | None = _arg(None, "tokens per window (default 128; qa 384)")
+    max_length: int | None = _arg(None, "tokens per window (default 128, qa 384, or the model's positions if fewer; "
+                                        "more than its max_position_embeddings is refused)")
     long: str = _arg("truncate", "classify: truncate | windows (slide over the whole text, pool the logits)")
     stride: int | None = _arg(None, "windows (classify --long windows, and ner sentences longer than "
                                     "--max-length): tokens shared by consecutive windows (default 32, or "
