@@ -117,7 +117,6 @@ def test_bilou_three_per_three_loc_scored_with_bilou():
     pred = [["B-PER", "L-PER"] + gold[0][2:], gold[1]]
     m = ner.evaluate(gold, pred, "BILOU")
     assert m["report"]["PER"]["precision"] == pytest.approx(1 / 2)
-    assert m["report"]["PER"]["recall"] == pytest.approx(2 / 3) or m["report"]["PER"]["recall"] == pytest.approx(1 / 3)
     assert m["report"]["PER"]["recall"] == pytest.approx(1 / 3)
     from seqeval.metrics import f1_score
     from seqeval.scheme import BILOU
@@ -253,6 +252,21 @@ def lookup_tagger(tok, by_word: dict[str, str]):
     return ner.Tagger(Lookup(table, dict(enumerate(labels))))
 
 
+def test_predict_words_decodes_with_the_given_scheme(tok):
+    tagger = lookup_tagger(tok, {"alice": "B-PER", "bob": "B-PER"})  # two adjacent one-word entities
+    xs = [NerExample(["alice", "bob", "met"], None)]
+    assert [e["text"] for e in ner.predict_words(tagger, tok, xs, ner.NerOptions())[0]["entities"]] == ["alice", "bob"]
+    labels = ["O", "U-PER", "B-PER", "L-PER"]
+    table = torch.zeros(len(tok.get_vocab()), 4)
+    table[:, 0] = 1.0
+    table[tok.convert_tokens_to_ids("alice"), :] = torch.tensor([0.0, 1.0, 0.0, 0.0])
+    table[tok.convert_tokens_to_ids("bob"), :] = torch.tensor([0.0, 1.0, 0.0, 0.0])
+    bilou = ner.Tagger(Lookup(table, dict(enumerate(labels))))
+    row = ner.predict_words(bilou, tok, xs, ner.NerOptions(scheme="BILOU"))[0]
+    assert row["tags"] == ["U-PER", "U-PER", "O"]
+    assert [(e["type"], e["text"]) for e in row["entities"]] == [("PER", "alice"), ("PER", "bob")]
+
+
 def test_zero_width_word_is_predicted(tok):
     tagger = lookup_tagger(tok, {"tomas": "B-PER", "lund": "B-LOC", "porto": "B-LOC"})
     xs = read_conll(CASES / "zero_width.conll", require_tags=False)
@@ -355,7 +369,6 @@ def test_training_windows_label_every_word(tok):
         assert len(f["input_ids"]) <= 16
         for i, t in enumerate(f["first"]):
             seen.setdefault(f["word0"] + i, set()).add(f["token_labels"][t])
-        assert sorted(f["word0"] + i for f in feats for i in f["own"]) == list(range(60)) or True
     assert sorted(seen) == list(range(60))
     assert all(seen[i] == {label2id[tags[i]]} for i in range(60))
     assert sorted(f["word0"] + i for f in feats for i in f["own"]) == list(range(60))
@@ -398,6 +411,7 @@ def test_finetune_and_predict_long_sentences_end_to_end(folder, tmp_path, capsys
     assert got.count("Tomas Rinn") == 20 and got.count("Varek") == 20
 
 
+@pytest.mark.slow  # fine-tunes (~5 s on a busy machine)
 def test_predict_uses_the_saved_scheme(folder, tmp_path):
     """A BILOU model decodes two adjacent U-PER as two entities."""
     train = tmp_path / "train.conll"
