@@ -179,42 +179,94 @@ def check_labels(examples, label2id: dict[str, int], path) -> None:
 # -- NER (CoNLL) -------------------------------------------------------------------------------------
 
 TAG = re.compile(r"^(O|[BIESLU]-.+)$")
+_COLUMN_SEP = re.compile(r"[ \t]+")
 
 
-def read_conll(path, require_tags: bool = True) -> list[NerExample]:
-    """`token tag` per line (tab or spaces), blank lines between sentences, `-DOCSTART-` ignored.
+def _conll_lines(path: Path) -> list[str]:
+    """The file's physical lines: split on "\n" only (a "\r" before it is dropped), BOM removed."""
+    if not path.is_file():
+        raise ReaderError(f"{path}: no such file")
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        raise ReaderError(f"{path}:{line}: not valid UTF-8 (byte 0x{data[e.start]:02x}); "
+                          "save the file as UTF-8") from None
+    if not text.strip():
+        raise ReaderError(f"{path}: the file is empty")
+    lines = text.split("\n")
+    return [t[:-1] if t.endswith("\r") else t for t in lines]
 
-    With `require_tags=False` a line may also hold the token alone (text to predict)."""
+
+def read_conll(path, require_tags: bool = True, tag_column: int | None = None) -> list[NerExample]:
+    """CoNLL: one token per line with its columns, a blank line between sentences.
+
+    The token is the first column and the tag the last (a CoNLL-2003 line `EU NNP B-NP B-ORG` gives
+    `EU` and `B-ORG`); `tag_column` picks another: 1 is the first column (the token), 2 the second, ...,
+    -1 the last. Columns are separated by tabs or spaces; every token line has as many columns as the
+    first. Lines may end in "\n" or "\r\n"; the file is split on "\n" only, so line numbers are
+    physical lines and a Unicode separator inside a token stays in it. `-DOCSTART-` lines end a
+    sentence and are skipped. A tag is `O` or `<prefix>-<type>` with prefix B, I, E, S, L or U; which
+    scheme (IOB1, IOB2, IOBES, BILOU) the tags follow is checked by `bertkit.tasks.ner.detect_scheme`.
+
+    With `require_tags=False` (text to predict) a file may hold the token alone (one column); if it
+    has more columns, the tags are read and checked too. Raises ReaderError naming file:line."""
     path = Path(path)
-    raw = _check_file(path)
+    if tag_column is not None and (isinstance(tag_column, bool) or not isinstance(tag_column, int)
+                                   or tag_column in (0, 1)):
+        raise ReaderError(f"--tag-column {tag_column!r}: give the column of the tags, counted from 1 "
+                          "(column 1 is the token), or -1 for the last")
     out: list[NerExample] = []
     words: list[str] = []
     tags: list[str] = []
     start = 0
-    for line, text in enumerate(raw.splitlines(), 1):
-        parts = text.split()
-        if not parts:
-            if words:
-                out.append(NerExample(words, tags if tags else None, start))
-            words, tags = [], []
+    ncols, first_line, tag_index = None, 0, -1
+
+    def flush():
+        if words:
+            out.append(NerExample(list(words), list(tags) if tags else None, start))
+        words.clear()
+        tags.clear()
+
+    for line, text in enumerate(_conll_lines(path), 1):
+        if "\r" in text:
+            raise ReaderError(f"{path}:{line}: a carriage return (\\r) inside the line; CoNLL lines end "
+                              "with \\n or \\r\\n: convert the line ends")
+        stripped = text.strip(" \t")
+        if not stripped:
+            flush()
             continue
+        parts = _COLUMN_SEP.split(stripped)
         if parts[0] == "-DOCSTART-":
+            flush()
             continue
-        if len(parts) != 2 and not (len(parts) == 1 and not require_tags):
-            raise ReaderError(f"{path}:{line}: expected 2 columns (token tag), got {len(parts)}: {text!r}")
+        if ncols is None:
+            ncols, first_line = len(parts), line
+            if ncols == 1 and require_tags:
+                raise ReaderError(f"{path}:{line}: expected 2 columns (token tag), got 1: {text!r}; "
+                                  "write the tag after the token, separated by a tab or spaces")
+            if ncols > 1:
+                tag_index = ncols - 1 if tag_column is None else \
+                    tag_column - 1 if tag_column > 0 else ncols + tag_column
+                if not 0 < tag_index < ncols:
+                    raise ReaderError(f"{path}:{line}: --tag-column {tag_column}: the line has {ncols} "
+                                      f"columns; the tag column is 2..{ncols} or -1..-{ncols - 1}")
+        if len(parts) != ncols:
+            what = "token" if ncols == 1 else "token tag" if ncols == 2 else "token ... tag"
+            raise ReaderError(f"{path}:{line}: expected {ncols} columns ({what}), got {len(parts)}: {text!r}; "
+                              f"every token line has as many columns as line {first_line}")
         if not words:
             start = line
         words.append(parts[0])
-        if len(parts) == 2:
-            tag = parts[1]
+        if ncols > 1:
+            tag = parts[tag_index]
             if not TAG.match(tag):
-                raise ReaderError(f"{path}:{line}: field 'tag': {tag!r} is not O or B-/I-/E-/S-<type> "
-                                  "(BIO or BIOES)")
+                raise ReaderError(f"{path}:{line}: field 'tag': {tag!r} (column {tag_index + 1}) is not O or "
+                                  "B-/I-/E-/S-/L-/U-<type> (IOB1, IOB2, IOBES or BILOU); "
+                                  "use --tag-column to read the tags from another column")
             tags.append(tag)
-        if tags and len(tags) != len(words):
-            raise ReaderError(f"{path}:{line}: field 'tag' is missing for token {parts[0]!r}")
-    if words:
-        out.append(NerExample(words, tags if tags else None, start))
+    flush()
     if not out:
         raise ReaderError(f"{path}: no sentences in the file")
     return out

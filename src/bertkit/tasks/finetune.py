@@ -46,12 +46,18 @@ class FinetuneArgs:
     lr: float = _arg(1e-4, "peak learning rate")
     warmup: float = _arg(0.1, "warmup: a fraction of the steps (< 1) or a number of steps")
     weight_decay: float = _arg(0.01, "AdamW weight decay (not on biases and LayerNorm)")
-    max_length: int | None = _arg(None, "tokens per window (default 128; qa 384)")
+    max_length: int | None = _arg(None, "tokens per window (default 128, qa 384, or the model's positions if fewer; "
+                                        "more than its max_position_embeddings is refused)")
     long: str = _arg("truncate", "classify: truncate | windows (slide over the whole text, pool the logits)")
-    stride: int = _arg(32, "classify windows: tokens shared by consecutive windows")
+    stride: int | None = _arg(None, "windows (classify --long windows, and ner sentences longer than "
+                                    "--max-length): tokens shared by consecutive windows (default 32, or "
+                                    "half a window when 32 does not fit)")
     pool: str = _arg("mean", "classify windows: mean | max pooling of window logits")
     crf: bool = _arg(False, "ner: a CRF layer on top of the softmax head")
+    tag_column: int | None = _arg(None, "ner: the CoNLL column that holds the tags, counted from 1 (1 is the "
+                                        "token), or -1 for the last (default: the last column)")
     doc_stride: int = _arg(128, "qa: tokens shared by consecutive context windows")
+    max_query_length: int = _arg(64, "qa: questions longer than this many tokens are truncated (and counted)")
     max_answer_length: int = _arg(30, "qa: longest answer in tokens")
     null_threshold: float = _arg(0.0, "qa (SQuAD 2.0): answer '' when null score − best span > this")
     fp32: bool = _arg(False, "train in fp32 (default: bf16 autocast where it is faster than fp32 on this hardware)")
@@ -85,9 +91,36 @@ def _resolve(a: FinetuneArgs) -> FinetuneArgs:
             a.limit = a.limit if a.limit is not None else DEMO["limit"]
     a.out = a.out or "finetuned"
     a.epochs = 3.0 if a.epochs is None else a.epochs
-    if a.max_length is None:
-        a.max_length = 384 if a.task == "qa" else 128
+    if a.max_length is None:  # the default, within the model's positions
+        a.max_length = min(384 if a.task == "qa" else 128, model_positions(a.model) or 512)
+    else:
+        check_max_length(a.max_length, a.model)
+    if a.stride is None:
+        a.stride = min(32, max(0, (a.max_length - 2) // 2))
     return a
+
+
+def model_positions(folder) -> int | None:
+    """max_position_embeddings from the folder's config.json, or None when it cannot be read (loading the
+    model then fails later, with its own message)."""
+    try:
+        limit = json.loads((Path(folder) / "config.json").read_text(encoding="utf-8"))["max_position_embeddings"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return limit if isinstance(limit, int) and not isinstance(limit, bool) and limit > 0 else None
+
+
+def check_max_length(max_length: int, folder, option: str = "--max-length") -> None:
+    """Refuse a window longer than the model's position table (config.json max_position_embeddings),
+    and one too short to hold [CLS], [SEP] and a token. Raises ConfigError."""
+    from ..errors import ConfigError
+    if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 3:
+        raise ConfigError(f"{option} {max_length!r}: a window needs [CLS], [SEP] and at least one token; "
+                          f"use {option} 3 or more")
+    limit = model_positions(folder)
+    if limit is not None and max_length > limit:
+        raise ConfigError(f"{option} {max_length}: the model at {folder} has {limit} positions "
+                          f"(max_position_embeddings); use {option} {limit} or less")
 
 
 def load_tokenizer(folder):
@@ -102,7 +135,7 @@ def finetune(a: FinetuneArgs, tokenizer=None) -> dict:
     from ..train.optim import OptimConfig
     from ..train.trainer import OutputFolder, TrainConfig, train
 
-    a = _resolve(a)
+    a = _resolve(a)  # checks --max-length against the model's positions
     task = {"classify": _Classify, "ner": _Ner, "qa": _QA}[a.task](a)
     task.read()  # every input file is checked before anything is written
     tok = tokenizer or load_tokenizer(a.model)
@@ -118,6 +151,7 @@ def finetune(a: FinetuneArgs, tokenizer=None) -> dict:
     try:
         summary = train(task.module, task.batches, task.evaluate if task.dev else None,
                         lambda m, d: task.save(tok, d), optim, cfg, folder=folder)
+        summary.update(getattr(task, "notes", {}))
         if task.test:
             from ..train.trainer import autocast_for
             with torch.no_grad(), autocast_for(device, cfg.bf16):
@@ -221,35 +255,39 @@ class _Ner(_Task):
     metric = "f1"
 
     def read(self):
-        from .ner import label_list
+        from .ner import check_scheme, check_window, detect_scheme, label_list
         a = self.a
-        self.train = self._limit(read_conll(a.train))
+        check_window(a.max_length, a.stride)
+        self.train = self._limit(read_conll(a.train, tag_column=a.tag_column))
         self.labels = label_list(self.train)
         self.label2id = {t: i for i, t in enumerate(self.labels)}
+        self.scheme = detect_scheme(self.train, a.train)
         for attr in ("dev", "test"):
             path = getattr(a, attr)
             if path:
-                xs = read_conll(path)
+                xs = read_conll(path, tag_column=a.tag_column)
                 for e in xs:
                     for k, t in enumerate(e.tags):
                         if t not in self.label2id:
                             raise ReaderError(f"{path}:{e.line + k}: field 'tag': {t!r} is not one of the "
                                               f"training tags ({', '.join(self.labels)})")
+                check_scheme(xs, self.scheme, path)
                 setattr(self, attr, xs)
 
     def _options(self):
-        return {"max_length": self.a.max_length, "crf": self.a.crf}
+        return {"max_length": self.a.max_length, "stride": self.a.stride, "scheme": self.scheme,
+                "crf": self.a.crf}
 
     def build(self, tok):
         from ..models import BertForTokenClassification
         from .ner import NerOptions, Tagger, encode
+        self.tok = tok
+        self.opts = NerOptions(self.a.max_length, self.a.stride, self.scheme)
+        self.data = {s: (getattr(self, s), encode(tok, getattr(self, s), self.opts, self.label2id))
+                     for s in ("train", "dev", "test") if getattr(self, s)}
         model = BertForTokenClassification.from_pretrained(
             self.a.model, id2label=dict(enumerate(self.labels)), label2id=self.label2id)
         self.module = Tagger(model, crf=self.a.crf)
-        self.tok = tok
-        self.opts = NerOptions(self.a.max_length)
-        self.data = {s: (getattr(self, s), encode(tok, getattr(self, s), self.opts, self.label2id))
-                     for s in ("train", "dev", "test") if getattr(self, s)}
 
     def batches(self, epoch, gen):
         from .ner import make_batches
@@ -259,7 +297,7 @@ class _Ner(_Task):
         from .ner import evaluate, predict_tags
         xs, feats = self.data[split]
         pred = predict_tags(module, feats, self.a.batch_size * 2, self.tok.pad_token_id, module.config.id2label)
-        return evaluate([e.tags for e in xs], pred)
+        return evaluate([e.tags for e in xs], pred, self.scheme)
 
     def save(self, tok, folder):
         from .ner import save_crf
@@ -281,18 +319,27 @@ class _QA(_Task):
     def _options(self):
         from .qa import QAOptions
         return asdict(QAOptions(self.a.max_length, self.a.doc_stride, self.a.max_answer_length,
-                                null_threshold=self.a.null_threshold, version_2=self.v2))
+                                null_threshold=self.a.null_threshold, version_2=self.v2,
+                                max_query_length=self.a.max_query_length))
 
     def build(self, tok):
         from ..models import BertForQuestionAnswering
-        from .qa import QAOptions, encode
-        self.module = BertForQuestionAnswering.from_pretrained(self.a.model)
+        from .qa import QAOptions, encode, truncation_note
         self.tok = tok
         self.opts = QAOptions(**self._options())
-        self.data = {"train": (self.train, encode(tok, self.train, self.opts, train=True))}
-        for s in ("dev", "test"):
+        self.data, counts = {}, {}
+        for s in ("train", "dev", "test"):  # the limits are checked here, before the model is loaded
             if getattr(self, s):
-                self.data[s] = (getattr(self, s), encode(tok, getattr(self, s), self.opts, train=False))
+                stats = {}
+                feats = encode(tok, getattr(self, s), self.opts, train=s == "train", stats=stats,
+                               path=getattr(self.a, s))
+                self.data[s] = (getattr(self, s), feats)
+                counts[s] = stats["truncated_questions"]
+        self.notes = {"truncated_questions": counts}
+        note = truncation_note(counts, self.opts.max_query_length)
+        if note:
+            print(note, file=sys.stderr)
+        self.module = BertForQuestionAnswering.from_pretrained(self.a.model)
 
     def batches(self, epoch, gen):
         from .qa import make_batches
@@ -318,6 +365,8 @@ class PredictArgs:
     task: str | None = _arg(None, "classify | ner | qa (default: from the folder's config.json)")
     batch_size: int = _arg(32, "examples per forward pass")
     bf16: bool = _arg(False, "bf16 autocast")
+    tag_column: int | None = _arg(None, "ner CoNLL input with tags: their column, counted from 1 (1 is the "
+                                        "token), or -1 for the last (default: the last column)")
 
 
 def _stdin_rows(source: str) -> list[dict]:
@@ -361,6 +410,8 @@ def predict_rows(a: PredictArgs) -> list[dict]:
     task = a.task or task
     if task not in TASKS:
         raise ReaderError(f"{folder}: cannot tell the task from config.json; give --task classify|ner|qa")
+    if "max_length" in opts:
+        check_max_length(opts["max_length"], folder, f"max_length (in {folder / 'config.json'}, bertkit_task)")
     tok = load_tokenizer(folder)
     suffix = Path(a.input).suffix.lower()
     with autocast_for(torch.device("cpu"), a.bf16):
@@ -377,23 +428,15 @@ def predict_rows(a: PredictArgs) -> list[dict]:
                     for x, p in zip(xs, preds)]
         if task == "ner":
             from ..models import BertForTokenClassification
-            from .ner import NerOptions, encode, load_tagger, predict, predict_tags, spans
+            from .ner import NerOptions, default_stride, guess_scheme, load_tagger, predict, predict_words
             model = BertForTokenClassification.from_pretrained(folder)
             tagger = load_tagger(model, folder)
-            nopts = NerOptions(opts.get("max_length", 128))
+            max_length = opts.get("max_length", 128)
+            nopts = NerOptions(max_length, opts.get("stride", default_stride(max_length)),
+                               opts.get("scheme") or guess_scheme(model.config.label2id))
             if suffix in (".conll", ".bio", ".iob"):
-                xs = read_conll(a.input, require_tags=False)
-                tags = predict_tags(tagger, encode(tok, xs, nopts, None), a.batch_size, tok.pad_token_id,
-                                    model.config.id2label)
-                out = []
-                for x, tg in zip(xs, tags):
-                    text = " ".join(x.words)
-                    pos, ws = 0, []
-                    for w in x.words:
-                        ws.append((pos, pos + len(w)))
-                        pos += len(w) + 1
-                    out.append({"text": text, "tags": tg, "entities": spans(text, ws, tg)})
-                return out
+                xs = read_conll(a.input, require_tags=False, tag_column=a.tag_column)
+                return predict_words(tagger, tok, xs, nopts, a.batch_size)
             return predict(tagger, tok, [r.get("text", "") for r in _stdin_rows(a.input)], nopts, a.batch_size)
         from ..models import BertForQuestionAnswering
         from .qa import QAOptions, predict

@@ -2,7 +2,10 @@
 
 Features: the question and the context are tokenized as a pair; a context longer than `max_length`
 becomes several windows overlapping by `doc_stride` tokens. The offsets mapping sends each context
-token back to its characters. A training window whose context does not hold the whole answer is
+token back to its characters. A question longer than `max_query_length` tokens (64, as in the original
+BERT) is cut to its first `max_query_length` tokens, and counted. The limits are checked before any work:
+a window must hold the longest (cut) question, 3 special tokens and more than `doc_stride` context
+tokens, else a ConfigError names the option and the value that fits. A training window whose context does not hold the whole answer is
 labelled with [CLS] (position 0) as start and end, the SQuAD 2.0 convention for "no answer here".
 
 Post-processing: per example, the best spans over all its windows by start + end logit, with
@@ -20,6 +23,7 @@ from __future__ import annotations
 import collections
 import re
 import string
+import sys
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -27,6 +31,7 @@ import torch
 
 from ..data.batching import collate, length_grouped
 from ..data.readers import QAExample
+from ..errors import ConfigError
 
 Tensor = torch.Tensor
 
@@ -39,14 +44,77 @@ class QAOptions:
     n_best: int = 20
     null_threshold: float = 0.0
     version_2: bool = True  # allow "no answer"
+    max_query_length: int = 64  # longer questions are cut to this many tokens
+
+
+OPTION_NAMES = {"max_length": "--max-length", "doc_stride": "--doc-stride", "max_query_length": "--max-query-length"}
 
 
 # -- features -----------------------------------------------------------------------------------------
 
-def encode(tok, examples: Sequence[QAExample], opts: QAOptions, train: bool) -> list[dict]:
+def cut_questions(tok, examples: Sequence[QAExample], max_query_length: int
+                  ) -> tuple[list[str], list[int], list[bool]]:
+    """Each question (leading spaces dropped) cut after its first `max_query_length` tokens: the texts,
+    their token counts, and which were cut. The cut falls at the end of a token's characters, so the cut
+    text tokenizes to exactly the first `max_query_length` tokens of the whole question."""
+    questions = [e.question.lstrip() for e in examples]
+    if not questions:
+        return [], [], []
+    enc = tok(questions, add_special_tokens=False, return_offsets_mapping=True, return_attention_mask=False,
+              return_token_type_ids=False)
+    texts, lengths, cut = [], [], []
+    for q, ids, offsets in zip(questions, enc["input_ids"], enc["offset_mapping"]):
+        long = len(ids) > max_query_length
+        texts.append(q[:offsets[max_query_length - 1][1]] if long else q)
+        lengths.append(min(len(ids), max_query_length))
+        cut.append(long)
+    return texts, lengths, cut
+
+
+def check_limits(examples: Sequence[QAExample], lengths: Sequence[int], opts: QAOptions, path="",
+                 names: dict | None = None) -> None:
+    """Raise ConfigError, naming the option and the value that fits, when a window of `max_length` cannot
+    hold the longest question (`lengths`, in tokens, after the cut), [CLS] [SEP] [SEP] and more than
+    `doc_stride` context tokens (consecutive windows must move on)."""
+    names = {**OPTION_NAMES, **(names or {})}
+    L, S, Q = opts.max_length, opts.doc_stride, opts.max_query_length
+    if isinstance(Q, bool) or not isinstance(Q, int) or Q < 1:
+        raise ConfigError(f"{names['max_query_length']} {Q!r}: a question keeps at least one token; use 1 or more")
+    if isinstance(S, bool) or not isinstance(S, int) or S < 0:
+        raise ConfigError(f"{names['doc_stride']} {S!r}: give a number of tokens, 0 or more")
+    if not lengths:
+        return
+    i = max(range(len(lengths)), key=lambda k: lengths[k])
+    q, e = lengths[i], examples[i]
+    at = f"{path}:{e.line}" if path and e.line else path or "the input"
+    which = f"the question of id {e.id} ({at}) has {q} tokens" + (f" (cut to {names['max_query_length']} {Q})"
+                                                                  if q == Q else "")
+    room = L - 3 - q
+    if room < 1:
+        raise ConfigError(f"{names['max_length']} {L}: {which}, which with [CLS] and two [SEP] leaves no room "
+                          f"for the context; use {names['max_length']} {q + 4 + S} or more (the question, 3 "
+                          f"special tokens and {names['doc_stride']} {S} + 1 context tokens), or a smaller "
+                          f"{names['max_query_length']}")
+    if S >= room:
+        raise ConfigError(f"{names['doc_stride']} {S}: a window of {names['max_length']} {L} holds {room} context "
+                          f"tokens, as {which} and 3 are special; consecutive windows must move on, so use "
+                          f"{names['doc_stride']} {room - 1} or less (or a larger {names['max_length']}, or a "
+                          f"smaller {names['max_query_length']})")
+
+
+def encode(tok, examples: Sequence[QAExample], opts: QAOptions, train: bool, stats: dict | None = None,
+           path="", names: dict | None = None) -> list[dict]:
     """Windows of (question, context): input_ids, token_type_ids, doc, offsets (None outside the
-    context), and for training start_positions / end_positions."""
-    enc = tok([e.question.lstrip() for e in examples], [e.context for e in examples], truncation="only_second",
+    context), and for training start_positions / end_positions. Questions longer than
+    `opts.max_query_length` tokens are cut (see `cut_questions`); `stats`, if given, receives
+    "questions" and "truncated_questions" (how many were cut). The limits are checked first
+    (`check_limits`, ConfigError; `path` and `names` only word its message)."""
+    questions, lengths, cut = cut_questions(tok, examples, opts.max_query_length)
+    check_limits(examples, lengths, opts, path, names)
+    if stats is not None:
+        stats["questions"] = len(examples)
+        stats["truncated_questions"] = sum(cut)
+    enc = tok(questions, [e.context for e in examples], truncation="only_second",
               max_length=opts.max_length, stride=opts.doc_stride, return_overflowing_tokens=True,
               return_offsets_mapping=True)
     feats = []
@@ -60,6 +128,17 @@ def encode(tok, examples: Sequence[QAExample], opts: QAOptions, train: bool) -> 
             f["start_positions"], f["end_positions"] = _positions(examples[d], offsets)
         feats.append(f)
     return feats
+
+
+def truncation_note(counts: dict, max_query_length: int, name: str = "--max-query-length") -> str | None:
+    """One line saying how many questions were cut, e.g. {"train": 3, "dev": 0} → "qa: 3 questions ..."."""
+    total = sum(counts.values())
+    if not total:
+        return None
+    parts = ", ".join(f"{k} {v}" for k, v in counts.items())
+    noun = "question" if total == 1 else "questions"
+    return (f"qa: {total} {noun} longer than {name} {max_query_length} tokens truncated to "
+            f"{max_query_length} ({parts})")
 
 
 def _positions(e: QAExample, offsets: list) -> tuple[int, int]:
@@ -154,9 +233,17 @@ def logits_for(model, features: list[dict], batch_size: int, pad_id: int) -> tup
     return starts, ends
 
 
-def predict(model, tok, examples: Sequence[QAExample], opts: QAOptions, batch_size: int = 32) -> list[dict]:
+def predict(model, tok, examples: Sequence[QAExample], opts: QAOptions, batch_size: int = 32,
+            stats: dict | None = None) -> list[dict]:
+    """Answers for `examples`; a line on stderr says how many questions were cut to
+    `opts.max_query_length` tokens (also put in `stats`, if given)."""
     model.eval()
-    feats = encode(tok, examples, opts, train=False)
+    stats = {} if stats is None else stats
+    names = {k: f"the model's {k}" for k in OPTION_NAMES}  # fixed in fine-tuning, kept in config.json
+    feats = encode(tok, examples, opts, train=False, stats=stats, names=names)
+    note = truncation_note({"input": stats["truncated_questions"]}, opts.max_query_length, names["max_query_length"])
+    if note:
+        print(note, file=sys.stderr)
     s, e = logits_for(model, feats, batch_size, tok.pad_token_id)
     return postprocess(examples, feats, s, e, opts)
 
