@@ -257,11 +257,13 @@ def test_labels_kinds(tmp_path):
     with pytest.raises(ReaderError, match=r"a\.csv: field 'label' mixes kinds: a number with a decimal point or "
                                           r"exponent at line 2 and a name at line 3"):
         read_classification(f)
-    with pytest.raises(ReaderError, match=r"a\.csv:3: field 'label': 'pos' is not a number, but the task is regression"):
+    with pytest.raises(ReaderError, match=r"a\.csv:3: field 'label': 'pos' is not a number, but the task is "
+                                          "regression"):
         read_classification(f, problem_type="regression")
     assert [e.label for e in read_classification(f, problem_type="single_label_classification")] == ["0.5", "pos"]
     j = tmp_path / "a.jsonl"
-    j.write_text('{"text": "a", "label": 1}\n{"text": "b", "label": 0}\n{"text": "c", "label": "0"}\n', encoding="utf-8")
+    j.write_text('{"text": "a", "label": 1}\n{"text": "b", "label": 0}\n{"text": "c", "label": "0"}\n',
+                 encoding="utf-8")
     assert [e.label for e in read_classification(j)] == ["1", "0", "0"]  # JSON ints are classes too
     j.write_text('{"text": "a", "label": 1.0}\n{"text": "b", "label": 0}\n', encoding="utf-8")
     assert [e.label for e in read_classification(j)] == [1.0, 0.0]
@@ -274,7 +276,8 @@ def test_labels_kinds(tmp_path):
 def test_errors_name_the_physical_line(tmp_path):
     f = tmp_path / "a.csv"
     f.write_text('text,label\n"two\nlines",pos\nx,neg,extra\n', encoding="utf-8")
-    with pytest.raises(ReaderError, match=r"a\.csv:4: 3 fields, but the header \(line 1\) has 2 columns \(text, label\)"):
+    with pytest.raises(ReaderError, match=r"a\.csv:4: 3 fields, but the header \(line 1\) has 2 columns "
+                                          r"\(text, label\)"):
         read_classification(f)
     f.write_text('text,label\nfine,pos\n"never closed,neg\nx,pos\n', encoding="utf-8")
     with pytest.raises(ReaderError, match=r"a\.csv:3: a quoted field that opens in this record is never closed"):
@@ -302,7 +305,8 @@ def test_errors_name_the_physical_line(tmp_path):
 def test_not_utf8_names_the_line(tmp_path):
     for name in ("a.csv", "a.tsv", "a.jsonl"):
         f = tmp_path / name
-        row = {"a.csv": b"caf\xe9,pos\n", "a.tsv": b"caf\xe9\tpos\n", "a.jsonl": b'{"text": "caf\xe9", "label": "pos"}\n'}
+        row = {"a.csv": b"caf\xe9,pos\n", "a.tsv": b"caf\xe9\tpos\n",
+               "a.jsonl": b'{"text": "caf\xe9", "label": "pos"}\n'}
         head = {"a.csv": b"text,label\nok,neg\n", "a.tsv": b"text\tlabel\nok\tneg\n",
                 "a.jsonl": b'{"text": "ok", "label": "neg"}\n\n'}
         f.write_bytes(b"\xef\xbb\xbf" + head[name] + row[name])
@@ -319,12 +323,14 @@ def test_txt_and_stdin(tmp_path, monkeypatch):
     f = tmp_path / "a.txt"
     f.write_bytes('\ufeffone\r\n{"text": "two"}\n\nthree\u2028still three\x85and\x0cmore'.encode())
     xs = read_classification(f, require_label=False)
-    assert [(e.text, e.line) for e in xs] == [("one", 1), ('{"text": "two"}', 2), ("three\u2028still three\x85and\x0cmore", 4)]
+    assert [(e.text, e.line) for e in xs] == [("one", 1), ('{"text": "two"}', 2),
+                                              ("three\u2028still three\x85and\x0cmore", 4)]
     with pytest.raises(ReaderError, match=r"a\.txt: unknown format|a\.txt: a \.txt file holds one text per line"):
         read_classification(f)  # training needs labels
     data = '\ufeffplain text\r\n{"text": "json", "text_pair": "p"}\n'.encode()
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data), encoding="utf-8"))
-    with pytest.raises(ReaderError, match=r"<stdin>:1: field 'text_pair' is missing or empty, but other rows have one \(line 2\)"):
+    with pytest.raises(ReaderError, match=r"<stdin>:1: field 'text_pair' is missing or empty, but other rows "
+                                          r"have one \(line 2\)"):
         read_classification("-", require_label=False)
     data = 'plain text\r\n{"text": "json"}\nline\u2028same line\n'.encode()
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data), encoding="utf-8"))

@@ -1,7 +1,7 @@
 """Readers for the files people fine-tune on. Every error names the file, the line and the field.
 
-- classification: CSV, TSV or JSONL with `text`, optional `text_pair`, and `label`: a string (one
-  class), a list of strings (multi-label) or a number (regression);
+- classification: CSV, TSV or JSONL with `text`, optional `text_pair`, and `label`: a string or a whole
+  number (one class), a list of strings (multi-label) or a number with a decimal point (regression);
 - NER: CoNLL, one `token tag` per line, a blank line between sentences, `-DOCSTART-` lines ignored;
   tags in BIO or BIOES;
 - QA: SQuAD v1.1 and v2.0 JSON; each answer's `answer_start` must point at its text.
@@ -178,10 +178,10 @@ def _table(text: str, name, suffix: str, required) -> list[tuple[int, dict]]:
 def _require(row: dict, names, where: str) -> None:
     for name in names:
         value = row.get(name)
-        if name not in row or value is None:
+        if name not in row:
             have = ", ".join(map(repr, row)) or "none"
             raise ReaderError(f"{where}: field {name!r} is missing (the row has: {have}); give every row a {name!r}")
-        if value == "":
+        if value is None or value == "":
             raise ReaderError(f"{where}: field {name!r} is missing or empty; give every row a {name!r}")
 
 
