@@ -39,7 +39,7 @@ def test_missing_label_column(model, tmp_path):
 
 
 def test_empty_file(model, tmp_path):
-    train = write_jsonl(tmp_path / "train.jsonl", [{"text": "good", "label": "pos"}])
+    train = write_jsonl(tmp_path / "train.jsonl", [{"text": "good", "label": "pos"}, {"text": "bad", "label": "neg"}])
     dev = tmp_path / "dev.jsonl"
     dev.write_text("", encoding="utf-8")
     assert f"{dev}: the file is empty" in run(model, tmp_path, "classify", train, dev)
@@ -87,5 +87,6 @@ def test_cli_reports_the_error(model, tmp_path):
     train = write_jsonl(tmp_path / "train.jsonl", [{"text": "good"}])
     with pytest.raises(SystemExit) as err:
         main(["finetune", "--model", str(model), "--train", str(train), "--out", str(tmp_path / "out")])
-    assert str(err.value) == f"bertkit finetune: {train}:1: field 'label' is missing"
+    assert str(err.value) == (f"bertkit finetune: {train}:1: field 'label' is missing "
+                              "(the row has: 'text'); give every row a 'label'")
     assert leftovers(tmp_path / "out") == []

@@ -18,6 +18,7 @@ from torch import nn
 
 from ..data.batching import collate, length_grouped
 from ..data.readers import ClassExample
+from ..errors import ConfigError, DataError
 from ..models.outputs import SequenceClassifierOutput
 
 Tensor = torch.Tensor
@@ -39,12 +40,15 @@ def encode(tok, examples: Sequence[ClassExample], opts: ClassifyOptions) -> list
     pairs = [e.text_pair for e in examples]
     has_pair = any(p is not None for p in pairs)
     if has_pair and not all(p is not None for p in pairs):
-        raise ValueError("some examples have text_pair and some do not; give it for all or none")
+        i = next(k for k, p in enumerate(pairs) if p is None)
+        where = f"line {examples[i].line}" if examples[i].line else f"example {i}"
+        raise DataError(f"{where}: field 'text_pair' is missing, but other examples have one; "
+                        "give it for all or none")
     kwargs = dict(truncation="only_first" if has_pair else True, max_length=opts.max_length)
     if opts.long == "windows":
         kwargs.update(return_overflowing_tokens=True, stride=opts.stride)
     elif opts.long != "truncate":
-        raise ValueError(f"long={opts.long!r}: use truncate or windows")
+        raise ConfigError(f"--long {opts.long!r}: use truncate or windows")
     enc = tok(texts, pairs if has_pair else None, **kwargs)
     docs = enc["overflow_to_sample_mapping"] if opts.long == "windows" else range(len(texts))
     return [{"input_ids": ids, "token_type_ids": tt, "doc": int(d)}
@@ -97,7 +101,7 @@ def pool_windows(logits: Tensor, doc_index: Tensor, n_docs: int, how: str) -> Te
     if how == "max":
         out = logits.new_full((n_docs, logits.size(1)), float("-inf"))
         return out.scatter_reduce(0, doc_index.unsqueeze(1).expand_as(logits), logits, reduce="amax")
-    raise ValueError(f"pool={how!r}: use mean or max")
+    raise ConfigError(f"--pool {how!r}: use mean or max")
 
 
 def classification_loss(logits: Tensor, labels: Tensor, kind: str) -> Tensor:

@@ -20,8 +20,8 @@ from pathlib import Path
 
 from .. import paths
 from ..cliargs import arg as _arg
-from ..data.readers import (ClassExample, QAExample, ReaderError, check_labels, label_kind,
-                            read_classification, read_conll, read_squad)
+from ..data.readers import (STDIN, ClassExample, QAExample, ReaderError, check_labels, class_names,
+                            label_kind, read_classification, read_conll, read_records, read_squad)
 
 TASKS = ("classify", "ner", "qa")
 ARCH = {"classify": "BertForSequenceClassification", "ner": "BertForTokenClassification",
@@ -53,6 +53,11 @@ class FinetuneArgs:
                                     "--max-length): tokens shared by consecutive windows (default 32, or "
                                     "half a window when 32 does not fit)")
     pool: str = _arg("mean", "classify windows: mean | max pooling of window logits")
+    problem_type: str | None = _arg(None, "classify: single_label_classification | multi_label_classification | "
+                                          "regression (default: from the labels: lists are multi-label, numbers "
+                                          "with a decimal point regression, names and whole numbers classes)",
+                                    choices=("single_label_classification", "multi_label_classification",
+                                             "regression"))
     crf: bool = _arg(False, "ner: a CRF layer on top of the softmax head")
     tag_column: int | None = _arg(None, "ner: the CoNLL column that holds the tags, counted from 1 (1 is the "
                                         "token), or -1 for the last (default: the last column)")
@@ -191,19 +196,15 @@ class _Task:
 class _Classify(_Task):
     def read(self):
         a = self.a
-        self.train = self._limit(read_classification(a.train))
+        self.train = self._limit(read_classification(a.train, problem_type=a.problem_type))
         self.kind = label_kind(self.train, a.train)
         self.label2id = None
         if self.kind != "regression":
-            names = sorted({lab for e in self.train for lab in (e.label if isinstance(e.label, list) else [e.label])})
-            self.label2id = {n: i for i, n in enumerate(names)}
+            self.label2id = {n: i for i, n in enumerate(class_names(self.train, a.train))}
         for attr in ("dev", "test"):
             path = getattr(a, attr)
             if path:
-                xs = read_classification(path)
-                if label_kind(xs, path) != self.kind:
-                    raise ReaderError(f"{path}: field 'label' is a {label_kind(xs, path)} label, but the "
-                                      f"training labels are {self.kind}")
+                xs = read_classification(path, problem_type=self.kind)  # read as the training labels are
                 if self.label2id:
                     check_labels(xs, self.label2id, path)
                 setattr(self, attr, xs)
@@ -360,7 +361,8 @@ class PredictArgs:
     """Predict with a fine-tuned folder; writes JSONL: labels with scores, entity spans with character
     offsets, or answers with scores."""
     model: str = _arg("finetuned", "fine-tuned model folder")
-    input: str = _arg("-", "file (CSV/TSV/JSONL/text; CoNLL or text for ner; SQuAD JSON or JSONL for qa) or -")
+    input: str = _arg("-", "file (CSV/TSV/JSONL/.txt with one text per line; CoNLL too for ner; SQuAD JSON or "
+                           "JSONL for qa) or - for stdin (JSON lines with 'text', or one text per line)")
     output: str = _arg("-", "JSONL file to write, or - for stdout")
     task: str | None = _arg(None, "classify | ner | qa (default: from the folder's config.json)")
     batch_size: int = _arg(32, "examples per forward pass")
@@ -369,24 +371,10 @@ class PredictArgs:
                                         "token), or -1 for the last (default: the last column)")
 
 
-def _stdin_rows(source: str) -> list[dict]:
-    f = sys.stdin if source == "-" else open(source, encoding="utf-8")
-    rows = []
-    with f:
-        for n, line in enumerate(f, 1):
-            line = line.rstrip("\n")
-            if not line.strip():
-                continue
-            if line.lstrip().startswith("{"):
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as e:
-                    raise ReaderError(f"{source}:{n}: not valid JSON ({e.msg})") from None
-            else:
-                rows.append({"text": line})
-    if not rows:
-        raise ReaderError(f"{source}: no input")
-    return rows
+def _stdin_rows(source: str, required=("text",)) -> list[dict]:
+    """The rows of a predict input (a file by its extension, or "-" for stdin), each with the `required`
+    fields: the readers training uses (data.readers.read_records)."""
+    return [row for _, row in read_records(source, required)]
 
 
 def _task_of(folder: Path) -> tuple[str, dict]:
@@ -418,10 +406,7 @@ def predict_rows(a: PredictArgs) -> list[dict]:
         if task == "classify":
             from ..models import BertForSequenceClassification
             from .classification import ClassifyOptions, predict
-            if suffix in (".csv", ".tsv", ".jsonl", ".json"):
-                xs = read_classification(a.input, require_label=False)
-            else:
-                xs = [ClassExample(r.get("text", ""), r.get("text_pair")) for r in _stdin_rows(a.input)]
+            xs = read_classification(a.input, require_label=False)
             model = BertForSequenceClassification.from_pretrained(folder)
             preds = predict(model, tok, xs, ClassifyOptions(**opts), a.batch_size)
             return [{"text": x.text, **({"text_pair": x.text_pair} if x.text_pair else {}), **p}
@@ -443,11 +428,19 @@ def predict_rows(a: PredictArgs) -> list[dict]:
         if suffix == ".json":
             xs = read_squad(a.input, require_answers=False)
         else:
-            xs = []
-            for i, r in enumerate(_stdin_rows(a.input)):
-                if "question" not in r or "context" not in r:
-                    raise ReaderError(f"{a.input}: row {i + 1}: qa input needs 'question' and 'context' fields")
-                xs.append(QAExample(str(r.get("id", i)), r["question"], r["context"]))
+            xs, seen = [], {}
+            name = STDIN if a.input == "-" else a.input
+            for i, (line, r) in enumerate(read_records(a.input, ("question", "context"))):
+                for field in ("question", "context"):
+                    if not isinstance(r[field], str):
+                        raise ReaderError(f"{name}:{line}: field {field!r} must be a string, "
+                                          f"got {type(r[field]).__name__}")
+                qid = str(r["id"]) if r.get("id") is not None else str(i)
+                if qid in seen:
+                    raise ReaderError(f"{name}:{line}: field 'id': {qid!r} is also the id of the question at "
+                                      f"{name}:{seen[qid]}; give every question its own id")
+                seen[qid] = line
+                xs.append(QAExample(qid, r["question"], r["context"], line=line))
         model = BertForQuestionAnswering.from_pretrained(folder)
         preds = predict(model, tok, xs, QAOptions(**opts), a.batch_size)
         return [{k: v for k, v in p.items() if k != "n_best"} | {"question": x.question}

@@ -142,7 +142,9 @@ def truncation_note(counts: dict, max_query_length: int, name: str = "--max-quer
 
 
 def _positions(e: QAExample, offsets: list) -> tuple[int, int]:
-    if not e.answers:
+    """Start and end token of the first answer in one window; (0, 0) ([CLS]) for a no-answer question
+    (is_impossible, even when it lists answers, or no answers) and when the window lacks the answer."""
+    if e.is_impossible or not e.answers:
         return 0, 0
     a = e.answers[0]
     s_char, e_char = a["answer_start"], a["answer_start"] + len(a["text"])
@@ -275,15 +277,19 @@ def f1(pred: str, gold: str) -> float:
 
 
 def squad_metrics(examples: Sequence[QAExample], predictions: Sequence[str]) -> dict:
-    """EM and F1 in percent, overall and split by has-answer / no-answer questions."""
+    """EM and F1 in percent, overall and split by has-answer / no-answer questions.
+
+    A question is no-answer when it is_impossible (even if it lists answers, as some SQuAD 2.0 files do)
+    or has no answers; its only right prediction is ""."""
     em_all, f1_all, has, no = [], [], [], []
     for e, p in zip(examples, predictions):
-        golds = [a["text"] for a in e.answers if normalize_answer(a["text"])] or [""]
+        impossible = e.is_impossible or not e.answers
+        golds = [""] if impossible else [a["text"] for a in e.answers if normalize_answer(a["text"])] or [""]
         em = max(exact_match(p, g) for g in golds)
         f = max(f1(p, g) for g in golds)
         em_all.append(em)
         f1_all.append(f)
-        (has if e.answers else no).append((em, f))
+        (no if impossible else has).append((em, f))
     out = {"exact": 100 * sum(em_all) / len(em_all), "f1": 100 * sum(f1_all) / len(f1_all), "total": len(em_all)}
     for name, part in (("HasAns", has), ("NoAns", no)):
         if part:
