@@ -61,7 +61,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, NamedTuple, Sequence
 
 __all__ = ["BasicTokenizer", "WordpieceTokenizer", "BertTokenizer", "Tokenizer", "BatchEncoding",
-           "Word", "load_vocab", "train_vocab", "vocab_main"]
+           "Word", "AddedToken", "load_vocab", "train_vocab", "vocab_main"]
 
 VOCAB_FILE = "vocab.txt"
 TOKENIZER_FILE = "tokenizer.json"
@@ -70,6 +70,8 @@ SPECIAL_TOKENS_FILE = "special_tokens_map.json"
 
 # the five roles every BERT vocabulary fills, with their usual names
 SPECIAL_ROLES = ("pad_token", "unk_token", "cls_token", "sep_token", "mask_token")
+# every named role transformers knows, in the order of its all_special_tokens (bos/eos are unused by BERT)
+ALL_ROLES = ("bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token")
 DEFAULT_SPECIALS = {"pad_token": "[PAD]", "unk_token": "[UNK]", "cls_token": "[CLS]",
                     "sep_token": "[SEP]", "mask_token": "[MASK]"}
 
@@ -219,6 +221,12 @@ class BasicTokenizer:
     def split_spans(self, text: str) -> tuple[Sequence[int], list[tuple[str, int, int]]]:
         """(origin, [(word, start, end), ...]): the words with their spans in the normalised text, and
         `origin[i]`, the index in `text` of the character that produced normalised character i."""
+        normalized, origin = self.normalize_spans(text)
+        return origin, [(m.group(), m.start(), m.end()) for m in _WORD_RE.finditer(normalized)]
+
+    def normalize_spans(self, text: str) -> tuple[str, Sequence[int]]:
+        """(normalised text, origin): `origin[i]` is the index in `text` of the character that produced
+        normalised character i."""
         table = self._table
         normalized = text.translate(table)
         if table.resizing.isdisjoint(text):
@@ -228,7 +236,7 @@ class BasicTokenizer:
             # (the same as [i for i, ch in enumerate(text) for _ in table[ord(ch)]], at C speed)
             lengths = map(len, map(table.__getitem__, map(ord, text)))
             origin = list(chain.from_iterable(map(repeat, range(len(text)), lengths)))
-        return origin, [(m.group(), m.start(), m.end()) for m in _WORD_RE.finditer(normalized)]
+        return normalized, origin
 
     def tokenize(self, text: str) -> list[str]:
         """The words of `text`, normalised."""
@@ -276,6 +284,124 @@ class WordpieceTokenizer:
     def tokenize(self, text: str) -> list[str]:
         """Pieces of already normalised, whitespace-separated text."""
         return [piece for word in text.split() for piece, _, _ in self.split_word(word)]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Added tokens: words kept whole, matched in the text before WordPiece sees it
+# ---------------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class AddedToken:
+    """A token added on top of the WordPiece vocabulary, with the flags of `tokenizers.AddedToken`.
+
+    content: the token's text. special: skipped by decode(skip_special_tokens=True) (and, added with
+    add_special_tokens, listed in all_special_tokens). normalized: matched on the normalised text (so an
+    uncased tokenizer finds "covid19" in "COVID19"); None means `not special`, as in `tokenizers`.
+    single_word: only matched when no letter, digit, mark or "_" touches it on either side. lstrip / rstrip:
+    the match takes in the whitespace on its left / right.
+    """
+    content: str
+    single_word: bool = False
+    lstrip: bool = False
+    rstrip: bool = False
+    normalized: bool | None = None
+    special: bool = False
+
+    def __post_init__(self):
+        if self.normalized is None:
+            object.__setattr__(self, "normalized", not self.special)
+
+    def __str__(self) -> str:
+        return self.content
+
+    def to_dict(self) -> dict:
+        """The fields as tokenizer.json / tokenizer_config.json write them."""
+        return {"content": self.content, "single_word": self.single_word, "lstrip": self.lstrip,
+                "rstrip": self.rstrip, "normalized": self.normalized, "special": self.special}
+
+
+_ADDED_FLAGS = ("single_word", "lstrip", "rstrip", "normalized", "special")
+
+
+def _as_added_token(value: Any, where: str, special: bool = False) -> AddedToken:
+    """A str, a bertkit / `tokenizers` AddedToken, or a JSON dict → AddedToken. special=True forces the
+    special flag (as add_special_tokens does); a str then defaults to normalized=False."""
+    from .errors import TokenizerError
+    if isinstance(value, str):
+        return AddedToken(value, special=special)
+    if isinstance(value, Mapping):
+        fields = dict(value)
+        fields.pop("id", None)
+        fields.pop("__type", None)
+        unknown = set(fields) - {"content", *_ADDED_FLAGS}
+        if unknown or not isinstance(fields.get("content"), str):
+            raise TokenizerError(f"{where}: expected an added token {{\"content\": str, \"single_word\": bool, "
+                                 f"\"lstrip\": bool, \"rstrip\": bool, \"normalized\": bool, \"special\": bool}}, "
+                                 f"found {value!r:.120}; fix or remove this entry")
+    elif isinstance(getattr(value, "content", None), str):  # bertkit's or tokenizers' AddedToken
+        fields = {"content": value.content, **{f: getattr(value, f) for f in _ADDED_FLAGS if hasattr(value, f)}}
+    else:
+        raise TokenizerError(f"{where}: {_describe(value)} is not a token; pass a str or an AddedToken")
+    for flag in _ADDED_FLAGS:
+        if flag in fields and not isinstance(fields[flag], bool) and not (flag == "normalized" and fields[flag] is None):
+            raise TokenizerError(f"{where}: {flag} of token {fields['content']!r} is {fields[flag]!r}; "
+                                 f"use true or false")
+    token = AddedToken(**fields)
+    if special and not token.special:
+        token = AddedToken(token.content, token.single_word, token.lstrip, token.rstrip, token.normalized, True)
+    return token
+
+
+def _is_word_char(ch: str) -> bool:
+    """`\\w` of the Rust regex crate, which decides single_word matches: letters and other alphabetic
+    characters, marks, decimal digits, connector punctuation ("_") and the zero-width (non-)joiners."""
+    category = unicodedata.category(ch)
+    if category[0] in "LM" or category in ("Nd", "Nl", "Pc") or ch in "\u200c\u200d":
+        return True
+    cp = ord(ch)  # circled and squared Latin letters are symbols but Other_Alphabetic
+    return 0x24B6 <= cp <= 0x24E9 or 0x1F130 <= cp <= 0x1F149 or 0x1F150 <= cp <= 0x1F169 or 0x1F170 <= cp <= 0x1F189
+
+
+class _AddedMatcher:
+    """Finds added tokens in a string the way `tokenizers` does: leftmost-longest, non-overlapping matches,
+    then each token's single_word / lstrip / rstrip rules. `patterns` maps the text to find to a token id."""
+
+    def __init__(self, patterns: Mapping[str, int], tokens: Mapping[int, AddedToken]):
+        self.ids = dict(patterns)
+        self.tokens = tokens
+        # an alternation tried longest first picks, at the leftmost position that matches, the longest token
+        ordered = sorted(self.ids, key=len, reverse=True)
+        self.regex = re.compile("|".join(map(re.escape, ordered))) if ordered else None
+
+    def split(self, s: str) -> list[tuple[int, int, int | None]]:
+        """[(start, end, token id or None), ...] covering `s`: the added tokens and the text between."""
+        if self.regex is None or not s:
+            return [(0, len(s), None)] if s else []
+        out: list[tuple[int, int, int | None]] = []
+        pos = 0
+        n = len(s)
+        for m in self.regex.finditer(s):
+            start, stop = m.span()
+            token_id = self.ids[m.group()]
+            token = self.tokens[token_id]
+            if token.single_word and ((start > 0 and _is_word_char(s[start - 1]))
+                                      or (stop < n and _is_word_char(s[stop]))):
+                continue
+            if token.lstrip:
+                left = start
+                while left > 0 and s[left - 1] in _WHITESPACE:
+                    left -= 1
+                start = max(left, pos)  # spaces an earlier token took stay with it
+            if token.rstrip:
+                while stop < n and s[stop] in _WHITESPACE:
+                    stop += 1
+            if pos < start:
+                out.append((pos, start, None))
+            out.append((start, stop, token_id))
+            pos = stop
+        if pos != n:
+            out.append((pos, n, None))
+        return out
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -480,11 +606,21 @@ class _PythonEngine:
         self.tok = tok
         self.basic = BasicTokenizer(tok.do_lower_case, tok.tokenize_chinese_chars, tok.strip_accents)
         self.wordpiece = WordpieceTokenizer(tok.vocab, tok.unk_token)
-        # specials written in the text are matched on the raw text, longest first
-        names = sorted(set(tok.all_special_tokens), key=len, reverse=True)
-        self._special_re = re.compile("|".join(map(re.escape, names)))
+        self.added_tokens_changed([])
         # word → its pieces as ([ids], [pieces], [(start, end)]); words repeat a lot, so this is a cache
         self._pieces: dict[str, tuple[list[int], list[str], list[tuple[int, int]]]] = {}
+
+    def added_tokens_changed(self, new: list[AddedToken]) -> None:
+        """Rebuild the two matchers: tokens with normalized=False are found in the raw text (the special
+        tokens, case-sensitively), the others in the normalised text between them."""
+        raw, normalized = {}, {}
+        for token_id, token in self.tok._added_tokens.items():
+            if token.normalized:
+                normalized[self.tok._added_patterns[token_id]] = token_id
+            else:
+                raw[token.content] = token_id
+        self._raw = _AddedMatcher(raw, self.tok._added_tokens)
+        self._normalized = _AddedMatcher(normalized, self.tok._added_tokens)
 
     def _word_pieces(self, word: str) -> tuple[list[int], list[str], list[tuple[int, int]]]:
         hit = self._pieces.get(word)
@@ -497,40 +633,43 @@ class _PythonEngine:
         return hit
 
     def encode_sequence(self, text: str, type_id: int) -> _Encoding:
-        """One text → tokens with ids, offsets into `text` and word indices (no special tokens)."""
+        """One text → tokens with ids, offsets into `text` and word indices (no special tokens).
+
+        Added tokens are found first (normalized=False ones in the raw text, then the others in the
+        normalised text between those); each is a word of its own. The rest is split into words and
+        WordPiece pieces."""
         enc = _Encoding()
         word_index = 0
-        pos = 0
-        segments = []  # (start, end, is_special)
-        for m in self._special_re.finditer(text):
-            if m.start() > pos:
-                segments.append((pos, m.start(), False))
-            segments.append((m.start(), m.end(), True))
-            pos = m.end()
-        if pos < len(text):
-            segments.append((pos, len(text), False))
-        for start, end, special in segments:
-            if special:
-                token = text[start:end]
-                enc.ids.append(self.tok.vocab[token])
-                enc.tokens.append(token)
+        for start, end, token_id in self._raw.split(text):
+            if token_id is not None:
+                enc.ids.append(token_id)
+                enc.tokens.append(text[start:end])
                 enc.offsets.append((start, end))
                 enc.word_ids.append(word_index)
                 word_index += 1
                 continue
-            origin, words = self.basic.split_spans(text[start:end])
-            for word, word_start, word_end in words:
-                ids, pieces, spans = self._word_pieces(word)
-                enc.ids += ids
-                enc.tokens += pieces
-                # normalised characters s..e-1 of the word → characters of the original text
-                if len(ids) == 1:  # most words: one piece (or [UNK]) covering the whole word
-                    enc.offsets.append((start + origin[word_start], start + origin[word_end - 1] + 1))
-                else:
-                    enc.offsets += [(start + origin[word_start + s], start + origin[word_start + e - 1] + 1)
-                                    for s, e in spans]
-                enc.word_ids += [word_index] * len(ids)
-                word_index += 1
+            normalized, origin = self.basic.normalize_spans(text[start:end])
+            for n_start, n_end, token_id in self._normalized.split(normalized):
+                if token_id is not None:
+                    enc.ids.append(token_id)
+                    enc.tokens.append(normalized[n_start:n_end])
+                    enc.offsets.append((start + origin[n_start], start + origin[n_end - 1] + 1))
+                    enc.word_ids.append(word_index)
+                    word_index += 1
+                    continue
+                for m in _WORD_RE.finditer(normalized, n_start, n_end):
+                    word_start, word_end = m.span()
+                    ids, pieces, spans = self._word_pieces(m.group())
+                    enc.ids += ids
+                    enc.tokens += pieces
+                    # normalised characters s..e-1 of the word → characters of the original text
+                    if len(ids) == 1:  # most words: one piece (or [UNK]) covering the whole word
+                        enc.offsets.append((start + origin[word_start], start + origin[word_end - 1] + 1))
+                    else:
+                        enc.offsets += [(start + origin[word_start + s], start + origin[word_start + e - 1] + 1)
+                                        for s, e in spans]
+                    enc.word_ids += [word_index] * len(ids)
+                    word_index += 1
         n = len(enc.ids)
         enc.type_ids = [type_id] * n
         enc.special_tokens_mask = [0] * n
@@ -577,6 +716,12 @@ class _PythonEngine:
         return out
 
 
+def _rust_added_tokens(tokens: Iterable[AddedToken]) -> list:
+    from tokenizers import AddedToken as RustAddedToken
+    return [RustAddedToken(t.content, single_word=t.single_word, lstrip=t.lstrip, rstrip=t.rstrip,
+                           normalized=t.normalized, special=t.special) for t in tokens]
+
+
 class _FastEngine:
     """The same pipeline in the Rust `tokenizers` library (what `transformers.BertTokenizer` runs)."""
 
@@ -584,6 +729,11 @@ class _FastEngine:
         self.tok = tok
         self.rust = tok._build_rust_tokenizer()
         self._settings: tuple | None = None
+
+    def added_tokens_changed(self, new: list[AddedToken]) -> None:
+        """Add the same tokens to the Rust tokenizer (which then holds the same ids)."""
+        if new:
+            self.rust.add_tokens(_rust_added_tokens(new))
 
     def _configure(self, trunc: _Truncation | None, pad: _Padding | None) -> None:
         settings = (trunc, pad)
@@ -797,7 +947,19 @@ class BertTokenizer:
         model_max_length: the model's limit; `truncation=True` without max_length cuts to it (None: no limit).
         engine: "fast" (Rust `tokenizers`) or "python" (the readable reference in this module).
         clean_up_tokenization_spaces: default for decode(); transformers 5 defaults to False for BERT.
-        pad_token, unk_token, cls_token, sep_token, mask_token: the special tokens' strings.
+        pad_token, unk_token, cls_token, sep_token, mask_token: the special tokens' strings (bos_token and
+            eos_token, unused by BERT, are kept and listed when given, as in transformers).
+        additional_special_tokens: more special tokens ("[E1]", ...): kept whole in the text, skipped by
+            decode(skip_special_tokens=True), listed in all_special_tokens; added after the vocabulary.
+        do_basic_tokenize, never_split: accepted and saved, and have no effect, exactly as in transformers 5,
+            whose BertTokenizer (Rust-backed) ignores both: text is always normalised and split on
+            whitespace and punctuation. To keep a word whole, add it with add_tokens() (transformers' way).
+
+    Added tokens (add_tokens, add_special_tokens, or those of a loaded folder) get ids after the vocabulary:
+    `len(tok)` counts them, `vocab_size` does not (as in transformers). Both engines find them in the text
+    as the Rust `tokenizers` library does: tokens with normalized=False (the special ones, by default) in
+    the raw text, case-sensitively; the others in the normalised text (lowercased, for an uncased model),
+    anywhere, inside words too (unless single_word=True). Each found token is a word of its own.
     """
 
     def __init__(self, vocab_file_or_dict: str | os.PathLike | Mapping[str, int], do_lower_case: bool = True,
@@ -805,6 +967,9 @@ class BertTokenizer:
                  model_max_length: int | None = 512, engine: str = "fast", *,
                  clean_up_tokenization_spaces: bool = False, pad_token: str = "[PAD]", unk_token: str = "[UNK]",
                  cls_token: str = "[CLS]", sep_token: str = "[SEP]", mask_token: str = "[MASK]",
+                 bos_token: str | None = None, eos_token: str | None = None,
+                 additional_special_tokens: Sequence[str | AddedToken] | None = None,
+                 do_basic_tokenize: bool = True, never_split: Iterable[str] | None = None,
                  _source: str | None = None):
         if isinstance(vocab_file_or_dict, Mapping):
             where = _source or "the vocabulary dict"
@@ -848,8 +1013,24 @@ class BertTokenizer:
         self.engine = engine
         self.pad_token, self.unk_token, self.cls_token = pad_token, unk_token, cls_token
         self.sep_token, self.mask_token = sep_token, mask_token
+        self.bos_token, self.eos_token = bos_token, eos_token
         self.name_or_path = where
         self._warned_long = False
+        self._set_ignored_options(do_basic_tokenize, never_split, where)
+
+        # the added vocabulary, as the Rust library keeps it (tokenizers' AddedVocabulary)
+        self._added_ids: dict[str, int] = {}  # content → id
+        self._added_tokens: dict[int, AddedToken] = {}  # id → token, with its flags
+        self._added_patterns: dict[int, str] = {}  # normalized=True tokens: what is matched (content normalised)
+        self._added_display: dict[int, str] = {}  # id → what convert_ids_to_tokens and decode show
+        self._special_contents: set[str] = set()  # every content ever added as special (decode skips these)
+        self._added_log: list[AddedToken] = []  # every token accepted, in order, to replay in the Rust engine
+        self._extra_special_tokens: list[str] = []  # additional_special_tokens
+        self._normalizer = BasicTokenizer(do_lower_case, tokenize_chinese_chars, strip_accents)
+        self._engine = None
+        self._add([AddedToken(t, special=True) for t in self._named_special_tokens()], where)
+        if additional_special_tokens:
+            self.add_special_tokens({"additional_special_tokens": list(additional_special_tokens)})
         self._engine = _FastEngine(self) if engine == "fast" else _PythonEngine(self)
 
     # -- loading and saving ------------------------------------------------------------------------------
@@ -913,7 +1094,7 @@ class BertTokenizer:
 
     def _build_rust_tokenizer(self):
         """The `tokenizers.Tokenizer` equivalent to this tokenizer (as transformers builds it)."""
-        from tokenizers import AddedToken, Tokenizer as RustTokenizer, decoders, normalizers, pre_tokenizers
+        from tokenizers import Tokenizer as RustTokenizer, decoders, normalizers, pre_tokenizers
         from tokenizers import processors
         from tokenizers.models import WordPiece
 
@@ -929,7 +1110,8 @@ class BertTokenizer:
             single=f"{cls}:0 $A:0 {sep}:0", pair=f"{cls}:0 $A:0 {sep}:0 $B:1 {sep}:1",
             special_tokens=[(cls, self.cls_token_id), (sep, self.sep_token_id)])
         rust.decoder = decoders.WordPiece(prefix="##")
-        rust.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in self.all_special_tokens])
+        # every add_tokens / add_special_tokens call, replayed in order: the same ids and the same flags
+        rust.add_tokens(_rust_added_tokens(self._added_log))
         return rust
 
     def save_pretrained(self, folder: str | os.PathLike) -> tuple[str, ...]:
@@ -965,56 +1147,115 @@ class BertTokenizer:
 
     @property
     def vocab_size(self) -> int:
+        """The WordPiece vocabulary's size, without added tokens (as in transformers)."""
         return len(self.vocab)
 
     def __len__(self) -> int:
-        return len(self.vocab)
+        """The vocabulary and the added tokens: the number of rows the model's embedding needs."""
+        return len(self.vocab) + sum(1 for t in self._added_ids if t not in self.vocab)
 
     def get_vocab(self) -> dict[str, int]:
-        return dict(self.vocab)
+        """{token: id} for the vocabulary and the added tokens."""
+        return {**self.vocab, **self._added_ids}
+
+    def get_added_vocab(self) -> dict[str, int]:
+        """{token: id} of the added tokens (the special tokens included), by id."""
+        return {self._added_tokens[i].content: i for i in sorted(self._added_tokens)}
+
+    @property
+    def added_tokens_encoder(self) -> dict[str, int]:
+        return self.get_added_vocab()
+
+    @property
+    def added_tokens_decoder(self) -> dict[int, AddedToken]:
+        """{id: AddedToken} of the added tokens, with their flags, by id."""
+        return {i: self._added_tokens[i] for i in sorted(self._added_tokens)}
+
+    def _named_special_tokens(self) -> list[str]:
+        out = []
+        for role in ALL_ROLES:
+            token = getattr(self, role, None)
+            if token is not None and token not in out:
+                out.append(token)
+        return out
+
+    @property
+    def additional_special_tokens(self) -> list[str]:
+        """The special tokens beyond the named roles ("[E1]", ...), as add_special_tokens set them
+        (transformers 5 calls them extra_special_tokens)."""
+        return list(self._extra_special_tokens)
+
+    extra_special_tokens = additional_special_tokens
+
+    @property
+    def additional_special_tokens_ids(self) -> list[int]:
+        return self.convert_tokens_to_ids(self.additional_special_tokens)
+
+    @property
+    def special_tokens_map(self) -> dict[str, str]:
+        """{role: token} for the named roles that are set."""
+        return {role: getattr(self, role) for role in ALL_ROLES if getattr(self, role, None) is not None}
 
     @property
     def all_special_tokens(self) -> list[str]:
-        return [self.unk_token, self.sep_token, self.pad_token, self.cls_token, self.mask_token]
+        """The named special tokens (bos, eos, unk, sep, pad, cls, mask, when set), then the additional ones."""
+        out = self._named_special_tokens()
+        out += [t for t in dict.fromkeys(self._extra_special_tokens) if t not in out]
+        return out
 
     @property
     def all_special_ids(self) -> list[int]:
-        return [self.vocab[t] for t in self.all_special_tokens]
+        return self.convert_tokens_to_ids(self.all_special_tokens)
+
+    def _token_id(self, token: str) -> int:
+        token_id = self._added_ids.get(token)
+        return self.vocab[token] if token_id is None else token_id
 
     @property
     def pad_token_id(self) -> int:
-        return self.vocab[self.pad_token]
+        return self._token_id(self.pad_token)
 
     @property
     def unk_token_id(self) -> int:
-        return self.vocab[self.unk_token]
+        return self._token_id(self.unk_token)
 
     @property
     def cls_token_id(self) -> int:
-        return self.vocab[self.cls_token]
+        return self._token_id(self.cls_token)
 
     @property
     def sep_token_id(self) -> int:
-        return self.vocab[self.sep_token]
+        return self._token_id(self.sep_token)
 
     @property
     def mask_token_id(self) -> int:
-        return self.vocab[self.mask_token]
+        return self._token_id(self.mask_token)
+
+    @property
+    def bos_token_id(self) -> int | None:
+        return None if self.bos_token is None else self._token_id(self.bos_token)
+
+    @property
+    def eos_token_id(self) -> int | None:
+        return None if self.eos_token is None else self._token_id(self.eos_token)
 
     def num_special_tokens_to_add(self, pair: bool = False) -> int:
         """[CLS] A [SEP] adds 2; [CLS] A [SEP] B [SEP] adds 3."""
         return 3 if pair else 2
 
     def convert_tokens_to_ids(self, tokens: str | Iterable[str]) -> int | list[int]:
-        """Token string(s) → id(s); unknown tokens give the [UNK] id."""
+        """Token string(s) → id(s), added tokens included; unknown tokens give the [UNK] id."""
         unk = self.unk_token_id
+        added, vocab = self._added_ids, self.vocab
         if isinstance(tokens, str):
-            return self.vocab.get(tokens, unk)
-        return [self.vocab.get(t, unk) for t in tokens]
+            return added.get(tokens, vocab.get(tokens, unk))
+        return [added.get(t, vocab.get(t, unk)) for t in tokens]
 
     def convert_ids_to_tokens(self, ids: int | Iterable[int], skip_special_tokens: bool = False
                               ) -> str | None | list[str]:
-        """Id(s) → token string(s); an id outside the vocabulary gives None (or is dropped from a list)."""
+        """Id(s) → token string(s); an id outside the vocabulary gives None (or is dropped from a list).
+        An added token with normalized=True shows as normalised ("COVID19" added to an uncased tokenizer
+        reads "covid19"), as the Rust library shows it."""
         if _is_int(ids):
             return self._id_to_token(int(ids))
         skip = set(self.all_special_ids) if skip_special_tokens else ()
@@ -1028,7 +1269,157 @@ class BertTokenizer:
         return out
 
     def _id_to_token(self, i: int) -> str | None:
+        token = self._added_tokens.get(i)
+        if token is not None:
+            return self._added_display.get(i, token.content)
         return self.ids_to_tokens[i] if 0 <= i < len(self.ids_to_tokens) else None
+
+    # -- added tokens ------------------------------------------------------------------------------------
+
+    def add_tokens(self, new_tokens: str | AddedToken | Sequence[str | AddedToken],
+                   special_tokens: bool = False) -> int:
+        """Add tokens to keep whole; returns how many were added, as transformers counts them.
+
+        A str becomes AddedToken(str): normalized (matched in the normalised text, so "covid19" added to an
+        uncased tokenizer is found in "COVID19" and inside words), not special. Pass AddedToken (bertkit's
+        or `tokenizers`') for other flags. special_tokens=True makes them special (and, for str, not
+        normalized), without listing them in additional_special_tokens (use add_special_tokens for that).
+        A token not in the vocabulary gets the next id (len(tok) before the call); one in the vocabulary
+        keeps its id. A token already added with the same flags is not counted; with other flags, its flags
+        change. The model needs `resize_token_embeddings(len(tok))` after new ids.
+
+        Raises TokenizerError for a token that is not a str/AddedToken, a normalized token that normalises
+        to nothing (transformers would split every word into characters, or panic), or two normalized
+        tokens that normalise to the same text ("COVID19" and "covid19" in an uncased tokenizer:
+        transformers picks one of the two at random in each process).
+        """
+        if isinstance(new_tokens, (str, AddedToken)) or hasattr(new_tokens, "content"):
+            new_tokens = [new_tokens]
+        if not new_tokens:
+            return 0
+        tokens = [_as_added_token(t, f"add_tokens: new_tokens[{i}]", special=special_tokens)
+                  for i, t in enumerate(new_tokens)]
+        return self._add(tokens, "add_tokens")
+
+    def add_special_tokens(self, special_tokens_dict: Mapping[str, Any],
+                           replace_additional_special_tokens: bool = True, *,
+                           replace_extra_special_tokens: bool | None = None) -> int:
+        """Add special tokens: {"additional_special_tokens": ["[E1]", "[/E1]"]} (transformers 5 also says
+        "extra_special_tokens"), and/or named roles {"cls_token": ..., "pad_token": ..., "bos_token": ...}.
+
+        Special tokens are matched in the raw text (case-sensitively, not normalised, unless an AddedToken
+        says otherwise), never split, and skipped by decode(skip_special_tokens=True). The list given
+        replaces additional_special_tokens (replace_additional_special_tokens=False extends it); replaced
+        tokens stay added tokens. Returns how many tokens were added (see add_tokens).
+
+        A new role takes effect at once (transformers 5 keeps using the old [CLS]/[SEP] in its template
+        until the tokenizer is saved and loaded again). Raises TokenizerError for an unknown role, a value
+        that is not a token, or an unk_token outside the WordPiece vocabulary (WordPiece needs it there).
+        """
+        from .errors import TokenizerError
+        if not special_tokens_dict:
+            return 0
+        replace = replace_additional_special_tokens if replace_extra_special_tokens is None \
+            else replace_extra_special_tokens
+        items = dict(special_tokens_dict)
+        if "additional_special_tokens" in items and not items.get("extra_special_tokens"):
+            items["extra_special_tokens"] = items.pop("additional_special_tokens")
+        tokens: list[AddedToken] = []
+        roles: dict[str, str] = {}
+        extras: list[str] | None = None
+        for key, value in items.items():
+            where = f"add_special_tokens: {key}"
+            if key == "extra_special_tokens":
+                if isinstance(value, (str, AddedToken)) or not isinstance(value, (list, tuple)):
+                    raise TokenizerError(f"{where} is {_describe(value)}; pass a list of tokens, e.g. "
+                                         f"{{'additional_special_tokens': ['[E1]', '[/E1]']}}")
+                new = [_as_added_token(t, f"{where}[{i}]", special=True) for i, t in enumerate(value)]
+                new = [t for t in new if replace or t.content not in self._extra_special_tokens]
+                if replace and new:
+                    extras = [t.content for t in new]
+                else:
+                    extras = self._extra_special_tokens + [t.content for t in new]
+                tokens += new
+            elif key in ALL_ROLES:
+                if isinstance(value, (list, tuple)) or value is None:
+                    raise TokenizerError(f"{where} is {_describe(value)}; pass one token (str or AddedToken)")
+                token = _as_added_token(value, where, special=True)
+                if key == "unk_token" and token.content not in self.vocab:
+                    raise TokenizerError(f"{where}: {token.content!r} is not in the WordPiece vocabulary, which "
+                                         f"needs its unknown token; use a token of {VOCAB_FILE}")
+                roles[key] = token.content
+                tokens.append(token)
+            else:
+                raise TokenizerError(f"add_special_tokens: {key!r} is not a special-token role; use "
+                                     f"'additional_special_tokens' or one of {', '.join(ALL_ROLES)}")
+        added = self._add(tokens, "add_special_tokens")
+        if extras is not None:
+            self._extra_special_tokens = extras
+        changed = {role for role, token in roles.items() if getattr(self, role) != token}
+        for role, token in roles.items():
+            setattr(self, role, token)
+        if changed & set(SPECIAL_ROLES) and self._engine is not None:
+            self._engine = type(self._engine)(self)  # the template and WordPiece's [UNK] change
+        return added
+
+    def _add(self, tokens: list[AddedToken], where: str) -> int:
+        """Add `tokens` as the Rust library's AddedVocabulary.add_tokens does; returns the count it returns.
+        Checks every token first, so that an error leaves the tokenizer as it was."""
+        from .errors import TokenizerError
+        ids, by_id = dict(self._added_ids), dict(self._added_tokens)
+        patterns, display, specials = dict(self._added_patterns), dict(self._added_display), set(self._special_contents)
+        next_id = max(max(by_id, default=-1) + 1, len(self.vocab))
+        accepted, ignored = [], 0
+        for token in tokens:
+            token_id = ids.get(token.content)
+            if not token.content or (token_id is not None and by_id.get(token_id) == token):
+                ignored += 1
+                continue
+            if token_id is None:
+                token_id = self.vocab.get(token.content)
+            if token_id is None:
+                token_id, next_id = next_id, next_id + 1
+            patterns.pop(token_id, None)
+            if token.normalized:
+                pattern = self._normalizer.normalize(token.content)
+                if not pattern:
+                    raise TokenizerError(
+                        f"{where}: {token.content!r} normalises to nothing (control or format characters only), "
+                        f"so it can never be found in a text; add it as AddedToken(..., normalized=False)")
+                twin = next((i for i, p in patterns.items() if p == pattern), None)
+                if twin is not None:
+                    raise TokenizerError(
+                        f"{where}: {token.content!r} and the added token {by_id[twin].content!r} both normalise to "
+                        f"{pattern!r}, so either could match (transformers picks one at random); add only one")
+                patterns[token_id] = pattern
+                if pattern != token.content:
+                    display[token_id] = pattern
+            ids[token.content] = token_id
+            by_id[token_id] = token
+            if token.special:
+                specials.add(token.content)
+            accepted.append(token)
+        self._added_ids, self._added_tokens, self._added_patterns = ids, by_id, patterns
+        self._added_display, self._special_contents = display, specials
+        self._added_log += accepted
+        if self._engine is not None:
+            self._engine.added_tokens_changed(accepted)
+        return len(tokens) - ignored
+
+    def _set_ignored_options(self, do_basic_tokenize, never_split, where: str) -> None:
+        """do_basic_tokenize / never_split: checked, kept (save_pretrained writes them back), not used."""
+        from .errors import TokenizerError
+        if not isinstance(do_basic_tokenize, bool):
+            raise TokenizerError(f"{where}: do_basic_tokenize is {do_basic_tokenize!r}; use true or false")
+        if isinstance(never_split, str) or (never_split is not None and (
+                not isinstance(never_split, Iterable) or not all(isinstance(t, str) for t in never_split))):
+            raise TokenizerError(f"{where}: never_split is {_describe(never_split)}; use a list of strings or null")
+        self.do_basic_tokenize = do_basic_tokenize
+        self.never_split = None if never_split is None else list(never_split)
+        if not do_basic_tokenize or self.never_split:
+            what = "do_basic_tokenize=False" if not do_basic_tokenize else f"never_split={self.never_split!r:.60}"
+            warnings.warn(f"{where}: {what} has no effect: transformers 5's BertTokenizer ignores it too, and "
+                          f"bertkit matches it; to keep words whole, use tok.add_tokens([...])", stacklevel=3)
 
     # -- encoding ----------------------------------------------------------------------------------------
 
@@ -1224,7 +1615,8 @@ class BertTokenizer:
                clean_up_tokenization_spaces: bool | None = None) -> str | list[str]:
         """Ids → text: "##" pieces join the previous piece, other tokens are separated by spaces, and
         , . ! ? lose the space before them (as the Rust WordPiece decoder does). A 2-D input (a batch)
-        gives a list of strings. Lowercasing and stripped accents cannot be undone.
+        gives a list of strings. Lowercasing and stripped accents cannot be undone. Added tokens are kept
+        (skip_special_tokens=True drops the special ones: [CLS], [PAD], ..., and additional ones like [E1]).
 
         clean_up_tokenization_spaces (default: the tokenizer's setting, False as in transformers 5) also
         joins contractions ("isn ' t" → "isn't").
@@ -1232,14 +1624,15 @@ class BertTokenizer:
         ids = _id_rows(token_ids)
         if ids and isinstance(ids[0], list):
             return [self.decode(row, skip_special_tokens, clean_up_tokenization_spaces) for row in ids]
-        skip = set(self.all_special_ids) if skip_special_tokens else ()
+        # as the Rust decoder does: a token is skipped when its string is one added as special
+        skip = self._special_contents if skip_special_tokens else ()
         tokens = []
         for position, i in enumerate(ids):
             if i < 0:
                 raise ValueError(f"token id {i} at position {position} is negative; labels use -100 for "
                                  f"ignored positions, drop those before decoding")
             token = self._id_to_token(i)
-            if token is not None and i not in skip:
+            if token is not None and token not in skip:
                 tokens.append(token)
         parts = []
         for k, token in enumerate(tokens):
