@@ -1039,7 +1039,10 @@ class BertTokenizer:
     def from_pretrained(cls, folder: str | os.PathLike, engine: str = "fast", **overrides) -> BertTokenizer:
         """Load a Hugging Face tokenizer folder: vocab.txt (or, as transformers 5 writes, only
         tokenizer.json) and tokenizer_config.json (do_lower_case, strip_accents, tokenize_chinese_chars,
-        model_max_length, special tokens). Keyword arguments override the config."""
+        model_max_length, special tokens, do_basic_tokenize / never_split, which have no effect, as in
+        transformers 5). Added tokens are read as transformers reads them (tokenizer_config.json's
+        added_tokens_decoder, else tokenizer.json's added_tokens, with their flags; additional_special_tokens
+        or extra_special_tokens). Keyword arguments override the config."""
         folder = Path(folder)
         if not folder.is_dir():
             raise FileNotFoundError(f"{folder}: no such folder (expected a tokenizer folder with {VOCAB_FILE})")
@@ -1082,15 +1085,95 @@ class BertTokenizer:
                                  f"{' or '.join('null' if k is type(None) else k.__name__ for k in kinds)}")
         if kwargs["model_max_length"] is not None and kwargs["model_max_length"] > 1e18:
             kwargs["model_max_length"] = None  # transformers writes int(1e30) for "no limit"
-        for role in SPECIAL_ROLES:
+        for role in ALL_ROLES:
             for source, name in ((config, CONFIG_FILE), (special_map, SPECIAL_TOKENS_FILE)):
                 if source.get(role) is not None:
                     kwargs[role] = _token_str(source[role], f"{folder / name}: {role}")
                     break
+        for key in ("do_basic_tokenize", "never_split"):
+            if key in config:
+                kwargs[key] = config[key]
+        added, extras = cls._read_added_tokens(folder, config, special_map, rust_json)
         kwargs.update(overrides)
+        extras = kwargs.pop("additional_special_tokens", kwargs.pop("extra_special_tokens", extras))
+        # bos/eos (not part of BERT) may be added tokens themselves: set once the folder's tokens are in
+        late_roles = {role: kwargs.pop(role) for role in ("bos_token", "eos_token") if role in kwargs}
         tok = cls(vocab, engine=engine, **kwargs)
         tok.name_or_path = str(folder)
+        tok._load_added_tokens(added, extras or [], late_roles, folder)
         return tok
+
+    @staticmethod
+    def _read_added_tokens(folder: Path, config: dict, special_map: dict, rust_json: dict | None
+                           ) -> tuple[list[tuple[int, AddedToken]], list]:
+        """The folder's added tokens [(id, AddedToken)] and additional special tokens, where transformers
+        reads them: tokenizer_config.json's added_tokens_decoder, else tokenizer.json's added_tokens; the
+        list from tokenizer_config.json's extra_special_tokens / additional_special_tokens, else from
+        special_tokens_map.json."""
+        from .errors import TokenizerError
+        entries: list[tuple[Any, Any, str]] = []
+        decoder = config.get("added_tokens_decoder")
+        if decoder is not None:
+            where = f"{folder / CONFIG_FILE}: added_tokens_decoder"
+            if not isinstance(decoder, dict):
+                raise TokenizerError(f"{where} is {_describe(decoder)}; expected {{\"id\": {{\"content\": ...}}}}")
+            entries = [(key, value, f"{where}[{key!r}]") for key, value in decoder.items()]
+        elif rust_json is not None and rust_json.get("added_tokens") is not None:
+            where = f"{folder / TOKENIZER_FILE}: added_tokens"
+            listed = rust_json["added_tokens"]
+            if not isinstance(listed, list):
+                raise TokenizerError(f"{where} is {_describe(listed)}; expected a list of tokens")
+            entries = [(item.get("id") if isinstance(item, dict) else None, item, f"{where}[{i}]")
+                       for i, item in enumerate(listed)]
+        added = []
+        for key, value, where in entries:
+            try:
+                token_id = int(key)
+            except (TypeError, ValueError):
+                raise TokenizerError(f"{where}: the id {key!r} is not an integer; fix or remove this entry") from None
+            added.append((token_id, _as_added_token(value, where)))
+        added.sort(key=lambda item: item[0])
+        extras: Any = None
+        for source, name in ((config, CONFIG_FILE), (special_map, SPECIAL_TOKENS_FILE)):
+            for key in ("extra_special_tokens", "additional_special_tokens"):
+                if source.get(key):
+                    extras, extras_where = source[key], f"{folder / name}: {key}"
+                    break
+            if extras is not None:
+                break
+        if extras is not None:
+            if not isinstance(extras, list):
+                raise TokenizerError(f"{extras_where} is {_describe(extras)}; expected a list of tokens")
+            extras = [_as_added_token(t, f"{extras_where}[{i}]", special=True) for i, t in enumerate(extras)]
+        return added, extras or []
+
+    def _load_added_tokens(self, added: list[tuple[int, AddedToken]], extras: list, late_roles: dict,
+                           folder: Path) -> None:
+        """Add a folder's tokens the way transformers 5 does when it loads one: the listed tokens in id order
+        (each keeps its vocabulary id, or takes the next free one; a named special token is made special),
+        then the named and the additional special tokens again, as special tokens. A listed id that comes
+        out different (ids with gaps) is a warning: a model saved with those ids would look up the wrong
+        embeddings."""
+        def as_special(token: AddedToken) -> AddedToken:
+            return AddedToken(token.content, token.single_word, token.lstrip, token.rstrip, token.normalized, True)
+
+        named_contents = set(self._named_special_tokens()) | set(late_roles.values())
+        listed = [as_special(t) if t.content in named_contents else t for _, t in added]
+        self._add(listed, str(folder))
+        for role, token in late_roles.items():
+            setattr(self, role, token)
+        from_file = {token.content: token for token in listed}
+        self._add([as_special(from_file[t]) if t in from_file else AddedToken(t, special=True)
+                   for t in self._named_special_tokens()], str(folder))
+        if extras:
+            self.add_special_tokens({"additional_special_tokens": extras})
+        moved = [(token.content, token_id, self._added_ids.get(token.content)) for token_id, token in added
+                 if self._added_ids.get(token.content) != token_id]
+        if moved:
+            content, old, new = moved[0]
+            warnings.warn(f"{folder}: {len(moved)} added token(s) get another id than the folder lists, e.g. "
+                          f"{content!r} {old} → {new} (transformers renumbers them the same way); a model saved "
+                          f"with the old ids needs its embeddings re-ordered", stacklevel=3)
 
     def _build_rust_tokenizer(self):
         """The `tokenizers.Tokenizer` equivalent to this tokenizer (as transformers builds it)."""
@@ -1116,20 +1199,26 @@ class BertTokenizer:
 
     def save_pretrained(self, folder: str | os.PathLike) -> tuple[str, ...]:
         """Write vocab.txt, tokenizer.json, tokenizer_config.json and special_tokens_map.json; transformers'
-        AutoTokenizer/BertTokenizer.from_pretrained loads the folder and tokenizes identically. Each file
+        AutoTokenizer/BertTokenizer.from_pretrained loads the folder and tokenizes identically, added tokens
+        included (tokenizer.json's added_tokens and tokenizer_config.json's added_tokens_decoder carry them
+        with their flags; additional_special_tokens lists the extra special ones). Each file
         is written to a temporary name and renamed, so a failure never leaves a half-written file."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        specials = {role: getattr(self, role) for role in SPECIAL_ROLES}
+        specials: dict[str, Any] = self.special_tokens_map
+        if self._extra_special_tokens:
+            specials["additional_special_tokens"] = list(self._extra_special_tokens)
         config = {
             "tokenizer_class": "BertTokenizer",
             "do_lower_case": self.do_lower_case,
             "strip_accents": self.strip_accents,
             "tokenize_chinese_chars": self.tokenize_chinese_chars,
-            "do_basic_tokenize": True,
-            "never_split": None,
+            "do_basic_tokenize": self.do_basic_tokenize,
+            "never_split": self.never_split,
             "clean_up_tokenization_spaces": self.clean_up_tokenization_spaces,
             **specials,
+            # the added tokens with their flags (also in tokenizer.json), as transformers 4 writes them
+            "added_tokens_decoder": {str(i): token.to_dict() for i, token in self.added_tokens_decoder.items()},
         }
         if self.model_max_length is not None:
             config["model_max_length"] = self.model_max_length
