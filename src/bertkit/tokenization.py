@@ -308,6 +308,8 @@ class AddedToken:
     special: bool = False
 
     def __post_init__(self):
+        # like tokenizers' AddedToken, an unset `normalized` follows `special` even when special is set later
+        object.__setattr__(self, "_normalized_unset", self.normalized is None)
         if self.normalized is None:
             object.__setattr__(self, "normalized", not self.special)
 
@@ -338,18 +340,28 @@ def _as_added_token(value: Any, where: str, special: bool = False) -> AddedToken
             raise TokenizerError(f"{where}: expected an added token {{\"content\": str, \"single_word\": bool, "
                                  f"\"lstrip\": bool, \"rstrip\": bool, \"normalized\": bool, \"special\": bool}}, "
                                  f"found {value!r:.120}; fix or remove this entry")
-    elif isinstance(getattr(value, "content", None), str):  # bertkit's or tokenizers' AddedToken
+    elif isinstance(value, AddedToken):
+        fields = {"content": value.content, **{f: getattr(value, f) for f in _ADDED_FLAGS}}
+        if special and not value.special and getattr(value, "_normalized_unset", False):
+            fields["normalized"] = None
+    elif isinstance(getattr(value, "content", None), str):  # tokenizers' AddedToken
         fields = {"content": value.content, **{f: getattr(value, f) for f in _ADDED_FLAGS if hasattr(value, f)}}
+        if special and not value.special:
+            # its `normalized`, if never set, follows `special`: read it as add_special_tokens will see it
+            try:
+                value.special = True
+                fields["normalized"] = value.normalized
+            finally:
+                value.special = False
     else:
         raise TokenizerError(f"{where}: {_describe(value)} is not a token; pass a str or an AddedToken")
     for flag in _ADDED_FLAGS:
         if flag in fields and not isinstance(fields[flag], bool) and not (flag == "normalized" and fields[flag] is None):
             raise TokenizerError(f"{where}: {flag} of token {fields['content']!r} is {fields[flag]!r}; "
                                  f"use true or false")
-    token = AddedToken(**fields)
-    if special and not token.special:
-        token = AddedToken(token.content, token.single_word, token.lstrip, token.rstrip, token.normalized, True)
-    return token
+    if special:
+        fields["special"] = True
+    return AddedToken(**fields)
 
 
 def _is_word_char(ch: str) -> bool:
@@ -359,7 +371,9 @@ def _is_word_char(ch: str) -> bool:
     if category[0] in "LM" or category in ("Nd", "Nl", "Pc") or ch in "\u200c\u200d":
         return True
     cp = ord(ch)  # circled and squared Latin letters are symbols but Other_Alphabetic
-    return 0x24B6 <= cp <= 0x24E9 or 0x1F130 <= cp <= 0x1F149 or 0x1F150 <= cp <= 0x1F169 or 0x1F170 <= cp <= 0x1F189
+    if 0x24B6 <= cp <= 0x24E9 or 0x1F130 <= cp <= 0x1F149 or 0x1F150 <= cp <= 0x1F169 or 0x1F170 <= cp <= 0x1F189:
+        return True
+    return category == "Cn" and _in_table(cp, _WORD_NEWER)
 
 
 class _AddedMatcher:
@@ -1096,8 +1110,13 @@ class BertTokenizer:
         added, extras = cls._read_added_tokens(folder, config, special_map, rust_json)
         kwargs.update(overrides)
         extras = kwargs.pop("additional_special_tokens", kwargs.pop("extra_special_tokens", extras))
-        # bos/eos (not part of BERT) may be added tokens themselves: set once the folder's tokens are in
-        late_roles = {role: kwargs.pop(role) for role in ("bos_token", "eos_token") if role in kwargs}
+        # bos/eos (not part of BERT), and roles given to added tokens (add_special_tokens({"cls_token": "<cls>"})
+        # in transformers), are set once the folder's added tokens are in
+        listed = {token.content for _, token in added}
+        candidates = [role for role in SPECIAL_ROLES if role != "unk_token" and kwargs.get(role) in listed]
+        base = (vocab if isinstance(vocab, dict) else load_vocab(vocab)) if candidates else {}
+        late_roles = {role: kwargs.pop(role) for role in list(kwargs) if role in ("bos_token", "eos_token")
+                      or (role in candidates and kwargs[role] not in base)}
         tok = cls(vocab, engine=engine, **kwargs)
         tok.name_or_path = str(folder)
         tok._load_added_tokens(added, extras or [], late_roles, folder)
@@ -1160,8 +1179,11 @@ class BertTokenizer:
         named_contents = set(self._named_special_tokens()) | set(late_roles.values())
         listed = [as_special(t) if t.content in named_contents else t for _, t in added]
         self._add(listed, str(folder))
+        changed = [role for role, token in late_roles.items() if getattr(self, role) != token]
         for role, token in late_roles.items():
             setattr(self, role, token)
+        if set(changed) & set(SPECIAL_ROLES):
+            self._engine = type(self._engine)(self)  # the template uses the new [CLS] / [SEP]
         from_file = {token.content: token for token in listed}
         self._add([as_special(from_file[t]) if t in from_file else AddedToken(t, special=True)
                    for t in self._named_special_tokens()], str(folder))
@@ -1890,6 +1912,15 @@ _LOWER_EXCEPTIONS = {chr(upper): chr(lower) for upper, lower in (
 )}
 # ... and a decomposition (Unicode 13) that the Rust engine does not apply
 _NFD_EXCEPTIONS = {"\U00011938": "\U00011938"}
+
+# word characters (regex `\\w`) that the Rust engine knows and this Python's unicodedata does not yet
+# (Unicode 15 and 16): they decide single_word matches of added tokens
+_WORD_NEWER = _parse_ranges("""
+0897 0CF3 0ECE 1C89-1C8A A7CB-A7CD A7DA-A7DC 105C0-105F3 10D40-10D65 10D69-10D6D 10D6F-10D85 10EC2-10EC4
+10EFC-10EFF 1123F-11241 11380-11389 1138B 1138E 11390-113B5 113B7-113C0 113C2 113C5 113C7-113CA 113CC-113D3
+113E1-113E2 116D0-116E3 11BC0-11BE0 11BF0-11BF9 11F00-11F10 11F12-11F3A 11F3E-11F42 11F50-11F5A 1342F
+13440-13455 13460-143FA 16100-16139 16D40-16D6C 16D70-16D79 18CFF 1B132 1B155 1CCF0-1CCF9 1DF25-1DF2A
+1E030-1E06D 1E08F 1E4D0-1E4F9 1E5D0-1E5FA 2B739 2EBF0-2EE5D 31350-323AF""")
 
 _PUNCT_CLASS = "!-/:-@\\[-`{-~" + _regex_class(_PUNCTUATION)
 _SPACE_CLASS = "".join(re.escape(c) for c in sorted(_WHITESPACE))
