@@ -1170,7 +1170,8 @@ class BertTokenizer:
                            folder: Path) -> None:
         """Add a folder's tokens the way transformers 5 does when it loads one: the listed tokens in id order
         (each keeps its vocabulary id, or takes the next free one; a named special token is made special),
-        then the named and the additional special tokens again, as special tokens. A listed id that comes
+        then the named and the additional special tokens again, as special tokens (with the flags the
+        folder lists for them, if it does). A listed id that comes
         out different (ids with gaps) is a warning: a model saved with those ids would look up the wrong
         embeddings."""
         def as_special(token: AddedToken) -> AddedToken:
@@ -1187,8 +1188,10 @@ class BertTokenizer:
         from_file = {token.content: token for token in listed}
         self._add([as_special(from_file[t]) if t in from_file else AddedToken(t, special=True)
                    for t in self._named_special_tokens()], str(folder))
-        if extras:
-            self.add_special_tokens({"additional_special_tokens": extras})
+        if extras:  # a token the folder lists keeps its flags
+            extras = [_as_added_token(t, f"{folder}: additional_special_tokens", special=True) for t in extras]
+            self.add_special_tokens({"additional_special_tokens": [
+                as_special(from_file[t.content]) if t.content in from_file else t for t in extras]})
         moved = [(token.content, token_id, self._added_ids.get(token.content)) for token_id, token in added
                  if self._added_ids.get(token.content) != token_id]
         if moved:
