@@ -2,8 +2,11 @@
 
 Text goes through four steps, the same in both engines:
 
-1. **Special tokens in the text.** "[MASK]", "[SEP]", ... written literally in the input are kept whole
-   (matched case-sensitively on the raw text), as `transformers` does. Everything between them goes on.
+1. **Added tokens in the text.** "[MASK]", "[SEP]", ... written literally in the input are kept whole
+   (matched case-sensitively on the raw text), as `transformers` does; so are the tokens added with
+   `add_tokens` / `add_special_tokens` (or listed by a loaded folder): those with normalized=False on the raw
+   text, the others on the normalised text of step 2, anywhere (inside words too, unless single_word).
+   Each is one token and one word. Everything between them goes on.
 2. **Normalise** (BasicTokenizer): drop NUL, U+FFFD and control/format characters; turn every kind of
    whitespace into a space; put spaces around CJK ideographs (Chinese has no spaces, so each character
    becomes a word); optionally strip accents (NFD, then drop non-spacing marks) and lowercase.
@@ -671,9 +674,9 @@ class _PythonEngine:
                     enc.word_ids.append(word_index)
                     word_index += 1
                     continue
-                for m in _WORD_RE.finditer(normalized, n_start, n_end):
-                    word_start, word_end = m.span()
-                    ids, pieces, spans = self._word_pieces(m.group())
+                words = [(m.group(), m.start(), m.end()) for m in _WORD_RE.finditer(normalized, n_start, n_end)]
+                for word, word_start, word_end in words:
+                    ids, pieces, spans = self._word_pieces(word)
                     enc.ids += ids
                     enc.tokens += pieces
                     # normalised characters s..e-1 of the word → characters of the original text
