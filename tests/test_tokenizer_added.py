@@ -209,7 +209,8 @@ def test_token_flags_single_word_lstrip_rstrip(engine):
     # the spaces belong to the token (normalised: any whitespace reads " ")
     assert enc.tokens() == ["a", "  @@  ", "b", "@@", "c", " @@ "]
     assert enc["offset_mapping"][1] == (1, 7)
-    assert tok.tokenize("<ent> a<ent>") == ["<ent>", "a", "[UNK]", "en", "##t", "[UNK]"]  # single_word: not in a word
+    # single_word: not inside a word
+    assert tok.tokenize("<ent> a<ent>") == ["<ent>", "a", "[UNK]", "en", "##t", "[UNK]"]
     same_as_transformers(tok, oracle, texts)
 
 
@@ -232,7 +233,7 @@ def test_named_roles(engine, tmp_path):
 def test_errors(engine):
     tok = ours(engine)
     assert issubclass(TokenizerError, ValueError)
-    with pytest.raises(TokenizerError, match=r"add_tokens: new_tokens\[1\]: a int \(3\) is not a token; pass a str or an AddedToken"):
+    with pytest.raises(TokenizerError, match=r"add_tokens: new_tokens\[1\]: a int \(3\) is not a token; pass a str"):
         tok.add_tokens(["ok", 3])
     with pytest.raises(TokenizerError, match="normalises to nothing"):
         tok.add_tokens(["\u200b"])
@@ -255,7 +256,8 @@ def test_bad_added_tokens_in_a_folder(hf_folder, tmp_path):
     data = json.loads((tmp_path / "tokenizer.json").read_text(encoding="utf-8"))
     data["added_tokens"][-1]["lstrip"] = "yes"
     (tmp_path / "tokenizer.json").write_text(json.dumps(data), encoding="utf-8")
-    with pytest.raises(TokenizerError, match=r"tokenizer.json: added_tokens\[7\]: lstrip of token '\[/E1\]' is 'yes'"):
+    with pytest.raises(TokenizerError, match=r"tokenizer.json: added_tokens\[7\]: lstrip of token '\[/E1\]' is 'yes'"
+                       ):
         BertTokenizer.from_pretrained(tmp_path)
 
 

@@ -359,7 +359,8 @@ def _as_added_token(value: Any, where: str, special: bool = False) -> AddedToken
     else:
         raise TokenizerError(f"{where}: {_describe(value)} is not a token; pass a str or an AddedToken")
     for flag in _ADDED_FLAGS:
-        if flag in fields and not isinstance(fields[flag], bool) and not (flag == "normalized" and fields[flag] is None):
+        unset = flag == "normalized" and fields.get(flag) is None
+        if flag in fields and not isinstance(fields[flag], bool) and not unset:
             raise TokenizerError(f"{where}: {flag} of token {fields['content']!r} is {fields[flag]!r}; "
                                  f"use true or false")
     if special:
@@ -1152,7 +1153,8 @@ class BertTokenizer:
             try:
                 token_id = int(key)
             except (TypeError, ValueError):
-                raise TokenizerError(f"{where}: the id {key!r} is not an integer; fix or remove this entry") from None
+                raise TokenizerError(f"{where}: the id {key!r} is not an integer; fix or remove this entry"
+                                     ) from None
             added.append((token_id, _as_added_token(value, where)))
         added.sort(key=lambda item: item[0])
         extras: Any = None
@@ -1484,7 +1486,8 @@ class BertTokenizer:
         Checks every token first, so that an error leaves the tokenizer as it was."""
         from .errors import TokenizerError
         ids, by_id = dict(self._added_ids), dict(self._added_tokens)
-        patterns, display, specials = dict(self._added_patterns), dict(self._added_display), set(self._special_contents)
+        patterns, display = dict(self._added_patterns), dict(self._added_display)
+        specials = set(self._special_contents)
         next_id = max(max(by_id, default=-1) + 1, len(self.vocab))
         accepted, ignored = [], 0
         for token in tokens:

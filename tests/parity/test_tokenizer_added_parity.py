@@ -37,8 +37,8 @@ SPECIAL = ["[E1]", "[/E1]"]
 SPECIAL_FLAGGED = dict(content="<t>", lstrip=True)
 # what is written into the lines: the tokens, in other cases and spacings, and near misses
 SURFACES = ["covid19", "COVID19", "Covid19", "cov id19", "deep learning", "Deep Learning", "DEEP LEARNING",
-            "deep  learning", "naïve", "NAÏVE", "naive", "中文", "中 文", "x.y", "X.Y", "e-mail", "E-Mail", "the",
-            "THE", "<ent>", "<ENT>", "@@", "##ing", "[E1]", "[/E1]", "[e1]", "[E1", "<t>", "<T>"]
+            "deep  learning", "naïve", "NAÏVE", "naive", "中文", "中 文", "x.y", "X.Y", "e-mail", "E-Mail",
+            "the", "THE", "<ent>", "<ENT>", "@@", "##ing", "[E1]", "[/E1]", "[e1]", "[E1", "<t>", "<T>"]
 AROUND = ["", "", " ", "  ", "\t", "(", ")", ",", ".", "-", "'", "\u3000", "\u200b"]
 
 
