@@ -32,7 +32,9 @@ Where bertkit differs from transformers, it is on purpose, to fail early and say
 the number of special tokens is an error (transformers quietly skips truncation); stride is checked up
 front against max_length minus the special tokens (transformers fails only when a window is cut, with a
 Rust panic); an impossible only_first / only_second names the batch item; an empty batch gives empty
-lists. One known gap in the Python engine: it decomposes accents one character at a time and so does not
+lists. Added tokens: one that normalises to nothing, or two that normalise to the same text, are refused
+(transformers would split every word into letters, or panic; or pick one of the two at random); a new
+[CLS] / [SEP] given by add_special_tokens is used at once (transformers 5 uses it after a reload). One known gap in the Python engine: it decomposes accents one character at a time and so does not
 put adjacent combining marks into canonical order, which matters only when two such marks survive accent
 stripping (a few spacing marks such as U+1D165..U+1D172, or marks newer than Unicode 8) and sit out of order.
 
