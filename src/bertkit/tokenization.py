@@ -2,8 +2,11 @@
 
 Text goes through four steps, the same in both engines:
 
-1. **Special tokens in the text.** "[MASK]", "[SEP]", ... written literally in the input are kept whole
-   (matched case-sensitively on the raw text), as `transformers` does. Everything between them goes on.
+1. **Added tokens in the text.** "[MASK]", "[SEP]", ... written literally in the input are kept whole
+   (matched case-sensitively on the raw text), as `transformers` does; so are the tokens added with
+   `add_tokens` / `add_special_tokens` (or listed by a loaded folder): those with normalized=False on the raw
+   text, the others on the normalised text of step 2, anywhere (inside words too, unless single_word).
+   Each is one token and one word. Everything between them goes on.
 2. **Normalise** (BasicTokenizer): drop NUL, U+FFFD and control/format characters; turn every kind of
    whitespace into a space; put spaces around CJK ideographs (Chinese has no spaces, so each character
    becomes a word); optionally strip accents (NFD, then drop non-spacing marks) and lowercase.
@@ -29,7 +32,9 @@ Where bertkit differs from transformers, it is on purpose, to fail early and say
 the number of special tokens is an error (transformers quietly skips truncation); stride is checked up
 front against max_length minus the special tokens (transformers fails only when a window is cut, with a
 Rust panic); an impossible only_first / only_second names the batch item; an empty batch gives empty
-lists. One known gap in the Python engine: it decomposes accents one character at a time and so does not
+lists. Added tokens: one that normalises to nothing, or two that normalise to the same text, are refused
+(transformers would split every word into letters, or panic; or pick one of the two at random); a new
+[CLS] / [SEP] given by add_special_tokens is used at once (transformers 5 uses it after a reload). One known gap in the Python engine: it decomposes accents one character at a time and so does not
 put adjacent combining marks into canonical order, which matters only when two such marks survive accent
 stripping (a few spacing marks such as U+1D165..U+1D172, or marks newer than Unicode 8) and sit out of order.
 
@@ -61,7 +66,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, NamedTuple, Sequence
 
 __all__ = ["BasicTokenizer", "WordpieceTokenizer", "BertTokenizer", "Tokenizer", "BatchEncoding",
-           "Word", "load_vocab", "train_vocab", "vocab_main"]
+           "Word", "AddedToken", "load_vocab", "train_vocab", "vocab_main"]
 
 VOCAB_FILE = "vocab.txt"
 TOKENIZER_FILE = "tokenizer.json"
@@ -70,6 +75,8 @@ SPECIAL_TOKENS_FILE = "special_tokens_map.json"
 
 # the five roles every BERT vocabulary fills, with their usual names
 SPECIAL_ROLES = ("pad_token", "unk_token", "cls_token", "sep_token", "mask_token")
+# every named role transformers knows, in the order of its all_special_tokens (bos/eos are unused by BERT)
+ALL_ROLES = ("bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token")
 DEFAULT_SPECIALS = {"pad_token": "[PAD]", "unk_token": "[UNK]", "cls_token": "[CLS]",
                     "sep_token": "[SEP]", "mask_token": "[MASK]"}
 
@@ -219,6 +226,12 @@ class BasicTokenizer:
     def split_spans(self, text: str) -> tuple[Sequence[int], list[tuple[str, int, int]]]:
         """(origin, [(word, start, end), ...]): the words with their spans in the normalised text, and
         `origin[i]`, the index in `text` of the character that produced normalised character i."""
+        normalized, origin = self.normalize_spans(text)
+        return origin, [(m.group(), m.start(), m.end()) for m in _WORD_RE.finditer(normalized)]
+
+    def normalize_spans(self, text: str) -> tuple[str, Sequence[int]]:
+        """(normalised text, origin): `origin[i]` is the index in `text` of the character that produced
+        normalised character i."""
         table = self._table
         normalized = text.translate(table)
         if table.resizing.isdisjoint(text):
@@ -228,7 +241,7 @@ class BasicTokenizer:
             # (the same as [i for i, ch in enumerate(text) for _ in table[ord(ch)]], at C speed)
             lengths = map(len, map(table.__getitem__, map(ord, text)))
             origin = list(chain.from_iterable(map(repeat, range(len(text)), lengths)))
-        return origin, [(m.group(), m.start(), m.end()) for m in _WORD_RE.finditer(normalized)]
+        return normalized, origin
 
     def tokenize(self, text: str) -> list[str]:
         """The words of `text`, normalised."""
@@ -276,6 +289,139 @@ class WordpieceTokenizer:
     def tokenize(self, text: str) -> list[str]:
         """Pieces of already normalised, whitespace-separated text."""
         return [piece for word in text.split() for piece, _, _ in self.split_word(word)]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Added tokens: words kept whole, matched in the text before WordPiece sees it
+# ---------------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class AddedToken:
+    """A token added on top of the WordPiece vocabulary, with the flags of `tokenizers.AddedToken`.
+
+    content: the token's text. special: skipped by decode(skip_special_tokens=True) (and, added with
+    add_special_tokens, listed in all_special_tokens). normalized: matched on the normalised text (so an
+    uncased tokenizer finds "covid19" in "COVID19"); None means `not special`, as in `tokenizers`.
+    single_word: only matched when no letter, digit, mark or "_" touches it on either side. lstrip / rstrip:
+    the match takes in the whitespace on its left / right.
+    """
+    content: str
+    single_word: bool = False
+    lstrip: bool = False
+    rstrip: bool = False
+    normalized: bool | None = None
+    special: bool = False
+
+    def __post_init__(self):
+        # like tokenizers' AddedToken, an unset `normalized` follows `special` even when special is set later
+        object.__setattr__(self, "_normalized_unset", self.normalized is None)
+        if self.normalized is None:
+            object.__setattr__(self, "normalized", not self.special)
+
+    def __str__(self) -> str:
+        return self.content
+
+    def to_dict(self) -> dict:
+        """The fields as tokenizer.json / tokenizer_config.json write them."""
+        return {"content": self.content, "single_word": self.single_word, "lstrip": self.lstrip,
+                "rstrip": self.rstrip, "normalized": self.normalized, "special": self.special}
+
+
+_ADDED_FLAGS = ("single_word", "lstrip", "rstrip", "normalized", "special")
+
+
+def _as_added_token(value: Any, where: str, special: bool = False) -> AddedToken:
+    """A str, a bertkit / `tokenizers` AddedToken, or a JSON dict → AddedToken. special=True forces the
+    special flag (as add_special_tokens does); a str then defaults to normalized=False."""
+    from .errors import TokenizerError
+    if isinstance(value, str):
+        return AddedToken(value, special=special)
+    if isinstance(value, Mapping):
+        fields = dict(value)
+        fields.pop("id", None)
+        fields.pop("__type", None)
+        unknown = set(fields) - {"content", *_ADDED_FLAGS}
+        if unknown or not isinstance(fields.get("content"), str):
+            raise TokenizerError(f"{where}: expected an added token {{\"content\": str, \"single_word\": bool, "
+                                 f"\"lstrip\": bool, \"rstrip\": bool, \"normalized\": bool, \"special\": bool}}, "
+                                 f"found {value!r:.120}; fix or remove this entry")
+    elif isinstance(value, AddedToken):
+        fields = {"content": value.content, **{f: getattr(value, f) for f in _ADDED_FLAGS}}
+        if special and not value.special and getattr(value, "_normalized_unset", False):
+            fields["normalized"] = None
+    elif isinstance(getattr(value, "content", None), str):  # tokenizers' AddedToken
+        fields = {"content": value.content, **{f: getattr(value, f) for f in _ADDED_FLAGS if hasattr(value, f)}}
+        if special and not value.special:
+            # its `normalized`, if never set, follows `special`: read it as add_special_tokens will see it
+            try:
+                value.special = True
+                fields["normalized"] = value.normalized
+            finally:
+                value.special = False
+    else:
+        raise TokenizerError(f"{where}: {_describe(value)} is not a token; pass a str or an AddedToken")
+    for flag in _ADDED_FLAGS:
+        unset = flag == "normalized" and fields.get(flag) is None
+        if flag in fields and not isinstance(fields[flag], bool) and not unset:
+            raise TokenizerError(f"{where}: {flag} of token {fields['content']!r} is {fields[flag]!r}; "
+                                 f"use true or false")
+    if special:
+        fields["special"] = True
+    return AddedToken(**fields)
+
+
+def _is_word_char(ch: str) -> bool:
+    """`\\w` of the Rust regex crate, which decides single_word matches: letters and other alphabetic
+    characters, marks, decimal digits, connector punctuation ("_") and the zero-width (non-)joiners."""
+    category = unicodedata.category(ch)
+    if category[0] in "LM" or category in ("Nd", "Nl", "Pc") or ch in "\u200c\u200d":
+        return True
+    cp = ord(ch)  # circled and squared Latin letters are symbols but Other_Alphabetic
+    if 0x24B6 <= cp <= 0x24E9 or 0x1F130 <= cp <= 0x1F149 or 0x1F150 <= cp <= 0x1F169 or 0x1F170 <= cp <= 0x1F189:
+        return True
+    return category == "Cn" and _in_table(cp, _WORD_NEWER)
+
+
+class _AddedMatcher:
+    """Finds added tokens in a string the way `tokenizers` does: leftmost-longest, non-overlapping matches,
+    then each token's single_word / lstrip / rstrip rules. `patterns` maps the text to find to a token id."""
+
+    def __init__(self, patterns: Mapping[str, int], tokens: Mapping[int, AddedToken]):
+        self.ids = dict(patterns)
+        self.tokens = tokens
+        # an alternation tried longest first picks, at the leftmost position that matches, the longest token
+        ordered = sorted(self.ids, key=len, reverse=True)
+        self.regex = re.compile("|".join(map(re.escape, ordered))) if ordered else None
+
+    def split(self, s: str) -> list[tuple[int, int, int | None]]:
+        """[(start, end, token id or None), ...] covering `s`: the added tokens and the text between."""
+        if self.regex is None or not s:
+            return [(0, len(s), None)] if s else []
+        out: list[tuple[int, int, int | None]] = []
+        pos = 0
+        n = len(s)
+        for m in self.regex.finditer(s):
+            start, stop = m.span()
+            token_id = self.ids[m.group()]
+            token = self.tokens[token_id]
+            if token.single_word and ((start > 0 and _is_word_char(s[start - 1]))
+                                      or (stop < n and _is_word_char(s[stop]))):
+                continue
+            if token.lstrip:
+                left = start
+                while left > 0 and s[left - 1] in _WHITESPACE:
+                    left -= 1
+                start = max(left, pos)  # spaces an earlier token took stay with it
+            if token.rstrip:
+                while stop < n and s[stop] in _WHITESPACE:
+                    stop += 1
+            if pos < start:
+                out.append((pos, start, None))
+            out.append((start, stop, token_id))
+            pos = stop
+        if pos != n:
+            out.append((pos, n, None))
+        return out
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -480,11 +626,21 @@ class _PythonEngine:
         self.tok = tok
         self.basic = BasicTokenizer(tok.do_lower_case, tok.tokenize_chinese_chars, tok.strip_accents)
         self.wordpiece = WordpieceTokenizer(tok.vocab, tok.unk_token)
-        # specials written in the text are matched on the raw text, longest first
-        names = sorted(set(tok.all_special_tokens), key=len, reverse=True)
-        self._special_re = re.compile("|".join(map(re.escape, names)))
+        self.added_tokens_changed([])
         # word → its pieces as ([ids], [pieces], [(start, end)]); words repeat a lot, so this is a cache
         self._pieces: dict[str, tuple[list[int], list[str], list[tuple[int, int]]]] = {}
+
+    def added_tokens_changed(self, new: list[AddedToken]) -> None:
+        """Rebuild the two matchers: tokens with normalized=False are found in the raw text (the special
+        tokens, case-sensitively), the others in the normalised text between them."""
+        raw, normalized = {}, {}
+        for token_id, token in self.tok._added_tokens.items():
+            if token.normalized:
+                normalized[self.tok._added_patterns[token_id]] = token_id
+            else:
+                raw[token.content] = token_id
+        self._raw = _AddedMatcher(raw, self.tok._added_tokens)
+        self._normalized = _AddedMatcher(normalized, self.tok._added_tokens)
 
     def _word_pieces(self, word: str) -> tuple[list[int], list[str], list[tuple[int, int]]]:
         hit = self._pieces.get(word)
@@ -497,40 +653,43 @@ class _PythonEngine:
         return hit
 
     def encode_sequence(self, text: str, type_id: int) -> _Encoding:
-        """One text → tokens with ids, offsets into `text` and word indices (no special tokens)."""
+        """One text → tokens with ids, offsets into `text` and word indices (no special tokens).
+
+        Added tokens are found first (normalized=False ones in the raw text, then the others in the
+        normalised text between those); each is a word of its own. The rest is split into words and
+        WordPiece pieces."""
         enc = _Encoding()
         word_index = 0
-        pos = 0
-        segments = []  # (start, end, is_special)
-        for m in self._special_re.finditer(text):
-            if m.start() > pos:
-                segments.append((pos, m.start(), False))
-            segments.append((m.start(), m.end(), True))
-            pos = m.end()
-        if pos < len(text):
-            segments.append((pos, len(text), False))
-        for start, end, special in segments:
-            if special:
-                token = text[start:end]
-                enc.ids.append(self.tok.vocab[token])
-                enc.tokens.append(token)
+        for start, end, token_id in self._raw.split(text):
+            if token_id is not None:
+                enc.ids.append(token_id)
+                enc.tokens.append(text[start:end])
                 enc.offsets.append((start, end))
                 enc.word_ids.append(word_index)
                 word_index += 1
                 continue
-            origin, words = self.basic.split_spans(text[start:end])
-            for word, word_start, word_end in words:
-                ids, pieces, spans = self._word_pieces(word)
-                enc.ids += ids
-                enc.tokens += pieces
-                # normalised characters s..e-1 of the word → characters of the original text
-                if len(ids) == 1:  # most words: one piece (or [UNK]) covering the whole word
-                    enc.offsets.append((start + origin[word_start], start + origin[word_end - 1] + 1))
-                else:
-                    enc.offsets += [(start + origin[word_start + s], start + origin[word_start + e - 1] + 1)
-                                    for s, e in spans]
-                enc.word_ids += [word_index] * len(ids)
-                word_index += 1
+            normalized, origin = self.basic.normalize_spans(text[start:end])
+            for n_start, n_end, token_id in self._normalized.split(normalized):
+                if token_id is not None:
+                    enc.ids.append(token_id)
+                    enc.tokens.append(normalized[n_start:n_end])
+                    enc.offsets.append((start + origin[n_start], start + origin[n_end - 1] + 1))
+                    enc.word_ids.append(word_index)
+                    word_index += 1
+                    continue
+                words = [(m.group(), m.start(), m.end()) for m in _WORD_RE.finditer(normalized, n_start, n_end)]
+                for word, word_start, word_end in words:
+                    ids, pieces, spans = self._word_pieces(word)
+                    enc.ids += ids
+                    enc.tokens += pieces
+                    # normalised characters s..e-1 of the word → characters of the original text
+                    if len(ids) == 1:  # most words: one piece (or [UNK]) covering the whole word
+                        enc.offsets.append((start + origin[word_start], start + origin[word_end - 1] + 1))
+                    else:
+                        enc.offsets += [(start + origin[word_start + s], start + origin[word_start + e - 1] + 1)
+                                        for s, e in spans]
+                    enc.word_ids += [word_index] * len(ids)
+                    word_index += 1
         n = len(enc.ids)
         enc.type_ids = [type_id] * n
         enc.special_tokens_mask = [0] * n
@@ -577,6 +736,12 @@ class _PythonEngine:
         return out
 
 
+def _rust_added_tokens(tokens: Iterable[AddedToken]) -> list:
+    from tokenizers import AddedToken as RustAddedToken
+    return [RustAddedToken(t.content, single_word=t.single_word, lstrip=t.lstrip, rstrip=t.rstrip,
+                           normalized=t.normalized, special=t.special) for t in tokens]
+
+
 class _FastEngine:
     """The same pipeline in the Rust `tokenizers` library (what `transformers.BertTokenizer` runs)."""
 
@@ -584,6 +749,11 @@ class _FastEngine:
         self.tok = tok
         self.rust = tok._build_rust_tokenizer()
         self._settings: tuple | None = None
+
+    def added_tokens_changed(self, new: list[AddedToken]) -> None:
+        """Add the same tokens to the Rust tokenizer (which then holds the same ids)."""
+        if new:
+            self.rust.add_tokens(_rust_added_tokens(new))
 
     def _configure(self, trunc: _Truncation | None, pad: _Padding | None) -> None:
         settings = (trunc, pad)
@@ -797,7 +967,19 @@ class BertTokenizer:
         model_max_length: the model's limit; `truncation=True` without max_length cuts to it (None: no limit).
         engine: "fast" (Rust `tokenizers`) or "python" (the readable reference in this module).
         clean_up_tokenization_spaces: default for decode(); transformers 5 defaults to False for BERT.
-        pad_token, unk_token, cls_token, sep_token, mask_token: the special tokens' strings.
+        pad_token, unk_token, cls_token, sep_token, mask_token: the special tokens' strings (bos_token and
+            eos_token, unused by BERT, are kept and listed when given, as in transformers).
+        additional_special_tokens: more special tokens ("[E1]", ...): kept whole in the text, skipped by
+            decode(skip_special_tokens=True), listed in all_special_tokens; added after the vocabulary.
+        do_basic_tokenize, never_split: accepted and saved, and have no effect, exactly as in transformers 5,
+            whose BertTokenizer (Rust-backed) ignores both: text is always normalised and split on
+            whitespace and punctuation. To keep a word whole, add it with add_tokens() (transformers' way).
+
+    Added tokens (add_tokens, add_special_tokens, or those of a loaded folder) get ids after the vocabulary:
+    `len(tok)` counts them, `vocab_size` does not (as in transformers). Both engines find them in the text
+    as the Rust `tokenizers` library does: tokens with normalized=False (the special ones, by default) in
+    the raw text, case-sensitively; the others in the normalised text (lowercased, for an uncased model),
+    anywhere, inside words too (unless single_word=True). Each found token is a word of its own.
     """
 
     def __init__(self, vocab_file_or_dict: str | os.PathLike | Mapping[str, int], do_lower_case: bool = True,
@@ -805,6 +987,9 @@ class BertTokenizer:
                  model_max_length: int | None = 512, engine: str = "fast", *,
                  clean_up_tokenization_spaces: bool = False, pad_token: str = "[PAD]", unk_token: str = "[UNK]",
                  cls_token: str = "[CLS]", sep_token: str = "[SEP]", mask_token: str = "[MASK]",
+                 bos_token: str | None = None, eos_token: str | None = None,
+                 additional_special_tokens: Sequence[str | AddedToken] | None = None,
+                 do_basic_tokenize: bool = True, never_split: Iterable[str] | None = None,
                  _source: str | None = None):
         if isinstance(vocab_file_or_dict, Mapping):
             where = _source or "the vocabulary dict"
@@ -848,8 +1033,24 @@ class BertTokenizer:
         self.engine = engine
         self.pad_token, self.unk_token, self.cls_token = pad_token, unk_token, cls_token
         self.sep_token, self.mask_token = sep_token, mask_token
+        self.bos_token, self.eos_token = bos_token, eos_token
         self.name_or_path = where
         self._warned_long = False
+        self._set_ignored_options(do_basic_tokenize, never_split, where)
+
+        # the added vocabulary, as the Rust library keeps it (tokenizers' AddedVocabulary)
+        self._added_ids: dict[str, int] = {}  # content → id
+        self._added_tokens: dict[int, AddedToken] = {}  # id → token, with its flags
+        self._added_patterns: dict[int, str] = {}  # normalized=True tokens: what is matched (content normalised)
+        self._added_display: dict[int, str] = {}  # id → what convert_ids_to_tokens and decode show
+        self._special_contents: set[str] = set()  # every content ever added as special (decode skips these)
+        self._added_log: list[AddedToken] = []  # every token accepted, in order, to replay in the Rust engine
+        self._extra_special_tokens: list[str] = []  # additional_special_tokens
+        self._normalizer = BasicTokenizer(do_lower_case, tokenize_chinese_chars, strip_accents)
+        self._engine = None
+        self._add([AddedToken(t, special=True) for t in self._named_special_tokens()], where)
+        if additional_special_tokens:
+            self.add_special_tokens({"additional_special_tokens": list(additional_special_tokens)})
         self._engine = _FastEngine(self) if engine == "fast" else _PythonEngine(self)
 
     # -- loading and saving ------------------------------------------------------------------------------
@@ -858,7 +1059,10 @@ class BertTokenizer:
     def from_pretrained(cls, folder: str | os.PathLike, engine: str = "fast", **overrides) -> BertTokenizer:
         """Load a Hugging Face tokenizer folder: vocab.txt (or, as transformers 5 writes, only
         tokenizer.json) and tokenizer_config.json (do_lower_case, strip_accents, tokenize_chinese_chars,
-        model_max_length, special tokens). Keyword arguments override the config."""
+        model_max_length, special tokens, do_basic_tokenize / never_split, which have no effect, as in
+        transformers 5). Added tokens are read as transformers reads them (tokenizer_config.json's
+        added_tokens_decoder, else tokenizer.json's added_tokens, with their flags; additional_special_tokens
+        or extra_special_tokens). Keyword arguments override the config."""
         folder = Path(folder)
         if not folder.is_dir():
             raise FileNotFoundError(f"{folder}: no such folder (expected a tokenizer folder with {VOCAB_FILE})")
@@ -901,19 +1105,111 @@ class BertTokenizer:
                                  f"{' or '.join('null' if k is type(None) else k.__name__ for k in kinds)}")
         if kwargs["model_max_length"] is not None and kwargs["model_max_length"] > 1e18:
             kwargs["model_max_length"] = None  # transformers writes int(1e30) for "no limit"
-        for role in SPECIAL_ROLES:
+        for role in ALL_ROLES:
             for source, name in ((config, CONFIG_FILE), (special_map, SPECIAL_TOKENS_FILE)):
                 if source.get(role) is not None:
                     kwargs[role] = _token_str(source[role], f"{folder / name}: {role}")
                     break
+        for key in ("do_basic_tokenize", "never_split"):
+            if key in config:
+                kwargs[key] = config[key]
+        added, extras = cls._read_added_tokens(folder, config, special_map, rust_json)
         kwargs.update(overrides)
+        extras = kwargs.pop("additional_special_tokens", kwargs.pop("extra_special_tokens", extras))
+        # bos/eos (not part of BERT), and roles given to added tokens (add_special_tokens({"cls_token": "<cls>"})
+        # in transformers), are set once the folder's added tokens are in
+        listed = {token.content for _, token in added}
+        candidates = [role for role in SPECIAL_ROLES if role != "unk_token" and kwargs.get(role) in listed]
+        base = (vocab if isinstance(vocab, dict) else load_vocab(vocab)) if candidates else {}
+        late_roles = {role: kwargs.pop(role) for role in list(kwargs) if role in ("bos_token", "eos_token")
+                      or (role in candidates and kwargs[role] not in base)}
         tok = cls(vocab, engine=engine, **kwargs)
         tok.name_or_path = str(folder)
+        tok._load_added_tokens(added, extras or [], late_roles, folder)
         return tok
+
+    @staticmethod
+    def _read_added_tokens(folder: Path, config: dict, special_map: dict, rust_json: dict | None
+                           ) -> tuple[list[tuple[int, AddedToken]], list]:
+        """The folder's added tokens [(id, AddedToken)] and additional special tokens, where transformers
+        reads them: tokenizer_config.json's added_tokens_decoder, else tokenizer.json's added_tokens; the
+        list from tokenizer_config.json's extra_special_tokens / additional_special_tokens, else from
+        special_tokens_map.json."""
+        from .errors import TokenizerError
+        entries: list[tuple[Any, Any, str]] = []
+        decoder = config.get("added_tokens_decoder")
+        if decoder is not None:
+            where = f"{folder / CONFIG_FILE}: added_tokens_decoder"
+            if not isinstance(decoder, dict):
+                raise TokenizerError(f"{where} is {_describe(decoder)}; expected {{\"id\": {{\"content\": ...}}}}")
+            entries = [(key, value, f"{where}[{key!r}]") for key, value in decoder.items()]
+        elif rust_json is not None and rust_json.get("added_tokens") is not None:
+            where = f"{folder / TOKENIZER_FILE}: added_tokens"
+            listed = rust_json["added_tokens"]
+            if not isinstance(listed, list):
+                raise TokenizerError(f"{where} is {_describe(listed)}; expected a list of tokens")
+            entries = [(item.get("id") if isinstance(item, dict) else None, item, f"{where}[{i}]")
+                       for i, item in enumerate(listed)]
+        added = []
+        for key, value, where in entries:
+            try:
+                token_id = int(key)
+            except (TypeError, ValueError):
+                raise TokenizerError(f"{where}: the id {key!r} is not an integer; fix or remove this entry"
+                                     ) from None
+            added.append((token_id, _as_added_token(value, where)))
+        added.sort(key=lambda item: item[0])
+        extras: Any = None
+        for source, name in ((config, CONFIG_FILE), (special_map, SPECIAL_TOKENS_FILE)):
+            for key in ("extra_special_tokens", "additional_special_tokens"):
+                if source.get(key):
+                    extras, extras_where = source[key], f"{folder / name}: {key}"
+                    break
+            if extras is not None:
+                break
+        if extras is not None:
+            if not isinstance(extras, list):
+                raise TokenizerError(f"{extras_where} is {_describe(extras)}; expected a list of tokens")
+            extras = [_as_added_token(t, f"{extras_where}[{i}]", special=True) for i, t in enumerate(extras)]
+        return added, extras or []
+
+    def _load_added_tokens(self, added: list[tuple[int, AddedToken]], extras: list, late_roles: dict,
+                           folder: Path) -> None:
+        """Add a folder's tokens the way transformers 5 does when it loads one: the listed tokens in id order
+        (each keeps its vocabulary id, or takes the next free one; a named special token is made special),
+        then the named and the additional special tokens again, as special tokens (with the flags the
+        folder lists for them, if it does). A listed id that comes
+        out different (ids with gaps) is a warning: a model saved with those ids would look up the wrong
+        embeddings."""
+        def as_special(token: AddedToken) -> AddedToken:
+            return AddedToken(token.content, token.single_word, token.lstrip, token.rstrip, token.normalized, True)
+
+        named_contents = set(self._named_special_tokens()) | set(late_roles.values())
+        listed = [as_special(t) if t.content in named_contents else t for _, t in added]
+        self._add(listed, str(folder))
+        changed = [role for role, token in late_roles.items() if getattr(self, role) != token]
+        for role, token in late_roles.items():
+            setattr(self, role, token)
+        if set(changed) & set(SPECIAL_ROLES):
+            self._engine = type(self._engine)(self)  # the template uses the new [CLS] / [SEP]
+        from_file = {token.content: token for token in listed}
+        self._add([as_special(from_file[t]) if t in from_file else AddedToken(t, special=True)
+                   for t in self._named_special_tokens()], str(folder))
+        if extras:  # a token the folder lists keeps its flags
+            extras = [_as_added_token(t, f"{folder}: additional_special_tokens", special=True) for t in extras]
+            self.add_special_tokens({"additional_special_tokens": [
+                as_special(from_file[t.content]) if t.content in from_file else t for t in extras]})
+        moved = [(token.content, token_id, self._added_ids.get(token.content)) for token_id, token in added
+                 if self._added_ids.get(token.content) != token_id]
+        if moved:
+            content, old, new = moved[0]
+            warnings.warn(f"{folder}: {len(moved)} added token(s) get another id than the folder lists, e.g. "
+                          f"{content!r} {old} → {new} (transformers renumbers them the same way); a model saved "
+                          f"with the old ids needs its embeddings re-ordered", stacklevel=3)
 
     def _build_rust_tokenizer(self):
         """The `tokenizers.Tokenizer` equivalent to this tokenizer (as transformers builds it)."""
-        from tokenizers import AddedToken, Tokenizer as RustTokenizer, decoders, normalizers, pre_tokenizers
+        from tokenizers import Tokenizer as RustTokenizer, decoders, normalizers, pre_tokenizers
         from tokenizers import processors
         from tokenizers.models import WordPiece
 
@@ -929,25 +1225,32 @@ class BertTokenizer:
             single=f"{cls}:0 $A:0 {sep}:0", pair=f"{cls}:0 $A:0 {sep}:0 $B:1 {sep}:1",
             special_tokens=[(cls, self.cls_token_id), (sep, self.sep_token_id)])
         rust.decoder = decoders.WordPiece(prefix="##")
-        rust.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in self.all_special_tokens])
+        # every add_tokens / add_special_tokens call, replayed in order: the same ids and the same flags
+        rust.add_tokens(_rust_added_tokens(self._added_log))
         return rust
 
     def save_pretrained(self, folder: str | os.PathLike) -> tuple[str, ...]:
         """Write vocab.txt, tokenizer.json, tokenizer_config.json and special_tokens_map.json; transformers'
-        AutoTokenizer/BertTokenizer.from_pretrained loads the folder and tokenizes identically. Each file
+        AutoTokenizer/BertTokenizer.from_pretrained loads the folder and tokenizes identically, added tokens
+        included (tokenizer.json's added_tokens and tokenizer_config.json's added_tokens_decoder carry them
+        with their flags; additional_special_tokens lists the extra special ones). Each file
         is written to a temporary name and renamed, so a failure never leaves a half-written file."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        specials = {role: getattr(self, role) for role in SPECIAL_ROLES}
+        specials: dict[str, Any] = self.special_tokens_map
+        if self._extra_special_tokens:
+            specials["additional_special_tokens"] = list(self._extra_special_tokens)
         config = {
             "tokenizer_class": "BertTokenizer",
             "do_lower_case": self.do_lower_case,
             "strip_accents": self.strip_accents,
             "tokenize_chinese_chars": self.tokenize_chinese_chars,
-            "do_basic_tokenize": True,
-            "never_split": None,
+            "do_basic_tokenize": self.do_basic_tokenize,
+            "never_split": self.never_split,
             "clean_up_tokenization_spaces": self.clean_up_tokenization_spaces,
             **specials,
+            # the added tokens with their flags (also in tokenizer.json), as transformers 4 writes them
+            "added_tokens_decoder": {str(i): token.to_dict() for i, token in self.added_tokens_decoder.items()},
         }
         if self.model_max_length is not None:
             config["model_max_length"] = self.model_max_length
@@ -965,56 +1268,115 @@ class BertTokenizer:
 
     @property
     def vocab_size(self) -> int:
+        """The WordPiece vocabulary's size, without added tokens (as in transformers)."""
         return len(self.vocab)
 
     def __len__(self) -> int:
-        return len(self.vocab)
+        """The vocabulary and the added tokens: the number of rows the model's embedding needs."""
+        return len(self.vocab) + sum(1 for t in self._added_ids if t not in self.vocab)
 
     def get_vocab(self) -> dict[str, int]:
-        return dict(self.vocab)
+        """{token: id} for the vocabulary and the added tokens."""
+        return {**self.vocab, **self._added_ids}
+
+    def get_added_vocab(self) -> dict[str, int]:
+        """{token: id} of the added tokens (the special tokens included), by id."""
+        return {self._added_tokens[i].content: i for i in sorted(self._added_tokens)}
+
+    @property
+    def added_tokens_encoder(self) -> dict[str, int]:
+        return self.get_added_vocab()
+
+    @property
+    def added_tokens_decoder(self) -> dict[int, AddedToken]:
+        """{id: AddedToken} of the added tokens, with their flags, by id."""
+        return {i: self._added_tokens[i] for i in sorted(self._added_tokens)}
+
+    def _named_special_tokens(self) -> list[str]:
+        out = []
+        for role in ALL_ROLES:
+            token = getattr(self, role, None)
+            if token is not None and token not in out:
+                out.append(token)
+        return out
+
+    @property
+    def additional_special_tokens(self) -> list[str]:
+        """The special tokens beyond the named roles ("[E1]", ...), as add_special_tokens set them
+        (transformers 5 calls them extra_special_tokens)."""
+        return list(self._extra_special_tokens)
+
+    extra_special_tokens = additional_special_tokens
+
+    @property
+    def additional_special_tokens_ids(self) -> list[int]:
+        return self.convert_tokens_to_ids(self.additional_special_tokens)
+
+    @property
+    def special_tokens_map(self) -> dict[str, str]:
+        """{role: token} for the named roles that are set."""
+        return {role: getattr(self, role) for role in ALL_ROLES if getattr(self, role, None) is not None}
 
     @property
     def all_special_tokens(self) -> list[str]:
-        return [self.unk_token, self.sep_token, self.pad_token, self.cls_token, self.mask_token]
+        """The named special tokens (bos, eos, unk, sep, pad, cls, mask, when set), then the additional ones."""
+        out = self._named_special_tokens()
+        out += [t for t in dict.fromkeys(self._extra_special_tokens) if t not in out]
+        return out
 
     @property
     def all_special_ids(self) -> list[int]:
-        return [self.vocab[t] for t in self.all_special_tokens]
+        return self.convert_tokens_to_ids(self.all_special_tokens)
+
+    def _token_id(self, token: str) -> int:
+        token_id = self._added_ids.get(token)
+        return self.vocab[token] if token_id is None else token_id
 
     @property
     def pad_token_id(self) -> int:
-        return self.vocab[self.pad_token]
+        return self._token_id(self.pad_token)
 
     @property
     def unk_token_id(self) -> int:
-        return self.vocab[self.unk_token]
+        return self._token_id(self.unk_token)
 
     @property
     def cls_token_id(self) -> int:
-        return self.vocab[self.cls_token]
+        return self._token_id(self.cls_token)
 
     @property
     def sep_token_id(self) -> int:
-        return self.vocab[self.sep_token]
+        return self._token_id(self.sep_token)
 
     @property
     def mask_token_id(self) -> int:
-        return self.vocab[self.mask_token]
+        return self._token_id(self.mask_token)
+
+    @property
+    def bos_token_id(self) -> int | None:
+        return None if self.bos_token is None else self._token_id(self.bos_token)
+
+    @property
+    def eos_token_id(self) -> int | None:
+        return None if self.eos_token is None else self._token_id(self.eos_token)
 
     def num_special_tokens_to_add(self, pair: bool = False) -> int:
         """[CLS] A [SEP] adds 2; [CLS] A [SEP] B [SEP] adds 3."""
         return 3 if pair else 2
 
     def convert_tokens_to_ids(self, tokens: str | Iterable[str]) -> int | list[int]:
-        """Token string(s) → id(s); unknown tokens give the [UNK] id."""
+        """Token string(s) → id(s), added tokens included; unknown tokens give the [UNK] id."""
         unk = self.unk_token_id
+        added, vocab = self._added_ids, self.vocab
         if isinstance(tokens, str):
-            return self.vocab.get(tokens, unk)
-        return [self.vocab.get(t, unk) for t in tokens]
+            return added.get(tokens, vocab.get(tokens, unk))
+        return [added.get(t, vocab.get(t, unk)) for t in tokens]
 
     def convert_ids_to_tokens(self, ids: int | Iterable[int], skip_special_tokens: bool = False
                               ) -> str | None | list[str]:
-        """Id(s) → token string(s); an id outside the vocabulary gives None (or is dropped from a list)."""
+        """Id(s) → token string(s); an id outside the vocabulary gives None (or is dropped from a list).
+        An added token with normalized=True shows as normalised ("COVID19" added to an uncased tokenizer
+        reads "covid19"), as the Rust library shows it."""
         if _is_int(ids):
             return self._id_to_token(int(ids))
         skip = set(self.all_special_ids) if skip_special_tokens else ()
@@ -1028,7 +1390,158 @@ class BertTokenizer:
         return out
 
     def _id_to_token(self, i: int) -> str | None:
+        token = self._added_tokens.get(i)
+        if token is not None:
+            return self._added_display.get(i, token.content)
         return self.ids_to_tokens[i] if 0 <= i < len(self.ids_to_tokens) else None
+
+    # -- added tokens ------------------------------------------------------------------------------------
+
+    def add_tokens(self, new_tokens: str | AddedToken | Sequence[str | AddedToken],
+                   special_tokens: bool = False) -> int:
+        """Add tokens to keep whole; returns how many were added, as transformers counts them.
+
+        A str becomes AddedToken(str): normalized (matched in the normalised text, so "covid19" added to an
+        uncased tokenizer is found in "COVID19" and inside words), not special. Pass AddedToken (bertkit's
+        or `tokenizers`') for other flags. special_tokens=True makes them special (and, for str, not
+        normalized), without listing them in additional_special_tokens (use add_special_tokens for that).
+        A token not in the vocabulary gets the next id (len(tok) before the call); one in the vocabulary
+        keeps its id. A token already added with the same flags is not counted; with other flags, its flags
+        change. The model needs `resize_token_embeddings(len(tok))` after new ids.
+
+        Raises TokenizerError for a token that is not a str/AddedToken, a normalized token that normalises
+        to nothing (transformers would split every word into characters, or panic), or two normalized
+        tokens that normalise to the same text ("COVID19" and "covid19" in an uncased tokenizer:
+        transformers picks one of the two at random in each process).
+        """
+        if isinstance(new_tokens, (str, AddedToken)) or hasattr(new_tokens, "content"):
+            new_tokens = [new_tokens]
+        if not new_tokens:
+            return 0
+        tokens = [_as_added_token(t, f"add_tokens: new_tokens[{i}]", special=special_tokens)
+                  for i, t in enumerate(new_tokens)]
+        return self._add(tokens, "add_tokens")
+
+    def add_special_tokens(self, special_tokens_dict: Mapping[str, Any],
+                           replace_additional_special_tokens: bool = True, *,
+                           replace_extra_special_tokens: bool | None = None) -> int:
+        """Add special tokens: {"additional_special_tokens": ["[E1]", "[/E1]"]} (transformers 5 also says
+        "extra_special_tokens"), and/or named roles {"cls_token": ..., "pad_token": ..., "bos_token": ...}.
+
+        Special tokens are matched in the raw text (case-sensitively, not normalised, unless an AddedToken
+        says otherwise), never split, and skipped by decode(skip_special_tokens=True). The list given
+        replaces additional_special_tokens (replace_additional_special_tokens=False extends it); replaced
+        tokens stay added tokens. Returns how many tokens were added (see add_tokens).
+
+        A new role takes effect at once (transformers 5 keeps using the old [CLS]/[SEP] in its template
+        until the tokenizer is saved and loaded again). Raises TokenizerError for an unknown role, a value
+        that is not a token, or an unk_token outside the WordPiece vocabulary (WordPiece needs it there).
+        """
+        from .errors import TokenizerError
+        if not special_tokens_dict:
+            return 0
+        replace = replace_additional_special_tokens if replace_extra_special_tokens is None \
+            else replace_extra_special_tokens
+        items = dict(special_tokens_dict)
+        if "additional_special_tokens" in items and not items.get("extra_special_tokens"):
+            items["extra_special_tokens"] = items.pop("additional_special_tokens")
+        tokens: list[AddedToken] = []
+        roles: dict[str, str] = {}
+        extras: list[str] | None = None
+        for key, value in items.items():
+            where = f"add_special_tokens: {key}"
+            if key == "extra_special_tokens":
+                if isinstance(value, (str, AddedToken)) or not isinstance(value, (list, tuple)):
+                    raise TokenizerError(f"{where} is {_describe(value)}; pass a list of tokens, e.g. "
+                                         f"{{'additional_special_tokens': ['[E1]', '[/E1]']}}")
+                new = [_as_added_token(t, f"{where}[{i}]", special=True) for i, t in enumerate(value)]
+                new = [t for t in new if replace or t.content not in self._extra_special_tokens]
+                if replace and new:
+                    extras = [t.content for t in new]
+                else:
+                    extras = self._extra_special_tokens + [t.content for t in new]
+                tokens += new
+            elif key in ALL_ROLES:
+                if isinstance(value, (list, tuple)) or value is None:
+                    raise TokenizerError(f"{where} is {_describe(value)}; pass one token (str or AddedToken)")
+                token = _as_added_token(value, where, special=True)
+                if key == "unk_token" and token.content not in self.vocab:
+                    raise TokenizerError(f"{where}: {token.content!r} is not in the WordPiece vocabulary, which "
+                                         f"needs its unknown token; use a token of {VOCAB_FILE}")
+                roles[key] = token.content
+                tokens.append(token)
+            else:
+                raise TokenizerError(f"add_special_tokens: {key!r} is not a special-token role; use "
+                                     f"'additional_special_tokens' or one of {', '.join(ALL_ROLES)}")
+        added = self._add(tokens, "add_special_tokens")
+        if extras is not None:
+            self._extra_special_tokens = extras
+        changed = {role for role, token in roles.items() if getattr(self, role) != token}
+        for role, token in roles.items():
+            setattr(self, role, token)
+        if changed & set(SPECIAL_ROLES) and self._engine is not None:
+            self._engine = type(self._engine)(self)  # the template and WordPiece's [UNK] change
+        return added
+
+    def _add(self, tokens: list[AddedToken], where: str) -> int:
+        """Add `tokens` as the Rust library's AddedVocabulary.add_tokens does; returns the count it returns.
+        Checks every token first, so that an error leaves the tokenizer as it was."""
+        from .errors import TokenizerError
+        ids, by_id = dict(self._added_ids), dict(self._added_tokens)
+        patterns, display = dict(self._added_patterns), dict(self._added_display)
+        specials = set(self._special_contents)
+        next_id = max(max(by_id, default=-1) + 1, len(self.vocab))
+        accepted, ignored = [], 0
+        for token in tokens:
+            token_id = ids.get(token.content)
+            if not token.content or (token_id is not None and by_id.get(token_id) == token):
+                ignored += 1
+                continue
+            if token_id is None:
+                token_id = self.vocab.get(token.content)
+            if token_id is None:
+                token_id, next_id = next_id, next_id + 1
+            patterns.pop(token_id, None)
+            if token.normalized:
+                pattern = self._normalizer.normalize(token.content)
+                if not pattern:
+                    raise TokenizerError(
+                        f"{where}: {token.content!r} normalises to nothing (control or format characters only), "
+                        f"so it can never be found in a text; add it as AddedToken(..., normalized=False)")
+                twin = next((i for i, p in patterns.items() if p == pattern), None)
+                if twin is not None:
+                    raise TokenizerError(
+                        f"{where}: {token.content!r} and the added token {by_id[twin].content!r} both normalise to "
+                        f"{pattern!r}, so either could match (transformers picks one at random); add only one")
+                patterns[token_id] = pattern
+                if pattern != token.content:
+                    display[token_id] = pattern
+            ids[token.content] = token_id
+            by_id[token_id] = token
+            if token.special:
+                specials.add(token.content)
+            accepted.append(token)
+        self._added_ids, self._added_tokens, self._added_patterns = ids, by_id, patterns
+        self._added_display, self._special_contents = display, specials
+        self._added_log += accepted
+        if self._engine is not None:
+            self._engine.added_tokens_changed(accepted)
+        return len(tokens) - ignored
+
+    def _set_ignored_options(self, do_basic_tokenize, never_split, where: str) -> None:
+        """do_basic_tokenize / never_split: checked, kept (save_pretrained writes them back), not used."""
+        from .errors import TokenizerError
+        if not isinstance(do_basic_tokenize, bool):
+            raise TokenizerError(f"{where}: do_basic_tokenize is {do_basic_tokenize!r}; use true or false")
+        if isinstance(never_split, str) or (never_split is not None and (
+                not isinstance(never_split, Iterable) or not all(isinstance(t, str) for t in never_split))):
+            raise TokenizerError(f"{where}: never_split is {_describe(never_split)}; use a list of strings or null")
+        self.do_basic_tokenize = do_basic_tokenize
+        self.never_split = None if never_split is None else list(never_split)
+        if not do_basic_tokenize or self.never_split:
+            what = "do_basic_tokenize=False" if not do_basic_tokenize else f"never_split={self.never_split!r:.60}"
+            warnings.warn(f"{where}: {what} has no effect: transformers 5's BertTokenizer ignores it too, and "
+                          f"bertkit matches it; to keep words whole, use tok.add_tokens([...])", stacklevel=3)
 
     # -- encoding ----------------------------------------------------------------------------------------
 
@@ -1224,7 +1737,8 @@ class BertTokenizer:
                clean_up_tokenization_spaces: bool | None = None) -> str | list[str]:
         """Ids → text: "##" pieces join the previous piece, other tokens are separated by spaces, and
         , . ! ? lose the space before them (as the Rust WordPiece decoder does). A 2-D input (a batch)
-        gives a list of strings. Lowercasing and stripped accents cannot be undone.
+        gives a list of strings. Lowercasing and stripped accents cannot be undone. Added tokens are kept
+        (skip_special_tokens=True drops the special ones: [CLS], [PAD], ..., and additional ones like [E1]).
 
         clean_up_tokenization_spaces (default: the tokenizer's setting, False as in transformers 5) also
         joins contractions ("isn ' t" → "isn't").
@@ -1232,14 +1746,15 @@ class BertTokenizer:
         ids = _id_rows(token_ids)
         if ids and isinstance(ids[0], list):
             return [self.decode(row, skip_special_tokens, clean_up_tokenization_spaces) for row in ids]
-        skip = set(self.all_special_ids) if skip_special_tokens else ()
+        # as the Rust decoder does: a token is skipped when its string is one added as special
+        skip = self._special_contents if skip_special_tokens else ()
         tokens = []
         for position, i in enumerate(ids):
             if i < 0:
                 raise ValueError(f"token id {i} at position {position} is negative; labels use -100 for "
                                  f"ignored positions, drop those before decoding")
             token = self._id_to_token(i)
-            if token is not None and i not in skip:
+            if token is not None and token not in skip:
                 tokens.append(token)
         parts = []
         for k, token in enumerate(tokens):
@@ -1408,6 +1923,15 @@ _LOWER_EXCEPTIONS = {chr(upper): chr(lower) for upper, lower in (
 )}
 # ... and a decomposition (Unicode 13) that the Rust engine does not apply
 _NFD_EXCEPTIONS = {"\U00011938": "\U00011938"}
+
+# word characters (regex `\\w`) that the Rust engine knows and this Python's unicodedata does not yet
+# (Unicode 15 and 16): they decide single_word matches of added tokens
+_WORD_NEWER = _parse_ranges("""
+0897 0CF3 0ECE 1C89-1C8A A7CB-A7CD A7DA-A7DC 105C0-105F3 10D40-10D65 10D69-10D6D 10D6F-10D85 10EC2-10EC4
+10EFC-10EFF 1123F-11241 11380-11389 1138B 1138E 11390-113B5 113B7-113C0 113C2 113C5 113C7-113CA 113CC-113D3
+113E1-113E2 116D0-116E3 11BC0-11BE0 11BF0-11BF9 11F00-11F10 11F12-11F3A 11F3E-11F42 11F50-11F5A 1342F
+13440-13455 13460-143FA 16100-16139 16D40-16D6C 16D70-16D79 18CFF 1B132 1B155 1CCF0-1CCF9 1DF25-1DF2A
+1E030-1E06D 1E08F 1E4D0-1E4F9 1E5D0-1E5FA 2B739 2EBF0-2EE5D 31350-323AF""")
 
 _PUNCT_CLASS = "!-/:-@\\[-`{-~" + _regex_class(_PUNCTUATION)
 _SPACE_CLASS = "".join(re.escape(c) for c in sorted(_WHITESPACE))
