@@ -9,7 +9,7 @@ are kept in `extra` and written back, so a folder round-trips unchanged. The con
 """
 from __future__ import annotations
 
-import functools
+import inspect
 import json
 import logging
 import os
@@ -222,7 +222,6 @@ def _dtype_name(value: Any) -> Any:
 def _accept_transformers_keywords(generated_init):
     """Wrap the dataclass __init__ so that BertConfig takes what transformers.BertConfig takes."""
 
-    @functools.wraps(generated_init)
     def __init__(self, *args, num_labels: int | None = None, **kwargs):
         """BertConfig(vocab_size=..., ..., num_labels=None, **other): the fields as keywords (or in
         order); `num_labels` gives id2label/label2id LABEL_0..LABEL_{n-1} unless `id2label` already has
@@ -238,6 +237,12 @@ def _accept_transformers_keywords(generated_init):
         if num_labels is not None or self.id2label is None:
             self.num_labels = 2 if num_labels is None else num_labels
 
+    __init__.__qualname__ = generated_init.__qualname__
+    signature = inspect.signature(generated_init)  # for help() and editors: the fields, then the rest
+    __init__.__signature__ = signature.replace(parameters=[
+        *signature.parameters.values(),
+        inspect.Parameter("num_labels", inspect.Parameter.KEYWORD_ONLY, default=None, annotation="int | None"),
+        inspect.Parameter("kwargs", inspect.Parameter.VAR_KEYWORD, annotation="Any")])
     return __init__
 
 

@@ -348,10 +348,11 @@ class BertPreTrainedModel(nn.Module):
         if new_num_tokens is None and pad_to_multiple_of is None:
             return emb
         n = old_n if new_num_tokens is None else new_num_tokens
-        for name, value in (("new_num_tokens", n), ("pad_to_multiple_of", pad_to_multiple_of)):
+        for name, value, hint in (("new_num_tokens", n, "pass the tokenizer's size, len(tokenizer)"),
+                                  ("pad_to_multiple_of", pad_to_multiple_of, "e.g. 8 or 64, or None")):
             if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
                 raise BertkitError(f"resize_token_embeddings: {name} must be a positive integer, got {value!r}; "
-                                   "pass the tokenizer's size, len(tokenizer)")
+                                   f"{hint}")
         if pad_to_multiple_of is not None:
             n = -(-n // pad_to_multiple_of) * pad_to_multiple_of
         pad = self.config.pad_token_id
@@ -369,16 +370,21 @@ class BertPreTrainedModel(nn.Module):
             return rows.normal_(0.0, std, generator=generator).to(table)  # (n - V, C)
 
         with torch.no_grad():
+            resized = [emb.weight]
             emb.weight.data = _resized(emb.weight, n, added(emb.weight))
             emb.num_embeddings = n
             out = self.get_output_embeddings()
             if out is not None:
                 if out.weight is not emb.weight:  # an untied decoder: its rows follow the same rule
                     out.weight.data = _resized(out.weight, n, added(out.weight))
+                    resized.append(out.weight)
                 if isinstance(out, nn.Linear):
                     out.out_features = n
                 if out.bias is not None:
                     out.bias.data = _resized(out.bias, n, out.bias.new_zeros(()))
+                    resized.append(out.bias)
+            for p in resized:
+                p.grad = None  # a gradient of the old shape could not be added to
         self.config.vocab_size = n
         return emb
 
