@@ -3,11 +3,15 @@
 A config is a mutable dataclass, as in `transformers` (tutorials set `config.num_labels = 2` before
 building a model). It checks itself when created and again when a model is built from it.
 Fields that bertkit does not use but a `config.json` carries (`transformers_version`, `use_cache`, ...)
-are kept in `extra` and written back, so a folder round-trips unchanged.
+are kept in `extra` and written back, so a folder round-trips unchanged. The constructor takes what
+`transformers.BertConfig` takes: `num_labels=3`, and any other keyword (`output_hidden_states`,
+`use_cache`, `torch_dtype`, a key of your own) goes to `extra`, readable and settable as an attribute.
 """
 from __future__ import annotations
 
+import inspect
 import json
+import logging
 import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -63,6 +67,21 @@ class BertConfig:
             self.label2id = {k: int(v) for k, v in self.label2id.items()}
         self.validate()
 
+    # -- keys bertkit does not use: kept in `extra`, and attributes as in `transformers` -------------
+    def __getattr__(self, name: str) -> Any:
+        # only called when normal lookup fails: a key of `extra` (config.use_cache, ...)
+        extra = self.__dict__.get("extra")
+        if extra is not None and not name.startswith("_") and name in extra:
+            return extra[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # a name that is not a field, property or method goes to `extra`, so it is saved with the rest
+        if name in _FIELD_NAMES or name.startswith("_") or hasattr(type(self), name):
+            object.__setattr__(self, name, value)
+        else:
+            self.extra[name] = value
+
     # -- labels -------------------------------------------------------------------------------------
     @property
     def num_labels(self) -> int:
@@ -73,7 +92,7 @@ class BertConfig:
         if not isinstance(n, int) or n < 1:
             raise ConfigError(f"num_labels must be a positive int, got {n!r}")
         if self.id2label is None or len(self.id2label) != n:
-            self.id2label = {i: f"LABEL_{i}" for i in range(n)}
+            self.id2label = _default_labels(n)
             self.label2id = {v: k for k, v in self.id2label.items()}
 
     # -- checks -------------------------------------------------------------------------------------
@@ -125,16 +144,14 @@ class BertConfig:
         if model_type != "bert":
             raise ConfigError(f"{source}: model_type {model_type!r} is not supported; "
                               "bertkit reads 'bert' models")
-        kwargs = {k: v for k, v in d.items() if k in known}
-        extra = {k: v for k, v in d.items() if k not in known and k != "num_labels"}
+        kwargs = {k: v for k, v in d.items() if k in known or k == "num_labels"}
+        extra = {k: v for k, v in d.items() if k not in kwargs}
         try:
             config = cls(**kwargs, extra=extra)
         except ConfigError as e:
             raise ConfigError(f"{source}: {e}") from None
         except TypeError as e:
             raise ConfigError(f"{source}: {e}") from None
-        if "num_labels" in d and config.id2label is None:
-            config.num_labels = int(d["num_labels"])
         return config
 
     @classmethod
@@ -169,10 +186,14 @@ class BertConfig:
 
     # -- output -------------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
+        """The fields of config.json. The default label map of two labels (LABEL_0, LABEL_1) is left
+        out, as `transformers` leaves it out of the file; a torch.dtype in `extra` is written by name."""
         d = asdict(self)
-        extra = d.pop("extra")
+        extra = {k: _dtype_name(v) for k, v in d.pop("extra").items()}
         if self.id2label is not None:
             d["id2label"] = {str(k): v for k, v in self.id2label.items()}
+        if self.id2label == _default_labels(2) and self.label2id == {v: k for k, v in _default_labels(2).items()}:
+            d["id2label"] = d["label2id"] = None
         for k in ("id2label", "label2id", "problem_type", "architectures", "classifier_dropout"):
             if d[k] is None:
                 del d[k]
@@ -188,3 +209,48 @@ class BertConfig:
     @property
     def head_dim(self) -> int:
         return self.hidden_size // self.num_attention_heads
+
+
+_FIELD_NAMES = frozenset(f.name for f in fields(BertConfig))
+_log = logging.getLogger("bertkit")
+
+
+def _default_labels(n: int) -> dict[int, str]:
+    return {i: f"LABEL_{i}" for i in range(n)}
+
+
+def _dtype_name(value: Any) -> Any:
+    """torch.float16 → "float16" (config.json holds names; config.py does not import torch)."""
+    if type(value).__module__ == "torch" and type(value).__name__ == "dtype":
+        return str(value).removeprefix("torch.")
+    return value
+
+
+def _accept_transformers_keywords(generated_init):
+    """Wrap the dataclass __init__ so that BertConfig takes what transformers.BertConfig takes."""
+
+    def __init__(self, *args, num_labels: int | None = None, **kwargs):
+        """BertConfig(vocab_size=..., ..., num_labels=None, **other): the fields as keywords (or in
+        order); `num_labels` gives id2label/label2id LABEL_0..LABEL_{n-1} unless `id2label` already has
+        n entries; with neither, two labels (as in `transformers`). Any other keyword goes to `extra`
+        (merged into an `extra` dict if one is given). Raises ConfigError for an invalid field."""
+        fields_given = {k: kwargs.pop(k) for k in list(kwargs) if k in _FIELD_NAMES}
+        extra = dict(fields_given.pop("extra", None) or {})
+        extra.update(kwargs)
+        generated_init(self, *args, **fields_given, extra=extra)
+        if num_labels is not None and self.id2label is not None and len(self.id2label) != num_labels:
+            _log.warning("num_labels=%s does not match id2label (%d entries): the labels become "
+                         "LABEL_0..LABEL_%s, as in transformers", num_labels, len(self.id2label), num_labels - 1)
+        if num_labels is not None or self.id2label is None:
+            self.num_labels = 2 if num_labels is None else num_labels
+
+    __init__.__qualname__ = generated_init.__qualname__
+    signature = inspect.signature(generated_init)  # for help() and editors: the fields, then the rest
+    __init__.__signature__ = signature.replace(parameters=[
+        *signature.parameters.values(),
+        inspect.Parameter("num_labels", inspect.Parameter.KEYWORD_ONLY, default=None, annotation="int | None"),
+        inspect.Parameter("kwargs", inspect.Parameter.VAR_KEYWORD, annotation="Any")])
+    return __init__
+
+
+BertConfig.__init__ = _accept_transformers_keywords(BertConfig.__init__)

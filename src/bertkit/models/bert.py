@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config import BertConfig
+from ..errors import BertkitError
 from .dropout import Dropout
 from .outputs import BaseModelOutput
 from .padding import Packing
@@ -56,9 +57,13 @@ class Embeddings(nn.Module):
         self.norm = nn.LayerNorm(C, eps=config.layer_norm_eps)
         self.dropout = Dropout(config.hidden_dropout_prob)
 
-    def forward(self, input_ids: Tensor, token_type_ids: Tensor, position_ids: Tensor) -> Tensor:
-        # any leading shape: (B, T) → (B, T, C), or packed (N,) → (N, C)
-        x = self.word(input_ids) + self.token_type(token_type_ids) + self.position(position_ids)
+    def forward(self, input_ids: Tensor | None, token_type_ids: Tensor, position_ids: Tensor,
+                inputs_embeds: Tensor | None = None) -> Tensor:
+        """Any leading shape: (B, T) → (B, T, C), or packed (N,) → (N, C). `inputs_embeds` (..., C), given
+        instead of `input_ids`, replaces the word lookup only: segment and position embeddings, LayerNorm
+        and dropout still apply, as in `transformers`' BertEmbeddings."""
+        words = self.word(input_ids) if inputs_embeds is None else inputs_embeds
+        x = words + self.token_type(token_type_ids) + self.position(position_ids)
         return self.dropout(self.norm(x))
 
 
@@ -302,6 +307,87 @@ class BertPreTrainedModel(nn.Module):
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
+    # -- embeddings, as in `transformers` ------------------------------------------------------------
+    def _encoder(self) -> "BertModel":
+        base = getattr(self, self.base_model_prefix, None)
+        if not isinstance(base, BertModel):
+            raise NotImplementedError(f"{type(self).__name__} has no BertModel at .{self.base_model_prefix}; "
+                                      "override get_input_embeddings and set_input_embeddings")
+        return base
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        """The word-embedding table, nn.Embedding (vocab_size, hidden_size)."""
+        return self._encoder().get_input_embeddings()
+
+    def set_input_embeddings(self, value: nn.Embedding) -> None:
+        """Replace the word-embedding table (a tied MLM decoder follows it: it reads the table's weight)."""
+        self._encoder().set_input_embeddings(value)
+
+    def get_output_embeddings(self) -> nn.Module | None:
+        """The vocabulary decoder of an MLM head (see heads.TiedDecoder), None for a model without one."""
+        return None
+
+    def resize_token_embeddings(self, new_num_tokens: int | None = None, pad_to_multiple_of: int | None = None,
+                                mean_resizing: bool = True, generator: torch.Generator | None = None) -> nn.Embedding:
+        """Grow or shrink the vocabulary, e.g. after adding tokens to the tokenizer (`len(tokenizer)`).
+
+        As `transformers` does for BERT: the first min(old, new) rows are kept and rows are added or
+        removed at the end; `pad_to_multiple_of` rounds the size up to a multiple; config.vocab_size
+        becomes the new size. Added rows start at the mean of the old rows when `mean_resizing` (the
+        default; `transformers` samples N(mean, 1e-9 · covariance), a few 1e-5 standard deviations
+        from the mean, and this takes the mean itself), else N(0, initializer_range) drawn from
+        `generator`. An MLM decoder stays tied to the word embeddings and its bias gets zeros for the
+        added tokens (what `transformers` gives BERT). The parameters are resized in place, so anything
+        holding them still holds the model's. With neither size given nothing changes.
+
+        Returns the word-embedding module, nn.Embedding (new_num_tokens, hidden_size).
+        Raises BertkitError for a size that is not a positive integer or that would drop pad_token_id.
+        """
+        emb = self.get_input_embeddings()
+        old_n = emb.weight.shape[0]
+        if new_num_tokens is None and pad_to_multiple_of is None:
+            return emb
+        n = old_n if new_num_tokens is None else new_num_tokens
+        for name, value, hint in (("new_num_tokens", n, "pass the tokenizer's size, len(tokenizer)"),
+                                  ("pad_to_multiple_of", pad_to_multiple_of, "e.g. 8 or 64, or None")):
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+                raise BertkitError(f"resize_token_embeddings: {name} must be a positive integer, got {value!r}; "
+                                   f"{hint}")
+        if pad_to_multiple_of is not None:
+            n = -(-n // pad_to_multiple_of) * pad_to_multiple_of
+        pad = self.config.pad_token_id
+        if n <= pad:
+            raise BertkitError(f"resize_token_embeddings: new_num_tokens {n} would drop pad_token_id {pad}; "
+                               f"keep at least {pad + 1} tokens")
+        std = self.config.initializer_range
+
+        def added(table: Tensor) -> Tensor | None:  # the rows to append to a (V, C) table
+            if n <= table.shape[0]:
+                return None
+            if mean_resizing:
+                return table.float().mean(0).to(table.dtype)  # (C,), broadcast
+            rows = torch.empty(n - table.shape[0], table.shape[1])
+            return rows.normal_(0.0, std, generator=generator).to(table)  # (n - V, C)
+
+        with torch.no_grad():
+            resized = [emb.weight]
+            emb.weight.data = _resized(emb.weight, n, added(emb.weight))
+            emb.num_embeddings = n
+            out = self.get_output_embeddings()
+            if out is not None:
+                if out.weight is not emb.weight:  # an untied decoder: its rows follow the same rule
+                    out.weight.data = _resized(out.weight, n, added(out.weight))
+                    resized.append(out.weight)
+                if isinstance(out, nn.Linear):
+                    out.out_features = n
+                if out.bias is not None:
+                    out.bias.data = _resized(out.bias, n, out.bias.new_zeros(()))
+                    resized.append(out.bias)
+            for p in resized:
+                p.grad = None  # a gradient of the old shape could not be added to
+        self.config.vocab_size = n
+        return emb
+
     @property
     def device(self) -> torch.device:
         return next(self.parameters()).device
@@ -309,6 +395,16 @@ class BertPreTrainedModel(nn.Module):
     @property
     def dtype(self) -> torch.dtype:
         return next(self.parameters()).dtype
+
+
+def _resized(t: Tensor, n: int, fill: Tensor | None) -> Tensor:
+    """(V, ...) → (n, ...): the first min(V, n) rows of `t`, then `fill` (one row, broadcast, or n - V rows)."""
+    out = t.new_empty(n, *t.shape[1:])
+    keep = min(n, t.shape[0])
+    out[:keep] = t[:keep]
+    if n > keep:
+        out[keep:] = fill
+    return out
 
 
 class BertModel(BertPreTrainedModel):
@@ -330,43 +426,70 @@ class BertModel(BertPreTrainedModel):
     def get_input_embeddings(self) -> nn.Embedding:
         return self.embeddings.word
 
-    def _check_inputs(self, input_ids: Tensor, token_type_ids: Tensor | None, attention_mask: Tensor | None):
-        if not isinstance(input_ids, torch.Tensor):
-            raise TypeError(f"input_ids must be a torch.Tensor, got {type(input_ids).__name__}; "
-                            "call the tokenizer with return_tensors='pt'")
-        if input_ids.dim() != 2:
-            raise ValueError(f"input_ids must be 2-D (batch, seq_len), got shape {tuple(input_ids.shape)}")
-        if input_ids.dtype not in (torch.long, torch.int, torch.int16, torch.uint8):
-            raise TypeError(f"input_ids must hold integers, got {input_ids.dtype}")
-        T, cfg = input_ids.shape[1], self.config
-        if T > cfg.max_position_embeddings:
-            raise ValueError(f"sequence length {T} exceeds max_position_embeddings {cfg.max_position_embeddings}; "
-                             "truncate the input (tokenizer truncation=True, max_length=...)")
-        if input_ids.numel() and (input_ids.min() < 0 or input_ids.max() >= cfg.vocab_size):
-            raise ValueError(f"input_ids hold {int(input_ids.min())}..{int(input_ids.max())}, outside the "
-                             f"vocabulary of size {cfg.vocab_size}; is the tokenizer the model's own?")
-        for name, t in (("token_type_ids", token_type_ids), ("attention_mask", attention_mask)):
-            if t is not None and t.shape != input_ids.shape:
-                raise ValueError(f"{name} has shape {tuple(t.shape)}, input_ids {tuple(input_ids.shape)}")
-        if token_type_ids is not None and token_type_ids.numel() and token_type_ids.max() >= cfg.type_vocab_size:
-            raise ValueError(f"token_type_ids hold {int(token_type_ids.max())}, but type_vocab_size is "
-                             f"{cfg.type_vocab_size}")
+    def set_input_embeddings(self, value: nn.Embedding) -> None:
+        self.embeddings.word = value
 
-    def forward(self, input_ids: Tensor, attention_mask: Tensor | None = None,
+    def _check_inputs(self, input_ids: Tensor | None, inputs_embeds: Tensor | None, token_type_ids: Tensor | None,
+                      attention_mask: Tensor | None) -> tuple[int, int]:
+        """Check the inputs; return (B, T)."""
+        if (input_ids is None) == (inputs_embeds is None):
+            given = "both were given" if input_ids is not None else "neither was given"
+            raise BertkitError(f"input_ids, inputs_embeds: {given}; pass exactly one of input_ids or inputs_embeds")
+        cfg = self.config
+        if input_ids is not None:
+            if not isinstance(input_ids, torch.Tensor):
+                raise TypeError(f"input_ids must be a torch.Tensor, got {type(input_ids).__name__}; "
+                                "call the tokenizer with return_tensors='pt'")
+            if input_ids.dim() != 2:
+                raise BertkitError(f"input_ids must be 2-D (batch, seq_len), got shape {tuple(input_ids.shape)}")
+            if input_ids.dtype not in (torch.long, torch.int, torch.int16, torch.uint8):
+                raise TypeError(f"input_ids must hold integers, got {input_ids.dtype}")
+            name, given = "input_ids", input_ids
+        else:
+            if not isinstance(inputs_embeds, torch.Tensor):
+                raise TypeError(f"inputs_embeds must be a torch.Tensor, got {type(inputs_embeds).__name__}")
+            if inputs_embeds.dim() != 3 or inputs_embeds.shape[-1] != cfg.hidden_size:
+                raise BertkitError(f"inputs_embeds must be 3-D (batch, seq_len, hidden_size {cfg.hidden_size}), "
+                                   f"got shape {tuple(inputs_embeds.shape)}; e.g. model.get_input_embeddings()(input_ids)")
+            if not inputs_embeds.is_floating_point():
+                raise TypeError(f"inputs_embeds must hold floating-point numbers, got {inputs_embeds.dtype}; "
+                                "pass token ids as input_ids")
+            name, given = "inputs_embeds", inputs_embeds
+        B, T = given.shape[:2]
+        if T > cfg.max_position_embeddings:
+            raise BertkitError(f"sequence length {T} exceeds max_position_embeddings {cfg.max_position_embeddings}; "
+                               "truncate the input (tokenizer truncation=True, max_length=...)")
+        if input_ids is not None and input_ids.numel() and (input_ids.min() < 0 or input_ids.max() >= cfg.vocab_size):
+            raise BertkitError(f"input_ids hold {int(input_ids.min())}..{int(input_ids.max())}, outside the "
+                               f"vocabulary of size {cfg.vocab_size}; is the tokenizer the model's own?")
+        for what, t in (("token_type_ids", token_type_ids), ("attention_mask", attention_mask)):
+            if t is not None and t.shape != (B, T):
+                raise BertkitError(f"{what} has shape {tuple(t.shape)}, {name} {tuple(given.shape)}")
+        if token_type_ids is not None and token_type_ids.numel() and token_type_ids.max() >= cfg.type_vocab_size:
+            raise BertkitError(f"token_type_ids hold {int(token_type_ids.max())}, but type_vocab_size is "
+                               f"{cfg.type_vocab_size}")
+        return B, T
+
+    def forward(self, input_ids: Tensor | None = None, attention_mask: Tensor | None = None,
                 token_type_ids: Tensor | None = None, position_ids: Tensor | None = None,
-                output_hidden_states: bool = False, output_attentions: bool = False,
-                return_dict: bool = True, last_layer_at: Tensor | None = None) -> BaseModelOutput | tuple:
-        """`last_layer_at` (B, T) bool: compute the last layer only at these positions (the rest of
-        last_hidden_state is zeros), for heads that read a few positions; see Layer.forward_at."""
-        self._check_inputs(input_ids, token_type_ids, attention_mask)
+                inputs_embeds: Tensor | None = None, output_hidden_states: bool = False,
+                output_attentions: bool = False, return_dict: bool = True,
+                last_layer_at: Tensor | None = None) -> BaseModelOutput | tuple:
+        """input_ids (B, T) int, or inputs_embeds (B, T, C) float instead (exactly one of the two): vectors
+        that replace the word-embedding lookup, as in `transformers` (segment and position embeddings
+        and LayerNorm still apply); gradients flow back to them. attention_mask, token_type_ids,
+        position_ids: (B, T). `last_layer_at` (B, T) bool: compute the last layer only at these
+        positions (the rest of last_hidden_state is zeros), for heads that read a few positions; see
+        Layer.forward_at. Raises BertkitError (a ValueError) for inputs that do not fit the model."""
+        B, T = self._check_inputs(input_ids, inputs_embeds, token_type_ids, attention_mask)
         if last_layer_at is not None and (output_hidden_states or output_attentions):
             raise ValueError("last_layer_at computes part of the last layer; it cannot return every hidden "
                              "state or attention map")
-        B, T = input_ids.shape
+        device = (input_ids if input_ids is not None else inputs_embeds).device
         if token_type_ids is None:
-            token_type_ids = torch.zeros_like(input_ids)
+            token_type_ids = torch.zeros((B, T), dtype=torch.long, device=device)
         if position_ids is None:
-            position_ids = torch.arange(T, device=input_ids.device).expand(B, T)
+            position_ids = torch.arange(T, device=device).expand(B, T)
 
         key_mask = packing = None
         if attention_mask is not None and not bool(attention_mask.all()):
@@ -377,10 +500,11 @@ class BertModel(BertPreTrainedModel):
                 packing = Packing.from_mask(mask)
 
         if packing is not None:
-            ids, types, pos = (packing.unpad(t) for t in (input_ids, token_type_ids, position_ids))
-            x = self.embeddings(ids, types, pos)  # (N, C)
+            ids, embeds, types, pos = (t if t is None else packing.unpad(t)
+                                       for t in (input_ids, inputs_embeds, token_type_ids, position_ids))
+            x = self.embeddings(ids, types, pos, embeds)  # (N, C)
         else:
-            x = self.embeddings(input_ids, token_type_ids, position_ids)  # (B, T, C)
+            x = self.embeddings(input_ids, token_type_ids, position_ids, inputs_embeds)  # (B, T, C)
 
         if last_layer_at is not None:
             x, hidden, attentions = self.encoder.forward_last_at(x, key_mask, packing, last_layer_at), None, None

@@ -1,5 +1,8 @@
 """Task heads on top of BertModel. Each returns `.loss` when labels are given (-100 = ignore) and logits.
 
+Every head takes `input_ids` (B, T) or, instead, `inputs_embeds` (B, T, C) (exactly one), as in
+`transformers`; the rest of the arguments keep `transformers`' order.
+
 The MLM decoder shares its weight with the word embeddings (weight tying, as in BERT). When labels are
 given, the vocabulary is decoded only at the positions that are scored, about 15% of them in
 pretraining, which gives the same loss for a fraction of the largest matmul; `logits` are then
@@ -36,6 +39,35 @@ class MLMHead(nn.Module):
         return F.linear(h, word_embeddings, self.bias)  # (..., V)
 
 
+class TiedDecoder(nn.Module):
+    """What `get_output_embeddings()` gives for an MLM head: the vocabulary decoder seen as a linear
+    layer (C → V). Its `weight` is the word-embedding table itself (tied) and its `bias` the head's
+    own (V,) bias; it holds no parameters of its own and is not part of the model's state dict."""
+
+    def __init__(self, word_embeddings: nn.Embedding, head: MLMHead):
+        super().__init__()
+        self._parts = (word_embeddings, head)  # a tuple, so not registered as submodules
+
+    @property
+    def weight(self) -> nn.Parameter:
+        return self._parts[0].weight  # (V, C)
+
+    @property
+    def bias(self) -> nn.Parameter:
+        return self._parts[1].bias  # (V,)
+
+    @property
+    def in_features(self) -> int:
+        return self.weight.shape[1]
+
+    @property
+    def out_features(self) -> int:
+        return self.weight.shape[0]
+
+    def forward(self, h: Tensor) -> Tensor:
+        return F.linear(h, self.weight, self.bias)  # (..., C) → (..., V)
+
+
 def _mlm(model, hidden: Tensor, labels: Tensor | None) -> tuple[Tensor, Tensor | None]:
     """Decode the vocabulary where it is scored (all positions without labels); return logits and loss."""
     weight = model.bert.embeddings.word.weight
@@ -46,15 +78,16 @@ def _mlm(model, hidden: Tensor, labels: Tensor | None) -> tuple[Tensor, Tensor |
     return logits, F.cross_entropy(logits.float(), labels[picked])
 
 
-def _encode(model, input_ids, attention_mask, token_type_ids, position_ids, output_hidden_states,
+def _encode(model, input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds, output_hidden_states,
             output_attentions, read: Tensor | None = None):
     """The encoder; with `read` (B, T) bool (the positions the heads will read) and nothing else asked
     for, the last layer runs at those positions only: same loss, less work."""
     if read is not None and (output_hidden_states or output_attentions or not model.sparse_last_layer):
         read = None
     return model.bert(input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
-                      position_ids=position_ids, output_hidden_states=output_hidden_states,
-                      output_attentions=output_attentions, last_layer_at=read)
+                      position_ids=position_ids, inputs_embeds=inputs_embeds,
+                      output_hidden_states=output_hidden_states, output_attentions=output_attentions,
+                      last_layer_at=read)
 
 
 def _read_positions(labels: Tensor | None, cls: bool) -> Tensor | None:
@@ -67,12 +100,14 @@ def _read_positions(labels: Tensor | None, cls: bool) -> Tensor | None:
     return read
 
 
-def _cls_positions(input_ids) -> Tensor | None:
-    """(B, T) bool, True at [CLS] (position 0): what the pooler reads. None for input that is not a
-    non-empty (B, T) tensor; BertModel then says what is wrong with it."""
-    if not isinstance(input_ids, Tensor) or input_ids.dim() != 2 or input_ids.shape[1] == 0:
+def _cls_positions(input_ids, inputs_embeds=None) -> Tensor | None:
+    """(B, T) bool, True at [CLS] (position 0): what the pooler reads. None for input that is not one
+    non-empty (B, T) id tensor or (B, T, C) embedding tensor; BertModel then says what is wrong with it."""
+    given, dims = (input_ids, 2) if inputs_embeds is None else (inputs_embeds, 3)
+    if (input_ids is not None and inputs_embeds is not None) or not isinstance(given, Tensor) \
+            or given.dim() != dims or given.shape[1] == 0:
         return None
-    read = torch.zeros(input_ids.shape, dtype=torch.bool, device=input_ids.device)
+    read = torch.zeros(given.shape[:2], dtype=torch.bool, device=given.device)
     read[:, 0] = True
     return read
 
@@ -87,11 +122,14 @@ class BertForPreTraining(BertPreTrainedModel):
         self.nsp = nn.Linear(config.hidden_size, 2)
         self.post_init()
 
-    def forward(self, input_ids, attention_mask=None, token_type_ids=None, position_ids=None, labels=None,
-                next_sentence_label=None, output_hidden_states=False, output_attentions=False,
-                return_dict=True):
-        out = _encode(self, input_ids, attention_mask, token_type_ids, position_ids, output_hidden_states,
-                      output_attentions, _read_positions(labels, cls=True))
+    def get_output_embeddings(self) -> TiedDecoder:
+        return TiedDecoder(self.bert.embeddings.word, self.mlm)
+
+    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
+                inputs_embeds=None, labels=None, next_sentence_label=None, output_hidden_states=False,
+                output_attentions=False, return_dict=True):
+        out = _encode(self, input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds,
+                      output_hidden_states, output_attentions, _read_positions(labels, cls=True))
         logits, mlm_loss = _mlm(self, out.last_hidden_state, labels)
         nsp_logits = self.nsp(out.pooler_output)  # (B, 2)
         nsp_loss = None
@@ -111,10 +149,14 @@ class BertForMaskedLM(BertPreTrainedModel):
         self.mlm = MLMHead(config)
         self.post_init()
 
-    def forward(self, input_ids, attention_mask=None, token_type_ids=None, position_ids=None, labels=None,
-                output_hidden_states=False, output_attentions=False, return_dict=True):
-        out = _encode(self, input_ids, attention_mask, token_type_ids, position_ids, output_hidden_states,
-                      output_attentions, _read_positions(labels, cls=False))
+    def get_output_embeddings(self) -> TiedDecoder:
+        return TiedDecoder(self.bert.embeddings.word, self.mlm)
+
+    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
+                inputs_embeds=None, labels=None, output_hidden_states=False, output_attentions=False,
+                return_dict=True):
+        out = _encode(self, input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds,
+                      output_hidden_states, output_attentions, _read_positions(labels, cls=False))
         logits, loss = _mlm(self, out.last_hidden_state, labels)
         result = MaskedLMOutput(loss=loss, logits=logits, hidden_states=out.hidden_states,
                                 attentions=out.attentions)
@@ -151,10 +193,11 @@ class BertForSequenceClassification(BertPreTrainedModel):
                 self.config.problem_type = "multi_label_classification"
         return self.config.problem_type
 
-    def forward(self, input_ids, attention_mask=None, token_type_ids=None, position_ids=None, labels=None,
-                output_hidden_states=False, output_attentions=False, return_dict=True):
-        out = _encode(self, input_ids, attention_mask, token_type_ids, position_ids, output_hidden_states,
-                      output_attentions, _cls_positions(input_ids))
+    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
+                inputs_embeds=None, labels=None, output_hidden_states=False, output_attentions=False,
+                return_dict=True):
+        out = _encode(self, input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds,
+                      output_hidden_states, output_attentions, _cls_positions(input_ids, inputs_embeds))
         logits = self.classifier(self.dropout(out.pooler_output))  # (B, num_labels)
         loss = None
         if labels is not None:
@@ -183,10 +226,11 @@ class BertForTokenClassification(BertPreTrainedModel):
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
         self.post_init()
 
-    def forward(self, input_ids, attention_mask=None, token_type_ids=None, position_ids=None, labels=None,
-                output_hidden_states=False, output_attentions=False, return_dict=True):
-        out = _encode(self, input_ids, attention_mask, token_type_ids, position_ids, output_hidden_states,
-                      output_attentions)
+    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
+                inputs_embeds=None, labels=None, output_hidden_states=False, output_attentions=False,
+                return_dict=True):
+        out = _encode(self, input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds,
+                      output_hidden_states, output_attentions)
         logits = self.classifier(self.dropout(out.last_hidden_state))  # (B, T, num_labels)
         loss = None
         if labels is not None:
@@ -212,11 +256,11 @@ class BertForQuestionAnswering(BertPreTrainedModel):
         self.qa_outputs = nn.Linear(config.hidden_size, 2)
         self.post_init()
 
-    def forward(self, input_ids, attention_mask=None, token_type_ids=None, position_ids=None,
-                start_positions=None, end_positions=None, output_hidden_states=False,
+    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
+                inputs_embeds=None, start_positions=None, end_positions=None, output_hidden_states=False,
                 output_attentions=False, return_dict=True):
-        out = _encode(self, input_ids, attention_mask, token_type_ids, position_ids, output_hidden_states,
-                      output_attentions)
+        out = _encode(self, input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds,
+                      output_hidden_states, output_attentions)
         logits = self.qa_outputs(out.last_hidden_state)  # (B, T, 2)
         if attention_mask is not None:
             pad = ~attention_mask.bool().unsqueeze(-1)  # (B, T, 1)

@@ -1,0 +1,404 @@
+"""Parity with `transformers` for what models take besides token ids: `inputs_embeds`, configs built
+from `transformers` keywords, and `resize_token_embeddings`.
+
+Random tiny models with the same weights on both sides (the helpers of test_model_parity.py). Every
+head is fed `inputs_embeds` on a padded batch, through the unpadded and the padded paths, with labels
+(so the sparse last layer, the [CLS]-only classifier and MLM decoding at scored positions run): first
+the word embeddings of the ids (then the outputs must also equal those of `input_ids`), then arbitrary
+random vectors (also at padding, which must change nothing at real positions). Outputs, losses and the
+gradient with respect to `inputs_embeds` are compared with `transformers` given the same embeddings.
+"""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+transformers = pytest.importorskip("transformers")
+
+import bertkit  # noqa: E402
+from bertkit import BertConfig  # noqa: E402
+from bertkit.models import HEADS  # noqa: E402
+from test_model_parity import (LENGTHS, SHAPES, assert_close, batch, build, masked_qa_loss,  # noqa: E402
+                               mlm_labels, qa_positions)
+
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models: one thread is fastest, and a second one only waits when the machine is busy."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+HEAD_EXTRA = {"BertForSequenceClassification": dict(num_labels=3),
+              "BertForTokenClassification": dict(num_labels=5)}
+
+
+def _labels(head: str, shape: str, inputs) -> dict:
+    """Labels that make each head compute its loss (and take its fast path)."""
+    mask = inputs["attention_mask"].bool()
+    V = SHAPES[shape]["vocab_size"]
+    if head == "BertForPreTraining":
+        return dict(labels=mlm_labels(inputs, V), next_sentence_label=torch.tensor([0, 1, 1, 0]))
+    if head == "BertForMaskedLM":
+        return dict(labels=mlm_labels(inputs, V))
+    if head == "BertForSequenceClassification":
+        return dict(labels=torch.tensor([2, 0, 1, 2]))
+    if head == "BertForTokenClassification":
+        g = torch.Generator().manual_seed(400)
+        return dict(labels=torch.randint(0, 5, mask.shape, generator=g).masked_fill(~mask, -100))
+    if head == "BertForQuestionAnswering":
+        start, end = qa_positions(mask.shape[1])
+        return dict(start_positions=start, end_positions=end)
+    return {}
+
+
+def _compare(head: str, shape: str, mine, theirs, inputs, labels) -> dict[str, tuple]:
+    """(ours, oracle) pairs of tensors that must agree, with the loss under "loss". Padding positions
+    are left out where bertkit deliberately differs there (zeros when unpadded; QA's lowest logit)."""
+    real = inputs["attention_mask"].bool()
+    if head == "BertModel":
+        g = torch.Generator().manual_seed(7)
+        C = SHAPES[shape]["hidden_size"]
+        w_tok = torch.randn(*real.shape, C, generator=g) * real[..., None]  # zero weight at padding
+        w_pool = torch.randn(real.shape[0], C, generator=g)
+
+        def loss_of(out):
+            return (out.last_hidden_state * w_tok).sum() / w_tok.numel() + (out.pooler_output * w_pool).mean()
+
+        return {"last_hidden_state": (mine.last_hidden_state[real], theirs.last_hidden_state[real]),
+                "pooler_output": (mine.pooler_output, theirs.pooler_output),
+                "loss": (loss_of(mine), loss_of(theirs))}
+    if head in ("BertForPreTraining", "BertForMaskedLM"):
+        picked = labels["labels"] != -100
+        name = "prediction_logits" if head == "BertForPreTraining" else "logits"
+        pairs = {"logits (scored)": (getattr(mine, name), getattr(theirs, name)[picked]),
+                 "loss": (mine.loss, theirs.loss)}
+        if head == "BertForPreTraining":
+            pairs["seq_relationship_logits"] = (mine.seq_relationship_logits, theirs.seq_relationship_logits)
+        return pairs
+    if head == "BertForSequenceClassification":
+        return {"logits": (mine.logits, theirs.logits), "loss": (mine.loss, theirs.loss)}
+    if head == "BertForTokenClassification":
+        return {"logits (real)": (mine.logits[real], theirs.logits[real]), "loss": (mine.loss, theirs.loss)}
+    oracle = masked_qa_loss(theirs.start_logits, theirs.end_logits, labels["start_positions"],
+                            labels["end_positions"], inputs["attention_mask"])
+    return {"start_logits (real)": (mine.start_logits[real], theirs.start_logits[real]),
+            "end_logits (real)": (mine.end_logits[real], theirs.end_logits[real]),
+            "loss": (mine.loss, oracle)}
+
+
+def _oracle_labels(head: str, labels: dict) -> dict:
+    # transformers' QA loss does not mask padding: its logits are taken and the loss built as ours is
+    return {} if head == "BertForQuestionAnswering" else labels
+
+
+def _embeddings(kind: str, hf, inputs, shape: str) -> torch.Tensor:
+    if kind == "word":
+        return hf.get_input_embeddings()(inputs["input_ids"]).detach()
+    g = torch.Generator().manual_seed(500)
+    B, T = inputs["input_ids"].shape
+    return 0.5 * torch.randn(B, T, SHAPES[shape]["hidden_size"], generator=g)  # padding rows too
+
+
+@pytest.mark.parametrize("kind", ["word", "random"])
+@pytest.mark.parametrize("unpad", [True, False], ids=["unpad", "padded"])
+@pytest.mark.parametrize("shape", list(SHAPES))
+@pytest.mark.parametrize("head", list(HEADS))
+def test_inputs_embeds_outputs_loss_and_gradient(head, shape, unpad, kind):
+    hf, ours = build(head, shape, **HEAD_EXTRA.get(head, {}))
+    (ours if head == "BertModel" else ours.bert).unpad = unpad
+    inputs = batch(shape)
+    labels = _labels(head, shape, inputs)
+    rest = dict(attention_mask=inputs["attention_mask"], token_type_ids=inputs["token_type_ids"])
+    embeds = _embeddings(kind, hf, inputs, shape)
+    e_hf, e_ours = embeds.clone().requires_grad_(), embeds.clone().requires_grad_()
+    theirs = hf(inputs_embeds=e_hf, **rest, **_oracle_labels(head, labels))
+    mine = ours(inputs_embeds=e_ours, **rest, **labels)
+    pairs = _compare(head, shape, mine, theirs, inputs, labels)
+    for what, (a, b) in pairs.items():
+        assert_close(a, b, f"{head} {what}")
+    pairs["loss"][0].backward()
+    pairs["loss"][1].backward()
+    assert e_ours.grad is not None and e_ours.grad.abs().sum() > 0
+    assert_close(e_ours.grad, e_hf.grad, f"{head} d loss / d inputs_embeds")
+    # no gradient reaches padding: it takes no part in the real positions' outputs
+    assert e_ours.grad[~inputs["attention_mask"].bool()].abs().max() == 0
+    if kind == "word":
+        # the word embeddings of the ids give what the ids give, on both sides
+        with torch.no_grad():
+            by_ids = ours(input_ids=inputs["input_ids"], **rest, **labels)
+            hf_by_ids = hf(input_ids=inputs["input_ids"], **rest, **_oracle_labels(head, labels))
+        for what, (a, b) in _compare(head, shape, by_ids, hf_by_ids, inputs, labels).items():
+            assert_close(a, pairs[what][0], f"{head} {what}: input_ids vs inputs_embeds", tol=1e-6)
+            assert_close(a, b, f"{head} {what} (input_ids)")
+
+
+@pytest.mark.parametrize("head", list(HEADS))
+def test_inputs_embeds_logits_without_labels(head):
+    """Without labels every position is decoded and the last layer runs everywhere."""
+    shape = "L2-H64-A4"
+    hf, ours = build(head, shape, **HEAD_EXTRA.get(head, {}))
+    inputs = batch(shape)
+    embeds = _embeddings("random", hf, inputs, shape)
+    rest = dict(attention_mask=inputs["attention_mask"], token_type_ids=inputs["token_type_ids"])
+    with torch.no_grad():
+        theirs, mine = hf(inputs_embeds=embeds, **rest), ours(inputs_embeds=embeds, **rest)
+    real = inputs["attention_mask"].bool()
+    names = ("last_hidden_state", "logits", "prediction_logits", "start_logits", "end_logits",
+             "seq_relationship_logits")
+    compared = 0
+    for name in names:
+        a, b = getattr(mine, name, None), getattr(theirs, name, None)
+        if a is None or b is None:
+            continue
+        compared += 1
+        if a.dim() >= 2 and a.shape[:2] == real.shape:
+            a, b = a[real], b[real]
+        assert_close(a, b, f"{head} {name}")
+    assert compared >= 1
+
+
+@pytest.mark.parametrize("mask_kind", ["none", "all-ones"])
+def test_inputs_embeds_hidden_states_and_attentions(mask_kind):
+    """Every layer's states and attention maps; hidden_states[0] is the embedding layer's output
+    (word vectors given + segment + position, LayerNorm), as in transformers."""
+    shape = "L3-H48-A6"
+    hf, ours = build("BertModel", shape)
+    inputs = batch(shape)
+    mask = {"none": None, "all-ones": torch.ones_like(inputs["input_ids"])}[mask_kind]
+    embeds = _embeddings("random", hf, inputs, shape)
+    kw = dict(inputs_embeds=embeds, attention_mask=mask, token_type_ids=inputs["token_type_ids"],
+              output_hidden_states=True, output_attentions=True)
+    with torch.no_grad():
+        theirs, mine = hf(**kw), ours(**kw)
+    assert len(mine.hidden_states) == len(theirs.hidden_states) == 4
+    for i, (a, b) in enumerate(zip(mine.hidden_states, theirs.hidden_states)):
+        assert_close(a, b, f"hidden_states[{i}]")
+    for i, (a, b) in enumerate(zip(mine.attentions, theirs.attentions)):
+        assert_close(a, b, f"attentions[{i}]")
+    assert_close(mine.pooler_output, theirs.pooler_output, "pooler_output")
+
+
+def test_inputs_embeds_with_position_ids_under_padding():
+    """Explicit position ids and segment ids go through the unpadded path with the embeddings."""
+    shape = "L2-H64-A4"
+    hf, ours = build("BertForTokenClassification", shape, num_labels=5)
+    inputs = batch(shape)
+    B, T = inputs["input_ids"].shape
+    position_ids = (torch.arange(T) + 3).clamp(max=SHAPES[shape]["max_position_embeddings"] - 1).expand(B, T)
+    embeds = _embeddings("random", hf, inputs, shape)
+    kw = dict(inputs_embeds=embeds, position_ids=position_ids, **{k: inputs[k] for k in ("attention_mask", "token_type_ids")})
+    with torch.no_grad():
+        theirs, mine = hf(**kw), ours(**kw)
+    real = inputs["attention_mask"].bool()
+    assert_close(mine.logits[real], theirs.logits[real], "logits (real)")
+
+
+def test_both_or_neither_is_an_error_as_in_transformers():
+    shape = "L1-H32-A2"
+    hf, ours = build("BertModel", shape)
+    inputs = batch(shape)
+    embeds = hf.get_input_embeddings()(inputs["input_ids"])
+    for kw in (dict(input_ids=inputs["input_ids"], inputs_embeds=embeds), {}):
+        with pytest.raises(ValueError, match="exactly one of input_ids or inputs_embeds"):
+            hf(**kw)
+        with pytest.raises(bertkit.BertkitError, match="exactly one of input_ids or inputs_embeds"):
+            ours(**kw)
+
+
+# -- BertConfig built from transformers keywords ----------------------------------------------------
+
+LABEL_CASES = [
+    {}, dict(num_labels=3), dict(num_labels=1), dict(num_labels=2),
+    dict(id2label={0: "neg", 1: "neu", 2: "pos"}),
+    dict(id2label={"0": "a", "1": "b"}, label2id={"a": 0, "b": 1}),
+    dict(num_labels=3, id2label={0: "a", 1: "b"}),  # transformers: num_labels wins (with a warning)
+    dict(num_labels=2, id2label={0: "n", 1: "p"}),
+    dict(label2id={"x": 0, "y": 1, "z": 2}),  # transformers: replaced by the default map
+    dict(num_labels=4, problem_type="multi_label_classification"),
+]
+
+
+@pytest.mark.parametrize("kw", LABEL_CASES, ids=[str(k) for k in LABEL_CASES])
+def test_config_labels_as_transformers(kw):
+    theirs, ours = transformers.BertConfig(**kw), BertConfig(**kw)
+    assert ours.num_labels == theirs.num_labels
+    assert ours.id2label == theirs.id2label
+    assert ours.label2id == theirs.label2id
+    assert ours.problem_type == theirs.problem_type
+    # and the model gets that many outputs, as in transformers
+    small = dict(vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=20)
+    mine = bertkit.BertForSequenceClassification(BertConfig(**small, **kw))
+    hf = transformers.BertForSequenceClassification(transformers.BertConfig(**small, **kw))
+    assert mine.classifier.out_features == hf.classifier.out_features
+
+
+TRANSFORMERS_KEYWORDS = dict(output_hidden_states=True, use_cache=False, torch_dtype="float16", is_decoder=True,
+                             chunk_size_feed_forward=4, tie_word_embeddings=True, gradient_checkpointing=False,
+                             my_project_key={"trained_on": "wiki", "steps": [1, 2]})
+
+
+def test_config_keywords_reach_config_json_that_transformers_reads(tmp_path):
+    ours = BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                      intermediate_size=20, num_labels=3, **TRANSFORMERS_KEYWORDS)
+    assert ours.extra == TRANSFORMERS_KEYWORDS
+    assert ours.use_cache is False and ours.chunk_size_feed_forward == 4  # attributes, as in transformers
+    ours.save_pretrained(tmp_path)
+    saved = json.loads((tmp_path / "config.json").read_text())
+    for key, value in TRANSFORMERS_KEYWORDS.items():
+        assert saved[key] == value, key
+    theirs = transformers.BertConfig.from_pretrained(tmp_path)
+    for key in ("output_hidden_states", "use_cache", "is_decoder", "chunk_size_feed_forward", "my_project_key",
+                "num_labels", "id2label", "label2id", "vocab_size", "hidden_size"):
+        assert getattr(theirs, key) == getattr(ours, key), key
+    assert theirs.dtype == torch.float16  # transformers reads the old name torch_dtype as dtype
+    again = BertConfig.from_pretrained(tmp_path)
+    assert again == ours and again.extra == TRANSFORMERS_KEYWORDS
+
+
+def test_config_torch_dtype_object_is_written_by_name(tmp_path):
+    ours = BertConfig(torch_dtype=torch.bfloat16)
+    assert ours.extra["torch_dtype"] is torch.bfloat16
+    assert ours.to_dict()["torch_dtype"] == "bfloat16"
+    ours.save_pretrained(tmp_path)
+    assert transformers.BertConfig.from_pretrained(tmp_path).dtype == torch.bfloat16
+
+
+def test_default_label_map_is_left_out_of_config_json_as_transformers_does(tmp_path):
+    transformers.BertConfig().save_pretrained(tmp_path / "hf")
+    BertConfig().save_pretrained(tmp_path / "ours")
+    hf_saved = json.loads((tmp_path / "hf" / "config.json").read_text())
+    our_saved = json.loads((tmp_path / "ours" / "config.json").read_text())
+    assert "id2label" not in hf_saved and "id2label" not in our_saved
+    assert BertConfig.from_pretrained(tmp_path / "hf").id2label == transformers.BertConfig().id2label
+    BertConfig(num_labels=3).save_pretrained(tmp_path / "three")
+    assert transformers.BertConfig.from_pretrained(tmp_path / "three").num_labels == 3
+
+
+# -- resize_token_embeddings ------------------------------------------------------------------------
+
+def _resized_pair(head: str, shape: str, new: int, **kw):
+    hf, ours = build(head, shape, **HEAD_EXTRA.get(head, {}))
+    torch.manual_seed(0)
+    hf_emb = hf.resize_token_embeddings(new, **kw)
+    our_emb = ours.resize_token_embeddings(new, **kw)
+    return hf, ours, hf_emb, our_emb
+
+
+def _ids_with_new_tokens(shape: str, V_old: int, V_new: int):
+    inputs = batch(shape)
+    ids = inputs["input_ids"].clone()
+    if V_new > V_old:
+        ids[:, 1] = torch.arange(V_old, V_old + ids.shape[0]) % V_new  # an added token in every row
+    inputs["input_ids"] = ids.clamp(max=V_new - 1).masked_fill(inputs["attention_mask"] == 0,
+                                                               SHAPES[shape].get("pad_token_id", 0))
+    return inputs
+
+
+@pytest.mark.parametrize("head", list(HEADS))
+@pytest.mark.parametrize("delta", [+5, -7], ids=["grow", "shrink"])
+def test_resize_as_transformers(head, delta, tmp_path):
+    shape = "L3-H48-A6"  # pad_token_id 1
+    V = SHAPES[shape]["vocab_size"]
+    old_rows = build(head, shape, **HEAD_EXTRA.get(head, {}))[1].get_input_embeddings().weight.detach().clone()
+    hf, ours, hf_emb, our_emb = _resized_pair(head, shape, V + delta)
+    new = V + delta
+    assert our_emb is ours.get_input_embeddings() and isinstance(our_emb, torch.nn.Embedding)
+    assert our_emb.weight.shape == hf_emb.weight.shape == (new, SHAPES[shape]["hidden_size"])
+    assert our_emb.num_embeddings == hf_emb.num_embeddings == new
+    assert our_emb.padding_idx == hf_emb.padding_idx == 1
+    assert ours.config.vocab_size == hf.config.vocab_size == new
+    assert ours.num_parameters() == hf.num_parameters()
+    keep = min(V, new)
+    assert torch.equal(our_emb.weight[:keep], old_rows[:keep])
+    assert torch.equal(our_emb.weight[:keep], hf_emb.weight[:keep])
+    if delta > 0:
+        # added rows: the mean of the old ones (transformers samples within ~1e-5 σ of that mean)
+        mean = old_rows.mean(0)
+        assert torch.equal(our_emb.weight[V:], mean.expand(delta, -1))
+        assert_close(hf_emb.weight[V:], our_emb.weight[V:], "added rows vs transformers'", tol=1e-4)
+    hf_out, our_out = hf.get_output_embeddings(), ours.get_output_embeddings()
+    if hf_out is None:
+        assert our_out is None
+    else:
+        assert our_out.weight is our_emb.weight  # still tied
+        assert our_out.bias.shape == hf_out.bias.shape == (new,)
+        assert torch.equal(our_out.bias, hf_out.bias)  # kept, and zeros for added tokens, as transformers
+    # saved, it loads in transformers and gives bertkit's outputs; and back into bertkit unchanged
+    ours.save_pretrained(tmp_path)
+    loaded = getattr(transformers, head).from_pretrained(tmp_path, attn_implementation="eager").eval()
+    assert loaded.config.vocab_size == new
+    inputs = _ids_with_new_tokens(shape, V, new)
+    with torch.no_grad():
+        mine, theirs = ours(**inputs), loaded(**inputs)
+    real = inputs["attention_mask"].bool()
+    compared = 0
+    for name in ("last_hidden_state", "pooler_output", "logits", "prediction_logits", "seq_relationship_logits",
+                 "start_logits", "end_logits"):
+        a, b = getattr(mine, name, None), getattr(theirs, name, None)
+        if a is None or b is None:
+            continue
+        compared += 1
+        if a.dim() >= 2 and a.shape[:2] == real.shape:
+            a, b = a[real], b[real]
+        assert_close(a, b, f"{head} {name} after resize, loaded in transformers")
+    assert compared >= 1
+    again = getattr(bertkit, head).from_pretrained(tmp_path)
+    for key, value in ours.state_dict().items():
+        assert torch.equal(again.state_dict()[key], value), key
+
+
+def test_resize_pad_to_multiple_of_and_no_op_as_transformers():
+    shape = "L2-H64-A4"
+    V = SHAPES[shape]["vocab_size"]  # 211
+    hf, ours, hf_emb, our_emb = _resized_pair("BertForMaskedLM", shape, V + 2, pad_to_multiple_of=16)
+    assert our_emb.num_embeddings == hf_emb.num_embeddings == 224
+    assert ours.config.vocab_size == hf.config.vocab_size == 224
+    assert ours.num_parameters() == hf.num_parameters()
+    hf, ours, hf_emb, our_emb = _resized_pair("BertForMaskedLM", shape, None, pad_to_multiple_of=64)
+    assert our_emb.num_embeddings == hf_emb.num_embeddings == 256
+    hf, ours = build("BertForMaskedLM", shape)
+    before = ours.get_input_embeddings().weight.detach().clone()
+    assert ours.resize_token_embeddings() is ours.get_input_embeddings()
+    assert hf.resize_token_embeddings() is hf.get_input_embeddings()
+    assert torch.equal(ours.get_input_embeddings().weight, before) and ours.config.vocab_size == V
+
+
+def test_resize_without_mean_draws_from_the_initialiser():
+    """mean_resizing=False: N(0, initializer_range) rows, bias zeros, as in transformers."""
+    shape = "L1-H32-A2"
+    V = SHAPES[shape]["vocab_size"]
+    hf, ours, hf_emb, our_emb = _resized_pair("BertForMaskedLM", shape, V + 400, mean_resizing=False)
+    std = ours.config.initializer_range
+    added = our_emb.weight[V:]
+    assert abs(added.std().item() - std) < 0.1 * std and abs(added.mean().item()) < 0.1 * std
+    assert abs(hf_emb.weight[V:].std().item() - std) < 0.1 * std
+    assert torch.equal(ours.get_output_embeddings().bias[V:], hf.get_output_embeddings().bias[V:])
+    assert (ours.get_output_embeddings().bias[V:] == 0).all()
+    g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    a = build("BertForMaskedLM", shape)[1]
+    b = build("BertForMaskedLM", shape)[1]
+    a.resize_token_embeddings(V + 4, mean_resizing=False, generator=g1)
+    b.resize_token_embeddings(V + 4, mean_resizing=False, generator=g2)
+    assert torch.equal(a.get_input_embeddings().weight, b.get_input_embeddings().weight)  # replayable
+
+
+def test_output_embeddings_as_transformers():
+    shape = "L2-H64-A4"
+    hf, ours = build("BertForPreTraining", shape)
+    hf_dec, our_dec = hf.get_output_embeddings(), ours.get_output_embeddings()
+    assert (our_dec.in_features, our_dec.out_features) == (hf_dec.in_features, hf_dec.out_features)
+    assert_close(our_dec.weight, hf_dec.weight, "decoder weight")
+    assert_close(our_dec.bias, hf_dec.bias, "decoder bias")
+    h = torch.randn(3, SHAPES[shape]["hidden_size"])
+    assert_close(our_dec(h), hf_dec(h), "decoder output")
+    assert our_dec.weight is ours.get_input_embeddings().weight
+    for head in HEADS:
+        if head not in ("BertForPreTraining", "BertForMaskedLM"):
+            hf, ours = build(head, shape, **HEAD_EXTRA.get(head, {}))
+            assert ours.get_output_embeddings() is None and hf.get_output_embeddings() is None
