@@ -310,7 +310,7 @@ def describe(folder) -> str:
              f"  layers {config.num_hidden_layers}, hidden {config.hidden_size}, heads {config.num_attention_heads}, "
              f"ffn {config.intermediate_size}, vocab {config.vocab_size}, max positions {config.max_position_embeddings}",
              f"  heads present: {', '.join(k for k, v in heads.items() if v) or 'none (bare encoder)'}"]
-    if config.id2label:
+    if heads["classifier"]:  # a bare encoder's config carries transformers' default LABEL_0/LABEL_1 map
         lines.append(f"  labels: {config.id2label}")
     lines.append("  config: " + json.dumps(config.to_dict(), sort_keys=True))
     return "\n".join(lines)

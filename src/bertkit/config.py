@@ -178,6 +178,8 @@ class BertConfig:
     def from_pretrained(cls, path: str | os.PathLike, **overrides) -> "BertConfig":
         """Read `config.json` from a model folder (or the file itself)."""
         path = Path(path)
+        if not path.exists():
+            raise ConfigError(f"{path}: no such folder, so no config.json to read; give a model folder")
         config = cls.from_json_file(path / "config.json" if path.is_dir() else path)
         for k, v in overrides.items():
             setattr(config, k, v)
