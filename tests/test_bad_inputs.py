@@ -111,6 +111,35 @@ def ws(tmp_path_factory) -> dict[str, str]:
     p["train_csv"] = root / "train.csv"
     p["train_csv"].write_text("text,label\n" + "".join(f"the film was good {i},good\nthe film was bad {i},bad\n"
                                                        for i in range(4)), encoding="utf-8")
+    # task files, each malformed in one way (the kinds of issue 13's real-world inputs)
+    files = {
+        "unclosed_csv": ("unclosed.csv", 'text,label\n"the film,good\nbad one,bad\n'),
+        "fields_tsv": ("fields.tsv", "text\tlabel\ngood film\tgood\nbad\tfilm\tbad\n"),
+        "bad_line_jsonl": ("badline.jsonl", '{"text": "a", "label": "x"}\n{"text": "b", "label": "y"\n'),
+        "mixed_labels": ("mixed.jsonl", '{"text": "a", "label": "x"}\n{"text": "b", "label": 0.5}\n'),
+        "one_class": ("one.csv", "text,label\nthe invoice,spam\nclaim your prize,spam\n"),
+        "pair_missing": ("pairs.csv", "text,text_pair,label\na,b,dup\nc,,not_dup\ne,f,dup\n"),
+        "unknown_tag": ("unknown.conll", "Alice B-PER\nmet O\nBob X-PER\n"),
+        "no_scheme": ("noscheme.conll", "Alice B-PER\nSmith E-PER\nmet O\nBob I-PER\nJones L-PER\n"),
+        "ragged_conll": ("ragged.conll", "Alice NNP B-PER\nmet O\n"),
+        "ner_conll": ("ner.conll", "Alice B-PER\nmet O\nBob B-PER\n\nCarol B-PER\nran O\n"),
+        "dup_ids": ("dup.json", '{"data":[{"paragraphs":[{"context":"Ada was born in Lund.","qas":[\n'
+                    '{"id":"a","question":"Where?","answers":[{"text":"Lund","answer_start":16}]},\n'
+                    '{"id":"a","question":"Who?","answers":[{"text":"Ada","answer_start":0}]}]}]}]}\n'),
+        "squad": ("ok.json", '{"data":[{"paragraphs":[{"context":"Ada was born in Lund.","qas":[\n'
+                  '{"id":"a","question":"Where?","answers":[{"text":"Lund","answer_start":16}]}]}]}]}\n'),
+        "wrong_start": ("start.json", '{"data":[{"paragraphs":[{"context":"Ada was born in Lund.","qas":[\n'
+                        '{"id":"a","question":"Where?","answers":[{"text":"Lund","answer_start":3}]}]}]}]}\n'),
+        "no_text_field": ("sentences.jsonl", '{"sentence": "a joy"}\n'),
+        "no_question": ("questions.jsonl", '{"context": "Ada was born in Lund."}\n'),
+    }
+    for key, (name, text) in files.items():
+        p[key] = root / name
+        p[key].write_text(text, encoding="utf-8")
+    p["latin1_jsonl"] = root / "latin1.jsonl"
+    p["latin1_jsonl"].write_bytes('{"text": "caf\xe9"}\n'.encode("latin-1"))
+    p["bad_tok_config"] = _copy(p["model"], root / "bad-tok-config")
+    (p["bad_tok_config"] / "tokenizer_config.json").write_text('{"do_lower_case": "yes"}', encoding="utf-8")
     return {k: str(v) for k, v in p.items()}
 
 
@@ -258,6 +287,47 @@ CASES = [
     Case("predict-batch-size-0", "predict --model {clf} --input {text} --batch-size 0 --output {out}",
          r"--batch-size 0: must be at least 1"),
     Case("predict-task", "predict --model {clf} --input {text} --task sentiment --output {out}", r"--task 'sentiment'"),
+    Case("predict-no-text-field", "predict --model {clf} --input {no_text_field} --output {out}",
+         r"{no_text_field}:1: .*'text'"),
+    Case("predict-not-utf8", "predict --model {clf} --input {latin1_jsonl} --output {out}",
+         r"{latin1_jsonl}:1: not UTF-8 \(byte 0xe9"),
+    Case("predict-qa-no-question", "predict --model {clf} --task qa --input {no_question} --output {out}",
+         r"{no_question}:1: .*'question'"),
+    Case("predict-tokenizer-config", "predict --model {bad_tok_config} --task classify --input {text} --output {out}",
+         r"{bad_tok_config}.*do_lower_case"),
+    # finetune: task files (issue 13's kinds)
+    Case("finetune-csv-unclosed-quote", "finetune --train {unclosed_csv} --model {model} --out {out}",
+         r"{unclosed_csv}:2: a quoted field that opens in this record is never closed"),
+    Case("finetune-tsv-fields", "finetune --train {fields_tsv} --model {model} --out {out}",
+         r"{fields_tsv}:3: 3 fields, but the header \(line 1\) has 2 columns"),
+    Case("finetune-jsonl-bad-line", "finetune --train {bad_line_jsonl} --model {model} --out {out}",
+         r"{bad_line_jsonl}:2: not valid JSON \(Expecting ',' delimiter at column 27\)"),
+    Case("finetune-dev-bad-line", "finetune --train {train_csv} --dev {bad_line_jsonl} --model {model} --out {out}",
+         r"{bad_line_jsonl}:2: not valid JSON"),
+    Case("finetune-label-kinds", "finetune --train {mixed_labels} --model {model} --out {out}",
+         r"{mixed_labels}: field 'label' mixes kinds: a name at line 1 and a number .* at line 2"),
+    Case("finetune-one-class", "finetune --train {one_class} --model {model} --out {out}",
+         r"{one_class}: field 'label': every example has the label 'spam', one class"),
+    Case("finetune-pair-missing", "finetune --train {pair_missing} --model {model} --out {out}",
+         r"{pair_missing}:3: field 'text_pair' is missing or empty"),
+    Case("finetune-problem-type", "finetune --train {train_csv} --model {model} --problem-type binary --out {out}",
+         r"argument --problem-type: invalid choice: 'binary'"),
+    Case("finetune-max-length-over-positions", "finetune --train {train_csv} --model {model} --max-length 600 --out {out}",
+         r"--max-length 600: the model at .* has 64 positions \(max_position_embeddings\); use --max-length 64"),
+    Case("finetune-ner-unknown-tag", "finetune --task ner --train {unknown_tag} --model {model} --out {out}",
+         r"{unknown_tag}:3: field 'tag': 'X-PER' \(column 2\) is not O or B-/I-/E-/S-/L-/U-<type>"),
+    Case("finetune-ner-no-scheme", "finetune --task ner --train {no_scheme} --model {model} --out {out}",
+         r"{no_scheme}:4: field 'tag': 'I-PER' fits no tag scheme"),
+    Case("finetune-ner-ragged-columns", "finetune --task ner --train {ragged_conll} --model {model} --out {out}",
+         r"{ragged_conll}:2: expected 3 columns"),
+    Case("finetune-ner-tag-column", "finetune --task ner --train {ner_conll} --tag-column 5 --model {model} --out {out}",
+         r"{ner_conll}:1: --tag-column 5: the line has 2 columns"),
+    Case("finetune-qa-duplicate-id", "finetune --task qa --train {dup_ids} --model {model} --out {out}",
+         r"{dup_ids}:3: .*'a' is also the id of the question at {dup_ids}:2"),
+    Case("finetune-qa-answer-start", "finetune --task qa --train {wrong_start} --model {model} --out {out}",
+         r"{wrong_start}:2: .*answer_start 3 points at"),
+    Case("finetune-qa-doc-stride", "finetune --task qa --train {squad} --model {model} --max-length 60 --doc-stride 100 "
+         "--out {out}", r"--doc-stride 100: .* use --doc-stride 54 or less"),
     Case("predict-output-under-a-file", "predict --model {clf} --input {text} --output {regular}/pred.jsonl",
          r"{regular}/pred\.jsonl: cannot write \(.*\); a part of the path is a file"),
 ]

@@ -79,7 +79,7 @@ def _fault(scheme: str, prev: str, cur: str | None) -> str | None:
     cp, ct = ("O", "") if cur is None else _split(cur)
     here = "the end of the sentence" if cur is None else repr(cur)
     if cur is not None and cp not in _PREFIXES[scheme]:
-        return f"{here} is not an {scheme} tag"
+        return f"{here} is not a tag of {scheme}"
     continues = pp in ("B", "I") and pt == ct
     if scheme == "IOB2":
         if cp == "I" and not continues:
