@@ -19,7 +19,17 @@ Then the sequence (or pair) is truncated, wrapped as `[CLS] A [SEP]` / `[CLS] A 
     tok = BertTokenizer.from_pretrained("path/to/model")
     enc = tok(["a question", "another"], ["its context", "..."], padding=True, truncation="only_second",
               max_length=384, stride=128, return_overflowing_tokens=True, return_offsets_mapping=True)
-    enc.input_ids, enc["attention_mask"], enc.word_ids(0), enc.sequence_ids(0)
+    enc.input_ids, enc["attention_mask"], enc.word_ids(0), enc.sequence_ids(0), enc.token_to_chars(0, 5)
+
+    # NER data: pre-split words; word_ids() index the given words, offsets count within each word
+    enc = tok([["EU", "rejects", "German", "call"]], is_split_into_words=True, truncation=True)
+
+Every keyword of the call means what it means in transformers (None means its default, for every one of
+them), and the options transformers reads from tokenizer_config.json are read too (padding_side,
+truncation_side, model_input_names, split_special_tokens, model_max_length / max_len, clean_up_tokenization_spaces,
+the normaliser settings and the special tokens). The BatchEncoding alignment helpers (word_to_tokens,
+token_to_chars, token_to_word, char_to_token, char_to_word, word_to_chars, token_to_sequence) behave as the
+Rust library's, in both engines.
 
 `engine="fast"` (the default) runs the Rust `tokenizers` library; `engine="python"` runs the reference
 below. Both give identical ids, offsets, word ids and errors, and both match `transformers.BertTokenizer`
@@ -28,8 +38,12 @@ below. Both give identical ids, offsets, word ids and errors, and both match `tr
 Where bertkit differs from transformers, it is on purpose, to fail early and say why: max_length below
 the number of special tokens is an error (transformers quietly skips truncation); stride is checked up
 front against max_length minus the special tokens (transformers fails only when a window is cut, with a
-Rust panic); an impossible only_first / only_second names the batch item; an empty batch gives empty
-lists. One known gap in the Python engine: it decomposes accents one character at a time and so does not
+Rust panic, whose text bertkit never lets reach the terminal); with add_special_tokens=False no special
+token is counted (transformers still counts [CLS] and [SEP] in its stride check, and refuses, say,
+max_length=4, stride=3); an impossible only_first / only_second names the batch item; an empty batch gives
+empty lists; word_to_chars of a word with no token returns None (transformers raises TypeError). Every
+error is a bertkit.errors.TokenizerError (a ValueError); wrong argument types are TokenizerTypeError, also a
+TypeError, as transformers raises TypeError for them. One known gap in the Python engine: it decomposes accents one character at a time and so does not
 put adjacent combining marks into canonical order, which matters only when two such marks survive accent
 stripping (a few spacing marks such as U+1D165..U+1D172, or marks newer than Unicode 8) and sit out of order.
 
@@ -349,15 +363,44 @@ class _Encoding:
         (1 for a single text) means the whole row."""
         if not 0 <= sequence_index < self.n_sequences:
             return 0, len(self.ids)
-        ranges = self.__dict__.get("_ranges")
-        if ranges is None or ranges[0] != len(self.ids):
+        return self._lookup("ranges").get(sequence_index, (0, 0))
+
+    def _lookup(self, name: str) -> dict:
+        """Tables built once per row (rows are complete when users see them; a change of length, as padding
+        makes, rebuilds them): "ranges" {sequence: (start, stop)}, ("words", s) {word: (first, stop)} and
+        ("chars", s) {char: token} for sequence s."""
+        cache = self.__dict__.get("_tables")
+        if cache is None or cache[0] != len(self.ids):
+            cache = (len(self.ids), {})
+            self.__dict__["_tables"] = cache
+        table = cache[1].get(name)
+        if table is not None:
+            return table
+        if name == "ranges":
             found: dict[int, list[int]] = {}
             for i, s in enumerate(self.sequence_ids):
                 if s is not None:
                     found.setdefault(s, [i, i])[1] = i
-            ranges = (len(self.ids), {s: (a, b + 1) for s, (a, b) in found.items()})
-            self.__dict__["_ranges"] = ranges
-        return ranges[1].get(sequence_index, (0, 0))
+            table = {s: (a, b + 1) for s, (a, b) in found.items()}
+        elif name[0] == "words":
+            # what the Rust library finds scanning the range in order and stopping at the first larger word:
+            # a token counts for its word only while no earlier token had a larger one
+            table, highest = {}, None
+            for i in range(*self._sequence_range(name[1])):
+                w = self.word_ids[i]
+                if w is None:
+                    continue
+                if highest is None or highest <= w:
+                    table[w] = (table[w][0] if w in table else i, i + 1)
+                    highest = w
+        else:  # ("chars", s): the first token of the range whose offsets hold the character
+            table = {}
+            for i in range(*self._sequence_range(name[1])):
+                start, end = self.offsets[i]
+                for c in range(start, end):
+                    table.setdefault(c, i)
+        cache[1][name] = table
+        return table
 
     def token_to_sequence(self, token_index: int) -> int | None:
         return self.sequence_ids[token_index] if 0 <= token_index < len(self.ids) else None
@@ -369,29 +412,14 @@ class _Encoding:
         return tuple(self.offsets[token_index]) if self.token_to_sequence(token_index) is not None else None
 
     def word_to_tokens(self, word_index: int, sequence_index: int = 0) -> tuple[int, int] | None:
-        start, stop = self._sequence_range(sequence_index)
-        first = last = None
-        for i in range(start, stop):
-            w = self.word_ids[i]
-            if w is not None and w > word_index:  # words come in order: none further on
-                break
-            if w == word_index:
-                if first is None:
-                    first = i
-                last = i
-        return None if first is None else (first, last + 1)
+        return self._lookup(("words", sequence_index)).get(word_index)
 
     def word_to_chars(self, word_index: int, sequence_index: int = 0) -> tuple[int, int] | None:
         span = self.word_to_tokens(word_index, sequence_index)
         return None if span is None else (self.offsets[span[0]][0], self.offsets[span[1] - 1][1])
 
     def char_to_token(self, char_pos: int, sequence_index: int = 0) -> int | None:
-        start, stop = self._sequence_range(sequence_index)
-        for i in range(start, stop):
-            a, b = self.offsets[i]
-            if a <= char_pos < b:
-                return i
-        return None
+        return self._lookup(("chars", sequence_index)).get(char_pos)
 
     def char_to_word(self, char_pos: int, sequence_index: int = 0) -> int | None:
         token = self.char_to_token(char_pos, sequence_index)
@@ -862,9 +890,14 @@ class BatchEncoding(dict):
             batch_index, index = 0, batch_or_index
         else:
             batch_index = batch_or_index
-        if not _is_int(index):
-            raise TokenizerTypeError(f"{what} must be an integer, not {_describe(index)}")
-        return self._row(batch_index), int(index)
+        if type(index) is not int:
+            if not _is_int(index):
+                raise TokenizerTypeError(f"{what} must be an integer, not {_describe(index)}")
+            index = int(index)
+        rows = self._encodings
+        if type(batch_index) is int and -len(rows) <= batch_index < len(rows):  # the usual case, quickly
+            return rows[batch_index], index
+        return self._row(batch_index), index
 
     def tokens(self, batch_index: int = 0) -> list[str]:
         """The token strings of one row."""
