@@ -26,26 +26,27 @@ Then the sequence (or pair) is truncated, wrapped as `[CLS] A [SEP]` / `[CLS] A 
 
 Every keyword of the call means what it means in transformers (None means its default, for every one of
 them), and the options transformers reads from tokenizer_config.json are read too (padding_side,
-truncation_side, model_input_names, split_special_tokens, model_max_length / max_len, clean_up_tokenization_spaces,
-the normaliser settings and the special tokens). The BatchEncoding alignment helpers (word_to_tokens,
-token_to_chars, token_to_word, char_to_token, char_to_word, word_to_chars, token_to_sequence) behave as the
-Rust library's, in both engines.
+truncation_side, model_input_names, split_special_tokens, model_max_length / max_len,
+clean_up_tokenization_spaces, the normaliser settings and the special tokens). The BatchEncoding alignment
+helpers (word_to_tokens, token_to_chars, token_to_word, char_to_token, char_to_word, word_to_chars,
+token_to_sequence) behave as the Rust library's, in both engines.
 
 `engine="fast"` (the default) runs the Rust `tokenizers` library; `engine="python"` runs the reference
 below. Both give identical ids, offsets, word ids and errors, and both match `transformers.BertTokenizer`
 (tests/parity checks this on real text).
 
-Where bertkit differs from transformers, it is on purpose, to fail early and say why: max_length below
-the number of special tokens is an error (transformers quietly skips truncation); stride is checked up
-front against max_length minus the special tokens (transformers fails only when a window is cut, with a
-Rust panic, whose text bertkit never lets reach the terminal); with add_special_tokens=False no special
-token is counted (transformers still counts [CLS] and [SEP] in its stride check, and refuses, say,
-max_length=4, stride=3); an impossible only_first / only_second names the batch item; an empty batch gives
-empty lists; word_to_chars of a word with no token returns None (transformers raises TypeError). Every
-error is a bertkit.errors.TokenizerError (a ValueError); wrong argument types are TokenizerTypeError, also a
-TypeError, as transformers raises TypeError for them. One known gap in the Python engine: it decomposes accents one character at a time and so does not
-put adjacent combining marks into canonical order, which matters only when two such marks survive accent
-stripping (a few spacing marks such as U+1D165..U+1D172, or marks newer than Unicode 8) and sit out of order.
+Where bertkit differs from transformers, it is on purpose, to fail early and say why: max_length below the
+number of special tokens is an error (transformers quietly skips truncation); stride is checked up front
+against max_length minus the special tokens (transformers fails only when a window is cut, with a Rust
+panic, whose text bertkit never lets reach the terminal); with add_special_tokens=False no special token
+is counted (transformers still counts [CLS] and [SEP] in its stride check, and refuses, say, max_length=4,
+stride=3); an impossible only_first / only_second names the batch item; an empty batch gives empty lists;
+word_to_chars of a word with no token returns None (transformers raises TypeError). Every error is a
+bertkit.errors.TokenizerError (a ValueError); wrong argument types are TokenizerTypeError, also a
+TypeError, as transformers raises TypeError for them. One known gap in the Python engine: it decomposes
+accents one character at a time and so does not put adjacent combining marks into canonical order, which
+matters only when two such marks survive accent stripping (a few spacing marks such as U+1D165..U+1D172,
+or marks newer than Unicode 8) and sit out of order.
 
 Vocabulary training lives in `bertkit.vocab` and is re-exported here:
     train_vocab(files, vocab_size=30522, do_lower_case=True, min_frequency=2, limit_alphabet=1000,
