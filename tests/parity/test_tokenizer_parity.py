@@ -8,17 +8,19 @@ Compared, row by row: input_ids, token_type_ids, attention_mask, special_tokens_
 tokens, word_ids and sequence_ids, for both bertkit engines ("fast" and the pure-Python reference), uncased
 (the MiniLM vocabulary) and cased (a vocabulary trained here, with bertkit's train_vocab, on the same data).
 
-All 10,000 lines go through both engines in both casings as single texts (every token of every line; uncased
-also every BatchEncoding alignment helper: word_to_tokens, token_to_chars, char_to_word, ...), and as
-pre-split words (is_split_into_words=True, uncased, with every helper), and, uncased, again as 5,000 pairs cut with longest_first (truncation=True) and padded (cased: 1,500 pairs).
-only_first / only_second run in both casings on 1,000 pairs each where the strategy can fit (transformers
-refuses a whole batch otherwise). Semantics that do not depend on the vocabulary run uncased on slices:
-padding to max_length and to a multiple, max_length alone, overflow windows with a stride (single texts,
-QA-style pairs, pairs where both sides overflow), no special tokens; and the other normaliser settings
-(accents kept while lowercasing, stripped while cased, CJK not split) on 1,000 lines; pre-split pairs and
-windows, padding and truncation sides from tokenizer_config.json, split_special_tokens, and windows without
-special tokens on slices. The Python engine runs on exactly what the Rust engine gets, no subset: through the
-API it is about as fast. The 10,000-line tests are marked slow (-m "not slow" skips them).
+All 10,000 lines go through both engines in both casings as single texts (every token of every line;
+uncased also every BatchEncoding alignment helper: word_to_tokens, token_to_chars, char_to_word, ...), and
+as pre-split words (is_split_into_words=True, uncased, with every helper), and, uncased, again as 5,000
+pairs cut with longest_first (truncation=True) and padded (cased: 1,500 pairs). only_first / only_second
+run in both casings on 1,000 pairs each where the strategy can fit (transformers refuses a whole batch
+otherwise). Semantics that do not depend on the vocabulary run uncased on slices: padding to max_length
+and to a multiple, max_length alone, overflow windows with a stride (single texts, QA-style pairs, pairs
+where both sides overflow), no special tokens; and the other normaliser settings (accents kept while
+lowercasing, stripped while cased, CJK not split) on 1,000 lines; pre-split pairs and windows, padding and
+truncation sides from tokenizer_config.json, split_special_tokens, and windows without special tokens on
+slices. The Python engine runs on exactly what the Rust engine gets, no subset: through the API it is
+about as fast (its alignment helpers are checked on every row; the fast engine's, which ask the Rust library
+as transformers does, on one row in 10). The 10,000-line tests are marked slow (-m "not slow" skips them).
 """
 from __future__ import annotations
 
