@@ -12,6 +12,7 @@ import string
 
 import pytest
 
+from bertkit.errors import TokenizerError
 from bertkit.tokenization import BasicTokenizer, BatchEncoding, BertTokenizer, Tokenizer, WordpieceTokenizer
 from bertkit.vocab import train_vocab, vocab_main
 
@@ -401,9 +402,9 @@ def test_truncation_errors_name_the_item(tiny):
 
 
 def test_loading_errors(tmp_path):
-    with pytest.raises(FileNotFoundError, match="no such folder"):
+    with pytest.raises(TokenizerError, match="no such folder"):
         BertTokenizer.from_pretrained(tmp_path / "nope")
-    with pytest.raises(FileNotFoundError, match=f"{tmp_path}: no vocab.txt"):
+    with pytest.raises(TokenizerError, match=f"{tmp_path}: no vocab.txt"):
         BertTokenizer.from_pretrained(tmp_path)
     (tmp_path / "vocab.txt").write_text("[PAD]\n[UNK]\n[CLS]\nhello\n", encoding="utf-8")
     with pytest.raises(ValueError, match=r"vocab.txt: the special tokens \['\[SEP\]', '\[MASK\]'\] are not in"):
@@ -516,7 +517,7 @@ def test_train_vocab_folder_loads_in_transformers(tmp_path, wiki_txt):
 
 
 def test_train_vocab_errors(tmp_path):
-    with pytest.raises(FileNotFoundError, match="missing.txt: no such training file"):
+    with pytest.raises(TokenizerError, match="missing.txt: no such training file"):
         train_vocab([tmp_path / "missing.txt"], show_progress=False)
     with pytest.raises(ValueError, match="is a folder"):
         train_vocab([tmp_path], show_progress=False)

@@ -22,21 +22,37 @@ Then the sequence (or pair) is truncated, wrapped as `[CLS] A [SEP]` / `[CLS] A 
     tok = BertTokenizer.from_pretrained("path/to/model")
     enc = tok(["a question", "another"], ["its context", "..."], padding=True, truncation="only_second",
               max_length=384, stride=128, return_overflowing_tokens=True, return_offsets_mapping=True)
-    enc.input_ids, enc["attention_mask"], enc.word_ids(0), enc.sequence_ids(0)
+    enc.input_ids, enc["attention_mask"], enc.word_ids(0), enc.sequence_ids(0), enc.token_to_chars(0, 5)
+
+    # NER data: pre-split words; word_ids() index the given words, offsets count within each word
+    enc = tok([["EU", "rejects", "German", "call"]], is_split_into_words=True, truncation=True)
+
+Every keyword of the call means what it means in transformers (None means its default, for every one of
+them), and the options transformers reads from tokenizer_config.json are read too (padding_side,
+truncation_side, model_input_names, split_special_tokens, model_max_length / max_len,
+clean_up_tokenization_spaces, the normaliser settings and the special tokens). The BatchEncoding alignment
+helpers (word_to_tokens, token_to_chars, token_to_word, char_to_token, char_to_word, word_to_chars,
+token_to_sequence) behave as the Rust library's, in both engines.
 
 `engine="fast"` (the default) runs the Rust `tokenizers` library; `engine="python"` runs the reference
 below. Both give identical ids, offsets, word ids and errors, and both match `transformers.BertTokenizer`
 (tests/parity checks this on real text).
 
-Where bertkit differs from transformers, it is on purpose, to fail early and say why: max_length below
-the number of special tokens is an error (transformers quietly skips truncation); stride is checked up
-front against max_length minus the special tokens (transformers fails only when a window is cut, with a
-Rust panic); an impossible only_first / only_second names the batch item; an empty batch gives empty
-lists. Added tokens: one that normalises to nothing, or two that normalise to the same text, are refused
-(transformers would split every word into letters, or panic; or pick one of the two at random); a new
-[CLS] / [SEP] given by add_special_tokens is used at once (transformers 5 uses it after a reload). One known gap in the Python engine: it decomposes accents one character at a time and so does not
-put adjacent combining marks into canonical order, which matters only when two such marks survive accent
-stripping (a few spacing marks such as U+1D165..U+1D172, or marks newer than Unicode 8) and sit out of order.
+Where bertkit differs from transformers, it is on purpose, to fail early and say why: max_length below the
+number of special tokens is an error (transformers quietly skips truncation); stride is checked up front
+against max_length minus the special tokens (transformers fails only when a window is cut, with a Rust
+panic, whose text bertkit never lets reach the terminal); with add_special_tokens=False no special token
+is counted (transformers still counts [CLS] and [SEP] in its stride check, and refuses, say, max_length=4,
+stride=3); an impossible only_first / only_second names the batch item; an empty batch gives empty lists;
+word_to_chars of a word with no token returns None (transformers raises TypeError). Added tokens: one that
+normalises to nothing, or two that normalise to the same text, are refused (transformers would split
+every word into letters, or panic; or pick one of the two at random); a new [CLS] / [SEP] given by
+add_special_tokens is used at once (transformers 5 uses it after a reload). Every error is a
+bertkit.errors.TokenizerError (a ValueError); wrong argument types are TokenizerTypeError, also a
+TypeError, as transformers raises TypeError for them. One known gap in the Python engine: it decomposes
+accents one character at a time and so does not put adjacent combining marks into canonical order, which
+matters only when two such marks survive accent stripping (a few spacing marks such as U+1D165..U+1D172,
+or marks newer than Unicode 8) and sit out of order.
 
 Vocabulary training lives in `bertkit.vocab` and is re-exported here:
     train_vocab(files, vocab_size=30522, do_lower_case=True, min_frequency=2, limit_alphabet=1000,
@@ -56,7 +72,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 import unicodedata
 import warnings
 from bisect import bisect_right
@@ -65,8 +80,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, NamedTuple, Sequence
 
+from .errors import TokenizerError
+from .io import atomic_write_text, writing
+
 __all__ = ["BasicTokenizer", "WordpieceTokenizer", "BertTokenizer", "Tokenizer", "BatchEncoding",
-           "Word", "AddedToken", "load_vocab", "train_vocab", "vocab_main"]
+           "Word", "AddedToken", "load_vocab", "train_vocab", "vocab_main", "TokenSpan", "CharSpan",
+           "TokenizerError", "TokenizerTypeError", "TokenizerIndexError"]
 
 VOCAB_FILE = "vocab.txt"
 TOKENIZER_FILE = "tokenizer.json"
@@ -82,6 +101,29 @@ DEFAULT_SPECIALS = {"pad_token": "[PAD]", "unk_token": "[UNK]", "cls_token": "[C
 
 PADDING_STRATEGIES = ("longest", "max_length", "do_not_pad")
 TRUNCATION_STRATEGIES = ("longest_first", "only_first", "only_second", "do_not_truncate")
+SIDES = ("right", "left")  # padding_side / truncation_side
+MODEL_INPUT_NAMES = ("input_ids", "token_type_ids", "attention_mask")  # BERT's, as in transformers
+
+
+class TokenizerTypeError(TokenizerError, TypeError):
+    """An argument of the wrong type (a number where text goes, ...): a TokenizerError, and a TypeError as
+    transformers raises for the same mistake, so either `except` catches it."""
+
+
+class TokenizerIndexError(TokenizerError, IndexError):
+    """A batch index out of range in a BatchEncoding helper: a TokenizerError and an IndexError."""
+
+
+class TokenSpan(NamedTuple):
+    """Tokens start..end-1 of an encoded row (`BatchEncoding.word_to_tokens`), as in transformers."""
+    start: int
+    end: int
+
+
+class CharSpan(NamedTuple):
+    """Characters start..end-1 of the original text (`BatchEncoding.token_to_chars`, `word_to_chars`)."""
+    start: int
+    end: int
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -441,6 +483,7 @@ class _Encoding:
     attention_mask: list[int] = field(default_factory=list)
     sequence_ids: list[int | None] = field(default_factory=list)
     overflowing: list[_Encoding] = field(default_factory=list)
+    n_sequences: int = 1  # 1 for a single text, 2 for a pair (set once the row is complete)
 
     FIELDS = ("ids", "tokens", "offsets", "word_ids", "type_ids", "special_tokens_mask", "attention_mask",
               "sequence_ids")  # the token-aligned lists, in constructor order
@@ -460,17 +503,91 @@ class _Encoding:
                          self.special_tokens_mask + other.special_tokens_mask,
                          self.attention_mask + other.attention_mask, self.sequence_ids + other.sequence_ids)
 
+    # -- alignment, with the semantics of `tokenizers.Encoding` (see BatchEncoding for the user-facing side) --
+
+    def _sequence_range(self, sequence_index: int) -> tuple[int, int]:
+        """[start, stop) of the tokens of sequence `sequence_index`. As in the Rust library, a row knows one
+        range per input sequence (empty when the text gave no tokens), and an index it does not know
+        (1 for a single text) means the whole row."""
+        if not 0 <= sequence_index < self.n_sequences:
+            return 0, len(self.ids)
+        return self._lookup("ranges").get(sequence_index, (0, 0))
+
+    def _lookup(self, name: str) -> dict:
+        """Tables built once per row (rows are complete when users see them; a change of length, as padding
+        makes, rebuilds them): "ranges" {sequence: (start, stop)}, ("words", s) {word: (first, stop)} and
+        ("chars", s) {char: token} for sequence s."""
+        cache = self.__dict__.get("_tables")
+        if cache is None or cache[0] != len(self.ids):
+            cache = (len(self.ids), {})
+            self.__dict__["_tables"] = cache
+        table = cache[1].get(name)
+        if table is not None:
+            return table
+        if name == "ranges":
+            found: dict[int, list[int]] = {}
+            for i, s in enumerate(self.sequence_ids):
+                if s is not None:
+                    found.setdefault(s, [i, i])[1] = i
+            table = {s: (a, b + 1) for s, (a, b) in found.items()}
+        elif name[0] == "words":
+            # what the Rust library finds scanning the range in order and stopping at the first larger word:
+            # a token counts for its word only while no earlier token had a larger one
+            table, highest = {}, None
+            for i in range(*self._sequence_range(name[1])):
+                w = self.word_ids[i]
+                if w is None:
+                    continue
+                if highest is None or highest <= w:
+                    table[w] = (table[w][0] if w in table else i, i + 1)
+                    highest = w
+        else:  # ("chars", s): the first token of the range whose offsets hold the character
+            table = {}
+            for i in range(*self._sequence_range(name[1])):
+                start, end = self.offsets[i]
+                for c in range(start, end):
+                    table.setdefault(c, i)
+        cache[1][name] = table
+        return table
+
+    def token_to_sequence(self, token_index: int) -> int | None:
+        return self.sequence_ids[token_index] if 0 <= token_index < len(self.ids) else None
+
+    def token_to_word(self, token_index: int) -> int | None:
+        return self.word_ids[token_index] if self.token_to_sequence(token_index) is not None else None
+
+    def token_to_chars(self, token_index: int) -> tuple[int, int] | None:
+        return tuple(self.offsets[token_index]) if self.token_to_sequence(token_index) is not None else None
+
+    def word_to_tokens(self, word_index: int, sequence_index: int = 0) -> tuple[int, int] | None:
+        return self._lookup(("words", sequence_index)).get(word_index)
+
+    def word_to_chars(self, word_index: int, sequence_index: int = 0) -> tuple[int, int] | None:
+        span = self.word_to_tokens(word_index, sequence_index)
+        return None if span is None else (self.offsets[span[0]][0], self.offsets[span[1] - 1][1])
+
     def char_to_token(self, char_pos: int, sequence_index: int = 0) -> int | None:
-        return _char_to_token(self.offsets, self.sequence_ids, char_pos, sequence_index)
+        return self._lookup(("chars", sequence_index)).get(char_pos)
+
+    def char_to_word(self, char_pos: int, sequence_index: int = 0) -> int | None:
+        token = self.char_to_token(char_pos, sequence_index)
+        return None if token is None else self.token_to_word(token)
 
 
 def _special_row(token: str, token_id: int, type_id: int) -> _Encoding:
     return _Encoding([token_id], [token], [(0, 0)], [None], [type_id], [1], [1], [None])
 
 
-def _windows(n: int, max_len: int, stride: int) -> list[tuple[int, int]]:
-    """[start, stop) of the windows `_truncate_to` cuts a sequence of n tokens into."""
+def _windows(n: int, max_len: int, stride: int, direction: str = "right") -> list[tuple[int, int]]:
+    """[start, stop) of the windows `_truncate_to` cuts a sequence of n tokens into: from the start
+    (direction "right": what is cut is on the right), or from the end ("left"), as the Rust library does."""
     windows = []
+    if direction == "left":
+        for stop in range(n, 0, -(max_len - stride)):
+            windows.append((max(0, stop - max_len), stop))
+            if windows[-1][0] == 0:
+                break
+        return windows
     for start in range(0, n, max_len - stride):
         windows.append((start, min(start + max_len, n)))
         if windows[-1][1] == n:
@@ -478,10 +595,12 @@ def _windows(n: int, max_len: int, stride: int) -> list[tuple[int, int]]:
     return windows
 
 
-def _truncate_to(enc: _Encoding, max_len: int, stride: int, overflow: bool = True) -> _Encoding:
-    """`enc` cut to its first `max_len` tokens, the rest as overflow windows of `max_len` tokens starting
-    `max_len - stride` apart: consecutive windows share `stride` tokens of context, so that (in QA on
-    long documents) an answer lies whole inside some window. overflow=False skips making the windows."""
+def _truncate_to(enc: _Encoding, max_len: int, stride: int, overflow: bool = True,
+                 direction: str = "right") -> _Encoding:
+    """`enc` cut to its first `max_len` tokens (its last, with direction="left"), the rest as overflow windows
+    of `max_len` tokens starting `max_len - stride` apart: consecutive windows share `stride` tokens of
+    context, so that (in QA on long documents) an answer lies whole inside some window. overflow=False skips
+    making the windows."""
     n = len(enc)
     if max_len >= n:
         return enc
@@ -490,8 +609,8 @@ def _truncate_to(enc: _Encoding, max_len: int, stride: int, overflow: bool = Tru
         out.overflowing = [enc.slice(0, n)] if overflow else []
         return out
     if not overflow:
-        return enc.slice(0, max_len)
-    parts = [enc.slice(a, b) for a, b in _windows(n, max_len, stride)]
+        return enc.slice(n - max_len, n) if direction == "left" else enc.slice(0, max_len)
+    parts = [enc.slice(a, b) for a, b in _windows(n, max_len, stride, direction)]
     parts[0].overflowing = parts[1:]
     return parts[0]
 
@@ -517,28 +636,22 @@ def _merge(a: _Encoding, b: _Encoding) -> _Encoding:
     return out
 
 
-def _pad(enc: _Encoding, length: int, pad_id: int, pad_token: str) -> None:
-    """Right-pad `enc` and its overflow windows to `length` tokens (no-op when already that long)."""
+def _pad(enc: _Encoding, length: int, pad_id: int, pad_token: str, side: str = "right") -> None:
+    """Pad `enc` and its overflow windows to `length` tokens, on the right or the left (no-op when already
+    that long)."""
     for o in enc.overflowing:
-        _pad(o, length, pad_id, pad_token)
+        _pad(o, length, pad_id, pad_token, side)
     k = length - len(enc)
     if k <= 0:
         return
-    enc.ids += [pad_id] * k
-    enc.tokens += [pad_token] * k
-    enc.offsets += [(0, 0)] * k
-    enc.word_ids += [None] * k
-    enc.type_ids += [0] * k
-    enc.special_tokens_mask += [1] * k
-    enc.attention_mask += [0] * k
-    enc.sequence_ids += [None] * k
-
-
-def _char_to_token(offsets, sequence_ids, char_pos: int, sequence_index: int) -> int | None:
-    for i, ((start, end), seq) in enumerate(zip(offsets, sequence_ids)):
-        if seq == sequence_index and start <= char_pos < end:
-            return i
-    return None
+    pads = (("ids", pad_id), ("tokens", pad_token), ("offsets", (0, 0)), ("word_ids", None), ("type_ids", 0),
+            ("special_tokens_mask", 1), ("attention_mask", 0), ("sequence_ids", None))
+    for name, value in pads:
+        values = getattr(enc, name)
+        if side == "left":
+            values[:0] = [value] * k
+        else:
+            values += [value] * k
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -550,18 +663,20 @@ class _Truncation:
     max_length: int  # whole row, special tokens included
     strategy: str  # longest_first | only_first | only_second
     stride: int
+    direction: str = "right"  # the side that is cut off (truncation_side)
 
 
 @dataclass(frozen=True)
 class _Padding:
     length: int | None  # None: pad to the longest row of the batch
     multiple: int | None
+    side: str = "right"  # padding_side
 
 
 def _plan_truncation(n_a: int, n_b: int | None, budget: int, trunc: _Truncation, index: int
                      ) -> tuple[int, int | None] | None:
     """How many tokens of A (and B) to keep so that they fit in `budget` (max_length minus the special
-    tokens), or None when they already fit. Raises ValueError, naming the batch item, when the strategy
+    tokens), or None when they already fit. Raises TokenizerError, naming the batch item, when the strategy
     cannot make them fit or the stride does not fit in a window.
 
     longest_first on a pair: the shorter sequence keeps all it can; if both must be cut, each gets half the
@@ -586,26 +701,26 @@ def _plan_truncation(n_a: int, n_b: int | None, budget: int, trunc: _Truncation,
             keep = (short_keep, long_keep) if n_a <= n_b else (long_keep, short_keep)
     elif trunc.strategy == "only_first":
         if n_a <= to_remove:
-            raise ValueError(
+            raise TokenizerError(
                 f"{where}: truncation='only_first' cannot fit max_length={trunc.max_length}: the text has "
                 f"{n_a} tokens but {to_remove} must go, because the text_pair alone ({n_b} tokens) nearly fills "
                 f"it. Use truncation='longest_first' or 'only_second', or a larger max_length.")
         keep = (n_a - to_remove, n_b)
     else:  # only_second
         if n_b is None:
-            raise ValueError(
+            raise TokenizerError(
                 f"{where}: truncation='only_second' cuts the text_pair, but this item has no text_pair and its "
                 f"{n_a} tokens do not fit max_length={trunc.max_length}. Use truncation='only_first' or "
                 f"'longest_first'.")
         if n_b <= to_remove:
-            raise ValueError(
+            raise TokenizerError(
                 f"{where}: truncation='only_second' cannot fit max_length={trunc.max_length}: the text_pair has "
                 f"{n_b} tokens but {to_remove} must go, because the first text alone ({n_a} tokens) nearly fills "
                 f"it. Use truncation='longest_first', or a larger max_length.")
         keep = (n_a, n_b - to_remove)
     for name, n, k in (("text", n_a, keep[0]), ("text_pair", n_b, keep[1])):
         if n is not None and k is not None and 0 < k < n and trunc.stride >= k:
-            raise ValueError(
+            raise TokenizerError(
                 f"{where}: stride={trunc.stride} must be smaller than the {k} tokens the {name} is cut to "
                 f"(max_length={trunc.max_length}, truncation='{trunc.strategy}'); lower stride or raise "
                 f"max_length.")
@@ -626,6 +741,7 @@ class _PythonEngine:
         self.tok = tok
         self.basic = BasicTokenizer(tok.do_lower_case, tok.tokenize_chinese_chars, tok.strip_accents)
         self.wordpiece = WordpieceTokenizer(tok.vocab, tok.unk_token)
+        self.split_special = False  # split_special_tokens of the current call: specials are plain text
         self.added_tokens_changed([])
         # word → its pieces as ([ids], [pieces], [(start, end)]); words repeat a lot, so this is a cache
         self._pieces: dict[str, tuple[list[int], list[str], list[tuple[int, int]]]] = {}
@@ -640,6 +756,8 @@ class _PythonEngine:
             else:
                 raw[token.content] = token_id
         self._raw = _AddedMatcher(raw, self.tok._added_tokens)
+        self._raw_plain = _AddedMatcher({content: token_id for content, token_id in raw.items()
+                                         if not self.tok._added_tokens[token_id].special}, self.tok._added_tokens)
         self._normalized = _AddedMatcher(normalized, self.tok._added_tokens)
 
     def _word_pieces(self, word: str) -> tuple[list[int], list[str], list[tuple[int, int]]]:
@@ -660,7 +778,9 @@ class _PythonEngine:
         WordPiece pieces."""
         enc = _Encoding()
         word_index = 0
-        for start, end, token_id in self._raw.split(text):
+        # with split_special_tokens the special tokens are plain text; other added tokens still match
+        matcher = self._raw_plain if self.split_special else self._raw
+        for start, end, token_id in matcher.split(text):
             if token_id is not None:
                 enc.ids.append(token_id)
                 enc.tokens.append(text[start:end])
@@ -697,22 +817,37 @@ class _PythonEngine:
         enc.sequence_ids = [type_id] * n
         return enc
 
-    def encode_batch(self, items: list[tuple[str, str | None]], add_special_tokens: bool,
-                     trunc: _Truncation | None, pad: _Padding | None, overflow: bool = True) -> list[_Encoding]:
-        """Encodings of (text, pair) items; overflow=False skips the overflow windows nobody will read."""
+    def encode_words(self, words: Sequence[str], type_id: int) -> _Encoding:
+        """Pre-split words (is_split_into_words=True), as the Rust library encodes them: each word is
+        tokenized on its own (it may still split, "don't" → don ' t), all its tokens carry the word's index
+        in `words`, and offsets count characters within the word."""
+        parts = []
+        for i, word in enumerate(words):
+            enc = self.encode_sequence(word, type_id)
+            enc.word_ids = [i] * len(enc.ids)
+            parts.append(enc)
+        return _join(parts)
+
+    def encode_batch(self, items: list[tuple[Any, Any]], add_special_tokens: bool, trunc: _Truncation | None,
+                     pad: _Padding | None, overflow: bool = True, *, pretokenized: bool = False,
+                     split_special_tokens: bool = False) -> list[_Encoding]:
+        """Encodings of (text, pair) items (lists of words if pretokenized); overflow=False skips the overflow
+        windows nobody will read."""
         tok = self.tok
+        self.split_special = split_special_tokens
+        encode = self.encode_words if pretokenized else self.encode_sequence
         out = []
         for index, (text, pair) in enumerate(items):
-            a = self.encode_sequence(text, 0)
-            b = self.encode_sequence(pair, 1) if pair is not None else None
+            a = encode(text, 0)
+            b = encode(pair, 1) if pair is not None else None
             if trunc is not None:
                 n_special = tok.num_special_tokens_to_add(pair is not None) if add_special_tokens else 0
                 keep = _plan_truncation(len(a), len(b) if b is not None else None,
                                         trunc.max_length - n_special, trunc, index)
                 if keep is not None:
-                    a = _truncate_to(a, keep[0], trunc.stride, overflow)
+                    a = _truncate_to(a, keep[0], trunc.stride, overflow, trunc.direction)
                     if b is not None:
-                        b = _truncate_to(b, keep[1], trunc.stride, overflow)
+                        b = _truncate_to(b, keep[1], trunc.stride, overflow, trunc.direction)
             # [CLS] A [SEP] (B [SEP]): merge left to right, as the Rust template processor does
             parts = [a] if b is None else [a, b]
             if add_special_tokens:
@@ -726,13 +861,15 @@ class _PythonEngine:
                     enc = _merge(enc, part)
             else:
                 enc = _join(parts)
+            for row in (enc, *enc.overflowing):
+                row.n_sequences = 1 if b is None else 2
             out.append(enc)
         if pad is not None and out:
             length = pad.length if pad.length is not None else max(len(e) for e in out)
             if pad.multiple and length % pad.multiple:
                 length += pad.multiple - length % pad.multiple
             for enc in out:
-                _pad(enc, length, tok.pad_token_id, tok.pad_token)
+                _pad(enc, length, tok.pad_token_id, tok.pad_token, pad.side)
         return out
 
 
@@ -746,58 +883,101 @@ class _FastEngine:
     """The same pipeline in the Rust `tokenizers` library (what `transformers.BertTokenizer` runs)."""
 
     def __init__(self, tok: BertTokenizer):
+        from tokenizers import processors
+
         self.tok = tok
         self.rust = tok._build_rust_tokenizer()
         self._settings: tuple | None = None
+        # with add_special_tokens=False a template that adds nothing: the output is the same, but the Rust
+        # library then no longer counts [CLS]/[SEP] against max_length when it checks the stride
+        self._template = self.rust.post_processor
+        self._plain = processors.TemplateProcessing(single="$A:0", pair="$A:0 $B:1", special_tokens=[])
 
     def added_tokens_changed(self, new: list[AddedToken]) -> None:
         """Add the same tokens to the Rust tokenizer (which then holds the same ids)."""
         if new:
             self.rust.add_tokens(_rust_added_tokens(new))
 
-    def _configure(self, trunc: _Truncation | None, pad: _Padding | None) -> None:
-        settings = (trunc, pad)
+    def _configure(self, trunc: _Truncation | None, pad: _Padding | None, add_special_tokens: bool = True,
+                   split_special_tokens: bool = False) -> None:
+        settings = (trunc, pad, add_special_tokens, split_special_tokens)
         if settings == self._settings:
             return
+        self._settings = None  # until done: a failure below must not leave a half-configured cache
+        self.rust.encode_special_tokens = split_special_tokens
+        self.rust.post_processor = self._template if add_special_tokens else self._plain
         if trunc is None:
             self.rust.no_truncation()
         else:
             self.rust.enable_truncation(trunc.max_length, stride=trunc.stride, strategy=trunc.strategy,
-                                        direction="right")
+                                        direction=trunc.direction)
         if pad is None:
             self.rust.no_padding()
         else:
-            self.rust.enable_padding(direction="right", pad_id=self.tok.pad_token_id, pad_type_id=0,
+            self.rust.enable_padding(direction=pad.side, pad_id=self.tok.pad_token_id, pad_type_id=0,
                                      pad_token=self.tok.pad_token, length=pad.length,
                                      pad_to_multiple_of=pad.multiple)
         self._settings = settings
 
-    def encode_batch(self, items: list[tuple[str, str | None]], add_special_tokens: bool,
-                     trunc: _Truncation | None, pad: _Padding | None, overflow: bool = True):
+    def encode_batch(self, items: list[tuple[Any, Any]], add_special_tokens: bool, trunc: _Truncation | None,
+                     pad: _Padding | None, overflow: bool = True, *, pretokenized: bool = False,
+                     split_special_tokens: bool = False):
         inputs = [text if pair is None else (text, pair) for text, pair in items]
-        self._configure(trunc, pad)
+        if trunc is not None and trunc.stride and items[0][1] is not None:
+            # a window the stride does not fit makes the Rust library panic, and its panic text goes to the
+            # terminal even when the exception is caught: find such an item first (single texts cannot
+            # have one: the stride was checked against max_length up front)
+            self._check_pair_windows(items, add_special_tokens, trunc, pretokenized, split_special_tokens)
+        self._configure(trunc, pad, add_special_tokens, split_special_tokens)
         try:
-            return self.rust.encode_batch(inputs, add_special_tokens=add_special_tokens)
-        except BaseException as err:  # a too-large stride makes the Rust library panic (PanicException)
-            if trunc is None or not (isinstance(err, Exception) or type(err).__name__ == "PanicException"):
-                raise
-            problem = self._find_problem(items, add_special_tokens, trunc)
+            return self.rust.encode_batch(inputs, add_special_tokens=add_special_tokens,
+                                          is_pretokenized=pretokenized)
+        except BaseException as err:  # only_first/only_second that cannot fit: an error from Rust
+            if not (isinstance(err, Exception) or type(err).__name__ == "PanicException"):
+                raise  # KeyboardInterrupt & co.
+            problem = (self._find_problem(items, add_special_tokens, trunc, pretokenized, split_special_tokens)
+                       if trunc is not None else None)
             if problem is None:
-                raise
-        raise problem from None  # the same ValueError the Python engine raises, naming the item
+                raise TokenizerError(f"the Rust tokenizers library failed on this batch "
+                                     f"({str(err).splitlines()[0] if str(err) else type(err).__name__}); "
+                                     f"engine='python' runs the same steps in Python") from None
+        raise problem from None  # the same TokenizerError the Python engine raises, naming the item
 
-    def _find_problem(self, items, add_special_tokens: bool, trunc: _Truncation) -> ValueError | None:
+    def _lengths(self, texts: list, pretokenized: bool, split_special_tokens: bool) -> list[int]:
+        """Untruncated token counts, without special tokens."""
+        self._configure(None, None, False, split_special_tokens)
+        return [len(e) for e in self.rust.encode_batch(texts, add_special_tokens=False,
+                                                       is_pretokenized=pretokenized)]
+
+    def _check_pair_windows(self, items, add_special_tokens: bool, trunc: _Truncation, pretokenized: bool,
+                            split_special_tokens: bool) -> None:
+        """Raise the Python engine's error for the first pair that the truncation cannot cut into windows.
+        For only_second (QA) the questions are counted first and the contexts only where a question is long
+        enough to matter; the other strategies count both sides."""
+        budget = trunc.max_length - (self.tok.num_special_tokens_to_add(True) if add_special_tokens else 0)
+        n_a = self._lengths([a for a, _ in items], pretokenized, split_special_tokens)
+        if trunc.strategy == "only_second":
+            # the context keeps budget - n_a tokens; with a fitting stride it cannot panic whatever its length
+            suspects = [i for i in range(len(items)) if budget - n_a[i] <= trunc.stride]
+        else:
+            suspects = list(range(len(items)))
+        n_b = dict(zip(suspects, self._lengths([items[i][1] for i in suspects], pretokenized,
+                                               split_special_tokens)))
+        for i in suspects:
+            _plan_truncation(n_a[i], n_b[i], budget, trunc, i)
+
+    def _find_problem(self, items, add_special_tokens: bool, trunc: _Truncation, pretokenized: bool = False,
+                      split_special_tokens: bool = False) -> TokenizerError | None:
         """The error the Python engine would raise for this batch: found from the untruncated lengths."""
-        self._configure(None, None)
         flat = [t for text, pair in items for t in ((text,) if pair is None else (text, pair))]
-        lengths = iter(len(e) for e in self.rust.encode_batch(flat, add_special_tokens=False))
+        lengths = iter(self._lengths(flat, pretokenized, split_special_tokens))
         for index, (_, pair) in enumerate(items):
             n_a = next(lengths)
             n_b = next(lengths) if pair is not None else None
             n_special = self.tok.num_special_tokens_to_add(pair is not None) if add_special_tokens else 0
             try:
                 _plan_truncation(n_a, n_b, trunc.max_length - n_special, trunc, index)
-            except ValueError as problem:
+            except TokenizerError as problem:
                 return problem
         return None
 
@@ -808,15 +988,27 @@ class _FastEngine:
 
 class BatchEncoding(dict):
     """A dict of model inputs ("input_ids", "token_type_ids", "attention_mask", ...) that also reads as
-    attributes (`enc.input_ids`) and knows, per row, which word and which sequence each token came from.
+    attributes (`enc.input_ids`) and knows, per row, which word, sequence and characters each token came from.
 
     Rows are the batch items, or with `return_overflowing_tokens=True` their windows
     (`enc["overflow_to_sample_mapping"][row]` says which item a window belongs to).
+
+    The alignment helpers take transformers' arguments: `enc.token_to_chars(i)` reads row 0,
+    `enc.token_to_chars(row, i)` another row; the word and character helpers also take `sequence_index`
+    (0: the text, 1: the text_pair). They return None where there is no answer (a special or padding token,
+    a space, a word cut off), TokenSpan / CharSpan named tuples (start, end) for spans. `enc[i]` (an int) is
+    row i's encoding, `enc[a:b]` the rows a..b-1 of every key.
     """
 
-    def __init__(self, data: dict | None = None, encodings: list | None = None):
+    def __init__(self, data: dict | None = None, encodings: list | None = None, n_sequences: int | None = None,
+                 tensor_type: str | None = None):
         super().__init__(data or {})
-        self._encodings = encodings or []
+        self._encodings = list(encodings or [])
+        if n_sequences is None and self._encodings:
+            n_sequences = self._encodings[0].n_sequences
+        self._n_sequences = n_sequences
+        if tensor_type is not None:
+            self.convert_to_tensors(tensor_type)
 
     def __getattr__(self, name: str):
         if name.startswith("_"):
@@ -824,20 +1016,64 @@ class BatchEncoding(dict):
         try:
             return self[name]
         except KeyError:
-            raise AttributeError(f"BatchEncoding has no key {name!r}; keys: {list(self)}") from None
+            raise AttributeError(f"BatchEncoding has no key or method {name!r}; keys: {list(self)}") from None
+
+    def __getitem__(self, item):
+        """enc["input_ids"]: a key; enc[i]: row i's encoding (tokenizers.Encoding or the Python engine's);
+        enc[a:b]: {key: rows a..b-1}."""
+        if isinstance(item, str):
+            return dict.__getitem__(self, item)
+        if isinstance(item, slice):
+            return {key: value[item] for key, value in self.items()}
+        if _is_int(item):
+            return self._row(int(item))
+        return dict.__getitem__(self, item)
+
+    @property
+    def data(self) -> dict:
+        """The keys and values (as transformers' BatchEncoding.data); this BatchEncoding is that dict."""
+        return self
 
     @property
     def encodings(self) -> list:
         """One encoding per row (`tokenizers.Encoding` or the Python engine's equivalent)."""
         return self._encodings
 
+    @property
+    def is_fast(self) -> bool:
+        """True when the rows carry alignment information (a call of either engine), as in transformers."""
+        return bool(self._encodings)
+
+    @property
+    def n_sequences(self) -> int | None:
+        """1 for single texts, 2 for pairs, None when unknown (an empty batch, or built by hand)."""
+        return self._n_sequences
+
     def _row(self, batch_index: int):
         if not self._encodings:
-            raise ValueError("this BatchEncoding carries no per-token information (it was built by hand); "
-                             "call the tokenizer to get one that does")
+            raise TokenizerError("this BatchEncoding carries no per-token information (it was built by hand); "
+                                 "call the tokenizer to get one that does")
+        if not _is_int(batch_index):
+            raise TokenizerTypeError(f"batch_index must be an integer, not {_describe(batch_index)}")
         if not -len(self._encodings) <= batch_index < len(self._encodings):
-            raise IndexError(f"batch_index {batch_index} is out of range: there are {len(self._encodings)} rows")
+            raise TokenizerIndexError(f"batch_index {batch_index} is out of range: there are "
+                                      f"{len(self._encodings)} rows")
         return self._encodings[batch_index]
+
+    def _locate(self, batch_or_index, index, what: str):
+        """(row, index) from transformers' two calling conventions: (index) for row 0, (row, index)."""
+        if index is None:
+            batch_index, index = 0, batch_or_index
+        else:
+            batch_index = batch_or_index
+        if type(index) is not int:
+            if not _is_int(index):
+                raise TokenizerTypeError(f"{what} must be an integer, not {_describe(index)}")
+            index = int(index)
+        rows = self._encodings
+        if type(batch_index) is int and -len(rows) <= batch_index < len(rows):  # the usual case, quickly
+            return rows[batch_index], index
+        return self._row(batch_index), index
 
     def tokens(self, batch_index: int = 0) -> list[str]:
         """The token strings of one row."""
@@ -845,34 +1081,73 @@ class BatchEncoding(dict):
 
     def word_ids(self, batch_index: int = 0) -> list[int | None]:
         """For each token, the index of the word it belongs to in its own sequence (None for special and
-        padding tokens). Words are counted per sequence: in a pair, the second text starts again at 0."""
+        padding tokens). Words are counted per sequence: in a pair, the second text starts again at 0. With
+        is_split_into_words=True, the words are the ones given."""
         return list(self._row(batch_index).word_ids)
 
     def sequence_ids(self, batch_index: int = 0) -> list[int | None]:
         """For each token: 0 (first text), 1 (text_pair) or None (special or padding)."""
         return list(self._row(batch_index).sequence_ids)
 
+    def token_to_sequence(self, batch_or_token_index: int, token_index: int | None = None) -> int | None:
+        """0 or 1: the sequence token `token_index` comes from (None for special and padding tokens). A
+        negative token index counts from the end of the row."""
+        row, token = self._locate(batch_or_token_index, token_index, "token_index")
+        return row.token_to_sequence(token + len(row) if token < 0 else token)
+
+    def token_to_word(self, batch_or_token_index: int, token_index: int | None = None) -> int | None:
+        """The index of the word token `token_index` belongs to, in its sequence (None for special and
+        padding tokens)."""
+        row, token = self._locate(batch_or_token_index, token_index, "token_index")
+        return row.token_to_word(token + len(row) if token < 0 else token)
+
+    def token_to_chars(self, batch_or_token_index: int, token_index: int | None = None) -> CharSpan | None:
+        """CharSpan(start, end) of token `token_index` in its text (in its word, for pre-split words); None
+        for special and padding tokens."""
+        row, token = self._locate(batch_or_token_index, token_index, "token_index")
+        span = row.token_to_chars(token + len(row) if token < 0 else token)
+        return CharSpan(*span) if span is not None else None
+
+    def word_to_tokens(self, batch_or_word_index: int, word_index: int | None = None,
+                       sequence_index: int = 0) -> TokenSpan | None:
+        """TokenSpan(start, end) of the tokens of word `word_index` of sequence `sequence_index`; None when
+        the word has no token in this row (cut off, in another window, or nothing left after cleaning)."""
+        row, word = self._locate(batch_or_word_index, word_index, "word_index")
+        span = row.word_to_tokens(word, sequence_index) if word >= 0 else None
+        return TokenSpan(*span) if span is not None else None
+
+    def word_to_chars(self, batch_or_word_index: int, word_index: int | None = None,
+                      sequence_index: int = 0) -> CharSpan | None:
+        """CharSpan(start, end) of word `word_index` of sequence `sequence_index` in its text (None when the
+        word has no token in this row; transformers raises TypeError there)."""
+        row, word = self._locate(batch_or_word_index, word_index, "word_index")
+        span = row.word_to_chars(word, sequence_index) if word >= 0 else None
+        return CharSpan(*span) if span is not None else None
+
     def char_to_token(self, batch_or_char_index: int, char_index: int | None = None,
                       sequence_index: int = 0) -> int | None:
         """The token covering character `char_index` of sequence `sequence_index` (None if it is a space
         or was cut off). `enc.char_to_token(c)` for row 0, `enc.char_to_token(row, c)` otherwise."""
-        if char_index is None:
-            batch_index, char_index = 0, batch_or_char_index
-        else:
-            batch_index = batch_or_char_index
-        row = self._row(batch_index)
-        return _char_to_token(row.offsets, row.sequence_ids, char_index, sequence_index)
+        row, char = self._locate(batch_or_char_index, char_index, "char_index")
+        return row.char_to_token(char, sequence_index) if char >= 0 else None
+
+    def char_to_word(self, batch_or_char_index: int, char_index: int | None = None,
+                     sequence_index: int = 0) -> int | None:
+        """The word containing character `char_index` of sequence `sequence_index` (None for a space or a
+        character that was cut off)."""
+        row, char = self._locate(batch_or_char_index, char_index, "char_index")
+        return row.char_to_word(char, sequence_index) if char >= 0 else None
 
     def convert_to_tensors(self, tensor_type: str | None) -> BatchEncoding:
         """Turn every value into a torch tensor ("pt") or numpy array ("np"), in place."""
         if tensor_type is None:
             return self
         if tensor_type not in ("pt", "np"):
-            raise ValueError(f"return_tensors={tensor_type!r} is not supported; use 'pt', 'np' or None")
+            raise TokenizerError(f"return_tensors={tensor_type!r} is not supported; use 'pt', 'np' or None")
         for key, value in self.items():
             rows = value if value and isinstance(value[0], list) else None
             if rows is not None and len({len(r) for r in rows}) > 1:
-                raise ValueError(
+                raise TokenizerError(
                     f"return_tensors={tensor_type!r} needs rows of one length, but {key!r} has rows of lengths "
                     f"{sorted({len(r) for r in rows})}; pass padding=True (and truncation=True for texts over "
                     f"max_length)")
@@ -905,9 +1180,12 @@ def load_vocab(path: str | os.PathLike) -> dict[str, int]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise FileNotFoundError(f"{path}: vocabulary file not found") from None
+        raise TokenizerError(f"{path}: vocabulary file not found; pass the path of a vocab.txt, or a "
+                             f"tokenizer folder to BertTokenizer.from_pretrained") from None
     except UnicodeDecodeError as err:
-        raise ValueError(f"{path}: not UTF-8 text ({err})") from None
+        raise TokenizerError(f"{path}: not UTF-8 text ({err})") from None
+    except OSError as err:  # a folder, no permission, ...
+        raise TokenizerError(f"{path}: cannot read the vocabulary file ({err.strerror or err})") from None
     # split on "\n" only: str.splitlines() would also split on characters that can be tokens (U+2028, ...)
     lines = text.split("\n")
     if lines and lines[-1] == "":
@@ -916,11 +1194,11 @@ def load_vocab(path: str | os.PathLike) -> dict[str, int]:
     for i, line in enumerate(lines):
         token = line[:-1] if line.endswith("\r") else line
         if token in vocab:
-            raise ValueError(f"{path}, line {i + 1}: token {token!r} already appears on line {vocab[token] + 1}; "
-                             f"each token must appear once (its line number is its id)")
+            raise TokenizerError(f"{path}, line {i + 1}: token {token!r} already appears on line {vocab[token] + 1}; "
+                                 f"each token must appear once (its line number is its id)")
         vocab[token] = i
     if not vocab:
-        raise ValueError(f"{path}: the vocabulary file is empty")
+        raise TokenizerError(f"{path}: the vocabulary file is empty")
     return vocab
 
 
@@ -929,9 +1207,13 @@ def _read_json(path: Path) -> dict:
         with open(path, encoding="utf-8") as f:
             data = json.load(f)
     except json.JSONDecodeError as err:
-        raise ValueError(f"{path}, line {err.lineno}: invalid JSON ({err.msg})") from None
+        raise TokenizerError(f"{path}, line {err.lineno}: invalid JSON ({err.msg})") from None
+    except UnicodeDecodeError as err:
+        raise TokenizerError(f"{path}: not UTF-8 text ({err})") from None
+    except OSError as err:
+        raise TokenizerError(f"{path}: cannot read it ({err.strerror or err})") from None
     if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a JSON object, found {type(data).__name__}")
+        raise TokenizerError(f"{path}: expected a JSON object, found {type(data).__name__}")
     return data
 
 
@@ -941,19 +1223,46 @@ def _token_str(value: Any, where: str) -> str:
         return value["content"]
     if isinstance(value, str):
         return value
-    raise ValueError(f"{where}: expected a token string, found {value!r}")
+    raise TokenizerError(f"{where}: expected a token string, found {value!r}")
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+
+def _call_options(folder: Path, config: dict, rust_json: dict | None) -> dict[str, Any]:
+    """What transformers reads from a tokenizer folder besides the vocabulary and the normaliser settings:
+    padding_side, truncation_side, model_input_names and split_special_tokens from tokenizer_config.json,
+    the sides also from tokenizer.json's "padding" / "truncation" sections when the config is silent (the
+    rest of those sections transformers resets on every call); and max_len, the old name of
+    model_max_length. Values are checked, naming the file and key."""
+    where = folder / CONFIG_FILE
+    out: dict[str, Any] = {}
+    sections = {"padding_side": ("padding", "direction"), "truncation_side": ("truncation", "direction")}
+    for key, (section, field_name) in sections.items():
+        value = config.get(key)
+        if value is None and isinstance((rust_json or {}).get(section), dict):
+            value = rust_json[section].get(field_name)
+            if isinstance(value, str):
+                value = value.lower()  # "Left" / "Right" in tokenizer.json
+        if value is not None:
+            if value not in SIDES:
+                raise TokenizerError(f"{where}: {key} is {value!r}; use \"right\" or \"left\"")
+            out[key] = value
+    names = config.get("model_input_names")
+    if names is not None:
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise TokenizerError(f"{where}: model_input_names is {names!r}, expected a list of strings such as "
+                                 f"{list(MODEL_INPUT_NAMES)}")
+        out["model_input_names"] = names
+    split = config.get("split_special_tokens")
+    if split is not None:
+        if not isinstance(split, bool):
+            raise TokenizerError(f"{where}: split_special_tokens is {split!r}, expected true or false")
+        out["split_special_tokens"] = split
+    if config.get("model_max_length") is None and config.get("max_len") is not None:
+        max_len = config["max_len"]
+        if not _is_int(max_len) or max_len <= 0:
+            raise TokenizerError(f"{where}: max_len is {max_len!r}, expected a positive integer")
+        out["model_max_length"] = None if max_len > 1e18 else max_len
+    return out
 
 
 class BertTokenizer:
@@ -974,6 +1283,12 @@ class BertTokenizer:
         do_basic_tokenize, never_split: accepted and saved, and have no effect, exactly as in transformers 5,
             whose BertTokenizer (Rust-backed) ignores both: text is always normalised and split on
             whitespace and punctuation. To keep a word whole, add it with add_tokens() (transformers' way).
+        padding_side, truncation_side: "right" (the default) or "left": where padding goes, and which end
+            of a text truncation cuts off.
+        model_input_names: the inputs the model takes; a call returns token_type_ids / attention_mask by
+            default only when they are listed (default: input_ids, token_type_ids, attention_mask).
+        split_special_tokens: True tokenizes "[MASK]" & co. written in the text as ordinary text.
+    All of these are read from tokenizer_config.json by from_pretrained, as transformers reads them.
 
     Added tokens (add_tokens, add_special_tokens, or those of a loaded folder) get ids after the vocabulary:
     `len(tok)` counts them, `vocab_size` does not (as in transformers). Both engines find them in the text
@@ -990,38 +1305,40 @@ class BertTokenizer:
                  bos_token: str | None = None, eos_token: str | None = None,
                  additional_special_tokens: Sequence[str | AddedToken] | None = None,
                  do_basic_tokenize: bool = True, never_split: Iterable[str] | None = None,
+                 padding_side: str = "right", truncation_side: str = "right",
+                 model_input_names: Sequence[str] | None = None, split_special_tokens: bool = False,
                  _source: str | None = None):
         if isinstance(vocab_file_or_dict, Mapping):
             where = _source or "the vocabulary dict"
             vocab = dict(vocab_file_or_dict)
             ids = sorted(vocab.values())
             if ids != list(range(len(ids))):
-                raise ValueError(f"{where}: ids must be 0..{len(ids) - 1}, each used once")
+                raise TokenizerError(f"{where}: ids must be 0..{len(ids) - 1}, each used once")
         elif isinstance(vocab_file_or_dict, (str, os.PathLike)):
             path = Path(vocab_file_or_dict)
             if path.is_dir():
-                raise ValueError(f"{path} is a folder; use BertTokenizer.from_pretrained({str(path)!r})")
+                raise TokenizerError(f"{path} is a folder; use BertTokenizer.from_pretrained({str(path)!r})")
             where = str(path)
             vocab = load_vocab(path)
         else:
-            raise TypeError(f"vocab_file_or_dict must be a path to vocab.txt or a dict, "
-                            f"not {type(vocab_file_or_dict).__name__}")
+            raise TokenizerTypeError(f"vocab_file_or_dict must be a path to vocab.txt or a dict, "
+                                     f"not {type(vocab_file_or_dict).__name__}")
         if engine not in ("fast", "python"):
-            raise ValueError(f"engine={engine!r}: use 'fast' (Rust tokenizers) or 'python' (the reference)")
+            raise TokenizerError(f"engine={engine!r}: use 'fast' (Rust tokenizers) or 'python' (the reference)")
         if model_max_length is not None and (not isinstance(model_max_length, int) or model_max_length <= 0):
-            raise ValueError(f"model_max_length={model_max_length!r} must be a positive integer or None")
+            raise TokenizerError(f"model_max_length={model_max_length!r} must be a positive integer or None")
         for name, flag in (("do_lower_case", do_lower_case), ("tokenize_chinese_chars", tokenize_chinese_chars)):
             if not isinstance(flag, bool):
-                raise TypeError(f"{name} must be True or False, not {flag!r}")
+                raise TokenizerTypeError(f"{name} must be True or False, not {flag!r}")
         if strip_accents is not None and not isinstance(strip_accents, bool):
-            raise TypeError(f"strip_accents must be True, False or None, not {strip_accents!r}")
+            raise TokenizerTypeError(f"strip_accents must be True, False or None, not {strip_accents!r}")
 
         specials = {"pad_token": pad_token, "unk_token": unk_token, "cls_token": cls_token,
                     "sep_token": sep_token, "mask_token": mask_token}
         missing = [tok for tok in specials.values() if tok not in vocab]
         if missing:
-            raise ValueError(f"{where}: the special tokens {missing} are not in the vocabulary; a BERT vocabulary "
-                             f"needs all of {list(specials.values())}")
+            raise TokenizerError(f"{where}: the special tokens {missing} are not in the vocabulary; a BERT vocabulary "
+                                 f"needs all of {list(specials.values())}")
 
         self.vocab: dict[str, int] = vocab
         self.ids_to_tokens: list[str] = sorted(vocab, key=vocab.__getitem__)
@@ -1036,6 +1353,7 @@ class BertTokenizer:
         self.bos_token, self.eos_token = bos_token, eos_token
         self.name_or_path = where
         self._warned_long = False
+        self._set_call_options(padding_side, truncation_side, model_input_names, split_special_tokens)
         self._set_ignored_options(do_basic_tokenize, never_split, where)
 
         # the added vocabulary, as the Rust library keeps it (tokenizers' AddedVocabulary)
@@ -1053,6 +1371,18 @@ class BertTokenizer:
             self.add_special_tokens({"additional_special_tokens": list(additional_special_tokens)})
         self._engine = _FastEngine(self) if engine == "fast" else _PythonEngine(self)
 
+    def _set_call_options(self, padding_side, truncation_side, model_input_names, split_special_tokens) -> None:
+        """The settings transformers keeps beside the vocabulary (see the class docstring), checked."""
+        self.padding_side = _side("padding_side", padding_side)
+        self.truncation_side = _side("truncation_side", truncation_side)
+        if model_input_names is None:
+            model_input_names = MODEL_INPUT_NAMES
+        if isinstance(model_input_names, str) or not all(isinstance(n, str) for n in model_input_names):
+            raise TokenizerTypeError(f"model_input_names={model_input_names!r} must be a list of names such as "
+                                     f"{list(MODEL_INPUT_NAMES)}")
+        self.model_input_names = list(model_input_names)
+        self.split_special_tokens = _flag("split_special_tokens", split_special_tokens, False)
+
     # -- loading and saving ------------------------------------------------------------------------------
 
     @classmethod
@@ -1065,7 +1395,7 @@ class BertTokenizer:
         or extra_special_tokens). Keyword arguments override the config."""
         folder = Path(folder)
         if not folder.is_dir():
-            raise FileNotFoundError(f"{folder}: no such folder (expected a tokenizer folder with {VOCAB_FILE})")
+            raise TokenizerError(f"{folder}: no such folder (expected a tokenizer folder with {VOCAB_FILE})")
         config = _read_json(folder / CONFIG_FILE) if (folder / CONFIG_FILE).is_file() else {}
         special_map = (_read_json(folder / SPECIAL_TOKENS_FILE) if (folder / SPECIAL_TOKENS_FILE).is_file()
                        else {})
@@ -1076,13 +1406,13 @@ class BertTokenizer:
         elif rust_json is not None:
             model = rust_json.get("model") or {}
             if model.get("type") != "WordPiece" or not isinstance(model.get("vocab"), dict):
-                raise ValueError(f"{folder / TOKENIZER_FILE}: not a WordPiece tokenizer (model type "
-                                 f"{model.get('type')!r}), and there is no {VOCAB_FILE}")
+                raise TokenizerError(f"{folder / TOKENIZER_FILE}: not a WordPiece tokenizer (model type "
+                                     f"{model.get('type')!r}), and there is no {VOCAB_FILE}")
             vocab = model["vocab"]
             overrides.setdefault("_source", str(folder / TOKENIZER_FILE))
         else:
-            raise FileNotFoundError(f"{folder}: no {VOCAB_FILE} (nor {TOKENIZER_FILE}); this is not a BERT "
-                                    f"tokenizer folder")
+            raise TokenizerError(f"{folder}: no {VOCAB_FILE} (nor {TOKENIZER_FILE}); this is not a BERT "
+                                 f"tokenizer folder")
 
         # settings the config leaves out are read from tokenizer.json's normalizer, then defaulted
         normalizer = (rust_json or {}).get("normalizer") or {}
@@ -1101,8 +1431,8 @@ class BertTokenizer:
                            ("tokenize_chinese_chars", (bool,)), ("model_max_length", (int, type(None)))):
             if not isinstance(kwargs[key], kinds) or (key == "model_max_length" and kwargs[key] is not None
                                                       and (isinstance(kwargs[key], bool) or kwargs[key] <= 0)):
-                raise ValueError(f"{folder / CONFIG_FILE}: {key} is {kwargs[key]!r}, expected "
-                                 f"{' or '.join('null' if k is type(None) else k.__name__ for k in kinds)}")
+                raise TokenizerError(f"{folder / CONFIG_FILE}: {key} is {kwargs[key]!r}, expected "
+                                     f"{' or '.join('null' if k is type(None) else k.__name__ for k in kinds)}")
         if kwargs["model_max_length"] is not None and kwargs["model_max_length"] > 1e18:
             kwargs["model_max_length"] = None  # transformers writes int(1e30) for "no limit"
         for role in ALL_ROLES:
@@ -1114,6 +1444,7 @@ class BertTokenizer:
             if key in config:
                 kwargs[key] = config[key]
         added, extras = cls._read_added_tokens(folder, config, special_map, rust_json)
+        kwargs.update(_call_options(folder, config, rust_json))
         kwargs.update(overrides)
         extras = kwargs.pop("additional_special_tokens", kwargs.pop("extra_special_tokens", extras))
         # bos/eos (not part of BERT), and roles given to added tokens (add_special_tokens({"cls_token": "<cls>"})
@@ -1236,7 +1567,8 @@ class BertTokenizer:
         with their flags; additional_special_tokens lists the extra special ones). Each file
         is written to a temporary name and renamed, so a failure never leaves a half-written file."""
         folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
+        with writing(folder):
+            folder.mkdir(parents=True, exist_ok=True)
         specials: dict[str, Any] = self.special_tokens_map
         if self._extra_special_tokens:
             specials["additional_special_tokens"] = list(self._extra_special_tokens)
@@ -1254,6 +1586,10 @@ class BertTokenizer:
         }
         if self.model_max_length is not None:
             config["model_max_length"] = self.model_max_length
+        config.update(padding_side=self.padding_side, truncation_side=self.truncation_side,
+                      split_special_tokens=self.split_special_tokens)
+        if self.model_input_names != list(MODEL_INPUT_NAMES):
+            config["model_input_names"] = self.model_input_names
         files = {
             VOCAB_FILE: "".join(t + "\n" for t in self.ids_to_tokens),
             TOKENIZER_FILE: self._build_rust_tokenizer().to_str(pretty=True),
@@ -1261,7 +1597,7 @@ class BertTokenizer:
             SPECIAL_TOKENS_FILE: json.dumps(specials, indent=2, ensure_ascii=False) + "\n",
         }
         for name, text in files.items():
-            _atomic_write(folder / name, text)
+            atomic_write_text(folder / name, text)
         return tuple(str(folder / name) for name in files)
 
     # -- vocabulary --------------------------------------------------------------------------------------
@@ -1363,6 +1699,63 @@ class BertTokenizer:
     def num_special_tokens_to_add(self, pair: bool = False) -> int:
         """[CLS] A [SEP] adds 2; [CLS] A [SEP] B [SEP] adds 3."""
         return 3 if pair else 2
+
+    @property
+    def max_len_single_sentence(self) -> int | None:
+        """How many tokens of one text fit in model_max_length beside [CLS] and [SEP] (None: no limit)."""
+        return None if self.model_max_length is None else self.model_max_length - 2
+
+    @property
+    def max_len_sentences_pair(self) -> int | None:
+        """How many tokens of a pair fit in model_max_length beside [CLS] A [SEP] B [SEP] (None: no limit)."""
+        return None if self.model_max_length is None else self.model_max_length - 3
+
+    @property
+    def pad_token_type_id(self) -> int:
+        """The token type id of padding (0, as in transformers)."""
+        return 0
+
+    def build_inputs_with_special_tokens(self, token_ids_0: Iterable[int],
+                                         token_ids_1: Iterable[int] | None = None) -> list[int]:
+        """[CLS] A [SEP] or [CLS] A [SEP] B [SEP], on ids (as transformers' BertTokenizer)."""
+        a = _id_list(token_ids_0)
+        if token_ids_1 is None:
+            return [self.cls_token_id, *a, self.sep_token_id]
+        return [self.cls_token_id, *a, self.sep_token_id, *_id_list(token_ids_1), self.sep_token_id]
+
+    def create_token_type_ids_from_sequences(self, token_ids_0: Iterable[int],
+                                             token_ids_1: Iterable[int] | None = None) -> list[int]:
+        """The token_type_ids of build_inputs_with_special_tokens(A, B): 0 for [CLS] A [SEP], 1 for B [SEP]."""
+        n_a = len(_id_list(token_ids_0)) + 2
+        return [0] * n_a if token_ids_1 is None else [0] * n_a + [1] * (len(_id_list(token_ids_1)) + 1)
+
+    def get_special_tokens_mask(self, token_ids_0: Iterable[int], token_ids_1: Iterable[int] | None = None,
+                                already_has_special_tokens: bool = False) -> list[int]:
+        """1 for a special token, 0 for a text token. Without already_has_special_tokens: the mask of
+        build_inputs_with_special_tokens(A, B) (A and B are ids without special tokens); with it: whether
+        each id of the (already wrapped) A is a special token's id, and B must be None."""
+        if already_has_special_tokens:
+            if token_ids_1 is not None:
+                raise TokenizerError("get_special_tokens_mask: token_ids_1 must be None when "
+                                     "already_has_special_tokens=True (the ids already hold both sequences)")
+            special = set(self.all_special_ids)
+            return [1 if i in special else 0 for i in _id_list(token_ids_0)]
+        mask = [1] + [0] * len(_id_list(token_ids_0)) + [1]
+        return mask if token_ids_1 is None else mask + [0] * len(_id_list(token_ids_1)) + [1]
+
+    def convert_tokens_to_string(self, tokens: Iterable[str]) -> str:
+        """Token strings → text, as transformers' BertTokenizer (the Rust WordPiece decoder) does it: "##"
+        pieces join the previous token, other tokens get a space, and " ." " ," " n't" ... are tightened.
+        A leading "##" piece is kept as is."""
+        parts = []
+        for k, token in enumerate(tokens):
+            if not isinstance(token, str):
+                raise TokenizerTypeError(f"convert_tokens_to_string: token {k} is {_describe(token)}, expected "
+                                         f"a string")
+            if k > 0:
+                token = token[2:] if token.startswith("##") else " " + token
+            parts.append(_cleanup_piece(token))
+        return "".join(parts)
 
     def convert_tokens_to_ids(self, tokens: str | Iterable[str]) -> int | list[int]:
         """Token string(s) → id(s), added tokens included; unknown tokens give the [UNK] id."""
@@ -1545,47 +1938,102 @@ class BertTokenizer:
 
     # -- encoding ----------------------------------------------------------------------------------------
 
-    def tokenize(self, text: str, text_pair: str | None = None, add_special_tokens: bool = False) -> list[str]:
-        """Token strings of `text` (and `text_pair`), by default without [CLS]/[SEP]."""
-        if not isinstance(text, str):
-            raise TypeError(f"tokenize() takes one string, not {_describe(text)}; for a batch, call the tokenizer "
-                            f"and use .tokens(i)")
-        enc = self(text, text_pair, add_special_tokens=add_special_tokens)
+    def tokenize(self, text: str | Sequence[str], pair: str | Sequence[str] | None = None,
+                 add_special_tokens: bool = False, *, text_pair: str | Sequence[str] | None = None,
+                 **kwargs) -> list[str]:
+        """Token strings of `text` (and `pair`, also accepted as `text_pair`), by default without [CLS]/[SEP].
+
+        With is_split_into_words=True, `text` is a list of words. Other keywords (split_special_tokens, ...)
+        go to the call, as in transformers. Raises TokenizerTypeError for a batch: call the tokenizer and use
+        `.tokens(i)` instead.
+        """
+        if text_pair is not None:
+            if pair is not None:
+                raise TokenizerTypeError("tokenize() got both pair and text_pair; pass one of them")
+            pair = text_pair
+        words = bool(kwargs.get("is_split_into_words"))
+        single = (isinstance(text, (list, tuple)) and not (text and isinstance(text[0], (list, tuple)))
+                  if words else isinstance(text, str))
+        if not single:
+            what = "one list of words" if words else "one string"
+            raise TokenizerTypeError(f"tokenize() takes {what}, not {_describe(text)}; for a batch, call the "
+                                     f"tokenizer and use .tokens(i)")
+        enc = self(text, pair, add_special_tokens=add_special_tokens, **kwargs)
         return enc.tokens()
 
-    def encode(self, text: str | Sequence[str], text_pair: str | Sequence[str] | None = None, *,
-               add_special_tokens: bool = True, padding: bool | str = False, truncation: bool | str | None = None,
-               max_length: int | None = None, stride: int = 0, return_tensors: str | None = None):
-        """Just the input ids of `self(text, text_pair, ...)`."""
+    def encode(self, text: str | Sequence[str], text_pair: str | Sequence[str] | None = None,
+               add_special_tokens: bool | None = True, padding: bool | str | None = False,
+               truncation: bool | str | None = None, max_length: int | None = None, stride: int | None = 0,
+               padding_side: str | None = None, return_tensors: str | None = None, **kwargs):
+        """Just the input ids of `self(text, text_pair, ...)`: a list of ints (a list of lists for a batch, a
+        tensor with return_tensors). The arguments are transformers' `encode`, in its order; other keywords
+        (is_split_into_words, pad_to_multiple_of, ...) go to the call."""
         return self(text, text_pair, add_special_tokens=add_special_tokens, padding=padding, truncation=truncation,
-                    max_length=max_length, stride=stride, return_tensors=return_tensors)["input_ids"]
+                    max_length=max_length, stride=stride, padding_side=padding_side, return_tensors=return_tensors,
+                    **kwargs)["input_ids"]
 
-    def __call__(self, text: str | Sequence[str], text_pair: str | Sequence[str] | None = None, *,
-                 add_special_tokens: bool = True, padding: bool | str = False,
-                 truncation: bool | str | None = None, max_length: int | None = None, stride: int = 0,
-                 pad_to_multiple_of: int | None = None, return_tensors: str | None = None,
-                 return_token_type_ids: bool = True, return_attention_mask: bool = True,
-                 return_overflowing_tokens: bool = False, return_special_tokens_mask: bool = False,
-                 return_offsets_mapping: bool = False) -> BatchEncoding:
+    def __call__(self, text: str | Sequence[str] | Sequence[Sequence[str]],
+                 text_pair: str | Sequence[str] | Sequence[Sequence[str]] | None = None, *,
+                 add_special_tokens: bool | None = True, padding: bool | str | None = False,
+                 truncation: bool | str | None = None, max_length: int | None = None, stride: int | None = 0,
+                 is_split_into_words: bool | None = False, pad_to_multiple_of: int | None = None,
+                 padding_side: str | None = None, return_tensors: str | None = None,
+                 return_token_type_ids: bool | None = None, return_attention_mask: bool | None = None,
+                 return_overflowing_tokens: bool | None = False, return_special_tokens_mask: bool | None = False,
+                 return_offsets_mapping: bool | None = False, return_length: bool | None = False,
+                 verbose: bool | None = True, split_special_tokens: bool | None = None) -> BatchEncoding:
         """Tokenize a text, a pair, or a batch (lists) of them into model inputs.
 
-        padding: False/"do_not_pad", True/"longest" (to the longest row), "max_length".
+        text / text_pair: a string, or a list of strings (a batch). With is_split_into_words=True, a list of
+            words is one text and a list of such lists is a batch (NER data); every word is tokenized on its
+            own, word_ids() count the given words, and offsets count characters within each word (as in
+            transformers).
+        padding: False/"do_not_pad", True/"longest" (to the longest row), "max_length"; on the
+            `padding_side` ("right", or "left"; default: the tokenizer's padding_side).
         truncation: False/None/"do_not_truncate", True/"longest_first" (cut the longer of a pair first),
             "only_first", "only_second" (cut only the context in QA). `max_length` alone turns on
-            "longest_first"; truncation without max_length cuts to model_max_length.
+            "longest_first"; truncation without max_length cuts to model_max_length. What is cut is on the
+            tokenizer's truncation_side.
         stride: with truncation and return_overflowing_tokens, the overflow becomes more rows, windows that
             overlap by `stride` tokens; "overflow_to_sample_mapping" says which item each row came from.
+            The stride must be smaller than max_length minus the special tokens added (none with
+            add_special_tokens=False).
+        return_token_type_ids / return_attention_mask: None (the default) returns them when they are among
+            the tokenizer's model_input_names (both are, for BERT).
+        return_length: adds "length", the number of tokens of each row (padding included).
+        verbose: False silences the warning about a text longer than model_max_length.
+        split_special_tokens: True tokenizes "[MASK]" & co. written in the text as ordinary text (default:
+            the tokenizer's setting, False).
+        Every keyword given as None means its default.
+
         Returns a BatchEncoding: lists for a batch, one level less for a single text (unless tensors or
-        overflow windows are asked for).
+        overflow windows are asked for). Raises TokenizerError (a ValueError) for a bad argument or a text
+        the truncation cannot fit, TokenizerTypeError (also a TypeError) for input of the wrong type.
         """
-        is_batched, items = self._validate_inputs(text, text_pair)
+        add_special_tokens = _flag("add_special_tokens", add_special_tokens, True)
+        is_split_into_words = _flag("is_split_into_words", is_split_into_words, False)
+        return_token_type_ids = _flag("return_token_type_ids", return_token_type_ids,
+                                      "token_type_ids" in self.model_input_names)
+        return_attention_mask = _flag("return_attention_mask", return_attention_mask,
+                                      "attention_mask" in self.model_input_names)
+        return_overflowing_tokens = _flag("return_overflowing_tokens", return_overflowing_tokens, False)
+        return_special_tokens_mask = _flag("return_special_tokens_mask", return_special_tokens_mask, False)
+        return_offsets_mapping = _flag("return_offsets_mapping", return_offsets_mapping, False)
+        return_length = _flag("return_length", return_length, False)
+        verbose = _flag("verbose", verbose, True)
+        split_special_tokens = _flag("split_special_tokens", split_special_tokens, self.split_special_tokens)
+        padding_side = _side("padding_side", self.padding_side if padding_side is None else padding_side)
+
+        is_batched, items = self._validate_inputs(text, text_pair, is_split_into_words)
         has_pair = bool(items) and items[0][1] is not None
         trunc, pad = self._strategies(padding, truncation, max_length, stride, pad_to_multiple_of,
-                                      add_special_tokens, has_pair)
+                                      add_special_tokens, has_pair, padding_side)
         if return_tensors not in (None, "pt", "np"):
-            raise ValueError(f"return_tensors={return_tensors!r} is not supported; use 'pt', 'np' or None")
+            raise TokenizerError(f"return_tensors={return_tensors!r} is not supported; use 'pt', 'np' or None")
 
-        encodings = (self._engine.encode_batch(items, add_special_tokens, trunc, pad, return_overflowing_tokens)
+        encodings = (self._engine.encode_batch(items, add_special_tokens, trunc, pad, return_overflowing_tokens,
+                                               pretokenized=is_split_into_words,
+                                               split_special_tokens=split_special_tokens)
                      if items else [])
 
         data: dict[str, list] = {"input_ids": []}
@@ -1614,57 +2062,95 @@ class BertTokenizer:
                     data["special_tokens_mask"].append(copy(row.special_tokens_mask))
                 if return_offsets_mapping:
                     data["offset_mapping"].append(copy(row.offsets))
+        if return_length:
+            data["length"] = [len(ids) for ids in data["input_ids"]]
         if return_overflowing_tokens:
             data["overflow_to_sample_mapping"] = sample_of_row
-        self._warn_if_too_long(data["input_ids"], trunc)
+        if verbose:
+            self._warn_if_too_long(data["input_ids"], trunc)
 
         if not is_batched and return_tensors is None and not return_overflowing_tokens:
-            data = {key: value[0] for key, value in data.items()}
-        out = BatchEncoding(data, rows)
+            # one level less for a single text; "length" stays a list of one number, as in transformers
+            data = {key: value[0] if key != "length" else value for key, value in data.items()}
+        out = BatchEncoding(data, rows, n_sequences=(2 if has_pair else 1) if items else None)
         if return_tensors is not None:
             out.convert_to_tensors(return_tensors)
         return out
 
-    def _validate_inputs(self, text, text_pair) -> tuple[bool, list[tuple[str, str | None]]]:
-        """(is it a batch, [(text, pair or None), ...]) or a TypeError/ValueError that names the item."""
+    def _validate_inputs(self, text, text_pair, is_split_into_words: bool = False
+                         ) -> tuple[bool, list[tuple[Any, Any]]]:
+        """(is it a batch, [(text, pair or None), ...]) or a TokenizerTypeError/TokenizerError that names the
+        item. With is_split_into_words, texts and pairs are lists of words."""
+        if is_split_into_words:
+            return self._validate_words(text, text_pair)
         if isinstance(text, str):
             if text_pair is not None and not isinstance(text_pair, str):
-                raise TypeError(f"text is a single string, so text_pair must be a string too, not "
-                                f"{type(text_pair).__name__}")
+                raise TokenizerTypeError(f"text is a single string, so text_pair must be a string too, not "
+                                         f"{type(text_pair).__name__}")
             # as transformers does, an empty text_pair "" means no pair for a single text
             return False, [(text, text_pair or None)]
         if text is None:
-            raise TypeError("text is None; pass a string or a list of strings")
+            raise TokenizerTypeError("text is None; pass a string or a list of strings")
         if not isinstance(text, (list, tuple)):
-            raise TypeError(f"text must be a string or a list of strings, not {type(text).__name__}")
+            raise TokenizerTypeError(f"text must be a string or a list of strings, not {type(text).__name__}")
         for i, t in enumerate(text):
             if not isinstance(t, str):
-                hint = "; pass pairs as tokenizer(texts, text_pairs)" if isinstance(t, (list, tuple)) else ""
-                raise TypeError(f"text[{i}] is {_describe(t)}, expected a string{hint}")
+                hint = ("; pass pairs as tokenizer(texts, text_pairs), and words with is_split_into_words=True"
+                        if isinstance(t, (list, tuple)) else "")
+                raise TokenizerTypeError(f"text[{i}] is {_describe(t)}, expected a string{hint}")
         if text_pair is None:
             return True, [(t, None) for t in text]
         if not isinstance(text_pair, (list, tuple)):
-            raise TypeError(f"text is a batch (list), so text_pair must be a list of the same length, not "
-                            f"{type(text_pair).__name__}")
+            raise TokenizerTypeError(f"text is a batch (list), so text_pair must be a list of the same length, "
+                                     f"not {type(text_pair).__name__}")
         if len(text_pair) != len(text):
-            raise ValueError(f"text has {len(text)} items but text_pair has {len(text_pair)}; they are paired "
-                             f"item by item")
+            raise TokenizerError(f"text has {len(text)} items but text_pair has {len(text_pair)}; they are paired "
+                                 f"item by item")
         for i, t in enumerate(text_pair):
             if not isinstance(t, str):
-                raise TypeError(f"text_pair[{i}] is {_describe(t)}, expected a string")
+                raise TokenizerTypeError(f"text_pair[{i}] is {_describe(t)}, expected a string")
         return True, list(zip(text, text_pair))
 
+    @staticmethod
+    def _validate_words(text, text_pair) -> tuple[bool, list[tuple[list[str], list[str] | None]]]:
+        """is_split_into_words=True: a list of words is one text, a list of lists of words is a batch (as in
+        transformers); for a single text, an empty text_pair ([] or "") means no pair."""
+        def words(x, what: str) -> list[str]:
+            if not isinstance(x, (list, tuple)):
+                raise TokenizerTypeError(f"{what} is {_describe(x)}; with is_split_into_words=True it must be a "
+                                         f"list of words (strings), e.g. text.split()")
+            for j, w in enumerate(x):
+                if not isinstance(w, str):
+                    raise TokenizerTypeError(f"{what}[{j}] is {_describe(w)}, expected a word (a string)")
+            return list(x)
+
+        if isinstance(text, str) or text is None or not isinstance(text, (list, tuple)):
+            words(text, "text")  # raises, naming what was given
+        if not (text and isinstance(text[0], (list, tuple))):  # one text
+            pair = words(text_pair, "text_pair") if text_pair else None
+            return False, [(words(text, "text"), pair)]
+        batch = [words(t, f"text[{i}]") for i, t in enumerate(text)]
+        if text_pair is None:
+            return True, [(t, None) for t in batch]
+        if not isinstance(text_pair, (list, tuple)):
+            raise TokenizerTypeError(f"text is a batch of word lists, so text_pair must be a list of the same "
+                                     f"length, not {_describe(text_pair)}")
+        if len(text_pair) != len(batch):
+            raise TokenizerError(f"text has {len(batch)} items but text_pair has {len(text_pair)}; they are "
+                                 f"paired item by item")
+        return True, list(zip(batch, (words(t, f"text_pair[{i}]") for i, t in enumerate(text_pair))))
+
     def _strategies(self, padding, truncation, max_length, stride, pad_to_multiple_of, add_special_tokens,
-                    has_pair) -> tuple[_Truncation | None, _Padding | None]:
+                    has_pair, padding_side: str = "right") -> tuple[_Truncation | None, _Padding | None]:
         """Resolve padding/truncation arguments the way transformers does, and check them."""
         if max_length is not None and (not _is_int(max_length) or max_length < 0):
-            raise ValueError(f"max_length={max_length!r} must be a non-negative integer")
+            raise TokenizerError(f"max_length={max_length!r} must be a non-negative integer")
         max_length = None if max_length is None else int(max_length)
-        stride = int(stride) if _is_int(stride) else stride
+        stride = 0 if stride is None else int(stride) if _is_int(stride) else stride
         if not _is_int(stride) or stride < 0:
-            raise ValueError(f"stride={stride!r} must be a non-negative integer")
+            raise TokenizerError(f"stride={stride!r} must be a non-negative integer")
         if pad_to_multiple_of is not None and (not _is_int(pad_to_multiple_of) or pad_to_multiple_of <= 0):
-            raise ValueError(f"pad_to_multiple_of={pad_to_multiple_of!r} must be a positive integer")
+            raise TokenizerError(f"pad_to_multiple_of={pad_to_multiple_of!r} must be a positive integer")
 
         # transformers: max_length on its own turns truncation on
         if max_length is not None and padding is False and truncation is None:
@@ -1676,8 +2162,8 @@ class BertTokenizer:
         elif isinstance(padding, str) and padding in PADDING_STRATEGIES:
             pad_strategy = str(padding.value if hasattr(padding, "value") else padding)
         else:
-            raise ValueError(f"padding={padding!r} is not a padding strategy; use True/'longest', 'max_length', "
-                             f"or False/'do_not_pad'")
+            raise TokenizerError(f"padding={padding!r} is not a padding strategy; use True/'longest', "
+                                 f"'max_length', or False/'do_not_pad'")
         if truncation is True:
             trunc_strategy = "longest_first"
         elif truncation is False or truncation is None:
@@ -1685,8 +2171,8 @@ class BertTokenizer:
         elif isinstance(truncation, str) and truncation in TRUNCATION_STRATEGIES:
             trunc_strategy = str(truncation.value if hasattr(truncation, "value") else truncation)
         else:
-            raise ValueError(f"truncation={truncation!r} is not a truncation strategy; use True/'longest_first', "
-                             f"'only_first', 'only_second', or False/'do_not_truncate'")
+            raise TokenizerError(f"truncation={truncation!r} is not a truncation strategy; use "
+                                 f"True/'longest_first', 'only_first', 'only_second', or False/'do_not_truncate'")
 
         if max_length is None:
             if pad_strategy == "max_length":
@@ -1702,24 +2188,27 @@ class BertTokenizer:
 
         trunc = None
         if trunc_strategy != "do_not_truncate":
-            n_special = self.num_special_tokens_to_add(has_pair)
-            if add_special_tokens and max_length < n_special:
+            n_special = self.num_special_tokens_to_add(has_pair) if add_special_tokens else 0
+            if max_length < n_special:
                 what = "[CLS] A [SEP] B [SEP]" if has_pair else "[CLS] A [SEP]"
-                raise ValueError(f"max_length={max_length} is smaller than the {n_special} special tokens of "
-                                 f"{what}; use max_length >= {n_special}")
-            # checked up front, and like the Rust engine also without special tokens: each window must move on
+                raise TokenizerError(f"max_length={max_length} is smaller than the {n_special} special tokens of "
+                                     f"{what}; use max_length >= {n_special}")
+            # checked up front: each window must move on. Only the special tokens actually added count (the
+            # Rust library also counts them with add_special_tokens=False; bertkit does not)
             if stride and stride >= max_length - n_special:
-                note = "" if add_special_tokens else " (counted even with add_special_tokens=False)"
-                raise ValueError(f"stride={stride} must be smaller than max_length={max_length} minus the "
-                                 f"{n_special} special tokens{note}, {max_length - n_special}")
-            trunc = _Truncation(max_length, trunc_strategy, stride)
+                if n_special:
+                    raise TokenizerError(f"stride={stride} must be smaller than max_length={max_length} minus the "
+                                         f"{n_special} special tokens, {max_length - n_special}")
+                raise TokenizerError(f"stride={stride} must be smaller than max_length={max_length} (no special "
+                                     f"tokens are added); lower stride or raise max_length")
+            trunc = _Truncation(max_length, trunc_strategy, stride, self.truncation_side)
         pad = None
         if pad_strategy != "do_not_pad":
             if (trunc is not None and pad_to_multiple_of is not None and max_length is not None
                     and max_length % pad_to_multiple_of):
-                raise ValueError(f"truncation and padding are both on, but max_length={max_length} is not a "
-                                 f"multiple of pad_to_multiple_of={pad_to_multiple_of}")
-            pad = _Padding(max_length if pad_strategy == "max_length" else None, pad_to_multiple_of)
+                raise TokenizerError(f"truncation and padding are both on, but max_length={max_length} is not a "
+                                     f"multiple of pad_to_multiple_of={pad_to_multiple_of}")
+            pad = _Padding(max_length if pad_strategy == "max_length" else None, pad_to_multiple_of, padding_side)
         return trunc, pad
 
     def _warn_if_too_long(self, rows: list[list[int]], trunc: _Truncation | None) -> None:
@@ -1751,8 +2240,8 @@ class BertTokenizer:
         tokens = []
         for position, i in enumerate(ids):
             if i < 0:
-                raise ValueError(f"token id {i} at position {position} is negative; labels use -100 for "
-                                 f"ignored positions, drop those before decoding")
+                raise TokenizerError(f"token id {i} at position {position} is negative; labels use -100 for "
+                                     f"ignored positions, drop those before decoding")
             token = self._id_to_token(i)
             if token is not None and token not in skip:
                 tokens.append(token)
@@ -1796,6 +2285,22 @@ def _same(x):
 
 def _is_int(x) -> bool:
     return isinstance(x, int) and not isinstance(x, bool) or type(x).__name__ in ("int64", "int32")
+
+
+def _flag(name: str, value, default: bool) -> bool:
+    """A True/False keyword; None means `default` (transformers' convention for the return_* flags, which
+    bertkit extends to every keyword)."""
+    if value is None:
+        return default
+    if isinstance(value, bool) or type(value).__name__ == "bool_":  # numpy booleans too
+        return bool(value)
+    raise TokenizerTypeError(f"{name}={value!r} must be True, False or None (the default)")
+
+
+def _side(name: str, value) -> str:
+    if value not in SIDES:
+        raise TokenizerError(f"{name}={value!r} must be 'right' or 'left'")
+    return value
 
 
 def _describe(x) -> str:

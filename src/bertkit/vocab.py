@@ -24,6 +24,7 @@ import os
 from pathlib import Path
 from typing import Iterable
 
+from .errors import TokenizerError
 from .tokenization import BertTokenizer, DEFAULT_SPECIALS
 
 __all__ = ["train_vocab", "vocab_main"]
@@ -34,12 +35,12 @@ def _check_files(files: str | os.PathLike | Iterable[str | os.PathLike]) -> list
         files = [files]
     paths = [Path(f) for f in files]
     if not paths:
-        raise ValueError("no training files given; pass one or more plain-text files")
+        raise TokenizerError("no training files given; pass one or more plain-text files")
     for p in paths:
         if p.is_dir():
-            raise ValueError(f"{p} is a folder; pass the text files in it")
+            raise TokenizerError(f"{p} is a folder; pass the text files in it")
         if not p.is_file():
-            raise FileNotFoundError(f"{p}: no such training file")
+            raise TokenizerError(f"{p}: no such training file; check the path")
     return [str(p) for p in paths]
 
 
@@ -60,15 +61,15 @@ def train_vocab(files: str | os.PathLike | Iterable[str | os.PathLike], vocab_si
     special_tokens = list(special_tokens)
     missing = [t for t in DEFAULT_SPECIALS.values() if t not in special_tokens]
     if missing:
-        raise ValueError(f"special_tokens {special_tokens} lack {missing}; BERT needs "
+        raise TokenizerError(f"special_tokens {special_tokens} lack {missing}; BERT needs "
                          f"{list(DEFAULT_SPECIALS.values())}")
     if len(set(special_tokens)) != len(special_tokens):
-        raise ValueError(f"special_tokens {special_tokens} list a token twice")
+        raise TokenizerError(f"special_tokens {special_tokens} list a token twice")
     if not isinstance(vocab_size, int) or vocab_size <= len(special_tokens):
-        raise ValueError(f"vocab_size={vocab_size!r} must be an integer larger than the "
+        raise TokenizerError(f"vocab_size={vocab_size!r} must be an integer larger than the "
                          f"{len(special_tokens)} special tokens")
     if not isinstance(min_frequency, int) or min_frequency < 0:
-        raise ValueError(f"min_frequency={min_frequency!r} must be a non-negative integer")
+        raise TokenizerError(f"min_frequency={min_frequency!r} must be a non-negative integer")
 
     rust = Tokenizer(WordPiece(unk_token="[UNK]", continuing_subword_prefix="##", max_input_chars_per_word=100))
     rust.normalizer = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=tokenize_chinese_chars,
@@ -77,10 +78,14 @@ def train_vocab(files: str | os.PathLike | Iterable[str | os.PathLike], vocab_si
     trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, min_frequency=min_frequency,
                                         limit_alphabet=limit_alphabet, special_tokens=special_tokens,
                                         show_progress=show_progress, continuing_subword_prefix="##")
-    rust.train(paths, trainer)
+    try:
+        rust.train(paths, trainer)
+    except Exception as err:  # a file the Rust trainer cannot read (not UTF-8, no permission, ...)
+        raise TokenizerError(f"{', '.join(paths)}: cannot learn a vocabulary from these files "
+                             f"({str(err).splitlines()[0] if str(err) else type(err).__name__})") from None
     vocab = rust.get_vocab(with_added_tokens=True)
     if len(vocab) <= len(special_tokens):
-        raise ValueError(f"{', '.join(paths)}: no text to learn from (the files are empty or only whitespace)")
+        raise TokenizerError(f"{', '.join(paths)}: no text to learn from (the files are empty or only whitespace)")
     return BertTokenizer(vocab, do_lower_case=do_lower_case, tokenize_chinese_chars=tokenize_chinese_chars,
                          strip_accents=strip_accents, model_max_length=model_max_length)
 
