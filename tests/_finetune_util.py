@@ -40,3 +40,20 @@ def write_jsonl(path: Path, rows) -> Path:
 def leftovers(out: Path) -> list[str]:
     """Anything the run left beside `out` (the folder itself or a temporary sibling)."""
     return sorted(p.name for p in out.parent.iterdir() if p.name == out.name or p.name.startswith(f".{out.name}."))
+
+
+def cli_error(argv: list[str], capsys, stdout_empty: bool = False) -> str:
+    """Run `bertkit ...` in-process; it must stop with exit code 2 and one line on stderr, no traceback
+    and no Rust panic text (and, with stdout_empty, nothing on stdout). Returns that line, which starts
+    `bertkit <command>: `."""
+    import pytest
+    from bertkit.cli import main
+    with pytest.raises(SystemExit) as e:  # any other exception escaping main fails the test
+        main(argv)
+    out, err = capsys.readouterr()
+    assert e.value.code == 2, (e.value.code, err)
+    assert "Traceback" not in out and not (stdout_empty and out), out
+    assert "Traceback" not in err and "panicked" not in err, err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith(f"bertkit {argv[0]}: "), err
+    return lines[0]

@@ -10,22 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from _finetune_util import leftovers, tiny_folder
+from _finetune_util import cli_error, leftovers, tiny_folder
 from bertkit.cli import main
 
 CASES = Path(__file__).parent / "cases" / "real-world-inputs"
 WORDS = "the script gives them nothing clumsy loud brilliant warm deeply moving funny far too long dull".split()
 
-
-def fails(argv) -> str:
-    """Run the CLI, expect it to stop with one line; returns the line."""
-    with pytest.raises(SystemExit) as err:
-        main(argv)
-    code, message = err.value.code, str(err.value)
-    # exit 2 with the message on stderr; before the CLI's exit-2 class, SystemExit(message) (exit 1)
-    assert code == 2 or code == message, code
-    assert "\n" not in message and "Traceback" not in message
-    return message
 
 
 @pytest.fixture(scope="module")
@@ -65,12 +55,11 @@ def test_problem_type_regression_on_int_labels(base, tmp_path, capsys):
 
 def test_predict_wrong_field_jsonl_and_stdin(classifier, monkeypatch, capsys):
     path = CASES / "predict_wrong_field.jsonl"
-    assert fails(["predict", "--model", str(classifier), "--input", str(path)]) == (
+    assert cli_error(["predict", "--model", str(classifier), "--input", str(path)], capsys, stdout_empty=True) == (
         f"bertkit predict: {path}:1: field 'text' is missing (the row has: 'sentence'); give every row a 'text'")
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(path.read_bytes()), encoding="utf-8"))
-    assert fails(["predict", "--model", str(classifier)]) == (
+    assert cli_error(["predict", "--model", str(classifier)], capsys, stdout_empty=True) == (
         "bertkit predict: <stdin>:1: field 'text' is missing (the row has: 'sentence'); give every row a 'text'")
-    assert capsys.readouterr().out == ""
 
 
 def test_predict_txt_is_one_text_per_line(classifier, tmp_path, capsys):
@@ -91,14 +80,14 @@ def test_predict_stdin_plain_and_json_lines(classifier, monkeypatch, capsys):
     assert [r["text"] for r in rows] == ["the script gives them nothing", "brilliant and warm", "funny\u2028and warm"]
 
 
-def test_one_class_and_pair_missing_are_errors(base, tmp_path):
+def test_one_class_and_pair_missing_are_errors(base, tmp_path, capsys):
     out = tmp_path / "out"
     one = CASES / "one_class.csv"
-    assert fails(["finetune", "--model", str(base), "--train", str(one), "--out", str(out), "--quiet"]) == (
+    assert cli_error(["finetune", "--model", str(base), "--train", str(one), "--out", str(out), "--quiet"], capsys) == (
         f"bertkit finetune: {one}: field 'label': every example has the label 'spam', one class; "
         "a classifier needs at least two, so add examples of another class")
     pair = CASES / "pair_missing.csv"
-    assert fails(["finetune", "--model", str(base), "--train", str(pair), "--out", str(out), "--quiet"]) == (
+    assert cli_error(["finetune", "--model", str(base), "--train", str(pair), "--out", str(out), "--quiet"], capsys) == (
         f"bertkit finetune: {pair}:3: field 'text_pair' is missing or empty, but other rows have one (line 2); "
         "give a text_pair in every row or in none")
     assert leftovers(out) == []

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from _finetune_util import leftovers, tiny_folder
+from _finetune_util import cli_error as cli, leftovers, tiny_folder
 from bertkit.cli import main
 from bertkit.data.readers import read_squad
 from bertkit.tasks import finetune as ft
@@ -39,17 +39,6 @@ def folder512(tmp_path_factory):
 def tok(folder):
     from bertkit.tokenization import BertTokenizer
     return BertTokenizer.from_pretrained(folder)
-
-
-def cli(argv, capsys) -> str:
-    with pytest.raises(SystemExit) as e:
-        main(argv)
-    code, err = e.value.code, capsys.readouterr().err
-    assert code not in (0, None)
-    assert "Traceback" not in err and "panicked" not in err
-    text = (code if isinstance(code, str) else err).strip()
-    assert "\n" not in text
-    return text
 
 
 # -- QA: long questions ---------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch import nn
 
-from _finetune_util import leftovers, tiny_folder
+from _finetune_util import cli_error as cli, leftovers, tiny_folder
 from bertkit.cli import main
 from bertkit.data.readers import NerExample, ReaderError, read_conll
 from bertkit.errors import BertkitError, ConfigError
@@ -41,17 +41,6 @@ def folder(tmp_path_factory):
 def tok(folder):
     from bertkit.tokenization import BertTokenizer
     return BertTokenizer.from_pretrained(folder)
-
-
-def cli(argv, capsys) -> str:
-    """Run `bertkit ...` in-process; it must fail; return its one-line message."""
-    with pytest.raises(SystemExit) as e:
-        main(argv)
-    code, err = e.value.code, capsys.readouterr().err
-    assert code not in (0, None)
-    text = code if isinstance(code, str) else err
-    assert "Traceback" not in err and "panicked" not in err
-    return text.strip()
 
 
 def types(tag_rows, scheme):
