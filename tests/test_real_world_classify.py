@@ -17,7 +17,6 @@ CASES = Path(__file__).parent / "cases" / "real-world-inputs"
 WORDS = "the script gives them nothing clumsy loud brilliant warm deeply moving funny far too long dull".split()
 
 
-
 @pytest.fixture(scope="module")
 def base(tmp_path_factory):
     return tiny_folder(tmp_path_factory.mktemp("base") / "m", words=WORDS)
