@@ -2,8 +2,8 @@
 
 - classification: CSV, TSV or JSONL with `text`, optional `text_pair`, and `label`: a string or a whole
   number (one class), a list of strings (multi-label) or a number with a decimal point (regression);
-- NER: CoNLL, one `token tag` per line, a blank line between sentences, `-DOCSTART-` lines ignored;
-  tags in BIO or BIOES;
+- NER: CoNLL, one token per line with its tag in the last column (or `tag_column`), a blank line between
+  sentences, `-DOCSTART-` lines ignored; tags in IOB1, IOB2 (BIO), IOBES or BILOU (tasks/ner.py tells which);
 - QA: SQuAD v1.1 and v2.0 JSON; each answer's `answer_start` must point at its text.
 """
 from __future__ import annotations
