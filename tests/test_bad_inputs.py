@@ -138,6 +138,10 @@ def ws(tmp_path_factory) -> dict[str, str]:
         p[key].write_text(text, encoding="utf-8")
     p["latin1_jsonl"] = root / "latin1.jsonl"
     p["latin1_jsonl"].write_bytes('{"text": "caf\xe9"}\n'.encode("latin-1"))
+    p["own_folder"] = root / "own-folder"  # a folder of the user's own files, given as --out
+    p["own_folder"].mkdir()
+    (p["own_folder"] / "notes.md").write_text("precious\n", encoding="utf-8")
+    (p["own_folder"] / "train.csv").write_text(p["train_csv"].read_text(encoding="utf-8"), encoding="utf-8")
     p["bad_tok_config"] = _copy(p["model"], root / "bad-tok-config")
     (p["bad_tok_config"] / "tokenizer_config.json").write_text('{"do_lower_case": "yes"}', encoding="utf-8")
     return {k: str(v) for k, v in p.items()}
@@ -281,6 +285,12 @@ CASES = [
          r"{garbage}/model\.safetensors: not a readable safetensors file"),
     Case("finetune-out-under-a-file", "finetune --train {train_csv} --model {model} --out {regular}/clf --quiet",
          r"{regular}/clf: cannot write \(.*\); a part of the path is a file"),
+    Case("finetune-out-is-the-users-folder", "finetune --train {train_csv} --model {model} --out {own_folder} --quiet",
+         r"{own_folder}: the folder exists and holds files that are not bertkit output \(notes\.md, train\.csv\)"),
+    Case("vocab-out-is-the-users-folder", "vocab {corpus} --vocab-size 60 --min-frequency 1 --out {own_folder}",
+         r"{own_folder}: the folder exists and holds files that are not bertkit output"),
+    Case("prepare-out-is-the-users-folder", "prepare {corpus} --tokenizer {model} --out {own_folder} --workers 1",
+         r"{own_folder}: the folder exists and holds files that are not bertkit output"),
     # predict
     Case("predict-no-config", "predict --model {no_config} --input {text} --output {out}", r"{no_config}"),
     Case("predict-missing-input", "predict --model {clf} --input {absent} --output {out}", r"{absent}"),
@@ -450,7 +460,7 @@ def test_full_disk_while_finetune_saves_leaves_no_folder(ws, tmp_path, capsys, m
     import safetensors.torch
     out = tmp_path / "clf"
     out.mkdir()
-    (out / "earlier.txt").write_text("an earlier run\n")
+    (out / "metrics.jsonl").write_text("an earlier run\n")
 
     def full(*a, **k):
         raise OSError(errno.ENOSPC, "No space left on device")
@@ -462,7 +472,8 @@ def test_full_disk_while_finetune_saves_leaves_no_folder(ws, tmp_path, capsys, m
     assert e.value.code == 2
     _check_one_line(capsys.readouterr().err, "finetune",
                     r"model\.safetensors: cannot write \(No space left on device\); free some disk space")
-    assert sorted(p.name for p in out.iterdir()) == ["earlier.txt"]
+    assert sorted(p.name for p in out.iterdir()) == ["metrics.jsonl"]
+    assert (out / "metrics.jsonl").read_text() == "an earlier run\n"
     assert _leftovers(out) == ["clf"]
 
 

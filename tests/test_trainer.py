@@ -121,7 +121,7 @@ def test_error_leaves_no_folder_and_keeps_old_one(tmp_path):
     x, y = data()
     out = tmp_path / "out"
     out.mkdir()
-    (out / "old.txt").write_text("previous run")
+    (out / "metrics.jsonl").write_text("previous run")
 
     def evaluate(m):
         raise RuntimeError("boom")
@@ -129,12 +129,12 @@ def test_error_leaves_no_folder_and_keeps_old_one(tmp_path):
     with pytest.raises(RuntimeError, match="boom"):
         train(Toy(), batcher(x, y, 16), evaluate, save_weights, OptimConfig(), _cfg(tmp_path))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
-    assert [p.name for p in out.iterdir()] == ["old.txt"]
+    assert [p.name for p in out.iterdir()] == ["metrics.jsonl"]
     # and a successful run replaces it in one step
     folder = OutputFolder(out)
-    (folder.tmp / "new.txt").write_text("x")
+    (folder.tmp / "config.json").write_text("x")
     folder.commit()
-    assert [p.name for p in out.iterdir()] == ["new.txt"] and sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+    assert [p.name for p in out.iterdir()] == ["config.json"] and sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
 
 def test_schedules_match_transformers_and_wsd_holds_the_peak():

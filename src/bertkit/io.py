@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
-from .errors import WriteError  # noqa: F401  (re-exported: bertkit.io.WriteError)
+from .errors import OptionError, WriteError  # noqa: F401  (WriteError re-exported: bertkit.io.WriteError)
 
 
 _ADVICE = {
@@ -85,6 +86,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         if path.is_dir():
             raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.fchmod(fd, 0o666 & ~_umask())  # a new file's usual permissions (mkstemp's own are 0600)
         os.close(fd)
         try:
             yield Path(tmp)
@@ -118,19 +120,54 @@ def save_torch(obj, path: str | os.PathLike, note: str | None = None) -> None:
         raise write_error(path, e, note=note) from e
 
 
-def make_temp_dir(out: str | os.PathLike) -> Path:
-    """A new empty folder beside `out` (same file system, so it can be renamed onto `out`)."""
+# What an output folder of bertkit holds (model and tokenizer files, run records, corpus shards). An
+# existing folder is replaced only when it holds nothing else, so a folder of the user's own files given
+# as --out is refused instead of deleted.
+OUTPUT_NAMES = re.compile(
+    r"(config\.json|model\.safetensors|pytorch_model\.bin|vocab\.txt|tokenizer\.json|tokenizer_config\.json"
+    r"|special_tokens_map\.json|added_tokens\.json|crf\.safetensors|metrics\.jsonl|curves\.png|confusion\.png"
+    r"|test_metrics\.json|meta\.json|(train|eval)-\d+\.(tokens|sents|docs)\.npy)")
+
+
+def check_replaceable(out: str | os.PathLike, also: Iterable[str] = ()) -> None:
+    """Refuse (OptionError naming `out`) to replace an existing folder that holds anything but bertkit's
+    own output files (OUTPUT_NAMES, or the names in `also`): it is someone's folder, not an old output."""
     out = Path(out)
+    if not out.is_dir():
+        return
+    also = set(also)
+    foreign = sorted(p.name for p in out.iterdir() if p.name not in also and not OUTPUT_NAMES.fullmatch(p.name))
+    if foreign:
+        shown = ", ".join(foreign[:4]) + (f" and {len(foreign) - 4} more" if len(foreign) > 4 else "")
+        raise OptionError(f"{out}: the folder exists and holds files that are not bertkit output ({shown}); "
+                          "writing there would replace the whole folder, so give a new or empty folder")
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def make_temp_dir(out: str | os.PathLike) -> Path:
+    """A new empty folder beside `out` (same file system, so it can be renamed onto `out`), with the
+    permissions a new folder gets (mkdtemp's own are 0700). An existing `out` must be replaceable."""
+    out = Path(out).absolute()  # "." and ".." have no name to put a sibling beside
+    check_replaceable(out)
     with writing(out):
         _mkdir_parent(out)
         if out.exists() and not out.is_dir():
             raise FileExistsError(errno.EEXIST, "a file of that name exists", str(out))
-        return Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+        tmp.chmod(0o777 & ~_umask())
+        return tmp
 
 
 def replace_dir(tmp: str | os.PathLike, out: str | os.PathLike) -> Path:
-    """Rename the complete folder `tmp` onto `out`; an old `out` is moved aside first and removed after."""
-    tmp, out = Path(tmp), Path(out)
+    """Rename the complete folder `tmp` onto `out`; an old `out` is moved aside first and removed after.
+    The old `out` must hold only bertkit output or names that `tmp` holds too (check_replaceable)."""
+    tmp, out = Path(tmp), Path(out).absolute()
+    check_replaceable(out, also=(p.name for p in tmp.iterdir()))
     with writing(out):
         old = None
         if out.exists():
