@@ -345,3 +345,14 @@ def test_txt_and_stdin(tmp_path, monkeypatch):
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"a question\n"), encoding="utf-8"))
     with pytest.raises(ReaderError, match=r"<stdin>:1: expected a JSON object with the fields 'question', 'context'"):
         read_records("-", ("question", "context"))
+
+
+def test_csv_line_numbers_count_newlines_only(tmp_path):
+    """A lone CR inside a quoted field is not a line end: lines are the file's "\\n"-terminated lines."""
+    ok = tmp_path / "cr.csv"
+    ok.write_bytes(b'text,label\n"a\rb",x\n"c\r\nd",y\nok,y\n')
+    assert [(e.line, e.text) for e in read_classification(ok)] == [(2, "a\rb"), (3, "c\r\nd"), (5, "ok")]
+    bad = tmp_path / "crbad.csv"
+    bad.write_bytes(b'text,label\n"a\rb",x\nok,y\nbad,row,extra\n')
+    with pytest.raises(ReaderError, match=r"crbad\.csv:4: 3 fields, but the header \(line 1\) has 2 columns"):
+        read_classification(bad)

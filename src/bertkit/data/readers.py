@@ -129,10 +129,11 @@ def _csv_records(text: str, name) -> list[tuple[int, list[str]]]:
     quoted field keeps its line breaks; a record's line is the physical line where it starts."""
     if csv.field_size_limit() < 2**31 - 1:
         csv.field_size_limit(2**31 - 1)  # the default (131,072 characters) refuses long documents
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    source = _CountedLines(text)
+    reader = csv.reader(source, strict=True)
     out = []
     while True:
-        start = reader.line_num + 1
+        start = source.newlines + 1  # csv's own line_num also counts a lone "\r" inside a quoted field
         try:
             fields = next(reader)
         except StopIteration:
@@ -144,6 +145,23 @@ def _csv_records(text: str, name) -> list[tuple[int, list[str]]]:
             raise ReaderError(f"{name}:{start}: not valid CSV ({e}); quote a field that holds a comma, a quote "
                               'or a line break, and write a " inside it as ""') from None
         out.append((start, fields))
+
+
+class _CountedLines:
+    """The lines csv reads (split as open(..., newline="") splits them: at \\n, \\r\\n or a lone \\r), counting
+    the "\\n" handed out so far, so that a record's physical line is known."""
+
+    def __init__(self, text: str):
+        self._lines = iter(io.StringIO(text, newline=""))
+        self.newlines = 0
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> str:
+        line = next(self._lines)
+        self.newlines += line.count("\n")
+        return line
 
 
 def _table(text: str, name, suffix: str, required) -> list[tuple[int, dict]]:
