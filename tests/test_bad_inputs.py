@@ -533,3 +533,12 @@ def test_real_command_line_prints_no_traceback(case_id, ws, tmp_path):
     assert "Traceback" not in r.stderr + r.stdout and "panicked" not in r.stderr
     _check_one_line(r.stderr, argv[0], pattern)
     assert _leftovers(tmp_path / "out") == []
+
+
+def test_embed_output_under_a_file_is_refused_before_the_work(ws, capsys, monkeypatch):
+    import bertkit.inference
+    monkeypatch.setattr(bertkit.inference, "sentence_embeddings", lambda *a, **k: pytest.fail("embedded first"))
+    with pytest.raises(SystemExit) as e:
+        main(["embed", ws["text"], "--model", ws["model"], "--output", ws["regular"] + "/out.jsonl"])
+    assert e.value.code == 2
+    _check_one_line(capsys.readouterr().err, "embed", r"regular-file/out\.jsonl: cannot write \(Not a directory")

@@ -356,3 +356,13 @@ def test_csv_line_numbers_count_newlines_only(tmp_path):
     bad.write_bytes(b'text,label\n"a\rb",x\nok,y\nbad,row,extra\n')
     with pytest.raises(ReaderError, match=r"crbad\.csv:4: 3 fields, but the header \(line 1\) has 2 columns"):
         read_classification(bad)
+
+
+def test_squad_empty_answers_is_a_no_answer_question(tmp_path):
+    """As transformers' run_qa reads SQuAD 2.0 (the datasets export has no is_impossible field)."""
+    path = tmp_path / "v2.json"
+    path.write_text(json.dumps({"data": [{"paragraphs": [{"context": "Ada was born in Lund.", "qas": [
+        {"id": "a", "question": "Where was Ada born?", "answers": [{"text": "Lund", "answer_start": 16}]},
+        {"id": "b", "question": "Where did Ada die?", "answers": []}]}]}]}), encoding="utf-8")
+    xs = read_squad(path)
+    assert [(x.id, x.is_impossible) for x in xs] == [("a", False), ("b", True)]

@@ -44,7 +44,8 @@ def tokenize(a: TokenizeArgs) -> None:
 
 @dataclass
 class EmbedArgs:
-    """Sentence embeddings: mean-pooled, L2-normalised vectors, one JSON line per input line."""
+    """Sentence embeddings: mean-pooled, L2-normalised vectors, one JSON line per non-blank input line
+    (each with its text)."""
     input: str = arg("-", "text file with one sentence per line, or - for stdin", positional=True)
     model: str = arg(str(paths.MINILM), "model folder (Hugging Face layout)")
     output: str = arg("-", "JSONL file to write, or - for stdout")
@@ -57,10 +58,12 @@ class EmbedArgs:
 def embed(a: EmbedArgs) -> None:
     from .data.readers import ReaderError
     from .inference import sentence_embeddings
-    from .io import atomic_path
+    from .io import atomic_path, check_writable
     from .models import BertModel
     from .tokenization import BertTokenizer
 
+    if a.output != "-":
+        check_writable(a.output)  # before the work, not after it
     lines = list(_read_lines(a.input))
     if not lines:
         raise ReaderError(f"{a.input}: no lines to embed")

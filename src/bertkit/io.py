@@ -96,6 +96,18 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
             raise
 
 
+def check_writable(path: str | os.PathLike) -> None:
+    """Before any work: the WriteError that writing the file `path` would end in, when it can be told now
+    (a part of the path is a file, or `path` is a folder)."""
+    path = Path(path)
+    with writing(path):
+        if path.is_dir():
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+        parent = next((p for p in path.parents if p.exists()), None)
+        if parent is not None and not parent.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(parent))
+
+
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")

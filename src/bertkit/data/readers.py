@@ -568,15 +568,16 @@ class _KeyLines:
         return self.at.get(key, (0, 1))[1]
 
 
-def read_squad(path, require_answers: bool = True) -> list[QAExample]:
+def read_squad(path) -> list[QAExample]:
     """SQuAD v1.1 / v2.0: data[].paragraphs[].{context, qas[].{id, question, answers, is_impossible}}.
 
     A question with "is_impossible": true is a no-answer question (QAExample.is_impossible), even when
-    its `answers` list is not empty (the answers are kept, and still checked); so is a question without
-    answers when `require_answers` is False. Question ids are unique. A question's line is the line of
-    its "id" (of its "question" when it has no id). Raises ReaderError (file:line, the question and the
-    field): invalid JSON, a missing context or question, an answer whose `answer_start` does not point at
-    its text, no answers on a possible question (when `require_answers`), a repeated id."""
+    its `answers` list is not empty (the answers are kept, and still checked); so is a question with an
+    empty `answers` list, as transformers' run_qa reads SQuAD 2.0 (the `datasets` export of squad_v2 has
+    no is_impossible field). Question ids are unique. A question's line is the line of its "id" (of its
+    "question" when it has no id). Raises ReaderError (file:line, the question and the field): invalid
+    JSON, a missing context or question, an answer whose `answer_start` does not point at its text, a
+    repeated id."""
     path = Path(path)
     raw = _check_file(path)
     try:
@@ -628,8 +629,6 @@ def read_squad(path, require_answers: bool = True) -> list[QAExample]:
                 answers = qa.get("answers", [])
                 if not isinstance(answers, list):
                     raise ReaderError(f"{where}: field 'answers' must be a list")
-                if require_answers and not answers and not impossible:
-                    raise ReaderError(f"{where}: field 'answers' is empty and is_impossible is not true")
                 for k, ans in enumerate(answers):
                     text, start = ans.get("text") if isinstance(ans, dict) else None, \
                         ans.get("answer_start") if isinstance(ans, dict) else None

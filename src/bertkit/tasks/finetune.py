@@ -426,7 +426,7 @@ def predict_rows(a: PredictArgs) -> list[dict]:
         from ..models import BertForQuestionAnswering
         from .qa import QAOptions, predict
         if suffix == ".json":
-            xs = read_squad(a.input, require_answers=False)
+            xs = read_squad(a.input)
         else:
             xs, seen = [], {}
             name = STDIN if a.input == "-" else a.input
