@@ -2220,6 +2220,68 @@ class BertTokenizer:
                               f"{self.model_max_length}; the model will reject it. Pass truncation=True.",
                               stacklevel=3)
 
+    # -- padding encoded inputs ----------------------------------------------------------------------------
+
+    def pad(self, encoded_inputs, padding: bool | str = True, max_length: int | None = None,
+            pad_to_multiple_of: int | None = None, padding_side: str | None = None,
+            return_attention_mask: bool | None = None, return_tensors: str | None = None,
+            verbose: bool = True) -> BatchEncoding:
+        """Pad inputs that are already encoded, as transformers' `tokenizer.pad` (what its
+        DataCollatorWithPadding calls): a list of examples ({"input_ids": [...], ...}) or a dict of lists
+        (one example, or a batch). input_ids are padded with [PAD], token_type_ids with 0,
+        attention_mask with 0 (made when absent, if "attention_mask" is a model input), special_tokens_mask
+        with 1; other keys are left as they are. padding: True/"longest", "max_length" (to max_length, or
+        model_max_length), False/"do_not_pad"; pad_to_multiple_of rounds the length up. Returns a
+        BatchEncoding (tensors with return_tensors="pt" or "np"). Raises TokenizerError for input without
+        input_ids or an unknown padding strategy."""
+        if isinstance(encoded_inputs, (list, tuple)):
+            if not encoded_inputs:
+                return BatchEncoding({"input_ids": []})
+            if not all(isinstance(x, Mapping) for x in encoded_inputs):
+                raise TokenizerTypeError("pad() takes a list of examples (dicts with 'input_ids') or a dict of lists")
+            encoded_inputs = {k: [x[k] for x in encoded_inputs] for k in encoded_inputs[0]}
+        if not isinstance(encoded_inputs, Mapping) or "input_ids" not in encoded_inputs:
+            raise TokenizerError("pad() needs 'input_ids': pass the tokenizer's output, or a list of examples with "
+                                 "'input_ids'")
+        data = {k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in encoded_inputs.items()}
+        single = not data["input_ids"] or not isinstance(data["input_ids"][0], (list, tuple))
+        if single:
+            data = {k: [v] for k, v in data.items()}
+        data = {k: [list(row) for row in v] if k in _PAD_VALUES else v for k, v in data.items()}
+        if padding is True:
+            padding = "longest"
+        elif padding is False or padding is None:
+            padding = "do_not_pad"
+        if padding not in PADDING_STRATEGIES:
+            raise TokenizerError(f"padding={padding!r} is not a padding strategy; use True/'longest', 'max_length', "
+                                 f"or False/'do_not_pad'")
+        rows = data["input_ids"]
+        if padding == "longest":
+            length = max((len(r) for r in rows), default=0)
+        elif padding == "max_length":
+            length = max_length if max_length is not None else self.model_max_length
+        else:
+            length = None
+        if length is not None and pad_to_multiple_of and length % pad_to_multiple_of:
+            length += pad_to_multiple_of - length % pad_to_multiple_of
+        if return_attention_mask is None:
+            return_attention_mask = "attention_mask" in self.model_input_names
+        if return_attention_mask and "attention_mask" not in data:
+            data["attention_mask"] = [[1] * len(r) for r in rows]
+        side = _side("padding_side", padding_side if padding_side is not None else self.padding_side)
+        values = {**_PAD_VALUES, "input_ids": self.pad_token_id, "token_type_ids": self.pad_token_type_id}
+        for key, value in values.items():
+            if key not in data or length is None:
+                continue
+            data[key] = [row + [value] * (length - len(row)) if side == "right" else [value] * (length - len(row)) + row
+                         for row in data[key]]
+        if single and return_tensors is None:
+            data = {k: v[0] for k, v in data.items()}
+        out = BatchEncoding(data)
+        if return_tensors is not None:
+            out.convert_to_tensors(return_tensors)
+        return out
+
     # -- decoding ----------------------------------------------------------------------------------------
 
     def decode(self, token_ids, skip_special_tokens: bool = False,
@@ -2277,6 +2339,10 @@ def _cleanup_piece(token: str) -> str:
     return (token.replace(" .", ".").replace(" ?", "?").replace(" !", "!").replace(" ,", ",")
             .replace(" ' ", "'").replace(" n't", "n't").replace(" 'm", "'m").replace(" do not", " don't")
             .replace(" 's", "'s").replace(" 've", "'ve").replace(" 're", "'re"))
+
+
+# what `pad` fills each padded input with (input_ids and token_type_ids: the tokenizer's own ids)
+_PAD_VALUES = {"input_ids": 0, "token_type_ids": 0, "attention_mask": 0, "special_tokens_mask": 1}
 
 
 def _same(x):
