@@ -57,12 +57,12 @@ def test_non_utf8_file_named_with_byte_offset_or_skipped(pretrain_text, pretrain
     bad = tmp_path / "latin1.txt"
     bad.write_bytes("first line\nsecond line caf".encode() + "\xe9 au lait\n".encode("latin-1"))
     out = tmp_path / "shards"
-    with pytest.raises(CorpusError, match=r"latin1\.txt: not UTF-8 at byte 26 \(line 2\).*--skip-bad-files"):
+    with pytest.raises(CorpusError, match=r"latin1\.txt:2: not UTF-8 \(byte 0xe9 at byte 16 of the line\).*--skip-bad-files"):
         prepare_corpus([pretrain_text, bad], pretrain_vocab, out, PrepareConfig(workers=1), progress=False)
     assert not out.exists()
     prepare_corpus([pretrain_text, bad], pretrain_vocab, out, PrepareConfig(workers=1, skip_bad_files=True),
                    progress=False)
-    assert "latin1.txt: not UTF-8 at byte 26" in capsys.readouterr().err
+    assert "latin1.txt:2: not UTF-8 (byte 0xe9 at byte 16 of the line)" in capsys.readouterr().err
     meta = json.loads((out / "meta.json").read_text())
     assert meta["splits"]["train"]["documents"] > 0
 

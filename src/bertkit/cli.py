@@ -229,24 +229,15 @@ def _check_max_length(max_length: int | None, tok, max_positions: int | None = N
 
 
 def _read_lines(source: str):
-    """The non-blank lines of a UTF-8 file (or stdin for "-"), split on \n only, without the line end.
-    A file that is missing, a folder or not UTF-8 is a DataError naming the file and line."""
-    from .errors import DataError
+    """The non-blank lines of a UTF-8 file (or stdin for "-"), split on "\n" only, without the line end
+    and a leading BOM. A file that is missing, a folder or not UTF-8 is a DataError naming the file and
+    line (the task readers' own decoding: one copy of the rule)."""
+    from .data.readers import STDIN, decode_utf8, physical_lines
     _check_file(source)
-    f = sys.stdin.buffer if source == "-" else open(source, "rb")
-    with f:
-        for lineno, raw in enumerate(f, 1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as e:
-                name = "stdin" if source == "-" else source
-                raise DataError(f"{name}:{lineno}: not UTF-8 text (byte {e.start + 1} of the line is "
-                                f"0x{raw[e.start]:02x}); convert it to UTF-8, e.g. iconv -f latin1 -t utf-8") from None
-            if lineno == 1:
-                line = line.removeprefix("\ufeff")  # a byte order mark is not text
-            line = line.removesuffix("\n").removesuffix("\r")
-            if line.strip():
-                yield line
+    data = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
+    for _, line in physical_lines(decode_utf8(data, STDIN if source == "-" else source)):
+        if line.strip():
+            yield line
 
 
 def summary(doc: str) -> str:

@@ -29,6 +29,7 @@ from typing import Iterator
 import numpy as np
 
 from ..errors import DataError
+from .readers import decode_utf8
 from ..io import make_temp_dir, replace_dir, writing
 
 FORMAT_VERSION = 1
@@ -55,14 +56,12 @@ def read_documents(path: str | os.PathLike, skip_bad: bool = False) -> Iterator[
     except OSError as e:
         raise CorpusError(f"{path}: cannot be read ({e.strerror or e}); check its permissions") from None
     try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as e:
-        line = raw.count(b"\n", 0, e.start) + 1
-        where = f"{path}: not UTF-8 at byte {e.start} (line {line})"
+        text = decode_utf8(raw, path)
+    except DataError as e:  # "<path>:<line>: not UTF-8 (byte 0x.. at byte N of the line); save ..."
         if skip_bad:
-            print(f"warning: {where}; skipping the file", file=sys.stderr)
+            print(f"warning: {e}; skipping the file", file=sys.stderr)
             return
-        raise CorpusError(f"{where}; convert it (e.g. iconv -f latin1 -t utf-8) or pass --skip-bad-files") from None
+        raise CorpusError(f"{e}, or pass --skip-bad-files") from None
     if path.suffix in (".jsonl", ".json"):
         # JSON lines end at "\n" only (a "\r" before it is the CRLF convention); U+2028 and the like are text
         for lineno, line in enumerate(text.split("\n"), 1):

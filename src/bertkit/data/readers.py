@@ -51,7 +51,7 @@ class QAExample:
 STDIN = "<stdin>"  # the name of standard input in messages
 
 
-def _decode(data: bytes, name) -> str:
+def decode_utf8(data: bytes, name) -> str:
     """UTF-8 bytes → text, without a leading byte order mark. Bytes that are not UTF-8 are an error
     naming the line (counted in "\\n") and the byte."""
     skip = 3 if data.startswith(b"\xef\xbb\xbf") else 0
@@ -62,7 +62,7 @@ def _decode(data: bytes, name) -> str:
         line = data.count(b"\n", 0, at) + 1
         column = at - data.rfind(b"\n", 0, at)
         raise ReaderError(f"{name}:{line}: not UTF-8 (byte 0x{data[at]:02x} at byte {column} of the line); "
-                          "save the file as UTF-8") from None
+                          "save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)") from None
 
 
 def _check_file(path: Path) -> str:
@@ -73,7 +73,7 @@ def _check_file(path: Path) -> str:
         data = path.read_bytes()
     except OSError as e:
         raise ReaderError(f"{path}: cannot read the file ({e.strerror}); check its permissions") from None
-    text = _decode(data, path)
+    text = decode_utf8(data, path)
     if not text.strip():
         raise ReaderError(f"{path}: the file is empty")
     return text
@@ -83,13 +83,13 @@ def _read_stdin() -> str:
     """Standard input as UTF-8 text, read as bytes so that no line ending is translated."""
     stream = sys.stdin
     data = stream.buffer.read() if hasattr(stream, "buffer") else stream.read()
-    text = _decode(data, STDIN) if isinstance(data, bytes) else data.removeprefix("\ufeff")
+    text = decode_utf8(data, STDIN) if isinstance(data, bytes) else data.removeprefix("\ufeff")
     if not text.strip():
         raise ReaderError(f"{STDIN}: no input; give one text per line, or JSON lines with a 'text' field")
     return text
 
 
-def _lines(text: str):
+def physical_lines(text: str):
     """(line number, line) of every "\\n"-terminated physical line, one trailing "\\r" removed.
 
     Only "\\n" ends a line: U+2028, U+2029, U+0085, U+000B, U+000C, U+001C–U+001E and a lone "\\r"
@@ -170,7 +170,7 @@ def _table(text: str, name, suffix: str, required) -> list[tuple[int, dict]]:
         records = _csv_records(text, name)
         hint = "quote a field that holds a comma"
     else:  # TSV as GLUE reads it: one line per row, fields split on tabs, a quote is text
-        records = [(n, line.split("\t")) for n, line in _lines(text)]
+        records = [(n, line.split("\t")) for n, line in physical_lines(text)]
         hint = "a TSV row is one line with a tab between fields"
     records = [(n, r) for n, r in records if any(not _is_blank(f) for f in r)]
     if not records:
@@ -227,7 +227,7 @@ def read_records(source, required=("text",)) -> list[tuple[int, dict]]:
         rows = _table(text, name, suffix, required)
     elif suffix in (".jsonl", ".json", ".ndjson", "-"):
         first = True
-        for n, line in _lines(text):
+        for n, line in physical_lines(text):
             if _is_blank(line):
                 continue
             if suffix == "-" and not line.lstrip(" \t").startswith("{"):
@@ -243,7 +243,7 @@ def read_records(source, required=("text",)) -> list[tuple[int, dict]]:
         if missing:
             raise ReaderError(f"{name}: a .txt file holds one text per line, without the field {missing[0]!r}; "
                               "use .csv, .tsv or .jsonl")
-        rows = [(n, {"text": line}) for n, line in _lines(text) if not _is_blank(line)]
+        rows = [(n, {"text": line}) for n, line in physical_lines(text) if not _is_blank(line)]
     else:
         raise ReaderError(f"{name}: unknown format {suffix or '(no extension)'!r}; use .csv, .tsv, .jsonl or .txt")
     for n, row in rows:
@@ -441,23 +441,6 @@ TAG = re.compile(r"^(O|[BIESLU]-.+)$")
 _COLUMN_SEP = re.compile(r"[ \t]+")
 
 
-def _conll_lines(path: Path) -> list[str]:
-    """The file's physical lines: split on "\n" only (a "\r" before it is dropped), BOM removed."""
-    if not path.is_file():
-        raise ReaderError(f"{path}: no such file")
-    data = path.read_bytes()
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        line = data.count(b"\n", 0, e.start) + 1
-        raise ReaderError(f"{path}:{line}: not valid UTF-8 (byte 0x{data[e.start]:02x}); "
-                          "save the file as UTF-8") from None
-    if not text.strip():
-        raise ReaderError(f"{path}: the file is empty")
-    lines = text.split("\n")
-    return [t[:-1] if t.endswith("\r") else t for t in lines]
-
-
 def read_conll(path, require_tags: bool = True, tag_column: int | None = None) -> list[NerExample]:
     """CoNLL: one token per line with its columns, a blank line between sentences.
 
@@ -488,7 +471,7 @@ def read_conll(path, require_tags: bool = True, tag_column: int | None = None) -
         words.clear()
         tags.clear()
 
-    for line, text in enumerate(_conll_lines(path), 1):
+    for line, text in physical_lines(_check_file(path)):
         if "\r" in text:
             raise ReaderError(f"{path}:{line}: a carriage return (\\r) inside the line; CoNLL lines end "
                               "with \\n or \\r\\n: convert the line ends")
