@@ -175,3 +175,26 @@ def test_classify_stride_that_does_not_fit_is_refused_first(folders, tmp_path, c
                      capsys) == (
         "bertkit finetune: --stride 40: windows of --max-length 32 hold 30 tokens besides [CLS] and [SEP], and "
         "consecutive windows must move on; use --stride 29 or less")
+
+
+def test_classify_pair_windows_leave_room_for_the_text(folders, tmp_path, capsys):
+    """With pairs the text is cut, so the longest text_pair limits --stride (and --max-length)."""
+    rows = write_jsonl(tmp_path / "p.jsonl", [
+        {"text": " ".join(["good movie"] * 20), "text_pair": "great film plot", "label": "pos"},
+        {"text": " ".join(["bad film"] * 20), "text_pair": "awful", "label": "neg"}])
+    args = ["finetune", "--model", str(folders["base"]), "--train", str(rows), "--out", str(tmp_path / "out"),
+            "--long", "windows", "--quiet"]
+    assert cli_error(args + ["--max-length", "32", "--stride", "28"], capsys) == (
+        f"bertkit finetune: --stride 28: a window of --max-length 32 holds 26 tokens of text beside 3 special "
+        f"tokens and the text_pair of {rows}:1 (3 tokens); consecutive windows must move on, so use --stride 25 "
+        "or less (or a larger --max-length)")
+    assert cli_error(args + ["--max-length", "6", "--stride", "1"], capsys) == (
+        f"bertkit finetune: --max-length 6: the text_pair of {rows}:1 has 3 tokens, which with 3 special tokens "
+        "leaves no room for the text; use --max-length 8 or more")
+    assert leftovers(tmp_path / "out") == []
+    pclf = folders["pair_classify"]  # max_length 64, truncate
+    rows = write_jsonl(tmp_path / "in.jsonl", [{"text": "good", "text_pair": "great"},
+                                               {"text": "bad", "text_pair": " ".join(["awful"] * 70)}])
+    assert cli_error(["predict", "--model", str(pclf), "--input", str(rows)], capsys, stdout_empty=True) == (
+        f"bertkit predict: {rows}:2: field 'text_pair' has 70 tokens, but the model at {pclf} (max_length 64) "
+        "holds at most 60 beside 3 special tokens and 1 of the text; shorten the text_pair")

@@ -225,6 +225,9 @@ class _Classify(_Task):
         from ..models import BertForSequenceClassification
         from .classification import ClassifyOptions, WindowClassifier, encode, label_tensor
         a = self.a
+        for split in ("train", "dev", "test"):  # before the model is loaded
+            if getattr(self, split):
+                check_pair_room(tok, getattr(self, split), getattr(a, split), ClassifyOptions(**self._options()))
         if self.label2id:
             over = dict(id2label={i: n for n, i in self.label2id.items()}, label2id=self.label2id)
         else:
@@ -437,6 +440,40 @@ def check_pairs(xs, path, pair: bool, why: str) -> None:
                               "remove text_pair, or use sentence pairs everywhere")
 
 
+def check_pair_room(tok, xs, path, opts, model_folder=None) -> None:
+    """With sentence pairs the text is what gets cut (truncation="only_first"), so the longest text_pair
+    of `xs` (read from `path`) must leave room in a window of `opts.max_length` for 3 special tokens and
+    one text token, or with --long windows for `opts.stride` + 1 (consecutive windows must move on).
+    ConfigError naming the option (in training) or file:line (at predict, with `model_folder`, whose
+    options are fixed) otherwise."""
+    from ..errors import ConfigError
+    pairs = [k for k, x in enumerate(xs) if x.text_pair is not None]
+    if not pairs:
+        return
+    lengths = [len(ids) for ids in tok([xs[k].text_pair for k in pairs], add_special_tokens=False)["input_ids"]]
+    j = max(range(len(pairs)), key=lambda k: lengths[k])
+    n, x = lengths[j], xs[pairs[j]]
+    windows = opts.long == "windows"
+    need = opts.stride + 1 if windows else 1
+    L = opts.max_length
+    room = L - 3 - n
+    if room >= need:
+        return
+    name = STDIN if str(path) == "-" else path
+    at = f"{name}:{x.line}" if x.line else f"{name}: example {pairs[j] + 1}"
+    if model_folder is not None:
+        what = f"max_length {L}" + (f" and stride {opts.stride}" if windows else "")
+        raise ConfigError(f"{at}: field 'text_pair' has {n} tokens, but the model at {model_folder} ({what}) "
+                          f"holds at most {L - 3 - need} beside 3 special tokens and {need} of the text; "
+                          "shorten the text_pair")
+    if windows and room >= 1:
+        raise ConfigError(f"--stride {opts.stride}: a window of --max-length {L} holds {room} tokens of text beside "
+                          f"3 special tokens and the text_pair of {at} ({n} tokens); consecutive windows must "
+                          f"move on, so use --stride {room - 1} or less (or a larger --max-length)")
+    raise ConfigError(f"--max-length {L}: the text_pair of {at} has {n} tokens, which with 3 special tokens "
+                      f"leaves no room for the text; use --max-length {n + 3 + need} or more")
+
+
 def predict_rows(a: PredictArgs) -> list[dict]:
     import torch
 
@@ -465,8 +502,10 @@ def predict_rows(a: PredictArgs) -> list[dict]:
             xs = read_classification(a.input, require_label=False)
             if isinstance(opts.get("pair"), bool):
                 check_pairs(xs, a.input, opts["pair"], f"the model at {folder} was fine-tuned on")
+            copts = ClassifyOptions(**_known(opts, ClassifyOptions))
+            check_pair_room(tok, xs, a.input, copts, folder)
             model = _trained(BertForSequenceClassification, folder, task)
-            preds = predict(model, tok, xs, ClassifyOptions(**_known(opts, ClassifyOptions)), a.batch_size)
+            preds = predict(model, tok, xs, copts, a.batch_size)
             return [{"text": x.text, **({"text_pair": x.text_pair} if x.text_pair else {}), **p}
                     for x, p in zip(xs, preds)]
         if task == "ner":
