@@ -301,7 +301,7 @@ CASES = [
          r"{no_text_field}:1: .*'text'"),
     Case("predict-not-utf8", "predict --model {clf} --input {latin1_jsonl} --output {out}",
          r"{latin1_jsonl}:1: not UTF-8 \(byte 0xe9"),
-    Case("predict-qa-no-question", "predict --model {clf} --task qa --input {no_question} --output {out}",
+    Case("predict-qa-no-question", "predict --model {model} --task qa --input {no_question} --output {out}",
          r"{no_question}:1: .*'question'"),
     Case("predict-tokenizer-config", "predict --model {bad_tok_config} --task classify --input {text} --output {out}",
          r"{bad_tok_config}.*do_lower_case"),

@@ -102,7 +102,7 @@ def test_question_leaving_no_room_names_max_length(folder, tok, tmp_path, capsys
     out = tmp_path / "out"
     msg = cli(["finetune", "--task", "qa", "--model", str(folder), "--train", str(path), "--out", str(out),
                "--max-length", "32", "--doc-stride", "8", "--quiet"], capsys)
-    assert msg == (f"bertkit finetune: --max-length 32: the question of id q2 ({path}:{xs[1].line}) has {q} tokens, "
+    assert msg == (f"bertkit finetune: --max-length 32: the question of id 'q2' ({path}:{xs[1].line}) has {q} tokens, "
                    f"which with [CLS] and two [SEP] leaves no room for the context; use --max-length {q + 12} or "
                    f"more (the question, 3 special tokens and --doc-stride 8 + 1 context tokens), or a smaller "
                    f"--max-query-length")
@@ -116,7 +116,7 @@ def test_doc_stride_that_cannot_fit_names_the_largest_that_fits(folder, tmp_path
                "--max-length", "48", "--doc-stride", "40", "--max-query-length", "16", "--quiet"], capsys)
     line = read_squad(path)[1].line
     assert msg == (f"bertkit finetune: --doc-stride 40: a window of --max-length 48 holds 29 context tokens, as "
-                   f"the question of id q2 ({path}:{line}) has 16 tokens (cut to --max-query-length 16) and 3 are "
+                   f"the question of id 'q2' ({path}:{line}) has 16 tokens (cut to --max-query-length 16) and 3 are "
                    f"special; consecutive windows must move on, so use --doc-stride 28 or less (or a larger "
                    f"--max-length, or a smaller --max-query-length)")
     assert leftovers(out) == []

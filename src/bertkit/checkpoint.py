@@ -209,8 +209,11 @@ def read_state_dict(folder: str | os.PathLike) -> tuple[dict[str, torch.Tensor],
     raise CheckpointError(f"{folder}: neither {WEIGHTS_NAME} nor {LEGACY_WEIGHTS_NAME} is here")
 
 
-def load_state(model: nn.Module, hf_state: dict[str, torch.Tensor], source: str = "checkpoint") -> None:
-    """Load Hugging Face-named tensors into `model`, strictly (see the module docstring)."""
+def load_state(model: nn.Module, hf_state: dict[str, torch.Tensor], source: str = "checkpoint",
+               warn_fresh: bool = True) -> list[str]:
+    """Load Hugging Face-named tensors into `model`, strictly (see the module docstring). Returns the
+    Hugging Face names of the tensors initialised fresh (not in the checkpoint); they are also logged
+    as a warning unless `warn_fresh` is False."""
     base = _is_base(model)
     state, dropped = hf_to_ours(hf_state, base, source)
     expected = model.state_dict()
@@ -235,14 +238,18 @@ def load_state(model: nn.Module, hf_state: dict[str, torch.Tensor], source: str 
         state[k] = expected[k]  # keep the fresh initialisation
     model.load_state_dict(state, strict=True)
     name = type(model).__name__
-    if fresh:
+    if fresh and warn_fresh:
         log.warning("%s: initialised fresh in %s (not in the checkpoint): %s", source, name,
                     ", ".join(hf_names(model, fresh)))
     if dropped:
         log.warning("%s: not used by %s (dropped): %s", source, name, ", ".join(sorted(dropped)))
+    return hf_names(model, fresh)
 
 
-def load_pretrained(cls, folder, config: BertConfig | None = None, **config_overrides):
+def load_pretrained(cls, folder, config: BertConfig | None = None, *, fresh: list | None = None,
+                    **config_overrides):
+    """`cls` built from a folder's config.json and loaded with its weights (load_state). With a list as
+    `fresh`, the names of the tensors initialised fresh are appended to it instead of being logged."""
     folder = Path(folder)
     if not folder.exists():
         raise CheckpointError(f"{folder}: no such model folder")
@@ -255,7 +262,9 @@ def load_pretrained(cls, folder, config: BertConfig | None = None, **config_over
         raise CheckpointError(str(e)) from None
     hf_state, path = read_state_dict(folder)
     model = cls(config)
-    load_state(model, hf_state, source=str(path))
+    names = load_state(model, hf_state, source=str(path), warn_fresh=fresh is None)
+    if fresh is not None:
+        fresh.extend(names)
     model.eval()  # as in transformers: from_pretrained gives a model in eval mode
     return model
 

@@ -294,10 +294,13 @@ class BertPreTrainedModel(nn.Module):
             module.bias.zero_()
 
     @classmethod
-    def from_pretrained(cls, folder, config: BertConfig | None = None, **config_overrides):
-        """Load a Hugging Face folder (config.json + model.safetensors or pytorch_model.bin)."""
+    def from_pretrained(cls, folder, config: BertConfig | None = None, *, fresh: list | None = None,
+                        **config_overrides):
+        """Load a Hugging Face folder (config.json + model.safetensors or pytorch_model.bin). A head
+        absent from the folder is initialised fresh and logged; with a list as `fresh`, the names of
+        those tensors are appended to it instead."""
         from ..checkpoint import load_pretrained
-        return load_pretrained(cls, folder, config=config, **config_overrides)
+        return load_pretrained(cls, folder, config=config, fresh=fresh, **config_overrides)
 
     def save_pretrained(self, folder) -> None:
         """Write config.json and model.safetensors in the layout `transformers` reads."""

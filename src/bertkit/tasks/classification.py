@@ -30,6 +30,7 @@ class ClassifyOptions:
     long: str = "truncate"  # truncate | windows
     stride: int = 32  # tokens shared by consecutive windows
     pool: str = "mean"  # mean | max: how window logits become a document's logits
+    pair: bool | None = None  # trained on sentence pairs (text + text_pair); None: not recorded
 
 
 # -- features -----------------------------------------------------------------------------------------

@@ -102,6 +102,9 @@ def _resolve(a: FinetuneArgs) -> FinetuneArgs:
         check_max_length(a.max_length, a.model)
     if a.stride is None:
         a.stride = min(32, max(0, (a.max_length - 2) // 2))
+    elif a.task == "classify" and a.long == "windows":  # checked before any file is read
+        from .ner import check_window
+        check_window(a.max_length, a.stride)
     return a
 
 
@@ -198,6 +201,8 @@ class _Classify(_Task):
         a = self.a
         self.train = self._limit(read_classification(a.train, problem_type=a.problem_type))
         self.kind = label_kind(self.train, a.train)
+        self.pair = self.train[0].text_pair is not None if self.train else False
+        check_pairs(self.train, a.train, self.pair, f"the first example of {a.train} has")
         self.label2id = None
         if self.kind != "regression":
             self.label2id = {n: i for i, n in enumerate(class_names(self.train, a.train))}
@@ -205,6 +210,7 @@ class _Classify(_Task):
             path = getattr(a, attr)
             if path:
                 xs = read_classification(path, problem_type=self.kind)  # read as the training labels are
+                check_pairs(xs, path, self.pair, f"the training file {a.train} has")
                 if self.label2id:
                     check_labels(xs, self.label2id, path)
                 setattr(self, attr, xs)
@@ -213,12 +219,15 @@ class _Classify(_Task):
 
     def _options(self):
         from .classification import ClassifyOptions
-        return asdict(ClassifyOptions(self.a.max_length, self.a.long, self.a.stride, self.a.pool))
+        return asdict(ClassifyOptions(self.a.max_length, self.a.long, self.a.stride, self.a.pool, self.pair))
 
     def build(self, tok):
         from ..models import BertForSequenceClassification
         from .classification import ClassifyOptions, WindowClassifier, encode, label_tensor
         a = self.a
+        for split in ("train", "dev", "test"):  # before the model is loaded
+            if getattr(self, split):
+                check_pair_room(tok, getattr(self, split), getattr(a, split), ClassifyOptions(**self._options()))
         if self.label2id:
             over = dict(id2label={i: n for n, i in self.label2id.items()}, label2id=self.label2id)
         else:
@@ -261,6 +270,9 @@ class _Ner(_Task):
         check_window(a.max_length, a.stride)
         self.train = self._limit(read_conll(a.train, tag_column=a.tag_column))
         self.labels = label_list(self.train)
+        if self.labels == ["O"]:
+            raise ReaderError(f"{a.train}: every tag is O, no entity to learn; tag the entities (B-PER, I-PER, "
+                              "...), or check --tag-column")
         self.label2id = {t: i for i, t in enumerate(self.labels)}
         self.scheme = detect_scheme(self.train, a.train)
         for attr in ("dev", "test"):
@@ -377,25 +389,106 @@ def _stdin_rows(source: str, required=("text",)) -> list[dict]:
     return [row for _, row in read_records(source, required)]
 
 
-def _task_of(folder: Path) -> tuple[str, dict]:
-    cfg = json.loads((folder / "config.json").read_text(encoding="utf-8")) if (folder / "config.json").exists() else {}
-    opts = cfg.get("bertkit_task", {})
+def _task_of(folder: Path) -> tuple[str | None, dict]:
+    """The task a folder was fine-tuned for (config.json "bertkit_task", else its architecture) and the
+    saved task options (empty unless "bertkit_task" names the task). config.json is read by
+    BertConfig.from_json_file (ConfigError, one line, for a file that is not valid JSON)."""
+    from ..config import BertConfig
+    cfg = BertConfig.from_json_file(folder / "config.json")
+    saved = cfg.extra.get("bertkit_task")
+    opts = dict(saved) if isinstance(saved, dict) else {}
     task = opts.pop("task", None)
-    if task is None:
-        arch = (cfg.get("architectures") or [""])[0]
-        task = {v: k for k, v in ARCH.items()}.get(arch)
+    if task not in TASKS:
+        arch = (cfg.architectures or [""])[0]
+        task, opts = {v: k for k, v in ARCH.items()}.get(arch), {}
     return task, opts
+
+
+HEADS = {"classify": "classifier head", "ner": "token-classification head", "qa": "question-answering head"}
+
+
+def _trained(cls, folder: Path, task: str):
+    """`cls` loaded from `folder`; a ConfigError naming the folder and the tensors when its head (or pooler)
+    is not in the folder's weights (it would predict from random weights)."""
+    from ..errors import ConfigError
+    fresh: list = []
+    model = cls.from_pretrained(folder, fresh=fresh)
+    if fresh:
+        raise ConfigError(f"{folder}: holds no trained {HEADS[task]} ({', '.join(fresh)}); fine-tune it first "
+                          f"with bertkit finetune --task {task}")
+    return model
+
+
+def _known(opts: dict, cls) -> dict:
+    """The saved options that `cls` (a dataclass of task options) takes."""
+    from dataclasses import fields
+    names = {f.name for f in fields(cls)}
+    return {k: v for k, v in opts.items() if k in names}
+
+
+def check_pairs(xs, path, pair: bool, why: str) -> None:
+    """Every example of `xs` (read from `path`) has a text_pair when `pair`, none otherwise; else a
+    ReaderError naming file:line (`why` says where the expectation comes from)."""
+    for i, x in enumerate(xs):
+        if (x.text_pair is not None) != pair:
+            name = STDIN if str(path) == "-" else path
+            at = f"{name}:{x.line}" if x.line else f"{name}: example {i + 1}"
+            if pair:
+                raise ReaderError(f"{at}: field 'text_pair' is missing, but {why} sentence pairs (text + "
+                                  "text_pair); give text_pair on every row")
+            raise ReaderError(f"{at}: field 'text_pair' is given, but {why} single texts (no text_pair); "
+                              "remove text_pair, or use sentence pairs everywhere")
+
+
+def check_pair_room(tok, xs, path, opts, model_folder=None) -> None:
+    """With sentence pairs the text is what gets cut (truncation="only_first"), so the longest text_pair
+    of `xs` (read from `path`) must leave room in a window of `opts.max_length` for 3 special tokens and
+    one text token, or with --long windows for `opts.stride` + 1 (consecutive windows must move on).
+    ConfigError naming the option (in training) or file:line (at predict, with `model_folder`, whose
+    options are fixed) otherwise."""
+    from ..errors import ConfigError
+    pairs = [k for k, x in enumerate(xs) if x.text_pair is not None]
+    if not pairs:
+        return
+    lengths = [len(ids) for ids in tok([xs[k].text_pair for k in pairs], add_special_tokens=False)["input_ids"]]
+    j = max(range(len(pairs)), key=lambda k: lengths[k])
+    n, x = lengths[j], xs[pairs[j]]
+    windows = opts.long == "windows"
+    need = opts.stride + 1 if windows else 1
+    L = opts.max_length
+    room = L - 3 - n
+    if room >= need:
+        return
+    name = STDIN if str(path) == "-" else path
+    at = f"{name}:{x.line}" if x.line else f"{name}: example {pairs[j] + 1}"
+    if model_folder is not None:
+        what = f"max_length {L}" + (f" and stride {opts.stride}" if windows else "")
+        raise ConfigError(f"{at}: field 'text_pair' has {n} tokens, but the model at {model_folder} ({what}) "
+                          f"holds at most {L - 3 - need} beside 3 special tokens and {need} of the text; "
+                          "shorten the text_pair")
+    if windows and room >= 1:
+        raise ConfigError(f"--stride {opts.stride}: a window of --max-length {L} holds {room} tokens of text beside "
+                          f"3 special tokens and the text_pair of {at} ({n} tokens); consecutive windows must "
+                          f"move on, so use --stride {room - 1} or less (or a larger --max-length)")
+    raise ConfigError(f"--max-length {L}: the text_pair of {at} has {n} tokens, which with 3 special tokens "
+                      f"leaves no room for the text; use --max-length {n + 3 + need} or more")
 
 
 def predict_rows(a: PredictArgs) -> list[dict]:
     import torch
 
+    from ..errors import ConfigError
     from ..train.trainer import autocast_for
     folder = Path(a.model)
     if not (folder / "config.json").exists():
         raise ReaderError(f"{folder}: not a model folder (no config.json)")
-    task, opts = _task_of(folder)
-    task = a.task or task
+    if a.task is not None and a.task not in TASKS:
+        raise ConfigError(f"--task {a.task!r}: use one of {', '.join(TASKS)}")
+    saved, opts = _task_of(folder)
+    if a.task and saved and a.task != saved:
+        raise ConfigError(f"--task {a.task}: {folder} was fine-tuned for {saved}; leave --task out or give a "
+                          f"folder fine-tuned for {a.task}")
+    task = a.task or saved
     if task not in TASKS:
         raise ReaderError(f"{folder}: cannot tell the task from config.json; give --task classify|ner|qa")
     if "max_length" in opts:
@@ -407,14 +500,18 @@ def predict_rows(a: PredictArgs) -> list[dict]:
             from ..models import BertForSequenceClassification
             from .classification import ClassifyOptions, predict
             xs = read_classification(a.input, require_label=False)
-            model = BertForSequenceClassification.from_pretrained(folder)
-            preds = predict(model, tok, xs, ClassifyOptions(**opts), a.batch_size)
+            if isinstance(opts.get("pair"), bool):
+                check_pairs(xs, a.input, opts["pair"], f"the model at {folder} was fine-tuned on")
+            copts = ClassifyOptions(**_known(opts, ClassifyOptions))
+            check_pair_room(tok, xs, a.input, copts, folder)
+            model = _trained(BertForSequenceClassification, folder, task)
+            preds = predict(model, tok, xs, copts, a.batch_size)
             return [{"text": x.text, **({"text_pair": x.text_pair} if x.text_pair else {}), **p}
                     for x, p in zip(xs, preds)]
         if task == "ner":
             from ..models import BertForTokenClassification
             from .ner import NerOptions, default_stride, guess_scheme, load_tagger, predict, predict_words
-            model = BertForTokenClassification.from_pretrained(folder)
+            model = _trained(BertForTokenClassification, folder, task)
             tagger = load_tagger(model, folder)
             max_length = opts.get("max_length", 128)
             nopts = NerOptions(max_length, opts.get("stride", default_stride(max_length)),
@@ -441,8 +538,9 @@ def predict_rows(a: PredictArgs) -> list[dict]:
                                       f"{name}:{seen[qid]}; give every question its own id")
                 seen[qid] = line
                 xs.append(QAExample(qid, r["question"], r["context"], line=line))
-        model = BertForQuestionAnswering.from_pretrained(folder)
-        preds = predict(model, tok, xs, QAOptions(**opts), a.batch_size)
+        model = _trained(BertForQuestionAnswering, folder, task)
+        preds = predict(model, tok, xs, QAOptions(**_known(opts, QAOptions)), a.batch_size,
+                        path=STDIN if a.input == "-" else a.input)
         return [{k: v for k, v in p.items() if k != "n_best"} | {"question": x.question}
                 for x, p in zip(xs, preds)]
 

@@ -87,7 +87,7 @@ def check_limits(examples: Sequence[QAExample], lengths: Sequence[int], opts: QA
     i = max(range(len(lengths)), key=lambda k: lengths[k])
     q, e = lengths[i], examples[i]
     at = f"{path}:{e.line}" if path and e.line else path or "the input"
-    which = f"the question of id {e.id} ({at}) has {q} tokens" + (f" (cut to {names['max_query_length']} {Q})"
+    which = f"the question of id {e.id!r} ({at}) has {q} tokens" + (f" (cut to {names['max_query_length']} {Q})"
                                                                   if q == Q else "")
     room = L - 3 - q
     if room < 1:
@@ -236,14 +236,34 @@ def logits_for(model, features: list[dict], batch_size: int, pad_id: int) -> tup
 
 
 def predict(model, tok, examples: Sequence[QAExample], opts: QAOptions, batch_size: int = 32,
-            stats: dict | None = None) -> list[dict]:
-    """Answers for `examples`; a line on stderr says how many questions were cut to
-    `opts.max_query_length` tokens (also put in `stats`, if given)."""
+            stats: dict | None = None, path="") -> list[dict]:
+    """Answers for `examples`. The window options are the model's (fixed in fine-tuning), so a question
+    is cut to `opts.max_query_length` tokens, or further, to what a window of `opts.max_length` leaves
+    beside [CLS], two [SEP] and `opts.doc_stride` + 1 context tokens; a line on stderr says how many
+    were cut (also put in `stats`, if given). ConfigError, naming `path`:line, when the model's windows
+    leave no room for any question."""
+    from dataclasses import replace
     model.eval()
     stats = {} if stats is None else stats
     names = {k: f"the model's {k}" for k in OPTION_NAMES}  # fixed in fine-tuning, kept in config.json
-    feats = encode(tok, examples, opts, train=False, stats=stats, names=names)
-    note = truncation_note({"input": stats["truncated_questions"]}, opts.max_query_length, names["max_query_length"])
+    L, S, Q = opts.max_length, opts.doc_stride, opts.max_query_length
+    fit = L - 4 - S if isinstance(L, int) and isinstance(S, int) else Q  # the longest question a window holds
+    if examples and isinstance(Q, int) and fit < min(Q, 1):
+        e = examples[0]
+        at = f"{path}:{e.line}" if path and e.line else path or "the input"
+        raise ConfigError(f"{at}: the model's windows of max_length {L} tokens, with doc_stride {S}, leave no "
+                          f"room for a question (3 special tokens and {S + 1} context tokens fill them); "
+                          "fine-tune with a larger --max-length or a smaller --doc-stride")
+    cut_to = min(Q, fit) if isinstance(Q, int) else Q
+    feats = encode(tok, examples, replace(opts, max_query_length=cut_to), train=False, stats=stats, path=path,
+                   names=names)
+    if cut_to == Q:
+        note = truncation_note({"input": stats["truncated_questions"]}, Q, names["max_query_length"])
+    else:
+        n = stats["truncated_questions"]
+        note = n and (f"qa: {n} question{'s' * (n != 1)} longer than {cut_to} tokens truncated to {cut_to} "
+                      f"(what a window of the model's max_length {L} leaves beside 3 special tokens and "
+                      f"doc_stride {S} + 1 context tokens)")
     if note:
         print(note, file=sys.stderr)
     s, e = logits_for(model, feats, batch_size, tok.pad_token_id)
