@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 export BERTKIT_CACHE ?= $(HOME)/.cache/bertkit
 
-.PHONY: setup data demo test test-fast bench clean
+.PHONY: setup data demo test test-slow test-all bench clean
 
 setup: $(STAMP)
 
@@ -27,11 +27,14 @@ data: setup
 demo: setup data
 	$(BIN)/bertkit finetune
 
+# the default tier (about 2.5 minutes on 2 cores); `slow` marks the long real-data checks, which CI also runs
 test: setup data
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m "not slow" -n 2
 
-test-fast: setup
-	$(BIN)/python -m pytest -m "not slow"
+test-slow: setup data
+	$(BIN)/python -m pytest -m slow -n 2
+
+test-all: test test-slow
 
 # short versions of the side-by-side benchmarks (about 5 minutes); docs/benchmarks.md has the full runs
 bench: setup data

@@ -90,3 +90,11 @@ def wnut_dir() -> Path:
 def wnut_qa_dir() -> Path:
     """SQuAD 2.0-style QA built from the WNUT-16 splits: {train,dev,test}.json."""
     return _need(DATA / "wnut_qa")
+
+
+# -- parallel runs (make test runs `pytest -n 2`): one torch thread per worker, so that two workers on two
+#    cores do not each start a thread per core and slow each other down
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    import torch
+
+    torch.set_num_threads(1)
