@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import pickle
-import string
 
 import pytest
 
@@ -18,25 +17,10 @@ from bertkit.errors import BertkitError, TokenizerError
 from bertkit.tokenization import (BatchEncoding, BertTokenizer, CharSpan, TokenizerIndexError, TokenizerTypeError,
                                   TokenSpan)
 
-SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-WORDS = ["want", "##want", "##ed", "wa", "un", "runn", "##ing", "hello", "world", "isn", "博", "推", "##s"]
-TINY = SPECIALS + list(string.ascii_lowercase) + WORDS + list(",.!?'")
+# the tiny vocabulary, its ids and the two-engine fixtures of the tokenizer's unit tests
+from test_tokenization import CLS, MASK, PAD, SEP, TINY, UNK, engine, tid, tiny  # noqa: E402, F401
+
 VOCAB = {t: i for i, t in enumerate(TINY)}
-PAD, UNK, CLS, SEP, MASK = range(5)
-
-
-def tid(token: str) -> int:
-    return TINY.index(token)
-
-
-@pytest.fixture(params=["fast", "python"])
-def engine(request) -> str:
-    return request.param
-
-
-@pytest.fixture
-def tiny(engine) -> BertTokenizer:
-    return BertTokenizer(VOCAB, model_max_length=16, engine=engine)
 
 
 def tokens(enc: BatchEncoding, row: int | None = None) -> list[str]:
