@@ -92,6 +92,17 @@ def wnut_qa_dir() -> Path:
     return _need(DATA / "wnut_qa")
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """Tiny models run fastest on one torch thread (a second one only waits, the more so on a busy
+    machine). A module opts in with `pytestmark = pytest.mark.usefixtures("one_thread")`."""
+    import torch
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 # -- parallel runs (make test runs `pytest -n 2`): one torch thread per worker, so that two workers on two
 #    cores do not each start a thread per core and slow each other down
 if os.environ.get("PYTEST_XDIST_WORKER"):

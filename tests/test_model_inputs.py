@@ -22,13 +22,7 @@ from bertkit.models.heads import TiedDecoder
 from test_model import V, MyModel, batch, make, max_diff, mlm_labels, tiny_config
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models: one thread is fastest, and a second one only waits when the machine is busy."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def words(model, input_ids):

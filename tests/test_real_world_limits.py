@@ -17,12 +17,7 @@ from bertkit.tasks.finetune import FinetuneArgs, _resolve, finetune
 CASES = Path(__file__).parent / "cases" / "real-world-inputs"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

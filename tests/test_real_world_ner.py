@@ -23,13 +23,7 @@ CASES = Path(__file__).parent / "cases" / "real-world-inputs"
 NAMES = ["tomas", "rinn", "met", "varek", "lund", "porto", "alice", "bob", "carol", "york", "new", "rome"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models run faster on one thread (and far faster on a busy machine)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

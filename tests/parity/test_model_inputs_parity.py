@@ -23,15 +23,7 @@ from bertkit.models import HEADS  # noqa: E402
 from test_model_parity import (LENGTHS, SHAPES, assert_close, batch, build, masked_qa_loss,  # noqa: E402
                                mlm_labels, qa_positions)
 
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models: one thread is fastest, and a second one only waits when the machine is busy."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 HEAD_EXTRA = {"BertForSequenceClassification": dict(num_labels=3),
