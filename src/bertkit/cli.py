@@ -298,7 +298,7 @@ def main(argv: list[str] | None = None) -> None:
         if os.environ.get("BERTKIT_DEBUG"):
             raise
         raise CommandFailed(f"bertkit {ns.command}: {e}") from None
-    except FileNotFoundError as e:  # a safety net: every input is checked by its reader first, so this should not be reached
+    except FileNotFoundError as e:  # a safety net: every input is checked by its reader first
         if os.environ.get("BERTKIT_DEBUG"):
             raise
         raise CommandFailed(f"bertkit {ns.command}: {e.filename or e}: no such file") from None
