@@ -12,14 +12,23 @@ One deliberate difference: where the original forces a random B whenever only on
 (which pushes the random-next rate above 50%), here that sentence is cut in two at a random token, so
 the rate stays at the configured 50%.
 
-Without NSP (RoBERTa's FULL-SENTENCES, kept within a document): whole sentences are packed until the
-next would not fit in max_seq_length − 2; a sentence longer than that is cut into pieces.
+Without NSP, within a document (BERT's --no-nsp): whole sentences are packed until the next would not
+fit in max_seq_length − 2; a sentence longer than that is cut into pieces.
+
+Without NSP, across documents (`cross_documents`, RoBERTa's FULL-SENTENCES, Liu et al. 2019, §4.2): the
+corpus is read as one stream of sentences, document after document in the corpus's order, and cut into
+blocks greedily: a block takes whole sentences while they fit in max_seq_length − 2 (room for <s> … </s>),
+and where a document ends inside a block one extra separator (the tokenizer's sep/eos id) is put between
+the two documents, counting against the length. A sentence longer than a whole block is cut into pieces.
+The blocks are laid out once (they depend only on the sentence lengths, so the plan is computed from the
+shard indexes without reading a token) and every epoch visits all of them in a new random order, as
+fairseq's RoBERTa does; so each token of the corpus is seen exactly once per epoch.
 
 Every random choice comes from a generator derived from (seed, epoch, document), and a masking generator
-from (seed, epoch, document, k-th example of that document); with static masking the epoch is left out,
-so an example is masked the same way every time it is seen. The stream is therefore a pure function of the
-seed and a position (epoch, index): a resumed run, or a rank of a distributed run, rebuilds exactly the
-examples it needs without sharing any state.
+from (seed, epoch, document, k-th example of that document), or (seed, epoch, block) across documents;
+with static masking the epoch is left out, so an example is masked the same way every time it is seen.
+The stream is therefore a pure function of the seed and a position (epoch, index): a resumed run, or a
+rank of a distributed run, rebuilds exactly the examples it needs without sharing any state.
 """
 from __future__ import annotations
 
@@ -48,11 +57,15 @@ class ExampleConfig:
     random_next_prob: float = 0.5
     dynamic_masking: bool = True  # False: the same mask every epoch (static)
     seed: int = 0
+    cross_documents: bool = False  # without NSP: blocks may span documents, a separator between them
 
     def __post_init__(self):
         if self.max_seq_length < 8:
             raise TrainError(f"--max-seq-length {self.max_seq_length}: must be at least 8 (room for [CLS] A "
                              "[SEP] B [SEP] and a few tokens)")
+        if self.nsp and self.cross_documents:
+            raise TrainError("cross_documents: packing across documents needs nsp=False (a next-sentence pair "
+                             "is built from one document); turn NSP off or packing across documents off")
 
 
 @dataclass
@@ -73,6 +86,7 @@ class ExampleStream:
                               f"found {len(corpus)}; add text, or pass --no-nsp")
         self.corpus, self.cfg, self.masker = corpus, cfg, masker
         self.cls, self.sep = int(cls_id), int(sep_id)
+        self._blocks: _BlockPlan | None = None  # cross_documents: laid out on first use
 
     def _key(self, epoch: int) -> int:
         return epoch if self.cfg.dynamic_masking else 0
@@ -81,8 +95,18 @@ class ExampleStream:
         """(n_docs,) the document order of an epoch."""
         return np.random.default_rng([self.cfg.seed, epoch, 7]).permutation(len(self.corpus))
 
+    @property
+    def blocks(self) -> _BlockPlan:
+        """The cross-document block plan (computed once, from the shard indexes)."""
+        if self._blocks is None:
+            self._blocks = _BlockPlan(self.corpus, self.cfg.max_seq_length - 2)
+        return self._blocks
+
     def instances(self, epoch: int = 0, index: int = 0) -> Iterator[tuple[int, int, Instance]]:
         """Yield (epoch, index, instance) from position (epoch, index) on, forever (epoch after epoch)."""
+        if self.cfg.cross_documents:
+            yield from self._block_instances(epoch, index)
+            return
         while True:
             i = 0
             for d in self.order(epoch):
@@ -99,8 +123,31 @@ class ExampleStream:
                                   "prepare it again")
             epoch, index = epoch + 1, 0
 
+    def block_order(self, epoch: int) -> np.ndarray:
+        """(n_blocks,) the order in which an epoch visits the cross-document blocks."""
+        return np.random.default_rng([self.cfg.seed, epoch, 13]).permutation(len(self.blocks))
+
+    def _block_instances(self, epoch: int, index: int) -> Iterator[tuple[int, int, Instance]]:
+        if len(self.blocks) == 0:
+            raise CorpusError(f"{corpus_name(self.corpus)}: the corpus yields no examples; add text or "
+                              "prepare it again")
+        while True:
+            order = self.block_order(epoch)
+            for i in range(index, len(order)):
+                yield epoch, i, self.block_instance(int(order[i]))
+            epoch, index = epoch + 1, 0
+
+    def block_instance(self, b: int) -> Instance:
+        """Block b of the cross-document plan: <s> sentences (</s> between documents) </s>; all type 0."""
+        body = self.blocks.tokens(b, self.sep)
+        ids = np.concatenate([[self.cls], body, [self.sep]]).astype(np.int64)
+        return Instance(ids, len(ids), IGNORE, self.blocks.first_doc(b), b)
+
     def mask(self, inst: Instance, epoch: int) -> dict[str, np.ndarray]:
-        rng = np.random.default_rng([self.cfg.seed, self._key(epoch), inst.doc, inst.k, 11])
+        if self.cfg.cross_documents:  # a block is its own unit: (seed, epoch, block)
+            rng = np.random.default_rng([self.cfg.seed, self._key(epoch), inst.k, 17])
+        else:
+            rng = np.random.default_rng([self.cfg.seed, self._key(epoch), inst.doc, inst.k, 11])
         inputs, labels = self.masker(inst.ids, rng)
         types = np.zeros(len(inst.ids), dtype=np.int64)
         types[inst.len_a:] = 1
@@ -183,6 +230,65 @@ class ExampleStream:
                 cur.append(p)
                 n += len(p)
         return out
+
+
+class _BlockPlan:
+    """Cross-document blocks over the whole corpus, as boundaries in its concatenated token stream.
+
+    The corpus's shards are read as one stream of tokens (document after document, in corpus order);
+    `starts` (n_blocks + 1,) int64 cuts it into blocks: block b is stream[starts[b]:starts[b + 1]], with a
+    separator inserted before every document that starts strictly inside it. Built greedily from the
+    sentence lengths only: a sentence (or a piece of at most `capacity` tokens of a longer one) joins the
+    current block when it fits, counting one more token for the separator when it opens a document."""
+
+    def __init__(self, corpus, capacity: int):
+        self.corpus, self.capacity = corpus, int(capacity)
+        sent_starts, doc_starts, self.shard_starts = [], [], [0]
+        for tokens, sents, docs in corpus.shards:
+            base = self.shard_starts[-1]
+            sents = np.asarray(sents, dtype=np.int64)
+            sent_starts.append(base + sents[:-1])
+            doc_starts.append(base + sents[np.asarray(docs[:-1], dtype=np.int64)])
+            self.shard_starts.append(base + len(tokens))
+        self.n_tokens = self.shard_starts[-1]
+        sent_starts = np.concatenate(sent_starts) if sent_starts else np.zeros(0, np.int64)
+        self.doc_starts = np.concatenate(doc_starts) if doc_starts else np.zeros(0, np.int64)  # (n_docs,)
+        sent_ends = np.append(sent_starts[1:], self.n_tokens)
+        self.starts = self._plan(sent_starts.tolist(), sent_ends.tolist(), set(self.doc_starts.tolist()))
+
+    def _plan(self, sent_starts: list[int], sent_ends: list[int], doc_starts: set[int]) -> np.ndarray:
+        cap, starts, used = self.capacity, [], 0  # used: tokens of the open block, separators included
+        for s0, s1 in zip(sent_starts, sent_ends):
+            for p in range(s0, s1, cap):  # pieces of at most cap tokens
+                n = min(cap, s1 - p)
+                sep = 1 if (used and p in doc_starts) else 0
+                if not starts or used + sep + n > cap:
+                    starts.append(p)  # a new block opens with this piece (no separator in front)
+                    used = n
+                else:
+                    used += sep + n
+        starts.append(self.n_tokens)
+        return np.asarray(starts, dtype=np.int64)  # [n_tokens] alone: no blocks
+
+    def __len__(self) -> int:
+        return len(self.starts) - 1
+
+    def first_doc(self, b: int) -> int:
+        return int(np.searchsorted(self.doc_starts, self.starts[b], side="right")) - 1
+
+    def tokens(self, b: int, sep_id: int) -> np.ndarray:
+        """(n,) int64 the tokens of block b with `sep_id` between documents."""
+        a, z = int(self.starts[b]), int(self.starts[b + 1])
+        parts = []
+        s = int(np.searchsorted(self.shard_starts, a, side="right")) - 1
+        while a < z:  # a block may span shards (a shard ends at a document boundary)
+            base, end = self.shard_starts[s], self.shard_starts[s + 1]
+            parts.append(np.asarray(self.corpus.shards[s][0][a - base:min(z, end) - base], dtype=np.int64))
+            a, s = min(z, end), s + 1
+        body = np.concatenate(parts) if parts else np.zeros(0, np.int64)
+        a = int(self.starts[b])
+        inside = np.unique(self.doc_starts[(self.doc_starts > a) & (self.doc_starts < z)])  # documents opening inside
+        return np.insert(body, inside - a, sep_id)
 
 
 def _truncate_pair(a: np.ndarray, b: np.ndarray, max_tokens: int, rng: random.Random):

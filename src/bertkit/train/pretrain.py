@@ -1,9 +1,10 @@
-"""The pretraining loop: MLM + NSP from scratch or from a checkpoint, resumable bit for bit, DDP-ready.
+"""The pretraining loop: BERT (MLM + NSP) or RoBERTa (dynamic MLM on full sentences packed across
+documents), from scratch or from a checkpoint, resumable bit for bit, DDP-ready.
 
     shards ─► ExampleStream (position = epoch, index) ─► this rank's slice of each global batch
            ─► micro-batches, gradients accumulated ─► clip ─► AdamW ─► schedule
            every log_every: metrics.jsonl line (loss, lr, tokens/s, MFU)
-           every eval_every: held-out MLM loss/accuracy, NSP accuracy, perplexity; loss.png
+           every eval_every: held-out MLM loss/accuracy, perplexity (NSP accuracy with NSP); loss.png
            every save_every, and on SIGINT/SIGTERM: checkpoint.pt (atomic)
            at the end: model/ (a Hugging Face folder with the tokenizer)
 
@@ -114,35 +115,162 @@ def _check_config(name: str) -> None:
 
 
 def _load_tokenizer(folder: str):
-    from ..tokenization import BertTokenizer
-    return BertTokenizer.from_pretrained(folder)
+    try:
+        from ..tokenization import AutoTokenizer  # any family's tokenizer folder
+    except ImportError:
+        from ..tokenization import BertTokenizer as AutoTokenizer
+    return AutoTokenizer.from_pretrained(folder)
 
 
-def build_model(a: PretrainArgs, vocab_size: int) -> BertForPreTraining:
-    torch.manual_seed(a.seed)  # weight init: the same on every rank (DDP also broadcasts rank 0's)
+def _folder_model_type(folder: str) -> str | None:
+    """model_type of a model folder's config.json (None when unreadable: loading it says why)."""
+    try:
+        cfg = json.loads((Path(folder) / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return cfg.get("model_type", "bert") if isinstance(cfg, dict) else None
+
+
+def resolve_model_type(a: PretrainArgs) -> PretrainArgs:
+    """The run's arguments with model_type decided (--model-type, else the --init-from folder's, else
+    bert) and the combinations checked: PretrainError (one line) for an unknown type, a --model-type
+    that contradicts the --init-from folder or the --config file, or an NSP-only option with roberta.
+    roberta implies no_nsp=True."""
+    from dataclasses import replace
+    from .pretrain_args import PRETRAIN_MODEL_TYPES
+    known = ", ".join(PRETRAIN_MODEL_TYPES)
+    if a.model_type and a.model_type not in PRETRAIN_MODEL_TYPES:
+        raise PretrainError(f"--model-type {a.model_type!r}: not a model type bertkit pretrain has a recipe for; "
+                            f"use one of {known}")
+    model_type = a.model_type or "bert"
     if a.init_from:
-        model = BertForPreTraining.from_pretrained(a.init_from)
-    else:
-        if a.config.endswith(".json"):
+        found = _folder_model_type(a.init_from)
+        if found is not None and found not in PRETRAIN_MODEL_TYPES:
+            raise PretrainError(f"--init-from {a.init_from}: a {found!r} model; bertkit pretrain continues "
+                                f"{known} models")
+        if found is not None and a.model_type and a.model_type != found:
+            raise PretrainError(f"--model-type {a.model_type}: the --init-from folder {a.init_from} holds a "
+                                f"{found} model; drop --model-type (or give a {a.model_type} folder)")
+        model_type = found or model_type
+    elif a.config.endswith(".json"):
+        try:
+            found = json.loads(Path(a.config).read_text(encoding="utf-8")).get("model_type")
+        except (OSError, ValueError, AttributeError):
+            found = None  # reading it again in build_model says what is wrong
+        if found is not None and found != model_type:
+            raise PretrainError(f"{a.config}: model_type is {found!r} but this run pretrains {model_type}; "
+                                f"pass --model-type {found} (or drop model_type from the file)")
+    if model_type == "roberta":
+        default_short = PretrainArgs.__dataclass_fields__["short_seq_prob"].default
+        if a.short_seq_prob != default_short:
+            raise PretrainError(f"--short-seq-prob {a.short_seq_prob}: shortens next-sentence pairs only; "
+                                "--model-type roberta packs full sentences (no NSP): drop --short-seq-prob")
+        return replace(a, model_type=model_type, no_nsp=True)
+    return replace(a, model_type=model_type)
+
+
+def _registry():
+    from .. import registry
+    return registry
+
+
+def _family_config(a: PretrainArgs, vocab_size: int, tok) -> object:
+    """The config of a model from scratch: --config (preset or file) with the tokenizer's vocabulary and,
+    for roberta, its pad id (RoBERTa's positions count from pad_token_id + 1, so a preset gets
+    max_seq_length + pad_token_id + 1 positions at least)."""
+    if a.config.endswith(".json"):
+        fields = json.loads(Path(a.config).read_text(encoding="utf-8"))
+        if a.model_type == "bert":
             config = BertConfig.from_json_file(a.config)
-            if "vocab_size" in json.loads(Path(a.config).read_text()) and config.vocab_size != vocab_size:
-                raise PretrainError(f"{a.config}: vocab_size is {config.vocab_size}, but the tokenizer has "
-                                    f"{vocab_size} tokens; fix vocab_size (or drop it to take the tokenizer's)")
-            config.vocab_size = vocab_size
         else:
-            config = BertConfig.preset(a.config, vocab_size=vocab_size)
-        model = BertForPreTraining(config)
+            fields.pop("model_type", None)
+            config = _registry().AutoConfig.for_model(a.model_type, **fields)
+        if "vocab_size" in fields and config.vocab_size != vocab_size:
+            raise PretrainError(f"{a.config}: vocab_size is {config.vocab_size}, but the tokenizer has "
+                                f"{vocab_size} tokens; fix vocab_size (or drop it to take the tokenizer's)")
+        config.vocab_size = vocab_size
+        if a.model_type != "bert" and tok is not None:
+            if "pad_token_id" in fields and config.pad_token_id != tok.pad_token_id:
+                raise PretrainError(f"{a.config}: pad_token_id is {config.pad_token_id}, but the tokenizer's pad "
+                                    f"token is {tok.pad_token_id}; fix pad_token_id (or drop it to take the "
+                                    "tokenizer's)")
+            config.pad_token_id = tok.pad_token_id
+        return config
+    if a.model_type == "bert":
+        return BertConfig.preset(a.config, vocab_size=vocab_size)
+    pad = tok.pad_token_id if tok is not None else None
+    kind = type(_registry().AutoConfig.for_model(a.model_type))
+    extra = {} if pad is None else {"pad_token_id": pad, "bos_token_id": tok.cls_token_id,
+                                    "eos_token_id": tok.sep_token_id}
+    config = kind.preset(a.config, vocab_size=vocab_size, **extra)
+    config.max_position_embeddings = max(config.max_position_embeddings,
+                                         a.max_seq_length + config.pad_token_id + 1)
+    return config
+
+
+def max_length_of(config) -> int:
+    """The longest input a config's position embeddings hold: RoBERTa's positions start at pad_token_id + 1."""
+    if getattr(config, "model_type", "bert") == "roberta":
+        return config.max_position_embeddings - config.pad_token_id - 1
+    return config.max_position_embeddings
+
+
+def build_model(a: PretrainArgs, vocab_size: int, tok=None) -> nn.Module:
+    """BertForPreTraining (model_type bert) or RobertaForMaskedLM (roberta), from --init-from or from
+    --config with the tokenizer's vocabulary (and, for roberta, pad id; `tok` None: the config's own)."""
+    torch.manual_seed(a.seed)  # weight init: the same on every rank (DDP also broadcasts rank 0's)
+    model_type = a.model_type or "bert"
+    if a.init_from:
+        if model_type == "bert":
+            model = BertForPreTraining.from_pretrained(a.init_from)
+        else:
+            model = _registry().AutoModelForMaskedLM.from_pretrained(a.init_from)
+    else:
+        config = _family_config(replace_model_type(a, model_type), vocab_size, tok)
+        if model_type == "bert":
+            model = BertForPreTraining(config)
+        else:
+            model = _registry().AutoModelForMaskedLM.from_config(config)
     if a.dropout is not None:
         set_dropout(model, a.dropout)
     if model.config.vocab_size != vocab_size:
         raise PretrainError(f"the model has a vocabulary of {model.config.vocab_size}, the tokenizer {vocab_size}")
     if a.mlm_bias_init not in ("unigram", "zero"):
         raise PretrainError(f"--mlm-bias-init must be unigram or zero, got {a.mlm_bias_init!r}")
-    if a.max_seq_length > model.config.max_position_embeddings:
+    if tok is not None and model_type != "bert" and model.config.pad_token_id != tok.pad_token_id:
+        raise PretrainError(f"the model's pad_token_id is {model.config.pad_token_id}, the tokenizer's pad token "
+                            f"is {tok.pad_token_id}; give the tokenizer that belongs to the model")
+    limit = max_length_of(model.config)
+    if a.max_seq_length > limit:
+        where = ("" if limit == model.config.max_position_embeddings else
+                 f" (max_position_embeddings {model.config.max_position_embeddings} − pad_token_id "
+                 f"{model.config.pad_token_id} − 1)")
         raise PretrainError(f"--max-seq-length {a.max_seq_length} exceeds the model's max_position_embeddings "
-                            f"{model.config.max_position_embeddings}; use at most "
-                            f"{model.config.max_position_embeddings}")
+                            f"{limit}{where}; use at most {limit}")
     return model
+
+
+def replace_model_type(a: PretrainArgs, model_type: str) -> PretrainArgs:
+    from dataclasses import replace
+    return a if a.model_type == model_type else replace(a, model_type=model_type)
+
+
+def mlm_outputs(out) -> tuple[torch.Tensor, torch.Tensor]:
+    """(MLM loss, MLM logits) of a BertForPreTraining (mlm_loss, prediction_logits) or a *ForMaskedLM
+    (loss, logits) output; with labels, the logits are (n_scored, V), in the order of the scored labels."""
+    if hasattr(out, "prediction_logits"):
+        return out.mlm_loss, out.prediction_logits
+    return out.loss, out.logits
+
+
+def mlm_decoder_bias(model: nn.Module) -> torch.Tensor:
+    """The bias of the MLM decoder (the output layer over the vocabulary)."""
+    for name in ("mlm", "lm_head", "cls"):
+        head = getattr(model, name, None)
+        if head is not None and isinstance(getattr(head, "bias", None), torch.Tensor):
+            return head.bias
+    out = model.get_output_embeddings()
+    return out.bias
 
 
 def set_dropout(model: nn.Module, p: float) -> None:
@@ -171,13 +299,22 @@ def unigram_log_probs(corpus: TokenCorpus, vocab_size: int, max_tokens: int = 10
 
 def make_stream(corpus: TokenCorpus, tok, a: PretrainArgs, static: bool | None = None, seed: int | None = None,
                 mlm_probability: float | None = None):
+    """The examples of a run: NSP pairs (bert), full sentences of a document (bert --no-nsp), or full
+    sentences packed across documents (roberta), masked by the tokenizer's own special ids."""
     vocab = tok.convert_ids_to_tokens(list(range(len(tok))))
     special = {i for i, t in enumerate(vocab) if t.startswith("[") and t.endswith("]") and t.isupper()}
     special |= {tok.cls_token_id, tok.sep_token_id, tok.mask_token_id, tok.pad_token_id}
+    special |= set(getattr(tok, "all_special_ids", ()))
+    continuation = continuation_table(vocab) if a.whole_word_mask else None
+    if continuation is not None and not continuation.any():
+        raise PretrainError("--whole-word-mask: needs a WordPiece tokenizer (words continue with ## pieces); this "
+                            "tokenizer has none; drop --whole-word-mask")
     p = a.mlm_probability if mlm_probability is None else mlm_probability
     masker = Masker(MaskingConfig(mlm_probability=p, whole_word=a.whole_word_mask),
-                    len(tok), tok.mask_token_id, special, continuation_table(vocab) if a.whole_word_mask else None)
-    cfg = ExampleConfig(max_seq_length=a.max_seq_length, short_seq_prob=a.short_seq_prob, nsp=not a.no_nsp,
+                    len(tok), tok.mask_token_id, special, continuation)
+    roberta = a.model_type == "roberta"
+    cfg = ExampleConfig(max_seq_length=a.max_seq_length, short_seq_prob=a.short_seq_prob,
+                        nsp=not (a.no_nsp or roberta), cross_documents=roberta,
                         dynamic_masking=not (a.static_masking if static is None else static),
                         seed=a.seed if seed is None else seed)
     return ExampleStream(corpus, cfg, masker, tok.cls_token_id, tok.sep_token_id)
@@ -193,10 +330,11 @@ def evaluate(model, batches: list[dict], dtype: str, device) -> dict[str, float]
         batch = {k: v.to(device) for k, v in batch.items()}
         with _autocast(dtype, device):
             out = model(**batch)
-        labels = batch["labels"][batch["labels"] != -100]  # order of the rows of prediction_logits
+        mlm_loss, logits = mlm_outputs(out)
+        labels = batch["labels"][batch["labels"] != -100]  # order of the rows of the scored logits
         n = labels.numel()
-        loss_sum += float(out.mlm_loss) * n
-        correct += float((out.prediction_logits.argmax(-1) == labels).sum())
+        loss_sum += float(mlm_loss) * n
+        correct += float((logits.argmax(-1) == labels).sum())
         masked += n
         if "next_sentence_label" in batch:
             nsp_ok += float((out.seq_relationship_logits.argmax(-1) == batch["next_sentence_label"]).sum())
@@ -314,6 +452,7 @@ class _Stop:
 # -- the loop -----------------------------------------------------------------------------------------
 
 def pretrain(a: PretrainArgs) -> Path:
+    a = resolve_model_type(a)  # before any work: a bad combination costs nothing
     rank, world, device = init_distributed()
     out = Path(a.out)
     threads = a.threads or max(1, (os.cpu_count() or 1) // int(os.environ.get("LOCAL_WORLD_SIZE", world)))
@@ -349,7 +488,7 @@ def pretrain(a: PretrainArgs) -> Path:
                             "or give the corpus files")
     tok = _load_tokenizer(tok_dir)
     # the model before the corpus: a bad --config or --init-from is said before anything is written
-    model = build_model(a, len(tok))
+    model = build_model(a, len(tok), tok)
     data = Path(a.data) if a.data else out / "shards"
     if a.files:
         if rank == 0:
@@ -369,7 +508,7 @@ def pretrain(a: PretrainArgs) -> Path:
         # the decoder bias would need thousands of Adam steps of size ~lr to reach the log-frequencies
         # (spanning ~10 nats); starting there puts the first steps into learning context instead
         with torch.no_grad():
-            model.mlm.bias.copy_(unigram_log_probs(train_corpus, len(tok)))
+            mlm_decoder_bias(model).copy_(unigram_log_probs(train_corpus, len(tok)))
     model = model.to(device)
     model.train()
     ocfg = OptimConfig(lr=a.lr, weight_decay=a.weight_decay, betas=(0.9, a.beta2), warmup=a.warmup,
@@ -400,7 +539,7 @@ def pretrain(a: PretrainArgs) -> Path:
     if world > 1:
         from torch.nn.parallel import DistributedDataParallel
         ddp = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None,
-                                      find_unused_parameters=not nsp)
+                                      find_unused_parameters=a.model_type == "bert" and not nsp)
 
     # held-out batches: fixed (static masks, fixed seed), built once
     eval_batches = []
@@ -487,7 +626,7 @@ def pretrain(a: PretrainArgs) -> Path:
                         outp = ddp(**batch)
                     (outp.loss / accum).backward()
                 sums["loss"] += float(outp.loss.detach()) / accum
-                sums["mlm_loss"] += float(outp.mlm_loss.detach()) / accum
+                sums["mlm_loss"] += float(mlm_outputs(outp)[0].detach()) / accum
                 if nsp:
                     sums["nsp_loss"] += float(outp.nsp_loss.detach()) / accum
             grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), a.clip)) if a.clip > 0 else None
@@ -503,7 +642,7 @@ def pretrain(a: PretrainArgs) -> Path:
                                                             world, device)
                 dt = time.perf_counter() - window_t0
                 tps, mfu = window_tokens / dt, window_flops / dt / (peak * world) if peak else 0.0
-                write({"step": step, "loss": loss, "mlm_loss": mlm_loss, "nsp_loss": nsp_loss if nsp else None,
+                write({"step": step, "loss": loss, "mlm_loss": mlm_loss, **({"nsp_loss": nsp_loss} if nsp else {}),
                        "lr": lr, "grad_norm": grad_norm, "tokens_per_s": round(tps, 1), "mfu": round(mfu, 4),
                        "epoch": position[0], "time": time.time()})
                 bar.set_postfix_str(f"loss {loss:.3f} lr {lr:.2e} {tps:,.0f} tok/s MFU {mfu:.1%}", refresh=False)

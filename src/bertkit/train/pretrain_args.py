@@ -22,15 +22,24 @@ class PrepareArgs:
     skip_bad_files: bool = _arg(False, "skip a file that is not UTF-8, with a warning (default: stop and say where)")
 
 
+# the model types `bertkit pretrain` has a recipe for (bertkit.registry has the families; a family is
+# pretrainable once it has a recipe here): bert = MLM + NSP, roberta = dynamic MLM on full sentences
+PRETRAIN_MODEL_TYPES = ("bert", "roberta")
+
+
 @dataclass
 class PretrainArgs:
-    """Pretrain BERT (MLM + NSP) from scratch, or continue from a checkpoint folder (domain adaptation)."""
+    """Pretrain BERT (MLM + NSP) or RoBERTa (MLM on full sentences) from scratch, or continue from a
+    checkpoint folder (domain adaptation)."""
     files: list[str] = _arg([], "text/JSONL corpus files (prepared into shards first; skip when --data is ready)",
                             positional=True, nargs="*")
     out: str = _arg("pretrain-out", "run folder: metrics.jsonl, loss.png, checkpoint.pt, model/ (final)")
     data: str = _arg("", "prepared shards folder (default: <out>/shards)")
     vocab: str = _arg("", "tokenizer folder for a model from scratch (from `bertkit vocab`)")
     config: str = _arg("small", "preset (tiny, mini, small, medium, base, large) or a config.json path")
+    model_type: str = _arg("", "bert (MLM + NSP, or MLM only with --no-nsp) or roberta (MLM only, dynamic "
+                           "masks, full sentences packed across documents); default: the --init-from folder's "
+                           "type, else bert", choices=PRETRAIN_MODEL_TYPES)
     init_from: str = _arg("", "continue from this model folder; missing MLM/NSP heads are initialised fresh")
     resume: bool = _arg(False, "continue the interrupted run in --out exactly where it stopped")
     max_seq_length: int = _arg(128, "tokens per example, [CLS]/[SEP] included")
@@ -56,8 +65,9 @@ class PretrainArgs:
                               "or zero")
     whole_word_mask: bool = _arg(False, "select whole words (a token and its ## pieces)")
     static_masking: bool = _arg(False, "the same mask every epoch (default: a new mask each time)")
-    no_nsp: bool = _arg(False, "no next-sentence prediction: pack full sentences (RoBERTa-style)")
-    short_seq_prob: float = _arg(0.1, "probability of a shorter target length for a document")
+    no_nsp: bool = _arg(False, "no next-sentence prediction: pack full sentences of a document "
+                        "(--model-type roberta packs across documents)")
+    short_seq_prob: float = _arg(0.1, "with NSP: probability of a shorter target length for a document")
     eval_every: int = _arg(200, "evaluate on the held-out split every N steps (0 = only at the end)")
     eval_examples: int = _arg(512, "held-out examples per evaluation")
     save_every: int = _arg(200, "write checkpoint.pt every N steps (0 = only at the end / on a signal)")
