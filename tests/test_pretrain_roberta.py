@@ -1,0 +1,201 @@
+"""`bertkit pretrain --model-type roberta`: FULL-SENTENCES blocks packed across documents (Liu et al. 2019,
+§4.2), dynamic masks, MLM only; the run resumes exactly, its loss falls, its folder loads in `transformers`,
+and bad combinations of options are one-line errors."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from bertkit.data.corpus import TokenCorpus, write_token_corpus
+from bertkit.data.masking import IGNORE, Masker, MaskingConfig
+from bertkit.data.pretraining import ExampleConfig, ExampleStream, collate
+from bertkit.errors import BertkitError, TrainError
+
+V, PAD, UNK, CLS, SEP, MASK = 1000, 0, 1, 2, 3, 4
+SPECIAL = [PAD, UNK, CLS, SEP, MASK]
+
+
+def _corpus(tmp_path, n_docs=60, seed=0, long_every=7):
+    """Documents of 1–8 sentences of 1–20 tokens; every `long_every`-th sentence is 40–90 tokens (longer
+    than a block of max_seq_length 32), so pieces of cut sentences occur too."""
+    rng = np.random.default_rng(seed)
+    docs, k = [], 0
+    for _ in range(n_docs):
+        doc = []
+        for _ in range(rng.integers(1, 9)):
+            k += 1
+            n = rng.integers(40, 91) if k % long_every == 0 else rng.integers(1, 21)
+            doc.append(rng.integers(5, V, size=n))
+        docs.append(doc)
+    write_token_corpus(tmp_path, {"train": docs, "eval": docs[:4]}, V)
+    return TokenCorpus(tmp_path, "train")
+
+
+def _stream(corpus, max_seq_length=32, **kw):
+    cfg = ExampleConfig(max_seq_length=max_seq_length, nsp=False, cross_documents=True, **kw)
+    return ExampleStream(corpus, cfg, Masker(MaskingConfig(), V, MASK, SPECIAL), CLS, SEP)
+
+
+def test_blocks_are_full_sentences_across_documents(tmp_path):
+    corpus = _corpus(tmp_path)
+    L = 32
+    cap = L - 2
+    stream = _stream(corpus, L)
+    docs = [np.concatenate(corpus.doc(d)).astype(np.int64) for d in range(len(corpus))]
+    text = np.concatenate(docs)  # the corpus, in order
+    doc_starts = set(np.cumsum([0] + [len(d) for d in docs[:-1]]).tolist())
+    # where a block may start or end: a sentence boundary, or a cut every `cap` tokens of a longer sentence
+    piece_at, pos = {}, 0  # piece start -> piece length
+    for d in range(len(corpus)):
+        for s in corpus.doc(d):
+            for j in range(0, len(s), cap):
+                piece_at[pos + j] = min(cap, len(s) - j)
+            pos += len(s)
+    assert max(len(s) for d in range(len(corpus)) for s in corpus.doc(d)) > cap  # cut sentences are tested
+
+    n = len(stream.blocks)
+    bodies, starts, pos = [], [], 0
+    for b in range(n):
+        inst = stream.block_instance(b)
+        ids = inst.ids
+        assert ids[0] == CLS and ids[-1] == SEP and len(ids) <= L
+        assert inst.next_label == IGNORE and inst.len_a == len(ids) and inst.k == b
+        body = ids[1:-1]
+        assert len(body) and body[0] != SEP and body[-1] != SEP
+        seps = np.flatnonzero(body == SEP)
+        tokens = np.delete(body, seps)
+        # a separator exactly where a document starts inside the block, and nowhere else
+        at = {pos + int(i) - k for k, i in enumerate(seps)}
+        assert at == {p for p in doc_starts if pos < p < pos + len(tokens)}, b
+        assert inst.doc == max(d for d, p in enumerate(sorted(doc_starts)) if p <= pos)
+        assert pos in piece_at, "a block starts inside a sentence (not at a piece boundary)"
+        starts.append(pos)
+        bodies.append(tokens)
+        pos += len(tokens)
+    assert np.array_equal(np.concatenate(bodies), text)  # every token once, in the corpus's order
+    for b in range(n - 1):  # full: the next sentence (piece) would not have fitted
+        nxt = starts[b + 1]
+        used = len(stream.block_instance(b).ids) - 2
+        assert used + (nxt in doc_starts) + piece_at[nxt] > cap, b
+    within = ExampleStream(corpus, ExampleConfig(max_seq_length=L, nsp=False), stream.masker, CLS, SEP)
+    assert n < sum(len(within.doc_instances(d, 0)) for d in range(len(corpus)))  # denser than per document
+
+    # an epoch visits every block once, in its own order; the next epoch starts after the last
+    it = stream.instances()
+    epoch0 = [next(it) for _ in range(n)]
+    assert [(e, i) for e, i, _ in epoch0] == [(0, i) for i in range(n)]
+    assert sorted(inst.k for *_, inst in epoch0) == list(range(n))
+    e, i, inst = next(it)
+    assert (e, i) == (1, 0)
+    assert [x.k for *_, x in epoch0] != list(stream.block_order(1))  # the order changes per epoch
+
+
+def test_dynamic_masks_differ_across_epochs_and_replay(tmp_path):
+    corpus = _corpus(tmp_path, n_docs=30)
+    stream = _stream(corpus)
+    n = len(stream.blocks)
+    block = stream.block_instance(5)
+    masks = [stream.mask(block, e)["labels"] for e in range(4)]
+    for x in range(4):
+        for y in range(x + 1, 4):
+            assert not np.array_equal(masks[x], masks[y]), "the same mask in two epochs"
+    static = _stream(corpus, dynamic_masking=False)
+    assert all(np.array_equal(static.mask(block, 0)["labels"], static.mask(block, e)["labels"]) for e in range(4))
+    # the stream is a pure function of the position: replay from the middle of epoch 1, masks included
+    straight = stream.instances()
+    first = [next(straight) for _ in range(2 * n + 5)]
+    mid = n + n // 2
+    again = _stream(corpus).instances(*first[mid][:2])  # a fresh stream object, as a resumed run builds
+    fresh = _stream(corpus)
+    for (e1, i1, a), (e2, i2, b) in zip(first[mid:], again):
+        assert (e1, i1) == (e2, i2) and np.array_equal(a.ids, b.ids)
+        m1, m2 = stream.mask(a, e1), fresh.mask(b, e2)
+        assert np.array_equal(m1["input_ids"], m2["input_ids"]) and np.array_equal(m1["labels"], m2["labels"])
+    # masks of one example in two epochs differ, and never touch <s>, </s> or the document separators
+    for e, _, inst in first[:n]:
+        m = stream.mask(inst, e)
+        assert (m["labels"][np.isin(inst.ids, SPECIAL)] == IGNORE).all()
+
+
+def test_collate_has_no_token_types_and_no_nsp_label(tmp_path):
+    stream = _stream(_corpus(tmp_path, n_docs=20))
+    batch = collate([stream.mask(stream.block_instance(b), 0) for b in range(6)], PAD, nsp=False)
+    assert "next_sentence_label" not in batch
+    assert batch["token_type_ids"].abs().sum() == 0  # type_vocab_size 1: all zeros
+    assert batch["input_ids"].shape[1] <= 32
+
+
+def test_cross_documents_needs_no_nsp():
+    with pytest.raises(TrainError, match="cross_documents: packing across documents needs nsp=False"):
+        ExampleConfig(nsp=True, cross_documents=True)
+
+
+# -- the run ---------------------------------------------------------------------------------------------
+
+TINY = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64,
+        "max_position_embeddings": 40}
+
+
+@pytest.fixture(autouse=True)
+def _keep_threads():
+    n = torch.get_num_threads()  # pretrain() sets the thread count of this process
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def shards(pretrain_text, pretrain_vocab, tmp_path_factory):
+    from bertkit.data.corpus import PrepareConfig, prepare_corpus
+    return prepare_corpus([pretrain_text], pretrain_vocab, tmp_path_factory.mktemp("rob") / "shards",
+                          PrepareConfig(eval_fraction=0.05, workers=1), progress=False)
+
+
+def _config(folder, **fields):
+    path = folder / f"config-{len(list(folder.glob('config-*')))}.json"
+    path.write_text(json.dumps({**TINY, **fields}))
+    return str(path)
+
+
+def _args(shards, vocab, out, config, **kw):
+    from bertkit.train.pretrain_args import PretrainArgs
+    values = dict(data=str(shards), vocab=str(vocab), config=config, out=str(out), max_seq_length=32,
+                  batch_size=8, steps=4, dtype="fp32", lr=1e-3, eval_examples=16, eval_every=0, save_every=0,
+                  log_every=1, threads=1, no_progress=True, model_type="roberta")
+    values.update(kw)
+    return PretrainArgs(**values)
+
+
+def _rows(out):
+    return [json.loads(x) for x in (out / "metrics.jsonl").read_text().split("\n") if x.strip()]
+
+
+@pytest.mark.parametrize("kw, message", [
+    (dict(model_type="xlnet"), r"^--model-type 'xlnet': not a model type bertkit pretrain has a recipe for; "
+                               r"use one of bert, roberta$"),
+    (dict(short_seq_prob=0.3), r"^--short-seq-prob 0\.3: shortens next-sentence pairs only; --model-type roberta "
+                               r"packs full sentences \(no NSP\): drop --short-seq-prob$"),
+])
+def test_bad_combinations_are_one_line_errors(shards, pretrain_vocab, tmp_path, kw, message):
+    from bertkit.train.pretrain import pretrain
+    with pytest.raises(BertkitError, match=message):
+        pretrain(_args(shards, pretrain_vocab, tmp_path / "run", _config(tmp_path), **kw))
+    assert not (tmp_path / "run").exists()
+
+
+def test_config_file_of_another_type(shards, pretrain_vocab, tmp_path):
+    from bertkit.train.pretrain import PretrainError, pretrain
+    config = _config(tmp_path, model_type="bert")
+    with pytest.raises(PretrainError, match=r"model_type is 'bert' but this run pretrains roberta; pass "
+                                            r"--model-type bert \(or drop model_type from the file\)$"):
+        pretrain(_args(shards, pretrain_vocab, tmp_path / "run", config))
+
+
+def test_unknown_model_type_on_the_command_line(tmp_path, capsys):
+    from bertkit.cli import main
+    with pytest.raises(SystemExit) as e:
+        main(["pretrain", "--model-type", "xlnet", "--out", str(tmp_path / "run")])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--model-type" in err and "'xlnet'" in err and "'roberta'" in err
+    assert not (tmp_path / "run").exists()
