@@ -199,3 +199,136 @@ def test_unknown_model_type_on_the_command_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--model-type" in err and "'xlnet'" in err and "'roberta'" in err
     assert not (tmp_path / "run").exists()
+
+
+def _train_rows(out):
+    return [(r["step"], r["loss"], r["mlm_loss"], r["grad_norm"]) for r in _rows(out) if "loss" in r]
+
+
+def test_roberta_run_learns_and_its_folder_loads_in_transformers(shards, pretrain_vocab, tmp_path, monkeypatch):
+    """A tiny run on a fixed seed: MLM only (no NSP anywhere in the metrics), the held-out loss falls, and
+    model/ is a RoBERTa folder that transformers' AutoModelForMaskedLM loads to the same logits."""
+    transformers = pytest.importorskip("transformers")
+    from bertkit.registry import AutoModelForMaskedLM
+    from bertkit.train import pretrain as pretrain_mod
+    monkeypatch.setattr(pretrain_mod, "matmul_peak", lambda *a: 1e12)  # speed: MFU is not what is tested
+    out = tmp_path / "run"
+    # from a zero decoder bias (loss ln V at the start): on this tiny corpus the context adds little
+    # beyond word frequencies in a few dozen steps, so the fall from ln V is what shows learning here
+    pretrain_mod.pretrain(_args(shards, pretrain_vocab, out, _config(tmp_path), steps=30, lr=5e-3, warmup=0.1,
+                                dropout=0.0, eval_every=30, mlm_bias_init="zero"))
+    rows = _rows(out)
+    assert not [k for r in rows for k in r if "nsp" in k]
+    ev = [r for r in rows if "eval_mlm_loss" in r]
+    assert [r["step"] for r in ev] == [0, 30]
+    assert ev[0]["eval_mlm_loss"] > 5 and ev[-1]["eval_mlm_loss"] < ev[0]["eval_mlm_loss"] - 0.7, ev
+    assert ev[-1]["eval_mlm_acc"] > ev[0]["eval_mlm_acc"]
+    assert ev[-1]["eval_ppl"] == pytest.approx(np.exp(ev[-1]["eval_mlm_loss"]))
+    train = [r["mlm_loss"] for r in rows if "loss" in r]
+    assert len(train) == 30 and np.mean(train[-5:]) < np.mean(train[:5]) - 0.5
+    assert (out / "loss.png").stat().st_size > 1000
+
+    folder = out / "model"
+    config = json.loads((folder / "config.json").read_text())
+    assert config["model_type"] == "roberta" and config["type_vocab_size"] == 1
+    from bertkit.train.pretrain import _load_tokenizer
+    tok = _load_tokenizer(str(folder))
+    assert config["pad_token_id"] == tok.pad_token_id
+    assert config["max_position_embeddings"] - config["pad_token_id"] - 1 >= 32
+    theirs = transformers.AutoModelForMaskedLM.from_pretrained(folder).eval()
+    assert type(theirs).__name__ == "RobertaForMaskedLM"
+    ours = AutoModelForMaskedLM.from_pretrained(folder).eval()
+    enc = tok(["the river city was built.", "a game"], padding=True, return_tensors="pt")
+    batch = {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
+    with torch.no_grad():
+        a, b = ours(**batch).logits, theirs(**batch).logits
+    real = batch["attention_mask"].bool()
+    torch.testing.assert_close(a[real], b[real], atol=1e-4, rtol=1e-4)
+
+
+class _StopAfter:
+    """Stands in for pretrain's signal flag: raised after `n` steps, as a SIGTERM would be."""
+
+    def __init__(self, base, n):
+        self.base, self.n = base, n
+
+    def __call__(self):
+        n = self.n
+
+        class Stop(self.base):
+            reads = 0
+
+            @property
+            def flag(self):
+                self.reads += 1
+                return self.reads >= n
+
+            @flag.setter
+            def flag(self, value):
+                pass
+        return Stop()
+
+
+def test_roberta_resume_is_exact(shards, pretrain_vocab, tmp_path, monkeypatch):
+    """Stopped after N steps (checkpoint written), resumed to 2N: the losses, gradient norms, held-out
+    scores and final weights are bitwise those of an uninterrupted run (dropout on)."""
+    from safetensors.torch import load_file
+    from bertkit.train import pretrain as pretrain_mod
+    N = 3
+    config = _config(tmp_path)
+    monkeypatch.setattr(pretrain_mod, "plot_metrics", lambda *a: None)  # speed: the curve is not compared
+    monkeypatch.setattr(pretrain_mod, "matmul_peak", lambda *a: 1e12)
+    common = dict(steps=2 * N, eval_every=N, save_every=N, eval_examples=8, no_nsp=True)  # --no-nsp: redundant, fine
+    straight, stopped = tmp_path / "straight", tmp_path / "stopped"
+    pretrain_mod.pretrain(_args(shards, pretrain_vocab, straight, config, **common))
+    with monkeypatch.context() as m:
+        m.setattr(pretrain_mod, "_Stop", _StopAfter(pretrain_mod._Stop, N))
+        with pytest.raises(SystemExit):
+            pretrain_mod.pretrain(_args(shards, pretrain_vocab, stopped, config, **common))
+    assert torch.load(stopped / "checkpoint.pt", weights_only=True)["step"] == N
+    pretrain_mod.pretrain(_args(shards, pretrain_vocab, stopped, config, resume=True, **common))
+    assert _train_rows(straight) == _train_rows(stopped) and len(_train_rows(straight)) == 2 * N
+    evals = [[(r["step"], r["eval_mlm_loss"], r["eval_mlm_acc"]) for r in _rows(o) if "eval_mlm_loss" in r]
+             for o in (straight, stopped)]
+    assert evals[0] == evals[1] and [s for s, *_ in evals[0]] == [0, N, 2 * N]
+    wa, wb = load_file(straight / "model" / "model.safetensors"), load_file(stopped / "model" / "model.safetensors")
+    assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+@pytest.fixture(scope="module")
+def folders(pretrain_vocab, tmp_path_factory):
+    """A tiny RoBERTa folder and a tiny BERT folder, both with the test tokenizer."""
+    from bertkit.models import BertForPreTraining
+    from bertkit.registry import AutoConfig, AutoModelForMaskedLM
+    from bertkit.config import BertConfig
+    from bertkit.train.pretrain import _load_tokenizer
+    tok = _load_tokenizer(str(pretrain_vocab))
+    root = tmp_path_factory.mktemp("folders")
+    torch.manual_seed(0)
+    roberta = AutoModelForMaskedLM.from_config(AutoConfig.for_model(
+        "roberta", vocab_size=len(tok), pad_token_id=tok.pad_token_id, **TINY))
+    roberta.save_pretrained(root / "roberta")
+    tok.save_pretrained(root / "roberta")
+    BertForPreTraining(BertConfig(vocab_size=len(tok), **TINY)).save_pretrained(root / "bert")
+    tok.save_pretrained(root / "bert")
+    return root
+
+
+def test_init_from_a_roberta_folder_continues_with_mlm_only(shards, folders, tmp_path, monkeypatch):
+    from bertkit.train import pretrain as pretrain_mod
+    monkeypatch.setattr(pretrain_mod, "matmul_peak", lambda *a: 1e12)
+    out = tmp_path / "run"
+    pretrain_mod.pretrain(_args(shards, "", out, "small", init_from=str(folders / "roberta"), model_type="",
+                                steps=2, eval_every=0))
+    assert json.loads((out / "args.json").read_text())["model_type"] == "roberta"  # the folder's type
+    assert json.loads((out / "model" / "config.json").read_text())["model_type"] == "roberta"
+    assert not [k for r in _rows(out) for k in r if "nsp" in k]
+
+
+@pytest.mark.parametrize("folder, model_type", [("roberta", "bert"), ("bert", "roberta")])
+def test_init_from_a_folder_of_another_type(shards, folders, tmp_path, folder, model_type):
+    from bertkit.train.pretrain import PretrainError, pretrain
+    with pytest.raises(PretrainError, match=rf"^--model-type {model_type}: the --init-from folder \S+{folder} holds "
+                                            rf"a {folder} model; drop --model-type \(or give a {model_type} folder\)$"):
+        pretrain(_args(shards, "", tmp_path / "run", "small", init_from=str(folders / folder), model_type=model_type))
+    assert not (tmp_path / "run").exists()

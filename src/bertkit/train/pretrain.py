@@ -195,17 +195,24 @@ def _family_config(a: PretrainArgs, vocab_size: int, tok) -> object:
                                     f"token is {tok.pad_token_id}; fix pad_token_id (or drop it to take the "
                                     "tokenizer's)")
             config.pad_token_id = tok.pad_token_id
+            _set_bos_eos(config, tok, fields)
         return config
     if a.model_type == "bert":
         return BertConfig.preset(a.config, vocab_size=vocab_size)
-    pad = tok.pad_token_id if tok is not None else None
     kind = type(_registry().AutoConfig.for_model(a.model_type))
-    extra = {} if pad is None else {"pad_token_id": pad, "bos_token_id": tok.cls_token_id,
-                                    "eos_token_id": tok.sep_token_id}
-    config = kind.preset(a.config, vocab_size=vocab_size, **extra)
+    config = kind.preset(a.config, vocab_size=vocab_size, **({} if tok is None else {"pad_token_id": tok.pad_token_id}))
+    if tok is not None:
+        _set_bos_eos(config, tok, {})
     config.max_position_embeddings = max(config.max_position_embeddings,
                                          a.max_seq_length + config.pad_token_id + 1)
     return config
+
+
+def _set_bos_eos(config, tok, given: dict) -> None:
+    """<s> and </s> of this tokenizer (its cls and sep), where the config records them and the file did not."""
+    for field, value in (("bos_token_id", tok.cls_token_id), ("eos_token_id", tok.sep_token_id)):
+        if hasattr(config, field) and field not in given:
+            setattr(config, field, value)
 
 
 def max_length_of(config) -> int:
@@ -357,6 +364,7 @@ def _check_resume_config(ckpt_path: Path, saved: dict, current: dict) -> None:
     """--resume must build the model the checkpoint was written by; say which fields differ."""
     if not saved:
         return  # a checkpoint from before configs were recorded: load_state_dict checks the shapes
+    current = json.loads(json.dumps(current))  # as recorded: JSON turns the int keys of id2label into strings
     diff = [k for k in sorted(set(saved) | set(current)) if k not in _RESUMABLE and saved.get(k) != current.get(k)]
     if diff:
         parts = ", ".join(f"{k} {saved.get(k)!r} (this run: {current.get(k)!r})" for k in diff[:5])
