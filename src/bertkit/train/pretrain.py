@@ -217,6 +217,8 @@ def _set_bos_eos(config, tok, given: dict) -> None:
 
 def max_length_of(config) -> int:
     """The longest input a config's position embeddings hold: RoBERTa's positions start at pad_token_id + 1."""
+    if hasattr(config, "max_sequence_length"):  # the family's own answer
+        return config.max_sequence_length
     if getattr(config, "model_type", "bert") == "roberta":
         return config.max_position_embeddings - config.pad_token_id - 1
     return config.max_position_embeddings
