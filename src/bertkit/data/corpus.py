@@ -135,7 +135,7 @@ def _fingerprint(files: list[Path], tokenizer_dir: Path, cfg: PrepareConfig) -> 
     for f in files:
         st = f.stat()
         h.update(f"{f.resolve()}|{st.st_size}|{st.st_mtime_ns}\n".encode())
-    for name in ("vocab.txt", "tokenizer.json", "tokenizer_config.json"):
+    for name in ("vocab.txt", "vocab.json", "merges.txt", "tokenizer.json", "tokenizer_config.json"):
         p = tokenizer_dir / name
         if p.exists():
             h.update(name.encode() + hashlib.sha256(p.read_bytes()).digest())
@@ -150,13 +150,20 @@ _TOK = None
 
 def _init_worker(tokenizer_dir: str) -> None:
     global _TOK
-    from ..tokenization import BertTokenizer
-    _TOK = BertTokenizer.from_pretrained(tokenizer_dir)
+    try:
+        from ..tokenization import AutoTokenizer  # WordPiece or byte-level BPE, as the folder says
+    except ImportError:
+        from ..tokenization import BertTokenizer as AutoTokenizer
+    _TOK = AutoTokenizer.from_pretrained(tokenizer_dir)
 
 
 def _tokenize_docs(docs: list[list[str]]) -> list[list[np.ndarray]]:
-    """docs of paragraphs → docs of sentences as token-id arrays (empty sentences dropped)."""
-    sents = [[s for p in doc for s in split_sentences(p)] for doc in docs]
+    """docs of paragraphs → docs of sentences as token-id arrays (empty sentences dropped).
+
+    A sentence after the first of its paragraph is tokenized with the space that precedes it in the
+    paragraph: a byte-level BPE marks a word that follows a space ("ĠThe", not "The"), so the sentences
+    then hold the ids that tokenizing the whole paragraph gives (WordPiece ignores the space)."""
+    sents = [[s if j == 0 else " " + s for p in doc for j, s in enumerate(split_sentences(p))] for doc in docs]
     flat = [s for doc in sents for s in doc]
     ids = _TOK(flat, add_special_tokens=False)["input_ids"] if flat else []
     out, i = [], 0
