@@ -332,3 +332,59 @@ def test_init_from_a_folder_of_another_type(shards, folders, tmp_path, folder, m
                                             rf"a {folder} model; drop --model-type \(or give a {model_type} folder\)$"):
         pretrain(_args(shards, "", tmp_path / "run", "small", init_from=str(folders / folder), model_type=model_type))
     assert not (tmp_path / "run").exists()
+
+
+@pytest.fixture(scope="module")
+def bpe_folder(pretrain_text, tmp_path_factory):
+    """A byte-level BPE tokenizer trained on the test corpus by the `tokenizers` library (RoBERTa's
+    special tokens, <s> 0, <pad> 1, </s> 2), saved as a bertkit RobertaTokenizer folder."""
+    tokenizers = pytest.importorskip("tokenizers")
+    from bertkit.tokenization import RobertaTokenizer
+    root = tmp_path_factory.mktemp("bpe")
+    bpe = tokenizers.ByteLevelBPETokenizer()
+    bpe.train([str(pretrain_text)], vocab_size=400, min_frequency=2,
+              special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"], show_progress=False)
+    bpe.save_model(str(root))
+    RobertaTokenizer(str(root / "vocab.json"), str(root / "merges.txt")).save_pretrained(root / "tok")
+    return root / "tok"
+
+
+def test_prepared_bpe_sentences_hold_the_paragraphs_ids(bpe_folder):
+    """Sentences are tokenized one by one, but with the space before them: their ids put together are
+    those of the whole paragraph (a byte-level BPE would otherwise see "The", not "ĠThe")."""
+    from bertkit.data import corpus as corpus_mod
+    from bertkit.tokenization import AutoTokenizer
+    tok = AutoTokenizer.from_pretrained(bpe_folder)
+    corpus_mod._init_worker(str(bpe_folder))
+    doc = ["The river was built. A city of the king. Music played on.", "Second paragraph here. And more."]
+    sents = corpus_mod._tokenize_docs([doc])[0]
+    assert len(sents) == 5
+    firsts = tok.convert_ids_to_tokens([int(s[0]) for s in sents])
+    assert [t.startswith("Ġ") for t in firsts] == [False, True, True, False, True], firsts  # paragraph starts: no
+    expected = [i for p in doc for i in tok(p, add_special_tokens=False)["input_ids"]]
+    assert np.concatenate(sents).tolist() == expected
+
+
+def test_roberta_run_with_a_bpe_tokenizer(pretrain_text, bpe_folder, tmp_path, monkeypatch):
+    """From text files with a byte-level BPE folder: the blocks are <s> … </s> with RoBERTa's ids, the
+    config takes the tokenizer's pad/bos/eos, and --whole-word-mask (## pieces) is refused first thing."""
+    from bertkit.train import pretrain as pretrain_mod
+    from bertkit.train.pretrain_args import PretrainArgs
+    monkeypatch.setattr(pretrain_mod, "matmul_peak", lambda *a: 1e12)
+    monkeypatch.setattr(pretrain_mod, "plot_metrics", lambda *a: None)
+    common = dict(files=[str(pretrain_text)], vocab=str(bpe_folder), config=_config(tmp_path), max_seq_length=32,
+                  batch_size=4, steps=2, dtype="fp32", eval_examples=8, eval_every=0, save_every=0, threads=1,
+                  workers=1, eval_fraction=0.05, no_progress=True, model_type="roberta")
+    with pytest.raises(pretrain_mod.PretrainError, match=r"^--whole-word-mask: needs a WordPiece tokenizer"):
+        pretrain_mod.pretrain(PretrainArgs(out=str(tmp_path / "wwm"), whole_word_mask=True, **common))
+    assert not (tmp_path / "wwm").exists()
+    out = tmp_path / "run"
+    pretrain_mod.pretrain(PretrainArgs(out=str(out), **common))
+    config = json.loads((out / "model" / "config.json").read_text())
+    assert (config["pad_token_id"], config["bos_token_id"], config["eos_token_id"]) == (1, 0, 2)
+    assert config["max_position_embeddings"] == 40  # the file's own, which holds 32 + 1 + 1
+    tok = pretrain_mod._load_tokenizer(str(out / "model"))
+    stream = pretrain_mod.make_stream(TokenCorpus(out / "shards", "train"), tok,
+                                      pretrain_mod.resolve_model_type(PretrainArgs(out=str(out), **common)))
+    ids = stream.block_instance(0).ids
+    assert ids[0] == 0 and ids[-1] == 2 and len(ids) <= 32 and not set(ids[1:-1].tolist()) & {0, 1}
