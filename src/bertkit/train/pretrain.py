@@ -184,7 +184,10 @@ def _family_config(a: PretrainArgs, vocab_size: int, tok) -> object:
             config = BertConfig.from_json_file(a.config)
         else:
             fields.pop("model_type", None)
-            config = _registry().AutoConfig.for_model(a.model_type, **fields)
+            pad = fields.get("pad_token_id", tok.pad_token_id if tok is not None else 1)
+            # what the file leaves out is the recipe's (RoBERTa's presets), not transformers' BERT-like defaults
+            recipe = {"type_vocab_size": 1, "layer_norm_eps": 1e-5, "max_position_embeddings": 512 + pad + 1}
+            config = _registry().AutoConfig.for_model(a.model_type, **{**recipe, **fields})
         if "vocab_size" in fields and config.vocab_size != vocab_size:
             raise PretrainError(f"{a.config}: vocab_size is {config.vocab_size}, but the tokenizer has "
                                 f"{vocab_size} tokens; fix vocab_size (or drop it to take the tokenizer's)")
