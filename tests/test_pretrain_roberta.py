@@ -286,7 +286,12 @@ def test_roberta_resume_is_exact(shards, pretrain_vocab, tmp_path, monkeypatch):
         with pytest.raises(SystemExit):
             pretrain_mod.pretrain(_args(shards, pretrain_vocab, stopped, config, **common))
     assert torch.load(stopped / "checkpoint.pt", weights_only=True)["step"] == N
-    pretrain_mod.pretrain(_args(shards, pretrain_vocab, stopped, config, resume=True, **common))
+    with pytest.raises(pretrain_mod.PretrainError, match=r"checkpoint\.pt was written by a different model: "
+                                                         r"model_type 'roberta' \(this run: 'bert'\)"):
+        pretrain_mod.pretrain(_args(shards, pretrain_vocab, stopped, config, resume=True, **common,
+                                    model_type="bert"))
+    # --resume without --model-type continues the run's own type
+    pretrain_mod.pretrain(_args(shards, pretrain_vocab, stopped, config, resume=True, **common, model_type=""))
     assert _train_rows(straight) == _train_rows(stopped) and len(_train_rows(straight)) == 2 * N
     evals = [[(r["step"], r["eval_mlm_loss"], r["eval_mlm_acc"]) for r in _rows(o) if "eval_mlm_loss" in r]
              for o in (straight, stopped)]
@@ -388,3 +393,12 @@ def test_roberta_run_with_a_bpe_tokenizer(pretrain_text, bpe_folder, tmp_path, m
                                       pretrain_mod.resolve_model_type(PretrainArgs(out=str(out), **common)))
     ids = stream.block_instance(0).ids
     assert ids[0] == 0 and ids[-1] == 2 and len(ids) <= 32 and not set(ids[1:-1].tolist()) & {0, 1}
+
+
+def test_pretrain_model_types_are_registered_families():
+    """--model-type's choices (listed without importing torch, for a quick --help) are model types of the
+    registry, each with a masked-LM model."""
+    from bertkit import registry
+    from bertkit.train.pretrain_args import PRETRAIN_MODEL_TYPES
+    assert set(PRETRAIN_MODEL_TYPES) <= set(registry.MODEL_TYPES)
+    assert all(registry.family(t).model("masked-lm") for t in PRETRAIN_MODEL_TYPES)

@@ -131,17 +131,30 @@ def _folder_model_type(folder: str) -> str | None:
     return cfg.get("model_type", "bert") if isinstance(cfg, dict) else None
 
 
-def resolve_model_type(a: PretrainArgs) -> PretrainArgs:
-    """The run's arguments with model_type decided (--model-type, else the --init-from folder's, else
-    bert) and the combinations checked: PretrainError (one line) for an unknown type, a --model-type
-    that contradicts the --init-from folder or the --config file, or an NSP-only option with roberta.
-    roberta implies no_nsp=True."""
+def _resumed_model_type(a: PretrainArgs) -> str | None:
+    """The model type a run being resumed was started with (from its args.json; None when unknown)."""
+    if not a.resume:
+        return None
+    try:
+        found = json.loads((Path(a.out) / "args.json").read_text(encoding="utf-8")).get("model_type")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return found if isinstance(found, str) and found else None
+
+
+def resolve_model_type(a: PretrainArgs, resumed: str | None = None) -> PretrainArgs:
+    """The run's arguments with model_type decided (--model-type, else the type of the run being resumed,
+    else the --init-from folder's, else bert) and the combinations checked: PretrainError (one line) for
+    an unknown type, a --model-type that contradicts the --init-from folder or the --config file, or an
+    NSP-only option with roberta. roberta implies no_nsp=True."""
     from dataclasses import replace
     from .pretrain_args import PRETRAIN_MODEL_TYPES
     known = ", ".join(PRETRAIN_MODEL_TYPES)
     if a.model_type and a.model_type not in PRETRAIN_MODEL_TYPES:
         raise PretrainError(f"--model-type {a.model_type!r}: not a model type bertkit pretrain has a recipe for; "
                             f"use one of {known}")
+    if not a.model_type and resumed in PRETRAIN_MODEL_TYPES:
+        a = replace(a, model_type=resumed)  # --resume without --model-type: the run's own
     model_type = a.model_type or "bert"
     if a.init_from:
         found = _folder_model_type(a.init_from)
@@ -379,9 +392,10 @@ def _check_resume_config(ckpt_path: Path, saved: dict, current: dict) -> None:
     current = json.loads(json.dumps(current))  # as recorded: JSON turns the int keys of id2label into strings
     diff = [k for k in sorted(set(saved) | set(current)) if k not in _RESUMABLE and saved.get(k) != current.get(k)]
     if diff:
+        diff.sort(key=lambda k: k != "model_type")  # the family first: it explains the other differences
         parts = ", ".join(f"{k} {saved.get(k)!r} (this run: {current.get(k)!r})" for k in diff[:5])
         raise PretrainError(f"{ckpt_path} was written by a different model: {parts}; resume with the run's own "
-                            "--config/--vocab/--init-from, or start a new --out")
+                            "--model-type/--config/--vocab/--init-from, or start a new --out")
 
 
 def _one_line(e: BaseException, limit: int = 200) -> str:
@@ -472,7 +486,7 @@ class _Stop:
 # -- the loop -----------------------------------------------------------------------------------------
 
 def pretrain(a: PretrainArgs) -> Path:
-    a = resolve_model_type(a)  # before any work: a bad combination costs nothing
+    a = resolve_model_type(a, _resumed_model_type(a))  # before any work: a bad combination costs nothing
     rank, world, device = init_distributed()
     out = Path(a.out)
     threads = a.threads or max(1, (os.cpu_count() or 1) // int(os.environ.get("LOCAL_WORLD_SIZE", world)))
