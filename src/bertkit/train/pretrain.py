@@ -215,7 +215,7 @@ def _family_config(a: PretrainArgs, vocab_size: int, tok) -> object:
         return config
     if a.model_type == "bert":
         return BertConfig.preset(a.config, vocab_size=vocab_size)
-    kind = type(_registry().AutoConfig.for_model(a.model_type))
+    kind = _registry().family(a.model_type).config_class
     config = kind.preset(a.config, vocab_size=vocab_size, **({} if tok is None else {"pad_token_id": tok.pad_token_id}))
     if tok is not None:
         _set_bos_eos(config, tok, {})
@@ -229,15 +229,6 @@ def _set_bos_eos(config, tok, given: dict) -> None:
     for field, value in (("bos_token_id", tok.cls_token_id), ("eos_token_id", tok.sep_token_id)):
         if hasattr(config, field) and field not in given:
             setattr(config, field, value)
-
-
-def max_length_of(config) -> int:
-    """The longest input a config's position embeddings hold: RoBERTa's positions start at pad_token_id + 1."""
-    if hasattr(config, "max_sequence_length"):  # the family's own answer
-        return config.max_sequence_length
-    if getattr(config, "model_type", "bert") == "roberta":
-        return config.max_position_embeddings - config.pad_token_id - 1
-    return config.max_position_embeddings
 
 
 def build_model(a: PretrainArgs, vocab_size: int, tok=None) -> nn.Module:
@@ -265,7 +256,7 @@ def build_model(a: PretrainArgs, vocab_size: int, tok=None) -> nn.Module:
     if tok is not None and model_type != "bert" and model.config.pad_token_id != tok.pad_token_id:
         raise PretrainError(f"the model's pad_token_id is {model.config.pad_token_id}, the tokenizer's pad token "
                             f"is {tok.pad_token_id}; give the tokenizer that belongs to the model")
-    limit = max_length_of(model.config)
+    limit = model.config.max_sequence_length  # RoBERTa's positions start at pad_token_id + 1
     if a.max_seq_length > limit:
         where = ("" if limit == model.config.max_position_embeddings else
                  f" (max_position_embeddings {model.config.max_position_embeddings} − pad_token_id "
@@ -289,13 +280,8 @@ def mlm_outputs(out) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def mlm_decoder_bias(model: nn.Module) -> torch.Tensor:
-    """The bias of the MLM decoder (the output layer over the vocabulary)."""
-    for name in ("mlm", "lm_head", "cls"):
-        head = getattr(model, name, None)
-        if head is not None and isinstance(getattr(head, "bias", None), torch.Tensor):
-            return head.bias
-    out = model.get_output_embeddings()
-    return out.bias
+    """(V,) the bias of the MLM decoder (the output layer over the vocabulary), of any family."""
+    return model.get_output_embeddings().bias
 
 
 def set_dropout(model: nn.Module, p: float) -> None:
