@@ -4,11 +4,17 @@
     python benchmarks/inference.py --quick    # a short version (make bench)
     python benchmarks/inference.py --memory   # peak memory at batch 64 × seq 512, each in a fresh process
     python benchmarks/inference.py --embed 10000   # sentence embeddings of 10,000 lines given at once
+    python benchmarks/inference.py --quick --model-type roberta   # the same grid for another family
 
 Tokens/s count real tokens only. MFU is model FLOPs over real tokens divided by time and by the
 matmul peak of this same run: a 2048² matmul timed at the start and again between the repeats, the
 higher reading counting. "variable" batches are consecutive real sentences in input order (no
 sorting), padded to the longest in the batch; "full" batches have no padding.
+
+--model-type roberta|distilbert runs the same grid on that family's encoder with the same shapes:
+"minilm" is then all-MiniLM-L6-v2's shape (6 layers, hidden 384) with random weights, "base" bert-base's
+(DistilBERT: 6 layers of bert-base's width), both in `transformers` and bertkit; the MiniLM tokenizer
+makes the batches (RoBERTa's pad id is set to its pad id, 0).
 """
 from __future__ import annotations
 
@@ -23,19 +29,33 @@ import torch
 from common import (autocast, bench_dtypes, best_times_and_peak, encoder_flops, matmul_peak, real_sentences, report, DATA)
 
 import transformers
-from bertkit import BertConfig, BertModel
+from bertkit import AutoConfig, AutoModel
 from bertkit.checkpoint import load_state
 
+MINILM_SHAPE = dict(num_hidden_layers=6, hidden_size=384, num_attention_heads=12, intermediate_size=1536)
 
-def models(name: str):
+
+def hf_config(model_type: str, name: str):
+    """A transformers config of `model_type` with the shape of `name` (minilm or base)."""
+    shape = MINILM_SHAPE if name == "minilm" else {}
+    if model_type == "roberta":
+        return transformers.RobertaConfig(vocab_size=30522, pad_token_id=0, max_position_embeddings=514, **shape)
+    if model_type == "distilbert":
+        return transformers.DistilBertConfig(
+            dim=shape.get("hidden_size", 768), hidden_dim=shape.get("intermediate_size", 3072),
+            n_heads=shape.get("num_attention_heads", 12), n_layers=6)
+    return transformers.BertConfig(**shape)
+
+
+def models(name: str, model_type: str = "bert"):
     """(transformers model, bertkit model) with identical weights, in eval mode."""
-    if name == "minilm":
+    if name == "minilm" and model_type == "bert":
         hf = transformers.BertModel.from_pretrained(DATA / "minilm")
     else:
         torch.manual_seed(0)
-        hf = transformers.BertModel(transformers.BertConfig())  # bert-base shape, random weights
+        hf = transformers.AutoModel.from_config(hf_config(model_type, name))  # random weights
     hf.eval()
-    ours = BertModel(BertConfig.from_dict(hf.config.to_dict()))
+    ours = AutoModel.from_config(AutoConfig.from_dict(hf.config.to_dict()))
     load_state(ours, hf.state_dict())
     return hf, ours.eval()
 
@@ -56,6 +76,8 @@ def batches(tok, sentences, batch_size: int, seq: int, full: bool):
 
 
 def run_case(hf, ours, data, dtype, peak, repeats):
+    if ours.config.model_type == "distilbert":  # its transformers forward takes no token_type_ids
+        data = [{k: v for k, v in b.items() if k != "token_type_ids"} for b in data]
     lengths = [int(n) for b in data for n in b["attention_mask"].sum(1)]
     real = sum(lengths)
     padded = sum(b["input_ids"].numel() for b in data)
@@ -170,6 +192,8 @@ def main() -> None:
     p.add_argument("--embed", type=int, default=0, metavar="N",
                    help="only the sentence-embedding comparison, on N lines given at once")
     p.add_argument("--threads", type=int, default=torch.get_num_threads())
+    p.add_argument("--model-type", default="bert", choices=("bert", "roberta", "distilbert"),
+                   help="the family whose encoder is timed (default: bert)")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     if a.memory_child:
@@ -204,12 +228,12 @@ def main() -> None:
     rows, loaded = [], {}
     for name, dtype, bs, full in grid:
         if name not in loaded:
-            loaded = {name: models(name)}
+            loaded = {name: models(name, a.model_type)}
         hf, ours = loaded[name]
         n_batches = (3 if a.quick else 6) if bs == 32 else 48
         data = batches(tok, sentences, bs, 128, full)[:n_batches]
         r = run_case(hf, ours, data, dtype, peaks[dtype], repeats=2 if a.quick else 3)
-        rows.append({"model": name, "dtype": dtype, "batch": bs, "lengths": "full" if full else "variable", **r})
+        rows.append({"model": name if a.model_type == "bert" else f"{a.model_type}-{name}", "dtype": dtype, "batch": bs, "lengths": "full" if full else "variable", **r})
         print(rows[-1], flush=True)
     report(rows, "Encoder inference, real text, seq ≤ 128, input order",
            ["model", "dtype", "batch", "lengths", "tok_s_hf", "tok_s_bertkit", "ratio", "pad_ceiling",

@@ -323,7 +323,7 @@ CASES = [
     Case("finetune-problem-type", "finetune --train {train_csv} --model {model} --problem-type binary --out {out}",
          r"argument --problem-type: invalid choice: 'binary'"),
     Case("finetune-max-length-over-positions", "finetune --train {train_csv} --model {model} --max-length 600 --out {out}",
-         r"--max-length 600: the model at .* has 64 positions \(max_position_embeddings\); use --max-length 64"),
+         r"--max-length 600: the model at .* reads at most 64 tokens \(max_position_embeddings\); use --max-length 64"),
     Case("finetune-ner-unknown-tag", "finetune --task ner --train {unknown_tag} --model {model} --out {out}",
          r"{unknown_tag}:3: field 'tag': 'X-PER' \(column 2\) is not O or B-/I-/E-/S-/L-/U-<type>"),
     Case("finetune-ner-no-scheme", "finetune --task ner --train {no_scheme} --model {model} --out {out}",

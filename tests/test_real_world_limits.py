@@ -132,7 +132,7 @@ def test_max_length_above_the_positions_is_refused_before_any_work(folder512, tm
     out = tmp_path / "out"
     msg = cli(["finetune", "--task", task, "--model", str(folder512), "--train", str(CASES / train),
                "--out", str(out), "--max-length", "600"], capsys)
-    assert msg == (f"bertkit finetune: --max-length 600: the model at {folder512} has 512 positions "
+    assert msg == (f"bertkit finetune: --max-length 600: the model at {folder512} reads at most 512 tokens "
                    "(max_position_embeddings); use --max-length 512 or less")
     assert leftovers(out) == []
 
@@ -141,7 +141,7 @@ def test_max_length_on_minilm(minilm_dir, tmp_path, capsys):
     out = tmp_path / "out"
     msg = cli(["finetune", "--model", str(minilm_dir), "--train", str(CASES / "long_docs.jsonl"),
                "--out", str(out), "--max-length", "600"], capsys)
-    assert msg == (f"bertkit finetune: --max-length 600: the model at {minilm_dir} has 512 positions "
+    assert msg == (f"bertkit finetune: --max-length 600: the model at {minilm_dir} reads at most 512 tokens "
                    "(max_position_embeddings); use --max-length 512 or less")
     assert leftovers(out) == []
 
@@ -165,5 +165,5 @@ def test_predict_refuses_a_folder_whose_max_length_exceeds_its_positions(folder5
     (model / "config.json").write_text(json.dumps(cfg))
     msg = cli(["predict", "--model", str(model), "--input", str(CASES / "zero_width.conll")], capsys)
     assert msg == (f"bertkit predict: max_length (in {model / 'config.json'}, bertkit_task) 600: the model at "
-                   f"{model} has 512 positions (max_position_embeddings); use max_length (in "
+                   f"{model} reads at most 512 tokens (max_position_embeddings); use max_length (in "
                    f"{model / 'config.json'}, bertkit_task) 512 or less")

@@ -15,6 +15,7 @@ from typing import Callable
 
 from . import paths
 from .cliargs import OptionError, add_arguments, arg, check_options
+from .convert import ConvertArgs, convert_command
 from .tasks.finetune import FinetuneArgs, PredictArgs, finetune_cli, predict_cli
 from .train import pretrain_args as _pt  # prepare, pretrain, fill-mask (no torch import)
 
@@ -59,7 +60,7 @@ def embed(a: EmbedArgs) -> None:
     from .data.readers import ReaderError
     from .inference import sentence_embeddings
     from .io import atomic_path, check_writable
-    from .models import BertModel
+    from .registry import AutoModel
     from .tokenization import BertTokenizer
 
     if a.output != "-":
@@ -68,9 +69,9 @@ def embed(a: EmbedArgs) -> None:
     if not lines:
         raise ReaderError(f"{a.input}: no lines to embed")
     tok = BertTokenizer.from_pretrained(a.model)
-    model = BertModel.from_pretrained(a.model)
+    model = AutoModel.from_pretrained(a.model)
     check_vocab_fits(tok, model.config, a.model)
-    _check_max_length(a.max_length, tok, model.config.max_position_embeddings)
+    _check_max_length(a.max_length, tok, model.config.max_sequence_length)
     vecs = sentence_embeddings(model, tok, lines, batch_size=a.batch_size, max_length=a.max_length,
                                normalize=not a.no_normalize, dtype=a.dtype, progress=True)
 
@@ -177,6 +178,7 @@ COMMANDS: dict[str, tuple[Callable, type]] = {
     "fill-mask": (_pt.fill_mask_command, _pt.FillMaskArgs),
     "finetune": (finetune_cli, FinetuneArgs),
     "predict": (predict_cli, PredictArgs),
+    "convert": (convert_command, ConvertArgs),
 }
 
 
@@ -186,6 +188,7 @@ COMMANDS: dict[str, tuple[Callable, type]] = {
 COMMAND_CHOICES: dict[str, dict[str, tuple[str, ...]]] = {
     "embed": {"dtype": ("fp32", "bf16")},
     "pretrain": {"dtype": ("auto", "bf16", "fp32")},
+    "convert": {"to": ("distilbert", "bert")},
 }
 
 

@@ -1,4 +1,4 @@
-"""Fill in [MASK] tokens with a model that has an MLM head (BertForPreTraining or BertForMaskedLM)."""
+"""Fill in masked tokens ([MASK], <mask>) with a model that has an MLM head, of any family."""
 from __future__ import annotations
 
 import os
@@ -11,22 +11,6 @@ from .cliargs import OptionError
 from .errors import DataError
 
 
-def _has_mlm_head(folder: Path) -> bool:
-    from .checkpoint import read_state_dict
-    st = folder / "model.safetensors"
-    keys = None
-    if st.is_file():
-        from safetensors import SafetensorError, safe_open
-        try:
-            with safe_open(str(st), framework="pt") as f:
-                keys = list(f.keys())
-        except (SafetensorError, OSError, ValueError, RuntimeError):
-            keys = None  # read_state_dict says what is wrong with the file
-    if keys is None:
-        keys = list(read_state_dict(folder)[0])
-    return any(k.startswith("cls.predictions.transform") for k in keys)
-
-
 @torch.no_grad()
 def fill_mask(model_dir: str | os.PathLike, text: str, top_k: int = 5, model=None, tokenizer=None) -> list[list[dict]]:
     """For each [MASK] in `text`: the top_k predictions as {"score", "token", "token_str", "sequence"}
@@ -35,17 +19,18 @@ def fill_mask(model_dir: str | os.PathLike, text: str, top_k: int = 5, model=Non
     Raises CheckpointError (no such folder, no MLM head, a tokenizer of another model), DataError (no
     [MASK] in the text, or more tokens than the model's positions) or OptionError (top_k above the
     vocabulary)."""
-    from .models import BertForMaskedLM
+    from .registry import AutoModelForMaskedLM
     from .tokenization import BertTokenizer
     folder = Path(model_dir)
     if model is None and not folder.is_dir():
         raise CheckpointError(f"{folder}: no such model folder" if not folder.exists() else
                               f"{folder}: a file, not a model folder; give the folder of a model with an MLM head")
     if model is None:
-        if not _has_mlm_head(folder):
-            raise CheckpointError(f"{folder}: the weights hold no masked-LM head (cls.predictions.*); fill-mask "
+        fresh: list = []
+        model = AutoModelForMaskedLM.from_pretrained(folder, fresh=fresh)
+        if fresh:
+            raise CheckpointError(f"{folder}: the weights hold no masked-LM head ({', '.join(fresh)}); fill-mask "
                                   "needs a pretrained MLM, e.g. the model/ folder of `bertkit pretrain`")
-        model = BertForMaskedLM.from_pretrained(folder)
     tok = tokenizer or BertTokenizer.from_pretrained(folder)
     model.eval()
     if len(tok) > model.config.vocab_size:
@@ -53,7 +38,7 @@ def fill_mask(model_dir: str | os.PathLike, text: str, top_k: int = 5, model=Non
                               f"{model.config.vocab_size}; the tokenizer files belong to another model")
     enc = tok([text], return_tensors="pt")
     ids = enc["input_ids"]  # (1, T)
-    limit = model.config.max_position_embeddings
+    limit = model.config.max_sequence_length
     if ids.shape[1] > limit:
         raise DataError(f"text: {ids.shape[1]} tokens, but the model reads at most {limit} (max_position_embeddings); "
                         "shorten the text around the [MASK]")

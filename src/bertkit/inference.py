@@ -10,6 +10,8 @@ from typing import Iterator, Sequence
 
 import torch
 
+from .data.batching import collate, length_grouped
+
 Tensor = torch.Tensor
 
 
@@ -23,34 +25,16 @@ def autocast(dtype: str | None):
     raise OptionError(f"--dtype {dtype!r}: use fp32 or bf16")
 
 
-def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
-    """Indices grouped into batches of similar length (longest first, so memory peaks early)."""
-    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
-    return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
-
-
-def pad_batch(rows: Sequence[Sequence[int]], pad_id: int) -> Tensor:
-    """Lists of ids (ragged) → (B, T_max) tensor."""
-    T = max(len(r) for r in rows)
-    out = torch.full((len(rows), T), pad_id, dtype=torch.long)
-    for i, r in enumerate(rows):
-        out[i, :len(r)] = torch.as_tensor(r, dtype=torch.long)
-    return out
-
-
 def iter_batches(encodings: dict, batch_size: int, pad_id: int, sort: bool = True
                  ) -> Iterator[tuple[list[int], dict[str, Tensor]]]:
     """Yield (indices, model inputs) batches from an unpadded tokenizer output."""
     ids = encodings["input_ids"]
-    groups = (length_sorted_batches([len(r) for r in ids], batch_size) if sort
+    # sorted: batches of similar length, longest first (so memory peaks early)
+    groups = (length_grouped([len(r) for r in ids], batch_size, None) if sort
               else [list(range(i, min(i + batch_size, len(ids)))) for i in range(0, len(ids), batch_size)])
+    types = encodings.get("token_type_ids")  # a RoBERTa tokenizer gives none
     for idx in groups:
-        batch = {
-            "input_ids": pad_batch([ids[i] for i in idx], pad_id),
-            "token_type_ids": pad_batch([encodings["token_type_ids"][i] for i in idx], 0),
-            "attention_mask": pad_batch([[1] * len(ids[i]) for i in idx], 0),
-        }
-        yield idx, batch
+        yield idx, collate([{"input_ids": ids[i], "token_type_ids": types[i] if types else None} for i in idx], pad_id)
 
 
 def mean_pool(hidden: Tensor, attention_mask: Tensor) -> Tensor:
@@ -73,7 +57,7 @@ def sentence_embeddings(model, tokenizer, texts: Sequence[str], batch_size: int 
 
     model.eval()
     if max_length is None:  # the tokenizer's limit, but never more positions than the model has
-        limits = [n for n in (tokenizer.model_max_length, model.config.max_position_embeddings) if n]
+        limits = [n for n in (tokenizer.model_max_length, model.config.max_sequence_length) if n]
         max_length = min(limits) if limits else None
     enc = tokenizer(list(texts), truncation=True, max_length=max_length)
     out = torch.empty(len(texts), model.config.hidden_size)

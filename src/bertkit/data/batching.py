@@ -10,7 +10,7 @@ from typing import Sequence
 
 import torch
 
-IGNORE = -100
+from ..labels import IGNORE_INDEX
 
 
 def length_grouped(lengths: Sequence[int], batch_size: int, generator: torch.Generator | None,
@@ -39,11 +39,12 @@ def pad(rows: Sequence[Sequence[int]], value: int) -> torch.Tensor:
 
 
 def collate(features: Sequence[dict], pad_id: int) -> dict[str, torch.Tensor]:
-    """input_ids / token_type_ids / attention_mask, padded; `labels` too when they are per token."""
+    """input_ids / attention_mask, and token_type_ids when the features have them (a RoBERTa tokenizer
+    gives none), padded to (B, T_max); `labels` too when they are per token (`token_labels`)."""
     ids = [f["input_ids"] for f in features]
-    batch = {"input_ids": pad(ids, pad_id),
-             "token_type_ids": pad([f["token_type_ids"] for f in features], 0),
-             "attention_mask": pad([[1] * len(r) for r in ids], 0)}
+    batch = {"input_ids": pad(ids, pad_id), "attention_mask": pad([[1] * len(r) for r in ids], 0)}
+    if features[0].get("token_type_ids") is not None:
+        batch["token_type_ids"] = pad([f["token_type_ids"] for f in features], 0)
     if "token_labels" in features[0]:
-        batch["labels"] = pad([f["token_labels"] for f in features], IGNORE)
+        batch["labels"] = pad([f["token_labels"] for f in features], IGNORE_INDEX)
     return batch

@@ -24,10 +24,10 @@ from .base import PreTrainedModel
 from .blocks import activation
 from .dropout import Dropout
 from .outputs import MaskedLMOutput, QuestionAnsweringOutput, SequenceClassifierOutput, TokenClassifierOutput
-from .sparse import IGNORE_INDEX, first_positions, scored_positions
+from ..labels import IGNORE_INDEX
+from .sparse import first_positions, scored_positions
 
 Tensor = torch.Tensor
-IGNORE = IGNORE_INDEX  # the name the data code imports
 
 
 class MLMHead(nn.Module):

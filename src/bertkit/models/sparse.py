@@ -11,10 +11,10 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from ..labels import IGNORE_INDEX
 from .padding import Packing
 
 Tensor = torch.Tensor
-IGNORE_INDEX = -100  # labels that take no part in a loss, as in PyTorch's cross_entropy and transformers
 
 
 def layer_at(layer, x: Tensor, key_mask: Tensor | None, where: Tensor) -> tuple[Tensor, Tensor]:

@@ -52,8 +52,9 @@ def encode(tok, examples: Sequence[ClassExample], opts: ClassifyOptions) -> list
         raise ConfigError(f"--long {opts.long!r}: use truncate or windows")
     enc = tok(texts, pairs if has_pair else None, **kwargs)
     docs = enc["overflow_to_sample_mapping"] if opts.long == "windows" else range(len(texts))
+    types = enc.get("token_type_ids") or [None] * len(enc["input_ids"])  # a RoBERTa tokenizer gives none
     return [{"input_ids": ids, "token_type_ids": tt, "doc": int(d)}
-            for ids, tt, d in zip(enc["input_ids"], enc["token_type_ids"], docs)]
+            for ids, tt, d in zip(enc["input_ids"], types, docs)]
 
 
 def label_tensor(examples: Sequence[ClassExample], label2id: dict[str, int] | None, kind: str) -> Tensor:

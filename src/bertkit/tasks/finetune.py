@@ -24,8 +24,9 @@ from ..data.readers import (STDIN, ClassExample, QAExample, ReaderError, check_l
                             label_kind, read_classification, read_conll, read_records, read_squad)
 
 TASKS = ("classify", "ner", "qa")
-ARCH = {"classify": "BertForSequenceClassification", "ner": "BertForTokenClassification",
-        "qa": "BertForQuestionAnswering"}
+# a folder fine-tuned for a task has an architecture that ends in the head class suffix
+ARCH_SUFFIX = {"classify": "ForSequenceClassification", "ner": "ForTokenClassification",
+               "qa": "ForQuestionAnswering"}
 
 
 @dataclass
@@ -109,13 +110,14 @@ def _resolve(a: FinetuneArgs) -> FinetuneArgs:
 
 
 def model_positions(folder) -> int | None:
-    """max_position_embeddings from the folder's config.json, or None when it cannot be read (loading the
-    model then fails later, with its own message)."""
+    """The most tokens one input may hold for the folder's model (max_position_embeddings; RoBERTa's
+    positions start after the pad id), or None when config.json cannot be read (loading the model then
+    fails later, with its own message)."""
+    from ..registry import AutoConfig
     try:
-        limit = json.loads((Path(folder) / "config.json").read_text(encoding="utf-8"))["max_position_embeddings"]
-    except (OSError, ValueError, KeyError, TypeError):
+        return AutoConfig.from_pretrained(folder).max_sequence_length
+    except ValueError:
         return None
-    return limit if isinstance(limit, int) and not isinstance(limit, bool) and limit > 0 else None
 
 
 def check_max_length(max_length: int, folder, option: str = "--max-length") -> None:
@@ -127,7 +129,7 @@ def check_max_length(max_length: int, folder, option: str = "--max-length") -> N
                           f"use {option} 3 or more")
     limit = model_positions(folder)
     if limit is not None and max_length > limit:
-        raise ConfigError(f"{option} {max_length}: the model at {folder} has {limit} positions "
+        raise ConfigError(f"{option} {max_length}: the model at {folder} reads at most {limit} tokens "
                           f"(max_position_embeddings); use {option} {limit} or less")
 
 
@@ -222,7 +224,7 @@ class _Classify(_Task):
         return asdict(ClassifyOptions(self.a.max_length, self.a.long, self.a.stride, self.a.pool, self.pair))
 
     def build(self, tok):
-        from ..models import BertForSequenceClassification
+        from ..registry import AutoModelForSequenceClassification
         from .classification import ClassifyOptions, WindowClassifier, encode, label_tensor
         a = self.a
         for split in ("train", "dev", "test"):  # before the model is loaded
@@ -232,7 +234,7 @@ class _Classify(_Task):
             over = dict(id2label={i: n for n, i in self.label2id.items()}, label2id=self.label2id)
         else:
             over = dict(id2label={0: "LABEL_0"}, label2id={"LABEL_0": 0})
-        model = BertForSequenceClassification.from_pretrained(a.model, problem_type=self.kind, **over)
+        model = AutoModelForSequenceClassification.from_pretrained(a.model, problem_type=self.kind, **over)
         self.module = WindowClassifier(model, a.pool)
         self.opts = ClassifyOptions(**self._options())
         self.tok = tok
@@ -292,13 +294,13 @@ class _Ner(_Task):
                 "crf": self.a.crf}
 
     def build(self, tok):
-        from ..models import BertForTokenClassification
+        from ..registry import AutoModelForTokenClassification
         from .ner import NerOptions, Tagger, encode
         self.tok = tok
         self.opts = NerOptions(self.a.max_length, self.a.stride, self.scheme)
         self.data = {s: (getattr(self, s), encode(tok, getattr(self, s), self.opts, self.label2id))
                      for s in ("train", "dev", "test") if getattr(self, s)}
-        model = BertForTokenClassification.from_pretrained(
+        model = AutoModelForTokenClassification.from_pretrained(
             self.a.model, id2label=dict(enumerate(self.labels)), label2id=self.label2id)
         self.module = Tagger(model, crf=self.a.crf)
 
@@ -336,7 +338,7 @@ class _QA(_Task):
                                 max_query_length=self.a.max_query_length))
 
     def build(self, tok):
-        from ..models import BertForQuestionAnswering
+        from ..registry import AutoModelForQuestionAnswering
         from .qa import QAOptions, encode, truncation_note
         self.tok = tok
         self.opts = QAOptions(**self._options())
@@ -352,7 +354,7 @@ class _QA(_Task):
         note = truncation_note(counts, self.opts.max_query_length)
         if note:
             print(note, file=sys.stderr)
-        self.module = BertForQuestionAnswering.from_pretrained(self.a.model)
+        self.module = AutoModelForQuestionAnswering.from_pretrained(self.a.model)
 
     def batches(self, epoch, gen):
         from .qa import make_batches
@@ -392,27 +394,30 @@ def _stdin_rows(source: str, required=("text",)) -> list[dict]:
 def _task_of(folder: Path) -> tuple[str | None, dict]:
     """The task a folder was fine-tuned for (config.json "bertkit_task", else its architecture) and the
     saved task options (empty unless "bertkit_task" names the task). config.json is read by
-    BertConfig.from_json_file (ConfigError, one line, for a file that is not valid JSON)."""
-    from ..config import BertConfig
-    cfg = BertConfig.from_json_file(folder / "config.json")
+    AutoConfig (ConfigError, one line, for a file that is not valid JSON or a model_type bertkit does not read)."""
+    from ..registry import AutoConfig
+    cfg = AutoConfig.from_pretrained(folder / "config.json")
     saved = cfg.extra.get("bertkit_task")
     opts = dict(saved) if isinstance(saved, dict) else {}
     task = opts.pop("task", None)
     if task not in TASKS:
         arch = (cfg.architectures or [""])[0]
-        task, opts = {v: k for k, v in ARCH.items()}.get(arch), {}
+        task, opts = next((t for t, suffix in ARCH_SUFFIX.items() if arch.endswith(suffix)), None), {}
     return task, opts
 
 
 HEADS = {"classify": "classifier head", "ner": "token-classification head", "qa": "question-answering head"}
 
 
-def _trained(cls, folder: Path, task: str):
-    """`cls` loaded from `folder`; a ConfigError naming the folder and the tensors when its head (or pooler)
+def _trained(folder: Path, task: str):
+    """The folder's model with the task's head (its family's class); a ConfigError naming the folder and the tensors when its head (or pooler)
     is not in the folder's weights (it would predict from random weights)."""
     from ..errors import ConfigError
+    from .. import registry
+    auto = {"classify": registry.AutoModelForSequenceClassification, "ner": registry.AutoModelForTokenClassification,
+            "qa": registry.AutoModelForQuestionAnswering}[task]
     fresh: list = []
-    model = cls.from_pretrained(folder, fresh=fresh)
+    model = auto.from_pretrained(folder, fresh=fresh)
     if fresh:
         raise ConfigError(f"{folder}: holds no trained {HEADS[task]} ({', '.join(fresh)}); fine-tune it first "
                           f"with bertkit finetune --task {task}")
@@ -456,7 +461,8 @@ def check_pair_room(tok, xs, path, opts, model_folder=None) -> None:
     windows = opts.long == "windows"
     need = opts.stride + 1 if windows else 1
     L = opts.max_length
-    room = L - 3 - n
+    k = tok.num_special_tokens_to_add(pair=True)  # BERT's [CLS] A [SEP] B [SEP]: 3; RoBERTa's: 4
+    room = L - k - n
     if room >= need:
         return
     name = STDIN if str(path) == "-" else path
@@ -464,14 +470,14 @@ def check_pair_room(tok, xs, path, opts, model_folder=None) -> None:
     if model_folder is not None:
         what = f"max_length {L}" + (f" and stride {opts.stride}" if windows else "")
         raise ConfigError(f"{at}: field 'text_pair' has {n} tokens, but the model at {model_folder} ({what}) "
-                          f"holds at most {L - 3 - need} beside 3 special tokens and {need} of the text; "
+                          f"holds at most {L - k - need} beside {k} special tokens and {need} of the text; "
                           "shorten the text_pair")
     if windows and room >= 1:
         raise ConfigError(f"--stride {opts.stride}: a window of --max-length {L} holds {room} tokens of text beside "
-                          f"3 special tokens and the text_pair of {at} ({n} tokens); consecutive windows must "
+                          f"{k} special tokens and the text_pair of {at} ({n} tokens); consecutive windows must "
                           f"move on, so use --stride {room - 1} or less (or a larger --max-length)")
-    raise ConfigError(f"--max-length {L}: the text_pair of {at} has {n} tokens, which with 3 special tokens "
-                      f"leaves no room for the text; use --max-length {n + 3 + need} or more")
+    raise ConfigError(f"--max-length {L}: the text_pair of {at} has {n} tokens, which with {k} special tokens "
+                      f"leaves no room for the text; use --max-length {n + k + need} or more")
 
 
 def predict_rows(a: PredictArgs) -> list[dict]:
@@ -497,21 +503,19 @@ def predict_rows(a: PredictArgs) -> list[dict]:
     suffix = Path(a.input).suffix.lower()
     with autocast_for(torch.device("cpu"), a.bf16):
         if task == "classify":
-            from ..models import BertForSequenceClassification
             from .classification import ClassifyOptions, predict
             xs = read_classification(a.input, require_label=False)
             if isinstance(opts.get("pair"), bool):
                 check_pairs(xs, a.input, opts["pair"], f"the model at {folder} was fine-tuned on")
             copts = ClassifyOptions(**_known(opts, ClassifyOptions))
             check_pair_room(tok, xs, a.input, copts, folder)
-            model = _trained(BertForSequenceClassification, folder, task)
+            model = _trained(folder, task)
             preds = predict(model, tok, xs, copts, a.batch_size)
             return [{"text": x.text, **({"text_pair": x.text_pair} if x.text_pair else {}), **p}
                     for x, p in zip(xs, preds)]
         if task == "ner":
-            from ..models import BertForTokenClassification
             from .ner import NerOptions, default_stride, guess_scheme, load_tagger, predict, predict_words
-            model = _trained(BertForTokenClassification, folder, task)
+            model = _trained(folder, task)
             tagger = load_tagger(model, folder)
             max_length = opts.get("max_length", 128)
             nopts = NerOptions(max_length, opts.get("stride", default_stride(max_length)),
@@ -520,7 +524,6 @@ def predict_rows(a: PredictArgs) -> list[dict]:
                 xs = read_conll(a.input, require_tags=False, tag_column=a.tag_column)
                 return predict_words(tagger, tok, xs, nopts, a.batch_size)
             return predict(tagger, tok, [r.get("text", "") for r in _stdin_rows(a.input)], nopts, a.batch_size)
-        from ..models import BertForQuestionAnswering
         from .qa import QAOptions, predict
         if suffix == ".json":
             xs = read_squad(a.input)
@@ -538,7 +541,7 @@ def predict_rows(a: PredictArgs) -> list[dict]:
                                       f"{name}:{seen[qid]}; give every question its own id")
                 seen[qid] = line
                 xs.append(QAExample(qid, r["question"], r["context"], line=line))
-        model = _trained(BertForQuestionAnswering, folder, task)
+        model = _trained(folder, task)
         preds = predict(model, tok, xs, QAOptions(**_known(opts, QAOptions)), a.batch_size,
                         path=STDIN if a.input == "-" else a.input)
         return [{k: v for k, v in p.items() if k != "n_best"} | {"question": x.question}
@@ -572,10 +575,10 @@ def finetune_cli(a: FinetuneArgs) -> None:
     if demo:
         samples = ["A gorgeous, witty and deeply moving film.", "Tedious, predictable and far too long.",
                    "The actors try hard, but the script gives them nothing to do."]
-        from ..models import BertForSequenceClassification
+        from ..registry import AutoModelForSequenceClassification
         from .classification import ClassifyOptions, predict as cpredict
         folder = summary["out"]
-        model = BertForSequenceClassification.from_pretrained(folder)
+        model = AutoModelForSequenceClassification.from_pretrained(folder)
         preds = cpredict(model, load_tokenizer(folder), [ClassExample(s) for s in samples], ClassifyOptions())
         print("\npredictions:")
         for s, p in zip(samples, preds):

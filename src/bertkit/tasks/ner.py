@@ -36,7 +36,8 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from ..data.batching import IGNORE, collate, length_grouped
+from ..data.batching import collate, length_grouped
+from ..labels import IGNORE_INDEX
 from ..data.readers import NerExample, ReaderError
 from ..errors import ConfigError
 from ..models.crf import CRF
@@ -291,7 +292,7 @@ def encode(tok, examples: Sequence[NerExample], opts: NerOptions, label2id: dict
             f = {"input_ids": ids, "token_type_ids": [0] * len(ids), "first": first, "word0": a,
                  "own": [i - a for i in range(a, b) if owner[i] == k], "n_words": len(e.words), "doc": n}
             if label2id is not None and e.tags is not None:
-                labels = [IGNORE] * len(ids)
+                labels = [IGNORE_INDEX] * len(ids)
                 for i, t in enumerate(first):
                     labels[t] = label2id[e.tags[a + i]]
                 f["token_labels"] = labels
@@ -333,7 +334,7 @@ class Tagger(nn.Module):
 
 def _first_pieces(logits: Tensor, labels: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     """Gather the labelled positions of each row to the front: (B, W, L), (B, W), mask (B, W)."""
-    picked = labels != IGNORE
+    picked = labels != IGNORE_INDEX
     W = max(1, int(picked.sum(1).max()))
     # stable sort puts labelled positions first, in order
     order = torch.sort((~picked).to(torch.int8), dim=1, stable=True).indices[:, :W]

@@ -72,10 +72,11 @@ def cut_questions(tok, examples: Sequence[QAExample], max_query_length: int
 
 
 def check_limits(examples: Sequence[QAExample], lengths: Sequence[int], opts: QAOptions, path="",
-                 names: dict | None = None) -> None:
+                 names: dict | None = None, specials: int = 3) -> None:
     """Raise ConfigError, naming the option and the value that fits, when a window of `max_length` cannot
-    hold the longest question (`lengths`, in tokens, after the cut), [CLS] [SEP] [SEP] and more than
-    `doc_stride` context tokens (consecutive windows must move on)."""
+    hold the longest question (`lengths`, in tokens, after the cut), the `specials` special tokens of a
+    pair (BERT's [CLS] [SEP] [SEP]: 3; RoBERTa's <s> </s></s> </s>: 4) and more than `doc_stride`
+    context tokens (consecutive windows must move on)."""
     names = {**OPTION_NAMES, **(names or {})}
     L, S, Q = opts.max_length, opts.doc_stride, opts.max_query_length
     if isinstance(Q, bool) or not isinstance(Q, int) or Q < 1:
@@ -89,17 +90,24 @@ def check_limits(examples: Sequence[QAExample], lengths: Sequence[int], opts: QA
     at = f"{path}:{e.line}" if path and e.line else path or "the input"
     which = f"the question of id {e.id!r} ({at}) has {q} tokens" + (f" (cut to {names['max_query_length']} {Q})"
                                                                   if q == Q else "")
-    room = L - 3 - q
+    room = L - specials - q
     if room < 1:
-        raise ConfigError(f"{names['max_length']} {L}: {which}, which with [CLS] and two [SEP] leaves no room "
-                          f"for the context; use {names['max_length']} {q + 4 + S} or more (the question, 3 "
-                          f"special tokens and {names['doc_stride']} {S} + 1 context tokens), or a smaller "
+        with_specials = "[CLS] and two [SEP]" if specials == 3 else f"{specials} special tokens"
+        raise ConfigError(f"{names['max_length']} {L}: {which}, which with {with_specials} leaves no room "
+                          f"for the context; use {names['max_length']} {q + specials + 1 + S} or more (the question, "
+                          f"{specials} special tokens and {names['doc_stride']} {S} + 1 context tokens), or a smaller "
                           f"{names['max_query_length']}")
     if S >= room:
         raise ConfigError(f"{names['doc_stride']} {S}: a window of {names['max_length']} {L} holds {room} context "
-                          f"tokens, as {which} and 3 are special; consecutive windows must move on, so use "
+                          f"tokens, as {which} and {specials} are special; consecutive windows must move on, so use "
                           f"{names['doc_stride']} {room - 1} or less (or a larger {names['max_length']}, or a "
                           f"smaller {names['max_query_length']})")
+
+
+def _row(column, i: int):
+    """Row `i` of a tokenizer output column, or None when the tokenizer gives no such column (a RoBERTa
+    tokenizer returns no token_type_ids)."""
+    return None if column is None else column[i]
 
 
 def encode(tok, examples: Sequence[QAExample], opts: QAOptions, train: bool, stats: dict | None = None,
@@ -110,7 +118,8 @@ def encode(tok, examples: Sequence[QAExample], opts: QAOptions, train: bool, sta
     "questions" and "truncated_questions" (how many were cut). The limits are checked first
     (`check_limits`, ConfigError; `path` and `names` only word its message)."""
     questions, lengths, cut = cut_questions(tok, examples, opts.max_query_length)
-    check_limits(examples, lengths, opts, path, names)
+    specials = tok.num_special_tokens_to_add(pair=True)
+    check_limits(examples, lengths, opts, path, names, specials)
     if stats is not None:
         stats["questions"] = len(examples)
         stats["truncated_questions"] = sum(cut)
@@ -122,7 +131,7 @@ def encode(tok, examples: Sequence[QAExample], opts: QAOptions, train: bool, sta
         d = int(enc["overflow_to_sample_mapping"][i])
         seq = enc.sequence_ids(i)
         offsets = [tuple(o) if s == 1 else None for o, s in zip(enc["offset_mapping"][i], seq)]
-        f = {"input_ids": enc["input_ids"][i], "token_type_ids": enc["token_type_ids"][i], "doc": d,
+        f = {"input_ids": enc["input_ids"][i], "token_type_ids": _row(enc.get("token_type_ids"), i), "doc": d,
              "offsets": offsets}
         if train:
             f["start_positions"], f["end_positions"] = _positions(examples[d], offsets)
@@ -226,8 +235,9 @@ def logits_for(model, features: list[dict], batch_size: int, pad_id: int) -> tup
     starts: list = [None] * len(features)
     ends: list = [None] * len(features)
     for b in make_batches(features, batch_size, pad_id, None, train=False):
+        types = b.get("token_type_ids")  # none from a RoBERTa tokenizer
         out = model(b["input_ids"].to(device), attention_mask=b["attention_mask"].to(device),
-                    token_type_ids=b["token_type_ids"].to(device))
+                    token_type_ids=None if types is None else types.to(device))
         s, e = out.start_logits.float().cpu(), out.end_logits.float().cpu()
         for row, i in enumerate(b["features"].tolist()):
             n = len(features[i]["input_ids"])
@@ -239,7 +249,7 @@ def predict(model, tok, examples: Sequence[QAExample], opts: QAOptions, batch_si
             stats: dict | None = None, path="") -> list[dict]:
     """Answers for `examples`. The window options are the model's (fixed in fine-tuning), so a question
     is cut to `opts.max_query_length` tokens, or further, to what a window of `opts.max_length` leaves
-    beside [CLS], two [SEP] and `opts.doc_stride` + 1 context tokens; a line on stderr says how many
+    beside a pair's special tokens and `opts.doc_stride` + 1 context tokens; a line on stderr says how many
     were cut (also put in `stats`, if given). ConfigError, naming `path`:line, when the model's windows
     leave no room for any question."""
     from dataclasses import replace
@@ -247,12 +257,13 @@ def predict(model, tok, examples: Sequence[QAExample], opts: QAOptions, batch_si
     stats = {} if stats is None else stats
     names = {k: f"the model's {k}" for k in OPTION_NAMES}  # fixed in fine-tuning, kept in config.json
     L, S, Q = opts.max_length, opts.doc_stride, opts.max_query_length
-    fit = L - 4 - S if isinstance(L, int) and isinstance(S, int) else Q  # the longest question a window holds
+    specials = tok.num_special_tokens_to_add(pair=True)
+    fit = L - specials - 1 - S if isinstance(L, int) and isinstance(S, int) else Q  # the longest question a window holds
     if examples and isinstance(Q, int) and fit < min(Q, 1):
         e = examples[0]
         at = f"{path}:{e.line}" if path and e.line else path or "the input"
         raise ConfigError(f"{at}: the model's windows of max_length {L} tokens, with doc_stride {S}, leave no "
-                          f"room for a question (3 special tokens and {S + 1} context tokens fill them); "
+                          f"room for a question ({specials} special tokens and {S + 1} context tokens fill them); "
                           "fine-tune with a larger --max-length or a smaller --doc-stride")
     cut_to = min(Q, fit) if isinstance(Q, int) else Q
     feats = encode(tok, examples, replace(opts, max_query_length=cut_to), train=False, stats=stats, path=path,
@@ -262,7 +273,7 @@ def predict(model, tok, examples: Sequence[QAExample], opts: QAOptions, batch_si
     else:
         n = stats["truncated_questions"]
         note = n and (f"qa: {n} question{'s' * (n != 1)} longer than {cut_to} tokens truncated to {cut_to} "
-                      f"(what a window of the model's max_length {L} leaves beside 3 special tokens and "
+                      f"(what a window of the model's max_length {L} leaves beside {specials} special tokens and "
                       f"doc_stride {S} + 1 context tokens)")
     if note:
         print(note, file=sys.stderr)

@@ -1,0 +1,146 @@
+"""`bertkit convert`: a smaller model initialised from some of a BERT's layers.
+
+DistilBERT's student starts from its teacher: the same width, every other layer copied (Sanh et al.,
+2019, section 3, "we initialize the student from the teacher by taking one layer out of two").
+`convert --to distilbert --layers 0,2,4` does that for any BERT folder (all-MiniLM-L6-v2 included), and
+`--to bert` keeps BERT's own layout (segments, pooler, heads) with fewer layers: both are where
+distillation starts.
+
+What carries over exactly: word and position embeddings, their LayerNorm, the chosen layers in order,
+and the masked-LM head. DistilBERT has no segment embeddings: BERT adds segment 0's vector to every
+token of a single sentence, so it is folded into the position table. The converted model before any
+training therefore gives the same hidden states as a BERT made of those layers, on inputs whose
+token_type_ids are all 0 (single texts); segment-1 tokens of a pair lose their segment vector. BERT's
+pooler and classification heads have no DistilBERT counterpart (DistilBERT classifies with its own
+pre_classifier) and are left out; `--to bert` keeps them.
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from .cliargs import arg
+from .errors import ConfigError, OptionError
+
+TARGETS = ("distilbert", "bert")
+
+
+@dataclass
+class ConvertArgs:
+    """Make a shallower model from some layers of a BERT folder: a DistilBERT (as DistilBERT initialises
+    its student) or a BERT. The output is a Hugging Face folder with the source's tokenizer."""
+    source: str = arg(None, "BERT model folder to take the layers from", positional=True)
+    out: str = arg(None, "folder to write", positional=True)
+    to: str = arg("distilbert", "distilbert or bert: the family of the new model")
+    layers: str | None = arg(None, "comma-separated layer numbers of the source, counted from 0, e.g. 0,2,4 "
+                                   "(default: every other layer, 0,2,4,..., as DistilBERT)")
+
+
+def parse_layers(spec: str | None, n_layers: int) -> list[int]:
+    """"0,2,4" → [0, 2, 4]; None → every other layer. OptionError for anything else (names --layers)."""
+    if spec is None:
+        return list(range(0, n_layers, 2))
+    try:
+        layers = [int(p) for p in spec.split(",")]
+    except ValueError:
+        raise OptionError(f"--layers {spec!r}: give layer numbers separated by commas, e.g. 0,2,4") from None
+    bad = [i for i in layers if not 0 <= i < n_layers]
+    if bad:
+        raise OptionError(f"--layers {spec}: the source has layers 0..{n_layers - 1}; {bad[0]} is not one of them")
+    if len(set(layers)) != len(layers):
+        raise OptionError(f"--layers {spec}: a layer is named twice; name each at most once")
+    return layers
+
+
+def student_config(teacher, target: str, n_layers: int):
+    """The config of a `target` model as wide as `teacher` (a BertConfig) with `n_layers` layers."""
+    from .config import BertConfig, DistilBertConfig
+    t = teacher
+    if target == "bert":
+        d = t.to_dict()
+        d.update(num_hidden_layers=n_layers, architectures=None)
+        return BertConfig.from_dict(d)
+    return DistilBertConfig(
+        vocab_size=t.vocab_size, max_position_embeddings=t.max_position_embeddings, n_layers=n_layers,
+        n_heads=t.num_attention_heads, dim=t.hidden_size, hidden_dim=t.intermediate_size,
+        dropout=t.hidden_dropout_prob, attention_dropout=t.attention_probs_dropout_prob, activation=t.hidden_act,
+        initializer_range=t.initializer_range, pad_token_id=t.pad_token_id,
+        id2label=t.id2label, label2id=t.label2id)
+
+
+def convert_model(teacher, target: str, layers: list[int]):
+    """A new model of family `target` ("distilbert" or "bert") holding `teacher`'s weights for the
+    listed layers (teacher: a BERT model, bare or with a head). The student is a masked LM when the
+    teacher has an MLM head, else a bare encoder; for "bert" a classification or QA head is kept too.
+    Raises ConfigError for a teacher that is not a BERT or a target bertkit does not convert to."""
+    import torch
+
+    from .models import BertPreTrainedModel
+    from .registry import family
+    if not isinstance(teacher, BertPreTrainedModel):
+        raise ConfigError(f"convert reads BERT models; this one is {type(teacher).__name__} "
+                          f"(model_type {teacher.config.model_type!r})")
+    if target not in TARGETS:
+        raise ConfigError(f"--to {target!r}: use one of {', '.join(TARGETS)}")
+    has_mlm = hasattr(teacher, "mlm")
+    task = "masked-lm" if has_mlm else "base"
+    if target == "bert" and not has_mlm:  # keep the teacher's head as it is
+        task = next((t for t, c in family("bert").models.items() if c is type(teacher)), "base")
+    config = student_config(teacher.config, target, len(layers))
+    student = family(target).model(task)(config).eval()
+    src, dst = teacher.base_model, student.base_model
+    with torch.no_grad():
+        dst.embeddings.word.weight.copy_(src.embeddings.word.weight)
+        position = src.embeddings.position.weight
+        if dst.embeddings.token_type is None:  # DistilBERT: segment 0's vector goes into every position
+            position = position + src.embeddings.token_type.weight[0]
+        dst.embeddings.position.weight.copy_(position)
+        if dst.embeddings.token_type is not None:
+            dst.embeddings.token_type.weight.copy_(src.embeddings.token_type.weight)
+        dst.embeddings.norm.load_state_dict(src.embeddings.norm.state_dict())
+        for k, i in enumerate(layers):  # the same module layout in every family (models/blocks.py)
+            dst.encoder.layers[k].load_state_dict(src.encoder.layers[i].state_dict())
+        if dst.pooler is not None and src.pooler is not None:
+            dst.pooler.load_state_dict(src.pooler.state_dict())
+        for name in ("mlm", "classifier", "qa_outputs"):
+            if hasattr(student, name) and hasattr(teacher, name):
+                getattr(student, name).load_state_dict(getattr(teacher, name).state_dict())
+    return student
+
+
+def convert_command(a: ConvertArgs) -> None:
+    from .io import atomic_dir, check_replaceable
+    from .registry import AutoConfig, AutoModelForMaskedLM
+    from .tokenization import AutoTokenizer
+    if a.to not in TARGETS:
+        raise OptionError(f"--to {a.to!r}: use one of {', '.join(TARGETS)}")
+    if a.source is None or a.out is None:
+        raise OptionError("give the source folder and the output folder: bertkit convert SOURCE OUT")
+    config = AutoConfig.from_pretrained(a.source)
+    if config.model_type != "bert":
+        raise ConfigError(f"{a.source}: model_type {config.model_type!r}; convert takes layers from a BERT folder")
+    layers = parse_layers(a.layers, config.num_hidden_layers)
+    if Path(a.out).resolve() == Path(a.source).resolve():
+        raise OptionError(f"{a.out}: the output folder is the source; write the new model elsewhere")
+    check_replaceable(a.out)
+    fresh: list = []
+    teacher = AutoModelForMaskedLM.from_pretrained(a.source, fresh=fresh)
+    if fresh:  # no MLM head in the folder: take the bare encoder (and a fine-tuned head for --to bert)
+        from .registry import AutoModel, AutoModelForSequenceClassification, AutoModelForTokenClassification
+        from .registry import AutoModelForQuestionAnswering
+        arch = (config.architectures or [""])[0]
+        auto = {"BertForSequenceClassification": AutoModelForSequenceClassification,
+                "BertForTokenClassification": AutoModelForTokenClassification,
+                "BertForQuestionAnswering": AutoModelForQuestionAnswering}.get(arch, AutoModel)
+        teacher = auto.from_pretrained(a.source)
+    tok = AutoTokenizer.from_pretrained(a.source)
+    student = convert_model(teacher, a.to, layers)
+    with atomic_dir(a.out) as tmp:
+        student.save_pretrained(tmp)
+        tok.save_pretrained(tmp)
+    if config.layer_norm_eps != 1e-12 and a.to == "distilbert":
+        print(f"note: the source's LayerNorm eps is {config.layer_norm_eps}; DistilBERT's is fixed at 1e-12, "
+              "so outputs differ slightly from the source's layers", file=sys.stderr)
+    print(f"wrote {a.out}: {type(student).__name__}, layers {','.join(map(str, layers))} of "
+          f"{config.num_hidden_layers}, {student.num_parameters() / 1e6:.1f}M parameters", file=sys.stderr)
