@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-IGNORE = -100
+from ..labels import IGNORE_INDEX as IGNORE  # the one definition (-100); the name data code here uses
 
 
 @dataclass

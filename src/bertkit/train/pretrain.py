@@ -41,6 +41,7 @@ from ..errors import CheckpointError, TrainError
 from ..data.masking import Masker, MaskingConfig, continuation_table
 from ..data.pretraining import ExampleConfig, ExampleStream, collate
 from ..io import atomic_dir, atomic_path, atomic_write_text, save_torch, writing
+from ..labels import IGNORE_INDEX
 from ..models import BertForPreTraining
 from ..models.attention import SelfAttention
 from .optim import OptimConfig, make_optimizer, make_scheduler
@@ -87,7 +88,7 @@ def train_flops(config: BertConfig, batch: dict[str, torch.Tensor]) -> float:
     tokens = float(lens.sum())
     dense = L * (4 * C * C + 2 * C * config.intermediate_size)  # QKV + out, FFN up + down: weights per token
     attn = L * 4 * C * float((lens ** 2).sum())  # QKᵀ and attention·V
-    masked = float((batch["labels"] != -100).sum())
+    masked = float((batch["labels"] != IGNORE_INDEX).sum())
     head = masked * (C * C + C * V)  # MLM transform + decoder, only where scored
     return 3 * (2 * dense * tokens + attn + 2 * head)
 
@@ -349,7 +350,7 @@ def evaluate(model, batches: list[dict], dtype: str, device) -> dict[str, float]
         with _autocast(dtype, device):
             out = model(**batch)
         mlm_loss, logits = mlm_outputs(out)
-        labels = batch["labels"][batch["labels"] != -100]  # order of the rows of the scored logits
+        labels = batch["labels"][batch["labels"] != IGNORE_INDEX]  # order of the rows of the scored logits
         n = labels.numel()
         loss_sum += float(mlm_loss) * n
         correct += float((logits.argmax(-1) == labels).sum())
