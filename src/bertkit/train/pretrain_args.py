@@ -38,8 +38,8 @@ class PretrainArgs:
     vocab: str = _arg("", "tokenizer folder for a model from scratch (from `bertkit vocab`)")
     config: str = _arg("small", "preset (tiny, mini, small, medium, base, large) or a config.json path")
     model_type: str = _arg("", "bert (MLM + NSP, or MLM only with --no-nsp) or roberta (MLM only, dynamic "
-                           "masks, full sentences packed across documents); default: the --init-from folder's "
-                           "type, else bert", choices=PRETRAIN_MODEL_TYPES)
+                           "masks, full sentences packed across documents); default: the run's own with --resume, "
+                           "else the --init-from folder's type, else bert", choices=PRETRAIN_MODEL_TYPES)
     init_from: str = _arg("", "continue from this model folder; missing MLM/NSP heads are initialised fresh")
     resume: bool = _arg(False, "continue the interrupted run in --out exactly where it stopped")
     max_seq_length: int = _arg(128, "tokens per example, [CLS]/[SEP] included")
