@@ -171,10 +171,10 @@ def _rows(out):
 
 
 @pytest.mark.parametrize("kw, message", [
-    (dict(model_type="xlnet"), r"^--model-type 'xlnet': not a model type bertkit pretrain has a recipe for; "
-                               r"use one of bert, roberta$"),
-    (dict(short_seq_prob=0.3), r"^--short-seq-prob 0\.3: shortens next-sentence pairs only; --model-type roberta "
-                               r"packs full sentences \(no NSP\): drop --short-seq-prob$"),
+    ({"model_type": "xlnet"}, (r"^--model-type 'xlnet': not a model type bertkit pretrain has a recipe for; "
+                               r"use one of bert, roberta$")),
+    ({"short_seq_prob": 0.3}, (r"^--short-seq-prob 0\.3: shortens next-sentence pairs only; --model-type roberta "
+                               r"packs full sentences \(no NSP\): drop --short-seq-prob$")),
 ])
 def test_bad_combinations_are_one_line_errors(shards, pretrain_vocab, tmp_path, kw, message):
     from bertkit.train.pretrain import pretrain
@@ -273,12 +273,14 @@ def test_roberta_resume_is_exact(shards, pretrain_vocab, tmp_path, monkeypatch):
     """Stopped after N steps (checkpoint written), resumed to 2N: the losses, gradient norms, held-out
     scores and final weights are bitwise those of an uninterrupted run (dropout on)."""
     from safetensors.torch import load_file
+
     from bertkit.train import pretrain as pretrain_mod
     N = 3
     config = _config(tmp_path)
     monkeypatch.setattr(pretrain_mod, "plot_metrics", lambda *a: None)  # speed: the curve is not compared
     monkeypatch.setattr(pretrain_mod, "matmul_peak", lambda *a: 1e12)
-    common = dict(steps=2 * N, eval_every=N, save_every=N, eval_examples=8, no_nsp=True)  # --no-nsp: redundant, fine
+    # --no-nsp with roberta: redundant, and fine
+    common = {"steps": 2 * N, "eval_every": N, "save_every": N, "eval_examples": 8, "no_nsp": True}
     straight, stopped = tmp_path / "straight", tmp_path / "stopped"
     pretrain_mod.pretrain(_args(shards, pretrain_vocab, straight, config, **common))
     with monkeypatch.context() as m:
@@ -303,9 +305,9 @@ def test_roberta_resume_is_exact(shards, pretrain_vocab, tmp_path, monkeypatch):
 @pytest.fixture(scope="module")
 def folders(pretrain_vocab, tmp_path_factory):
     """A tiny RoBERTa folder and a tiny BERT folder, both with the test tokenizer."""
+    from bertkit.config import BertConfig
     from bertkit.models import BertForPreTraining
     from bertkit.registry import AutoConfig, AutoModelForMaskedLM
-    from bertkit.config import BertConfig
     from bertkit.train.pretrain import _load_tokenizer
     tok = _load_tokenizer(str(pretrain_vocab))
     root = tmp_path_factory.mktemp("folders")
@@ -379,9 +381,10 @@ def test_roberta_run_with_a_bpe_tokenizer(pretrain_text, bpe_folder, tmp_path, m
     from bertkit.train.pretrain_args import PretrainArgs
     monkeypatch.setattr(pretrain_mod, "matmul_peak", lambda *a: 1e12)
     monkeypatch.setattr(pretrain_mod, "plot_metrics", lambda *a: None)
-    common = dict(files=[str(pretrain_text)], vocab=str(bpe_folder), config=_config(tmp_path), max_seq_length=32,
-                  batch_size=4, steps=2, dtype="fp32", eval_examples=8, eval_every=0, save_every=0, threads=1,
-                  workers=1, eval_fraction=0.05, no_progress=True, model_type="roberta")
+    common = {"files": [str(pretrain_text)], "vocab": str(bpe_folder), "config": _config(tmp_path),
+              "max_seq_length": 32, "batch_size": 4, "steps": 2, "dtype": "fp32", "eval_examples": 8,
+              "eval_every": 0, "save_every": 0, "threads": 1, "workers": 1, "eval_fraction": 0.05,
+              "no_progress": True, "model_type": "roberta"}
     with pytest.raises(pretrain_mod.PretrainError, match=r"^--whole-word-mask: needs a WordPiece tokenizer"):
         pretrain_mod.pretrain(PretrainArgs(out=str(tmp_path / "wwm"), whole_word_mask=True, **common))
     assert not (tmp_path / "wwm").exists()
