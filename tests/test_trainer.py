@@ -160,8 +160,9 @@ def test_auto_bf16_only_where_its_matmul_is_faster(monkeypatch, bf16_speed, expe
     """`bf16=None` (the default) picks bf16 autocast only where a bf16 matmul beats fp32 by 1.2×:
     AVX-512 BF16 without AMX runs it slower than fp32, and there fp32 must win."""
     from bertkit.train import pretrain, trainer
-    monkeypatch.setattr(trainer, "bf16_supported", lambda device: True)
-    monkeypatch.setattr(trainer, "matmul_peak",
+    from bertkit.train import precision
+    monkeypatch.setattr(precision, "bf16_supported", lambda device: True)
+    monkeypatch.setattr(precision, "matmul_peak",
                         lambda dtype, device, seconds=0.3: 100.0 * (bf16_speed if dtype == torch.bfloat16 else 1.0))
     trainer.bf16_pays.cache_clear()
     try:

@@ -15,12 +15,13 @@ from .data.batching import collate, length_grouped
 Tensor = torch.Tensor
 
 
-def autocast(dtype: str | None):
-    """A context for bf16 autocast on CPU/GPU (`dtype="bf16"`), or nothing (`None`/"fp32")."""
+def autocast(dtype: str | None, device: torch.device = torch.device("cpu")):
+    """A context for bf16 autocast (`dtype="bf16"`, see train/precision.py), or nothing (`None`/"fp32")."""
+    from .train.precision import autocast_for
     if dtype in (None, "fp32", "float32"):
         return nullcontext()
     if dtype in ("bf16", "bfloat16"):
-        return torch.autocast("cpu", dtype=torch.bfloat16)
+        return autocast_for(device, True)
     from .cliargs import OptionError
     raise OptionError(f"--dtype {dtype!r}: use fp32 or bf16")
 

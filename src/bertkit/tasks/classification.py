@@ -202,10 +202,9 @@ def main_metric(kind: str) -> tuple[str, bool]:
 
 
 def plot_confusion(matrix, names: list[str], path) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    """The confusion matrix as a PNG: gold labels down, predicted across, counts in the cells."""
+    from ..plots import pyplot, save
+    plt = pyplot()
     m = np.asarray(matrix)
     size = max(4, 0.6 * len(names) + 2)
     fig, ax = plt.subplots(figsize=(size, size))
@@ -219,8 +218,7 @@ def plot_confusion(matrix, names: list[str], path) -> None:
             ax.text(j, i, str(m[i, j]), ha="center", va="center",
                     color="white" if m[i, j] > m.max() / 2 else "black")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save(fig, path)
 
 
 def format_report(result: dict) -> str:
@@ -256,7 +254,7 @@ def decode(logits: Tensor, kind: str, id2label: dict[int, str]) -> list[dict]:
 def predict(model, tok, examples: Sequence[ClassExample], opts: ClassifyOptions, batch_size: int = 32,
             bf16: bool = False) -> list[dict]:
     """Predictions for `examples`, in order (model: BertForSequenceClassification)."""
-    from ..train.trainer import autocast_for
+    from ..train.precision import autocast_for
     wrapped = model if isinstance(model, WindowClassifier) else WindowClassifier(model, opts.pool)
     wrapped.eval()
     feats = encode(tok, examples, opts)

@@ -163,7 +163,7 @@ def finetune(a: FinetuneArgs, tokenizer=None) -> dict:
                         lambda m, d: task.save(tok, d), optim, cfg, folder=folder)
         summary.update(getattr(task, "notes", {}))
         if task.test:
-            from ..train.trainer import autocast_for
+            from ..train.precision import autocast_for
             with torch.no_grad(), autocast_for(device, cfg.bf16):
                 result = task.evaluate(task.module, split="test", folder=folder.tmp)
             (folder.tmp / "test_metrics.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
@@ -484,7 +484,7 @@ def predict_rows(a: PredictArgs) -> list[dict]:
     import torch
 
     from ..errors import ConfigError
-    from ..train.trainer import autocast_for
+    from ..train.precision import autocast_for
     folder = Path(a.model)
     if not (folder / "config.json").exists():
         raise ReaderError(f"{folder}: not a model folder (no config.json)")

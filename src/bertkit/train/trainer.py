@@ -18,13 +18,11 @@ global torch RNG (which dropout draws from) is seeded once at the start.
 """
 from __future__ import annotations
 
-import functools
 import json
 import math
 import os
 import shutil
 import time
-from contextlib import nullcontext
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable, Sequence
@@ -35,6 +33,7 @@ from torch import nn
 from ..errors import TrainError
 from ..io import make_temp_dir, replace_dir, writing
 from .optim import OptimConfig, make_optimizer, make_scheduler
+from .precision import autocast_for, bf16_pays, bf16_supported, matmul_peak  # noqa: F401  (pretrain imports them here)
 
 
 @dataclass
@@ -51,50 +50,6 @@ class TrainConfig:
     max_grad_norm: float = 1.0
     log_every: int = 10  # optimizer steps between training-loss lines in metrics.jsonl
     progress: bool = True
-
-
-def bf16_supported(device: torch.device) -> bool:
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    if device.type == "cpu":
-        try:
-            return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-        except (AttributeError, RuntimeError):
-            return False
-    return False
-
-
-def matmul_peak(dtype: torch.dtype, device: torch.device, n: int = 1024, seconds: float = 0.3) -> float:
-    """The machine's own matmul throughput (FLOP/s) for this dtype: the denominator of MFU."""
-    a = torch.randn(n, n, device=device, dtype=torch.float32, generator=torch.Generator(device).manual_seed(0)).to(dtype)
-    b = a.T.contiguous()
-    for _ in range(2):
-        a @ b
-    reps, t0 = 0, time.perf_counter()
-    while time.perf_counter() - t0 < seconds:
-        a @ b
-        reps += 1
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return 2 * n ** 3 * reps / (time.perf_counter() - t0)
-
-
-@functools.lru_cache(maxsize=None)
-def bf16_pays(device: torch.device) -> bool:
-    """Whether bf16 autocast is worth having here: on a GPU, where it is supported; on a CPU, where a bf16
-    matmul runs at least 1.2× faster than fp32. CPUs with AMX do bf16 several times faster; AVX-512 BF16
-    alone can be slower than fp32, and without either bf16 is emulated, hundreds of times slower."""
-    if not bf16_supported(device):
-        return False
-    if device.type != "cpu":
-        return True
-    return matmul_peak(torch.bfloat16, device, seconds=0.2) >= 1.2 * matmul_peak(torch.float32, device, seconds=0.2)
-
-
-def autocast_for(device: torch.device, bf16: bool):
-    if bf16 and bf16_supported(device):
-        return torch.autocast(device.type, dtype=torch.bfloat16)
-    return nullcontext()
 
 
 class OutputFolder:
@@ -265,9 +220,8 @@ def _scalars(metrics: dict) -> dict:
 
 def plot_curves(history: list[dict], path: Path) -> None:
     """Training loss (left) and evaluation metrics (right) against the optimizer step."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from ..plots import pyplot, save
+    plt = pyplot()
 
     train_rows = [r for r in history if r.get("event") == "train"]
     eval_rows = [r for r in history if r.get("event") == "eval"]
@@ -289,5 +243,4 @@ def plot_curves(history: list[dict], path: Path) -> None:
     if ax2.lines:
         ax2.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save(fig, path)
