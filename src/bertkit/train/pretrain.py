@@ -40,12 +40,12 @@ from ..data.corpus import PrepareConfig, TokenCorpus, prepare_corpus
 from ..errors import CheckpointError, TrainError
 from ..data.masking import Masker, MaskingConfig, continuation_table
 from ..data.pretraining import ExampleConfig, ExampleStream, collate
-from ..io import atomic_dir, atomic_path, atomic_write_text, save_torch, writing
+from ..io import atomic_dir, atomic_write_text, save_torch, writing
 from ..labels import IGNORE_INDEX
 from ..models import BertForPreTraining
 from ..models.attention import SelfAttention
 from .optim import OptimConfig, make_optimizer, make_scheduler
-from .trainer import autocast_for, bf16_pays, matmul_peak
+from .precision import autocast_for, bf16_pays, matmul_peak
 from .pretrain_args import PretrainArgs
 
 CHECKPOINT = "checkpoint.pt"
@@ -424,9 +424,8 @@ def _metrics_upto(path: Path, step: int) -> list[str]:
 
 def plot_metrics(metrics_path: Path, png: Path) -> None:
     """Redraw the loss curve from metrics.jsonl (train MLM/NSP loss; held-out MLM loss and accuracy)."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from ..plots import pyplot, save
+    plt = pyplot()
     rows = [json.loads(line) for line in metrics_path.read_text(encoding="utf-8").split("\n") if line.strip()]
     train = [r for r in rows if "loss" in r]
     ev = [r for r in rows if "eval_mlm_loss" in r]
@@ -447,9 +446,7 @@ def plot_metrics(metrics_path: Path, png: Path) -> None:
         if ax.get_legend_handles_labels()[0]:  # nothing logged yet (e.g. --steps 0): no legend
             ax.legend()
     fig.tight_layout()
-    with atomic_path(png) as tmp:
-        fig.savefig(tmp, format="png", dpi=90)
-    plt.close(fig)
+    save(fig, png, dpi=90)
 
 
 class _Stop:
