@@ -125,8 +125,8 @@ class RobertaTokenizer(PreTrainedTokenizer):
         model_max_length: the model's limit; `truncation=True` without max_length cuts to it (None: no limit).
         engine: "fast" only (the Rust `tokenizers` library).
         add_prefix_space: put a space before the text, so that its first word is cut as any other word
-            ("Hello" becomes "ĠHello"). Default False, as transformers; is_split_into_words=True needs True
-            (each word is encoded on its own).
+            ("Hello" becomes "ĠHello"). Default False, as transformers. With is_split_into_words=True each
+            word is encoded on its own, so every word is cut as a first word unless this is True.
         trim_offsets: offsets leave out the space a piece carries ("Ġworld" covers "world").
         bos_token, eos_token, sep_token, cls_token, unk_token, pad_token, mask_token: RoBERTa's <s>, </s>,
             </s>, <s>, <unk>, <pad>, <mask>. <mask> takes in the spaces on its left (lstrip), so that "a <mask>"
@@ -143,6 +143,7 @@ class RobertaTokenizer(PreTrainedTokenizer):
     default_model_input_names = ("input_ids", "attention_mask")
     vocab_files = (VOCAB_JSON, MERGES_FILE)
     _algorithm = "byte-level BPE"
+    _one_token_type = True  # as RobertaProcessing, also with add_special_tokens=False
 
     def __init__(self, vocab_file_or_dict: str | os.PathLike | Mapping[str, int],
                  merges_file_or_list: str | os.PathLike | Sequence[tuple[str, str]],

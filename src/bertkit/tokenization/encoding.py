@@ -864,6 +864,7 @@ class PreTrainedTokenizer:
     vocab_files: tuple[str, ...] = ()  # the model's own files in a folder
     _unk_must_be_in_vocab = False  # WordPiece needs its unknown token in the vocabulary
     _algorithm = ""  # "WordPiece", "byte-level BPE": for messages
+    _one_token_type = False  # True: token_type_ids are all 0 (RoBERTa), whatever the engine's rows say
 
     def _init_base(self, vocab: dict[str, int], where: str, *, model_max_length: int | None, engine: str,
                    clean_up_tokenization_spaces: bool, roles: Mapping[str, str | None], padding_side: str,
@@ -1568,7 +1569,7 @@ class PreTrainedTokenizer:
                 sample_of_row.append(index)
                 data["input_ids"].append(copy(row.ids))
                 if return_token_type_ids:
-                    data["token_type_ids"].append(copy(row.type_ids))
+                    data["token_type_ids"].append([0] * len(row.ids) if self._one_token_type else copy(row.type_ids))
                 if return_attention_mask:
                     data["attention_mask"].append(copy(row.attention_mask))
                 if return_special_tokens_mask:
