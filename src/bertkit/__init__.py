@@ -10,7 +10,7 @@ __version__ = "0.1.0"
 
 def __getattr__(name):
     # the tokenizer is imported on first use, so that `import bertkit` stays light
-    if name in ("BertTokenizer", "Tokenizer"):
+    if name in ("BertTokenizer", "Tokenizer", "DistilBertTokenizer", "RobertaTokenizer", "AutoTokenizer"):
         from . import tokenization
         return getattr(tokenization, name)
     raise AttributeError(f"module 'bertkit' has no attribute {name!r}")
@@ -19,4 +19,5 @@ def __getattr__(name):
 __all__ = ["BertConfig", "BertkitError", "ConfigError", "CheckpointError", "TokenizerError", "DataError",
            "TrainError", "BertModel", "BertPreTrainedModel", "BertForPreTraining",
            "BertForMaskedLM", "BertForSequenceClassification", "BertForTokenClassification",
-           "BertForQuestionAnswering", "BertTokenizer", "Tokenizer"]
+           "BertForQuestionAnswering", "BertTokenizer", "Tokenizer", "DistilBertTokenizer", "RobertaTokenizer",
+           "AutoTokenizer"]

@@ -36,7 +36,7 @@ def fill_mask(model_dir: str | os.PathLike, text: str, top_k: int = 5, model=Non
     [MASK] in the text, or more tokens than the model's positions) or OptionError (top_k above the
     vocabulary)."""
     from .models import BertForMaskedLM
-    from .tokenization import BertTokenizer
+    from .tokenization import AutoTokenizer
     folder = Path(model_dir)
     if model is None and not folder.is_dir():
         raise CheckpointError(f"{folder}: no such model folder" if not folder.exists() else
@@ -46,7 +46,7 @@ def fill_mask(model_dir: str | os.PathLike, text: str, top_k: int = 5, model=Non
             raise CheckpointError(f"{folder}: the weights hold no masked-LM head (cls.predictions.*); fill-mask "
                                   "needs a pretrained MLM, e.g. the model/ folder of `bertkit pretrain`")
         model = BertForMaskedLM.from_pretrained(folder)
-    tok = tokenizer or BertTokenizer.from_pretrained(folder)
+    tok = tokenizer or AutoTokenizer.from_pretrained(folder)
     model.eval()
     if len(tok) > model.config.vocab_size:
         raise CheckpointError(f"{folder}: the tokenizer has {len(tok)} tokens but the model's vocab_size is "
