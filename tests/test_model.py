@@ -419,7 +419,7 @@ def test_preset_sizes_and_overrides():
 def attention_path(request, monkeypatch):
     """Unpadded attention either runs a call per run of equal lengths, or one masked call on the padded
     layout (chosen by the number of runs and the padding); force each in turn."""
-    import bertkit.models.bert as bert
+    import bertkit.models.attention as bert
     monkeypatch.setattr(bert, "MAX_RUNS", 10 ** 6 if request.param == "per-run" else 0)
     monkeypatch.setattr(bert, "MAX_ATTN_PADDING", 10.0)
     return request.param

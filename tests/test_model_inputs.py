@@ -17,7 +17,8 @@ import bertkit
 from bertkit import (BertConfig, BertForMaskedLM, BertForPreTraining, BertForSequenceClassification, BertkitError,
                      BertModel, ConfigError)
 from bertkit.models import HEADS, BertPreTrainedModel
-from bertkit.models import bert as bert_module
+from bertkit.models import padding as padding_module
+from bertkit.models import sparse as sparse_module
 from bertkit.models.heads import TiedDecoder
 from test_model import V, MyModel, batch, make, max_diff, mlm_labels, tiny_config
 
@@ -128,8 +129,8 @@ def test_fast_paths_run_with_inputs_embeds(head, monkeypatch):
     """Unpadding, and the last layer at the read positions only ([CLS]; scored MLM positions)."""
     model = make(HEADS[head])
     inputs = batch()
-    packings = _count_calls(monkeypatch, bert_module.Packing, "from_mask")
-    sparse = _count_calls(monkeypatch, bert_module.Layer, "forward_at")
+    packings = _count_calls(monkeypatch, padding_module.Packing, "from_mask")
+    sparse = _count_calls(monkeypatch, sparse_module, "layer_at")
     labels = dict(labels=mlm_labels(inputs)) if head != "BertForSequenceClassification" else {}
     out = model(inputs_embeds=words(model, inputs["input_ids"]), attention_mask=inputs["attention_mask"], **labels)
     assert packings == [1] and sparse == [1]

@@ -1,11 +1,20 @@
-"""BertConfig: the shape of a BERT, with the field names of Hugging Face's `config.json`.
+"""Model configs: the shape of an encoder, with the field names of Hugging Face's `config.json`.
+
+One config class per family, as in `transformers`: BertConfig, RobertaConfig (BERT's fields with
+RoBERTa's defaults) and DistilBertConfig (its own names: dim, n_layers, n_heads, hidden_dim, ...).
+CONFIGS maps config.json's `model_type` to the class; `config_from_dict` dispatches on it.
 
 A config is a mutable dataclass, as in `transformers` (tutorials set `config.num_labels = 2` before
 building a model). It checks itself when created and again when a model is built from it.
 Fields that bertkit does not use but a `config.json` carries (`transformers_version`, `use_cache`, ...)
 are kept in `extra` and written back, so a folder round-trips unchanged. The constructor takes what
-`transformers.BertConfig` takes: `num_labels=3`, and any other keyword (`output_hidden_states`,
+`transformers`' config classes take: `num_labels=3`, and any other keyword (`output_hidden_states`,
 `use_cache`, `torch_dtype`, a key of your own) goes to `extra`, readable and settable as an attribute.
+
+The shared blocks (models/blocks.py) read one set of names: hidden_size, num_hidden_layers,
+num_attention_heads, intermediate_size, hidden_act, hidden_dropout_prob, attention_probs_dropout_prob,
+layer_norm_eps, max_position_embeddings, type_vocab_size, pad_token_id. A family whose config.json
+names them otherwise maps them in `attribute_map` (shared name → its own field), as `transformers` does.
 """
 from __future__ import annotations
 
@@ -15,7 +24,7 @@ import logging
 import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from .errors import ConfigError  # noqa: F401  (re-exported: bertkit.config.ConfigError)
 
@@ -36,29 +45,20 @@ PRESETS: dict[str, tuple[int, int, int]] = {
 
 
 @dataclass
-class BertConfig:
-    vocab_size: int = 30522
-    hidden_size: int = 768
-    num_hidden_layers: int = 12
-    num_attention_heads: int = 12
-    intermediate_size: int = 3072
-    hidden_act: str = "gelu"
-    hidden_dropout_prob: float = 0.1
-    attention_probs_dropout_prob: float = 0.1
-    max_position_embeddings: int = 512
-    type_vocab_size: int = 2
-    initializer_range: float = 0.02
-    layer_norm_eps: float = 1e-12
-    pad_token_id: int = 0
-    position_embedding_type: str = "absolute"
-    classifier_dropout: float | None = None
+class PretrainedConfig:
+    """What every family's config shares: labels, `extra`, checks, presets, and config.json in and out.
+
+    A family is a dataclass subclass that sets `model_type` and declares its own fields; the fields
+    below are keyword-only, so they come after the family's fields in the constructor."""
+
+    model_type: ClassVar[str] = ""
+    attribute_map: ClassVar[dict[str, str]] = {}  # shared name → this family's field name
     # task heads: label names (also give num_labels) and how a classification loss is chosen
-    id2label: dict[int, str] | None = None
-    label2id: dict[str, int] | None = None
-    problem_type: str | None = None  # "single_label_classification" | "multi_label_classification" | "regression"
-    architectures: list[str] | None = None
-    model_type: str = "bert"
-    extra: dict[str, Any] = field(default_factory=dict, repr=False)
+    id2label: dict[int, str] | None = field(default=None, kw_only=True)
+    label2id: dict[str, int] | None = field(default=None, kw_only=True)
+    problem_type: str | None = field(default=None, kw_only=True)  # single_label_ / multi_label_classification, regression
+    architectures: list[str] | None = field(default=None, kw_only=True)
+    extra: dict[str, Any] = field(default_factory=dict, repr=False, kw_only=True)
 
     def __post_init__(self):
         if self.id2label is not None:
@@ -69,15 +69,20 @@ class BertConfig:
 
     # -- keys bertkit does not use: kept in `extra`, and attributes as in `transformers` -------------
     def __getattr__(self, name: str) -> Any:
-        # only called when normal lookup fails: a key of `extra` (config.use_cache, ...)
+        # only called when normal lookup fails: a shared name this family spells otherwise, or a key of
+        # `extra` (config.use_cache, ...)
+        native = type(self).attribute_map.get(name)
+        if native is not None:
+            return getattr(self, native)
         extra = self.__dict__.get("extra")
         if extra is not None and not name.startswith("_") and name in extra:
             return extra[name]
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def __setattr__(self, name: str, value: Any) -> None:
+        name = type(self).attribute_map.get(name, name)
         # a name that is not a field, property or method goes to `extra`, so it is saved with the rest
-        if name in _FIELD_NAMES or name.startswith("_") or hasattr(type(self), name):
+        if name in _field_names(type(self)) or name.startswith("_") or hasattr(type(self), name):
             object.__setattr__(self, name, value)
         else:
             self.extra[name] = value
@@ -95,57 +100,76 @@ class BertConfig:
             self.id2label = _default_labels(n)
             self.label2id = {v: k for k, v in self.id2label.items()}
 
+    # -- shape --------------------------------------------------------------------------------------
+    @property
+    def head_dim(self) -> int:
+        return self.hidden_size // self.num_attention_heads
+
+    @property
+    def max_sequence_length(self) -> int:
+        """The most tokens one input may hold: the position table's size (RoBERTa's is smaller)."""
+        return self.max_position_embeddings
+
     # -- checks -------------------------------------------------------------------------------------
+    def _name(self, shared: str) -> str:
+        """The name a shared field has in this family's config.json (for messages)."""
+        return type(self).attribute_map.get(shared, shared)
+
     def validate(self) -> None:
-        """Raise ConfigError naming the field when the config cannot describe a working BERT."""
+        """Raise ConfigError naming the field when the config cannot describe a working encoder."""
         positive = ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
-                    "intermediate_size", "max_position_embeddings", "type_vocab_size")
+                    "intermediate_size", "max_position_embeddings")
         for name in positive:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+                raise ConfigError(f"{self._name(name)} must be a positive integer, got {value!r}")
         if self.hidden_size % self.num_attention_heads:
-            raise ConfigError(f"hidden_size {self.hidden_size} is not a multiple of "
-                              f"num_attention_heads {self.num_attention_heads}")
+            raise ConfigError(f"{self._name('hidden_size')} {self.hidden_size} is not a multiple of "
+                              f"{self._name('num_attention_heads')} {self.num_attention_heads}")
         for name in ("hidden_dropout_prob", "attention_probs_dropout_prob"):
             p = getattr(self, name)
-            if not 0.0 <= p < 1.0:
-                raise ConfigError(f"{name} must be in [0, 1), got {p!r}")
+            if not isinstance(p, (int, float)) or isinstance(p, bool) or not 0.0 <= p < 1.0:
+                raise ConfigError(f"{self._name(name)} must be in [0, 1), got {p!r}")
         if self.hidden_act not in ACTIVATIONS:
-            raise ConfigError(f"hidden_act {self.hidden_act!r} is not supported; use one of {', '.join(ACTIVATIONS)}")
-        if self.position_embedding_type != "absolute":
-            raise ConfigError(f"position_embedding_type {self.position_embedding_type!r} is not supported; "
-                              "bertkit implements 'absolute' (learned) position embeddings")
-        if not 0 <= self.pad_token_id < self.vocab_size:
+            raise ConfigError(f"{self._name('hidden_act')} {self.hidden_act!r} is not supported; "
+                              f"use one of {', '.join(ACTIVATIONS)}")
+        if not isinstance(self.pad_token_id, int) or not 0 <= self.pad_token_id < self.vocab_size:
             raise ConfigError(f"pad_token_id {self.pad_token_id} is outside the vocabulary (size {self.vocab_size})")
         if self.problem_type not in (None, "single_label_classification", "multi_label_classification",
                                      "regression"):
             raise ConfigError(f"problem_type {self.problem_type!r} is not one of single_label_classification, "
                               "multi_label_classification, regression")
-        if self.model_type != "bert":
-            raise ConfigError(f"model_type {self.model_type!r} is not supported; bertkit reads 'bert' models")
+        if self.max_sequence_length < 1:
+            raise ConfigError(f"max_position_embeddings {self.max_position_embeddings} leaves no position for a "
+                              f"token (positions start after pad_token_id {self.pad_token_id})")
 
     # -- construction -------------------------------------------------------------------------------
     @classmethod
-    def preset(cls, name: str, **overrides) -> "BertConfig":
-        """A standard size: tiny, mini, small, medium, base, large (with `overrides` applied)."""
+    def preset(cls, name: str, **overrides) -> "PretrainedConfig":
+        """A standard size: tiny, mini, small, medium, base, large (with `overrides` applied, by shared
+        or by the family's own field names)."""
         if name not in PRESETS:
             raise ConfigError(f"unknown preset {name!r}; choose from {', '.join(PRESETS)}")
         layers, hidden, heads = PRESETS[name]
         values = dict(num_hidden_layers=layers, hidden_size=hidden, num_attention_heads=heads,
                       intermediate_size=4 * hidden)
-        values.update(overrides)
-        return cls(**values)
+        native = {cls.attribute_map.get(k, k) for k in overrides}
+        values = {k: v for k, v in values.items() if cls.attribute_map.get(k, k) not in native}
+        return cls(**values, **overrides)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any], source: str = "config") -> "BertConfig":
-        known = {f.name for f in fields(cls)} - {"extra"}
-        model_type = d.get("model_type", "bert")
-        if model_type != "bert":
-            raise ConfigError(f"{source}: model_type {model_type!r} is not supported; "
-                              "bertkit reads 'bert' models")
+    def from_dict(cls, d: dict[str, Any], source: str = "config") -> "PretrainedConfig":
+        """A config from config.json's keys. Called on the base class (or through config_from_dict), the
+        class is chosen by `model_type`; on a family's class, another model_type is a ConfigError."""
+        model_type = d.get("model_type", cls.model_type or "bert")
+        if not cls.model_type:
+            return config_class(model_type, source).from_dict(d, source)
+        if model_type != cls.model_type:
+            raise ConfigError(f"{source}: model_type {model_type!r} is not {cls.__name__}'s {cls.model_type!r}; "
+                              f"load it with AutoConfig (bertkit reads {', '.join(map(repr, CONFIGS))})")
+        known = _field_names(cls) - {"extra"}
         kwargs = {k: v for k, v in d.items() if k in known or k == "num_labels"}
-        extra = {k: v for k, v in d.items() if k not in kwargs}
+        extra = {k: v for k, v in d.items() if k not in kwargs and k != "model_type"}
         try:
             config = cls(**kwargs, extra=extra)
         except ConfigError as e:
@@ -155,7 +179,7 @@ class BertConfig:
         return config
 
     @classmethod
-    def from_json_file(cls, path: str | os.PathLike) -> "BertConfig":
+    def from_json_file(cls, path: str | os.PathLike) -> "PretrainedConfig":
         path = Path(path)
         try:
             d = json.loads(path.read_text(encoding="utf-8"))
@@ -175,7 +199,7 @@ class BertConfig:
         return cls.from_dict(d, source=str(path))
 
     @classmethod
-    def from_pretrained(cls, path: str | os.PathLike, **overrides) -> "BertConfig":
+    def from_pretrained(cls, path: str | os.PathLike, **overrides) -> "PretrainedConfig":
         """Read `config.json` from a model folder (or the file itself)."""
         path = Path(path)
         if not path.exists():
@@ -197,9 +221,9 @@ class BertConfig:
         if self.id2label == _default_labels(2) and self.label2id == {v: k for k, v in _default_labels(2).items()}:
             d["id2label"] = d["label2id"] = None
         for k in ("id2label", "label2id", "problem_type", "architectures", "classifier_dropout"):
-            if d[k] is None:
+            if k in d and d[k] is None:
                 del d[k]
-        return {**extra, **d}
+        return {**extra, **d, "model_type": self.model_type}
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
@@ -208,13 +232,124 @@ class BertConfig:
         from .io import atomic_write_text
         atomic_write_text(Path(folder) / "config.json", self.to_json())
 
+
+@dataclass
+class BertConfig(PretrainedConfig):
+    """BERT (Devlin et al., 2019); the defaults are bert-base-uncased's."""
+
+    model_type: ClassVar[str] = "bert"
+    vocab_size: int = 30522
+    hidden_size: int = 768
+    num_hidden_layers: int = 12
+    num_attention_heads: int = 12
+    intermediate_size: int = 3072
+    hidden_act: str = "gelu"
+    hidden_dropout_prob: float = 0.1
+    attention_probs_dropout_prob: float = 0.1
+    max_position_embeddings: int = 512
+    type_vocab_size: int = 2
+    initializer_range: float = 0.02
+    layer_norm_eps: float = 1e-12
+    pad_token_id: int = 0
+    position_embedding_type: str = "absolute"
+    classifier_dropout: float | None = None
+
+    def validate(self) -> None:
+        super().validate()
+        if not isinstance(self.type_vocab_size, int) or isinstance(self.type_vocab_size, bool) \
+                or self.type_vocab_size < 1:
+            raise ConfigError(f"type_vocab_size must be a positive integer, got {self.type_vocab_size!r}")
+        if self.position_embedding_type != "absolute":
+            raise ConfigError(f"position_embedding_type {self.position_embedding_type!r} is not supported; "
+                              "bertkit implements 'absolute' (learned) position embeddings")
+
+
+@dataclass
+class RobertaConfig(BertConfig):
+    """RoBERTa (Liu et al., 2019): BERT's fields and shape. Position ids start at pad_token_id + 1, so a
+    table of max_position_embeddings holds inputs of max_position_embeddings - pad_token_id - 1 tokens
+    (roberta-base: 514 positions, 512 tokens). The defaults are `transformers`' RobertaConfig's; the
+    presets use roberta-base's one segment, 514 positions and LayerNorm eps 1e-5."""
+
+    model_type: ClassVar[str] = "roberta"
+    vocab_size: int = 50265
+    pad_token_id: int = 1
+    bos_token_id: int | None = 0
+    eos_token_id: int | None = 2
+
     @property
-    def head_dim(self) -> int:
-        return self.hidden_size // self.num_attention_heads
+    def max_sequence_length(self) -> int:
+        return self.max_position_embeddings - self.pad_token_id - 1
+
+    @classmethod
+    def preset(cls, name: str, **overrides) -> "RobertaConfig":
+        pad = overrides.get("pad_token_id", 1)
+        defaults = dict(type_vocab_size=1, layer_norm_eps=1e-5, max_position_embeddings=512 + pad + 1)
+        return super().preset(name, **{**defaults, **overrides})
 
 
-_FIELD_NAMES = frozenset(f.name for f in fields(BertConfig))
+@dataclass
+class DistilBertConfig(PretrainedConfig):
+    """DistilBERT (Sanh et al., 2019): BERT's layers under other names, no token types, no pooler;
+    sinusoidal_pos_embds fixes the position table to sines and cosines (Vaswani et al., 2017).
+    LayerNorm eps is 1e-12 throughout, as in `transformers`."""
+
+    model_type: ClassVar[str] = "distilbert"
+    attribute_map: ClassVar[dict[str, str]] = {
+        "hidden_size": "dim", "num_hidden_layers": "n_layers", "num_attention_heads": "n_heads",
+        "intermediate_size": "hidden_dim", "hidden_act": "activation", "hidden_dropout_prob": "dropout",
+        "attention_probs_dropout_prob": "attention_dropout"}
+    layer_norm_eps: ClassVar[float] = 1e-12
+    type_vocab_size: ClassVar[int] = 0  # no segment embeddings: token_type_ids are ignored
+    vocab_size: int = 30522
+    max_position_embeddings: int = 512
+    sinusoidal_pos_embds: bool = False
+    n_layers: int = 6
+    n_heads: int = 12
+    dim: int = 768
+    hidden_dim: int = 3072
+    dropout: float = 0.1
+    attention_dropout: float = 0.1
+    activation: str = "gelu"
+    initializer_range: float = 0.02
+    qa_dropout: float = 0.1
+    seq_classif_dropout: float = 0.2
+    pad_token_id: int = 0
+
+    def validate(self) -> None:
+        super().validate()
+        for name in ("qa_dropout", "seq_classif_dropout"):
+            p = getattr(self, name)
+            if not isinstance(p, (int, float)) or isinstance(p, bool) or not 0.0 <= p < 1.0:
+                raise ConfigError(f"{name} must be in [0, 1), got {p!r}")
+        if self.sinusoidal_pos_embds and self.dim % 2:
+            raise ConfigError(f"sinusoidal_pos_embds needs an even dim, got {self.dim}")
+
+
+CONFIGS: dict[str, type[PretrainedConfig]] = {c.model_type: c for c in (BertConfig, RobertaConfig, DistilBertConfig)}
+
+
+def config_class(model_type: Any, source: str = "config") -> type[PretrainedConfig]:
+    """The config class of a model_type; ConfigError naming `source` for one bertkit does not read."""
+    if model_type not in CONFIGS:
+        raise ConfigError(f"{source}: model_type {model_type!r} is not supported; bertkit reads "
+                          f"{', '.join(map(repr, CONFIGS))} models")
+    return CONFIGS[model_type]
+
+
+def config_from_dict(d: dict[str, Any], source: str = "config") -> PretrainedConfig:
+    """The config that config.json's `model_type` names (BERT when the key is absent, as old files are)."""
+    return PretrainedConfig.from_dict(d, source)
+
+
+_FIELDS: dict[type, frozenset[str]] = {}
 _log = logging.getLogger("bertkit")
+
+
+def _field_names(cls: type) -> frozenset[str]:
+    if cls not in _FIELDS:
+        _FIELDS[cls] = frozenset(f.name for f in fields(cls))
+    return _FIELDS[cls]
 
 
 def _default_labels(n: int) -> dict[int, str]:
@@ -228,15 +363,23 @@ def _dtype_name(value: Any) -> Any:
     return value
 
 
-def _accept_transformers_keywords(generated_init):
-    """Wrap the dataclass __init__ so that BertConfig takes what transformers.BertConfig takes."""
+def _accept_transformers_keywords(cls):
+    """Wrap a config dataclass's __init__ so that it takes what the `transformers` class takes."""
+    generated_init = cls.__init__
 
     def __init__(self, *args, num_labels: int | None = None, **kwargs):
-        """BertConfig(vocab_size=..., ..., num_labels=None, **other): the fields as keywords (or in
-        order); `num_labels` gives id2label/label2id LABEL_0..LABEL_{n-1} unless `id2label` already has
-        n entries; with neither, two labels (as in `transformers`). Any other keyword goes to `extra`
-        (merged into an `extra` dict if one is given). Raises ConfigError for an invalid field."""
-        fields_given = {k: kwargs.pop(k) for k in list(kwargs) if k in _FIELD_NAMES}
+        """Config(field=..., ..., num_labels=None, **other): the fields as keywords (or in order), also by
+        their shared names (hidden_size for DistilBERT's dim); `num_labels` gives id2label/label2id
+        LABEL_0..LABEL_{n-1} unless `id2label` already has n entries; with neither, two labels (as in
+        `transformers`). Any other keyword goes to `extra` (merged into an `extra` dict if one is
+        given). Raises ConfigError for an invalid field or another family's model_type."""
+        kwargs = {cls.attribute_map.get(k, k): v for k, v in kwargs.items()}
+        model_type = kwargs.pop("model_type", cls.model_type)
+        if model_type != cls.model_type:
+            raise ConfigError(f"model_type {model_type!r} is not supported by {cls.__name__} (model_type "
+                              f"{cls.model_type!r}); use the config class of that family, or AutoConfig")
+        names = _field_names(cls)
+        fields_given = {k: kwargs.pop(k) for k in list(kwargs) if k in names}
         extra = dict(fields_given.pop("extra", None) or {})
         extra.update(kwargs)
         generated_init(self, *args, **fields_given, extra=extra)
@@ -252,7 +395,8 @@ def _accept_transformers_keywords(generated_init):
         *signature.parameters.values(),
         inspect.Parameter("num_labels", inspect.Parameter.KEYWORD_ONLY, default=None, annotation="int | None"),
         inspect.Parameter("kwargs", inspect.Parameter.VAR_KEYWORD, annotation="Any")])
-    return __init__
+    cls.__init__ = __init__
 
 
-BertConfig.__init__ = _accept_transformers_keywords(BertConfig.__init__)
+for _cls in CONFIGS.values():
+    _accept_transformers_keywords(_cls)

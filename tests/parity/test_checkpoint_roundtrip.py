@@ -139,7 +139,7 @@ def test_bertkit_folder_loads_into_transformers(tmp_path, head):
     hf.eval()
     # the tensors arrive unchanged (fused QKV split into query/key/value)
     hf_state = hf.state_dict()
-    for key, value in ours_to_hf(ours.state_dict(), base=head == "BertModel").items():
+    for key, value in ours_to_hf(ours.state_dict(), ours).items():
         assert torch.equal(hf_state[key], value), key
     batch = inputs()
     assert_outputs_close(outputs_of(ours, head, batch), outputs_of(hf, head, batch), tol=1e-6)

@@ -100,17 +100,17 @@ def assert_real_close(ours: torch.Tensor, theirs: torch.Tensor, mask: torch.Tens
         assert_close(ours, theirs, what)
 
 
-def grads_hf_layout(model, base: bool) -> dict[str, torch.Tensor]:
+def grads_hf_layout(model) -> dict[str, torch.Tensor]:
     grads = {}
     for name, p in model.named_parameters():
         assert p.grad is not None, f"bertkit parameter {name} has no gradient"
         grads[name] = p.grad
-    return ours_to_hf(grads, base)
+    return ours_to_hf(grads, model)
 
 
 def assert_grads_close(ours, hf, base: bool = False, tol: float = TOL) -> None:
     """Every parameter's gradient, in HF names: our fused QKV grad splits into query/key/value rows."""
-    mine = grads_hf_layout(ours, base)
+    mine = grads_hf_layout(ours)
     theirs = {}
     for name, p in hf.named_parameters():
         assert p.grad is not None, f"transformers parameter {name} has no gradient"

@@ -1,6 +1,24 @@
-from .bert import BertModel, BertPreTrainedModel
-from .heads import (HEADS, BertForMaskedLM, BertForPreTraining, BertForQuestionAnswering,
-                    BertForSequenceClassification, BertForTokenClassification)
+"""The models: shared blocks and fast paths, and one small file per family (bert, roberta, distilbert)."""
+from .base import EncoderModel, KeyTable, PreTrainedModel
+from .bert import (BertForMaskedLM, BertForPreTraining, BertForQuestionAnswering, BertForSequenceClassification,
+                   BertForTokenClassification, BertModel, BertPreTrainedModel)
+from .distilbert import (DistilBertForMaskedLM, DistilBertForQuestionAnswering, DistilBertForSequenceClassification,
+                         DistilBertForTokenClassification, DistilBertModel, DistilBertPreTrainedModel)
+from .roberta import (RobertaForMaskedLM, RobertaForQuestionAnswering, RobertaForSequenceClassification,
+                      RobertaForTokenClassification, RobertaModel, RobertaPreTrainedModel)
 
-__all__ = ["BertModel", "BertPreTrainedModel", "BertForPreTraining", "BertForMaskedLM",
-           "BertForSequenceClassification", "BertForTokenClassification", "BertForQuestionAnswering", "HEADS"]
+# every model class by its name (the name `transformers` gives it, and config.json's `architectures`)
+MODELS = {cls.__name__: cls for cls in (
+    BertModel, BertForPreTraining, BertForMaskedLM, BertForSequenceClassification, BertForTokenClassification,
+    BertForQuestionAnswering,
+    RobertaModel, RobertaForMaskedLM, RobertaForSequenceClassification, RobertaForTokenClassification,
+    RobertaForQuestionAnswering,
+    DistilBertModel, DistilBertForMaskedLM, DistilBertForSequenceClassification, DistilBertForTokenClassification,
+    DistilBertForQuestionAnswering,
+)}
+
+# BERT's models and heads by name
+HEADS = {name: cls for name, cls in MODELS.items() if name.startswith("Bert")}
+
+__all__ = ["PreTrainedModel", "EncoderModel", "KeyTable", "MODELS", "HEADS", *MODELS,
+           "BertPreTrainedModel", "RobertaPreTrainedModel", "DistilBertPreTrainedModel"]

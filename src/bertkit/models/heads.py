@@ -1,7 +1,12 @@
-"""Task heads on top of BertModel. Each returns `.loss` when labels are given (-100 = ignore) and logits.
+"""Task heads over any family's encoder. Each returns `.loss` when labels are given (-100 = ignore) and logits.
+
+The generic head models below hold the family's bare encoder at `base_model_prefix` and reach it as
+`self.base_model`; a family's head class is the family base plus one of these (BertForMaskedLM is
+BertPreTrainedModel + MaskedLMModel), overriding only what its layout differs in (RoBERTa's and
+DistilBERT's sequence classifiers, DistilBERT's QA dropout).
 
 Every head takes `input_ids` (B, T) or, instead, `inputs_embeds` (B, T, C) (exactly one), as in
-`transformers`; the rest of the arguments keep `transformers`' order.
+`transformers`; the rest of the arguments keep `transformers`' order for BERT.
 
 The MLM decoder shares its weight with the word embeddings (weight tying, as in BERT). When labels are
 given, the vocabulary is decoded only at the positions that are scored, about 15% of them in
@@ -14,31 +19,32 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..config import BertConfig
-from .bert import BertModel, BertPreTrainedModel, activation
+from ..config import PretrainedConfig
+from .base import PreTrainedModel
+from .blocks import activation
 from .dropout import Dropout
-from .outputs import (MaskedLMOutput, PreTrainingOutput, QuestionAnsweringOutput, SequenceClassifierOutput,
-                      TokenClassifierOutput)
+from .outputs import MaskedLMOutput, QuestionAnsweringOutput, SequenceClassifierOutput, TokenClassifierOutput
+from .sparse import IGNORE_INDEX, first_positions, scored_positions
 
 Tensor = torch.Tensor
-IGNORE = -100
+IGNORE = IGNORE_INDEX  # the name the data code imports
 
 
 class MLMHead(nn.Module):
-    """dense → activation → LayerNorm → decoder tied to the word embeddings (+ its own bias)."""
+    """dense → activation → LayerNorm → decoder tied to the word embeddings (+ its own bias).
+    The same computation in every family (BERT's cls.predictions, RoBERTa's lm_head, DistilBERT's
+    vocab_transform/vocab_layer_norm/vocab_projector); `act` overrides config.hidden_act (RoBERTa: gelu)."""
 
-    def __init__(self, config: BertConfig):
+    def __init__(self, config: PretrainedConfig, act: str | None = None):
         super().__init__()
         self.dense = nn.Linear(config.hidden_size, config.hidden_size)
-        self.act = activation(config.hidden_act)
+        self.act = activation(act or config.hidden_act)
         self.norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.bias = nn.Parameter(torch.zeros(config.vocab_size))
 
     def forward(self, hidden: Tensor, word_embeddings: Tensor) -> Tensor:
         h = self.norm(self.act(self.dense(hidden)))  # (..., C)
         return F.linear(h, word_embeddings, self.bias)  # (..., V)
-
-
 class TiedDecoder(nn.Module):
     """What `get_output_embeddings()` gives for an MLM head: the vocabulary decoder seen as a linear
     layer (C → V). Its `weight` is the word-embedding table itself (tied) and its `bias` the head's
@@ -68,120 +74,83 @@ class TiedDecoder(nn.Module):
         return F.linear(h, self.weight, self.bias)  # (..., C) → (..., V)
 
 
-def _mlm(model, hidden: Tensor, labels: Tensor | None) -> tuple[Tensor, Tensor | None]:
+def encode(model, input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds, output_hidden_states,
+           output_attentions, read: Tensor | None = None):
+    """The model's encoder; with `read` (B, T) bool (the positions the heads will read) and nothing else
+    asked for, the last layer runs at those positions only (sparse.py): same loss, less work."""
+    if read is not None and (output_hidden_states or output_attentions or not model.sparse_last_layer):
+        read = None
+    return model.base_model(input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
+                            position_ids=position_ids, inputs_embeds=inputs_embeds,
+                            output_hidden_states=output_hidden_states, output_attentions=output_attentions,
+                            last_layer_at=read)
+
+
+def masked_lm(model, hidden: Tensor, labels: Tensor | None) -> tuple[Tensor, Tensor | None]:
     """Decode the vocabulary where it is scored (all positions without labels); return logits and loss."""
-    weight = model.bert.embeddings.word.weight
+    weight = model.base_model.embeddings.word.weight
     if labels is None:
         return model.mlm(hidden, weight), None  # (B, T, V)
-    picked = labels != IGNORE
+    picked = labels != IGNORE_INDEX
     logits = model.mlm(hidden[picked], weight)  # (N_scored, V) instead of (B·T, V)
     return logits, F.cross_entropy(logits.float(), labels[picked])
 
 
-def _encode(model, input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds, output_hidden_states,
-            output_attentions, read: Tensor | None = None):
-    """The encoder; with `read` (B, T) bool (the positions the heads will read) and nothing else asked
-    for, the last layer runs at those positions only: same loss, less work."""
-    if read is not None and (output_hidden_states or output_attentions or not model.sparse_last_layer):
-        read = None
-    return model.bert(input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
-                      position_ids=position_ids, inputs_embeds=inputs_embeds,
-                      output_hidden_states=output_hidden_states, output_attentions=output_attentions,
-                      last_layer_at=read)
+def classifier_dropout(config: PretrainedConfig) -> Dropout:
+    """config.classifier_dropout, or the hidden dropout when unset (as `transformers`)."""
+    p = getattr(config, "classifier_dropout", None)
+    return Dropout(config.hidden_dropout_prob if p is None else p)
 
 
-def _read_positions(labels: Tensor | None, cls: bool) -> Tensor | None:
-    """(B, T) bool: the positions the MLM loss scores, plus [CLS] (position 0) when the pooler reads it."""
-    if labels is None:
-        return None
-    read = labels != IGNORE
-    if cls:
-        read[:, 0] = True
-    return read
+class MaskedLMModel(PreTrainedModel):
+    """Any family's encoder (no pooler) + MLMHead. `mlm_activation` None = config.hidden_act."""
 
+    mlm_activation: str | None = None
 
-def _cls_positions(input_ids, inputs_embeds=None) -> Tensor | None:
-    """(B, T) bool, True at [CLS] (position 0): what the pooler reads. None for input that is not one
-    non-empty (B, T) id tensor or (B, T, C) embedding tensor; BertModel then says what is wrong with it."""
-    given, dims = (input_ids, 2) if inputs_embeds is None else (inputs_embeds, 3)
-    if (input_ids is not None and inputs_embeds is not None) or not isinstance(given, Tensor) \
-            or given.dim() != dims or given.shape[1] == 0:
-        return None
-    read = torch.zeros(given.shape[:2], dtype=torch.bool, device=given.device)
-    read[:, 0] = True
-    return read
-
-
-class BertForPreTraining(BertPreTrainedModel):
-    """Masked language model + next sentence prediction, the two BERT pretraining objectives."""
-
-    def __init__(self, config: BertConfig):
+    def __init__(self, config: PretrainedConfig):
         super().__init__(config)
-        self.bert = BertModel(config)
-        self.mlm = MLMHead(config)
-        self.nsp = nn.Linear(config.hidden_size, 2)
+        self.add_base_model(add_pooling_layer=False)
+        self.mlm = MLMHead(config, self.mlm_activation)
         self.post_init()
 
     def get_output_embeddings(self) -> TiedDecoder:
-        return TiedDecoder(self.bert.embeddings.word, self.mlm)
-
-    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
-                inputs_embeds=None, labels=None, next_sentence_label=None, output_hidden_states=False,
-                output_attentions=False, return_dict=True):
-        out = _encode(self, input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds,
-                      output_hidden_states, output_attentions, _read_positions(labels, cls=True))
-        logits, mlm_loss = _mlm(self, out.last_hidden_state, labels)
-        nsp_logits = self.nsp(out.pooler_output)  # (B, 2)
-        nsp_loss = None
-        if next_sentence_label is not None:
-            nsp_loss = F.cross_entropy(nsp_logits.float(), next_sentence_label.view(-1))
-        parts = [x for x in (mlm_loss, nsp_loss) if x is not None]
-        result = PreTrainingOutput(
-            loss=sum(parts) if parts else None, prediction_logits=logits, seq_relationship_logits=nsp_logits,
-            hidden_states=out.hidden_states, attentions=out.attentions, mlm_loss=mlm_loss, nsp_loss=nsp_loss)
-        return result if return_dict else result.to_tuple()
-
-
-class BertForMaskedLM(BertPreTrainedModel):
-    def __init__(self, config: BertConfig):
-        super().__init__(config)
-        self.bert = BertModel(config, add_pooling_layer=False)
-        self.mlm = MLMHead(config)
-        self.post_init()
-
-    def get_output_embeddings(self) -> TiedDecoder:
-        return TiedDecoder(self.bert.embeddings.word, self.mlm)
+        return TiedDecoder(self.base_model.embeddings.word, self.mlm)
 
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
                 inputs_embeds=None, labels=None, output_hidden_states=False, output_attentions=False,
                 return_dict=True):
-        out = _encode(self, input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds,
-                      output_hidden_states, output_attentions, _read_positions(labels, cls=False))
-        logits, loss = _mlm(self, out.last_hidden_state, labels)
+        out = encode(self, input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds,
+                     output_hidden_states, output_attentions, scored_positions(labels, cls=False))
+        logits, loss = masked_lm(self, out.last_hidden_state, labels)
         result = MaskedLMOutput(loss=loss, logits=logits, hidden_states=out.hidden_states,
                                 attentions=out.attentions)
         return result if return_dict else result.to_tuple()
 
 
-def _classifier_dropout(config: BertConfig) -> nn.Dropout:
-    p = config.classifier_dropout
-    return Dropout(config.hidden_dropout_prob if p is None else p)
+class SequenceClassificationModel(PreTrainedModel):
+    """A label (or labels, or a number) per sequence. Single-label (cross-entropy), multi-label (BCE) or
+    regression (MSE), chosen by `config.problem_type`, or from the labels as `transformers` does when unset.
 
+    The classifier reads position 0 only ([CLS], <s>), so the last layer runs there alone (its keys and
+    values still come from every token): the same logits for about one layer less of work. A family
+    builds its classifier in `add_classifier` and applies it in `classify`; BERT's (here) reads the pooler."""
 
-class BertForSequenceClassification(BertPreTrainedModel):
-    """[CLS] pooler → dropout → linear. Single-label (cross-entropy), multi-label (BCE) or regression
-    (MSE), chosen by `config.problem_type`, or from the labels as `transformers` does when unset.
+    reads_pooler: bool = True
 
-    Only [CLS] is read, so the last layer runs at [CLS] alone (its keys and values still come from
-    every token): the same logits for about one layer less of work."""
-
-    def __init__(self, config: BertConfig):
+    def __init__(self, config: PretrainedConfig):
         super().__init__(config)
         self.num_labels = config.num_labels
-        self.bert = BertModel(config)
-        self.dropout = _classifier_dropout(config)
-        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
+        self.add_base_model(add_pooling_layer=self.reads_pooler)
+        self.add_classifier(config)
         self.post_init()
+
+    def add_classifier(self, config: PretrainedConfig) -> None:
+        self.dropout = classifier_dropout(config)
+        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
+
+    def classify(self, out) -> Tensor:
+        """The encoder's output → logits (B, num_labels)."""
+        return self.classifier(self.dropout(out.pooler_output))
 
     def _problem_type(self, labels: Tensor) -> str:
         if self.config.problem_type is None:
@@ -196,9 +165,9 @@ class BertForSequenceClassification(BertPreTrainedModel):
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
                 inputs_embeds=None, labels=None, output_hidden_states=False, output_attentions=False,
                 return_dict=True):
-        out = _encode(self, input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds,
-                      output_hidden_states, output_attentions, _cls_positions(input_ids, inputs_embeds))
-        logits = self.classifier(self.dropout(out.pooler_output))  # (B, num_labels)
+        out = encode(self, input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds,
+                     output_hidden_states, output_attentions, first_positions(input_ids, inputs_embeds))
+        logits = self.classify(out)  # (B, num_labels)
         loss = None
         if labels is not None:
             kind = self._problem_type(labels)
@@ -215,53 +184,58 @@ class BertForSequenceClassification(BertPreTrainedModel):
         return result if return_dict else result.to_tuple()
 
 
-class BertForTokenClassification(BertPreTrainedModel):
+class TokenClassificationModel(PreTrainedModel):
     """Per-token labels (NER): dropout → linear on every position; -100 labels are ignored."""
 
-    def __init__(self, config: BertConfig):
+    def __init__(self, config: PretrainedConfig):
         super().__init__(config)
         self.num_labels = config.num_labels
-        self.bert = BertModel(config, add_pooling_layer=False)
-        self.dropout = _classifier_dropout(config)
+        self.add_base_model(add_pooling_layer=False)
+        self.dropout = classifier_dropout(config)
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
         self.post_init()
 
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
                 inputs_embeds=None, labels=None, output_hidden_states=False, output_attentions=False,
                 return_dict=True):
-        out = _encode(self, input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds,
-                      output_hidden_states, output_attentions)
+        out = encode(self, input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds,
+                     output_hidden_states, output_attentions)
         logits = self.classifier(self.dropout(out.last_hidden_state))  # (B, T, num_labels)
         loss = None
         if labels is not None:
             loss = F.cross_entropy(logits.float().view(-1, self.num_labels), labels.view(-1),
-                                   ignore_index=IGNORE)
+                                   ignore_index=IGNORE_INDEX)
         result = TokenClassifierOutput(loss=loss, logits=logits, hidden_states=out.hidden_states,
                                        attentions=out.attentions)
         return result if return_dict else result.to_tuple()
 
 
-class BertForQuestionAnswering(BertPreTrainedModel):
+class QuestionAnsweringModel(PreTrainedModel):
     """Extractive QA: a start and an end logit for every token; the answer is the best valid span.
 
     Unlike `transformers`, padding positions get the lowest logit, so they take no part in the
     start/end softmax: an answer can never lie in padding, and the loss is then the same whether or
-    not the encoder computed anything at padding (see BertModel.unpad). At real positions the logits
-    are those of `transformers`.
+    not the encoder computed anything at padding (see EncoderModel.unpad). At real positions the logits
+    are those of `transformers`. `qa_dropout` is the dropout before qa_outputs (DistilBERT has one).
     """
 
-    def __init__(self, config: BertConfig):
+    def __init__(self, config: PretrainedConfig):
         super().__init__(config)
-        self.bert = BertModel(config, add_pooling_layer=False)
+        self.add_base_model(add_pooling_layer=False)
+        p = self.qa_dropout_prob(config)
+        self.qa_dropout = Dropout(p) if p else nn.Identity()
         self.qa_outputs = nn.Linear(config.hidden_size, 2)
         self.post_init()
+
+    def qa_dropout_prob(self, config: PretrainedConfig) -> float:
+        return 0.0
 
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
                 inputs_embeds=None, start_positions=None, end_positions=None, output_hidden_states=False,
                 output_attentions=False, return_dict=True):
-        out = _encode(self, input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds,
-                      output_hidden_states, output_attentions)
-        logits = self.qa_outputs(out.last_hidden_state)  # (B, T, 2)
+        out = encode(self, input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds,
+                     output_hidden_states, output_attentions)
+        logits = self.qa_outputs(self.qa_dropout(out.last_hidden_state))  # (B, T, 2)
         if attention_mask is not None:
             pad = ~attention_mask.bool().unsqueeze(-1)  # (B, T, 1)
             logits = logits.masked_fill(pad, torch.finfo(logits.dtype).min)
@@ -277,13 +251,3 @@ class BertForQuestionAnswering(BertPreTrainedModel):
         result = QuestionAnsweringOutput(loss=loss, start_logits=start_logits, end_logits=end_logits,
                                          hidden_states=out.hidden_states, attentions=out.attentions)
         return result if return_dict else result.to_tuple()
-
-
-HEADS = {
-    "BertModel": BertModel,
-    "BertForPreTraining": BertForPreTraining,
-    "BertForMaskedLM": BertForMaskedLM,
-    "BertForSequenceClassification": BertForSequenceClassification,
-    "BertForTokenClassification": BertForTokenClassification,
-    "BertForQuestionAnswering": BertForQuestionAnswering,
-}

@@ -41,7 +41,7 @@ from ..data.masking import Masker, MaskingConfig, continuation_table
 from ..data.pretraining import ExampleConfig, ExampleStream, collate
 from ..io import atomic_dir, atomic_path, atomic_write_text, save_torch, writing
 from ..models import BertForPreTraining
-from ..models.bert import SelfAttention
+from ..models.attention import SelfAttention
 from .optim import OptimConfig, make_optimizer, make_scheduler
 from .trainer import autocast_for, bf16_pays, matmul_peak
 from .pretrain_args import PretrainArgs
