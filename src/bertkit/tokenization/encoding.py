@@ -1238,12 +1238,12 @@ class PreTrainedTokenizer:
 
     @property
     def max_len_single_sentence(self) -> int | None:
-        """How many tokens of one text fit in model_max_length beside [CLS] and [SEP] (None: no limit)."""
+        """How many tokens of one text fit in model_max_length beside the special tokens (None: no limit)."""
         return None if self.model_max_length is None else self.model_max_length - self.num_special_tokens_to_add()
 
     @property
     def max_len_sentences_pair(self) -> int | None:
-        """How many tokens of a pair fit in model_max_length beside [CLS] A [SEP] B [SEP] (None: no limit)."""
+        """How many tokens of a pair fit in model_max_length beside the special tokens (None: no limit)."""
         return None if self.model_max_length is None else self.model_max_length - self.num_special_tokens_to_add(True)
 
     @property
