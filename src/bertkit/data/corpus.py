@@ -150,8 +150,8 @@ _TOK = None
 
 def _init_worker(tokenizer_dir: str) -> None:
     global _TOK
-    from ..tokenization import BertTokenizer
-    _TOK = BertTokenizer.from_pretrained(tokenizer_dir)
+    from ..tokenization import AutoTokenizer
+    _TOK = AutoTokenizer.from_pretrained(tokenizer_dir)
 
 
 def _tokenize_docs(docs: list[list[str]]) -> list[list[np.ndarray]]:

@@ -114,8 +114,8 @@ def _check_config(name: str) -> None:
 
 
 def _load_tokenizer(folder: str):
-    from ..tokenization import BertTokenizer
-    return BertTokenizer.from_pretrained(folder)
+    from ..tokenization import AutoTokenizer
+    return AutoTokenizer.from_pretrained(folder)
 
 
 def build_model(a: PretrainArgs, vocab_size: int) -> BertForPreTraining:
@@ -176,7 +176,7 @@ def make_stream(corpus: TokenCorpus, tok, a: PretrainArgs, static: bool | None =
     special |= {tok.cls_token_id, tok.sep_token_id, tok.mask_token_id, tok.pad_token_id}
     p = a.mlm_probability if mlm_probability is None else mlm_probability
     masker = Masker(MaskingConfig(mlm_probability=p, whole_word=a.whole_word_mask),
-                    len(tok), tok.mask_token_id, special, continuation_table(vocab) if a.whole_word_mask else None)
+                    len(tok), tok.mask_token_id, special, continuation_table(tok) if a.whole_word_mask else None)
     cfg = ExampleConfig(max_seq_length=a.max_seq_length, short_seq_prob=a.short_seq_prob, nsp=not a.no_nsp,
                         dynamic_masking=not (a.static_masking if static is None else static),
                         seed=a.seed if seed is None else seed)
