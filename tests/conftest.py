@@ -20,6 +20,13 @@ def minilm_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def roberta_bpe_dir() -> Path:
+    """GPT-2's byte-level BPE with RoBERTa's special tokens (<s> <pad> </s> <unk> = 0-3, <mask> last), as a
+    RobertaTokenizer folder: vocab.json, merges.txt, tokenizer_config.json, special_tokens_map.json."""
+    return _need(DATA / "roberta-bpe")
+
+
+@pytest.fixture(scope="session")
 def wiki_txt() -> Path:
     """English Wikipedia sample, plain text, one paragraph per line, blank line between articles."""
     return _need(DATA / "text" / "wiki.txt")

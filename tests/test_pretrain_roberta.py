@@ -345,10 +345,9 @@ def test_init_from_a_folder_of_another_type(shards, folders, tmp_path, folder, m
 def bpe_folder(pretrain_text, tmp_path_factory):
     """A byte-level BPE tokenizer trained on the test corpus by the `tokenizers` library (RoBERTa's
     special tokens, <s> 0, <pad> 1, </s> 2), saved as a bertkit RobertaTokenizer folder."""
-    tokenizers = pytest.importorskip("tokenizers")
-    RobertaTokenizer = getattr(__import__("bertkit.tokenization", fromlist=["x"]), "RobertaTokenizer", None)
-    if RobertaTokenizer is None:
-        pytest.skip("bertkit.tokenization has no byte-level BPE tokenizer yet (the tokenizer package)")
+    import tokenizers  # the oracle trains the merges
+
+    from bertkit.tokenization import RobertaTokenizer
     root = tmp_path_factory.mktemp("bpe")
     bpe = tokenizers.ByteLevelBPETokenizer()
     bpe.train([str(pretrain_text)], vocab_size=400, min_frequency=2,
@@ -375,29 +374,36 @@ def test_prepared_bpe_sentences_hold_the_paragraphs_ids(bpe_folder):
 
 
 def test_roberta_run_with_a_bpe_tokenizer(pretrain_text, bpe_folder, tmp_path, monkeypatch):
-    """From text files with a byte-level BPE folder: the blocks are <s> … </s> with RoBERTa's ids, the
-    config takes the tokenizer's pad/bos/eos, and --whole-word-mask (## pieces) is refused first thing."""
+    """From text files with a byte-level BPE folder and --whole-word-mask: the blocks are <s> … </s> with
+    RoBERTa's ids, the config takes the tokenizer's pad/bos/eos, and a word (a piece with "Ġ" and the
+    pieces after it without) is masked whole."""
+    from bertkit.data.masking import continuation_table
     from bertkit.train import pretrain as pretrain_mod
     from bertkit.train.pretrain_args import PretrainArgs
     monkeypatch.setattr(pretrain_mod, "matmul_peak", lambda *a: 1e12)
     monkeypatch.setattr(pretrain_mod, "plot_metrics", lambda *a: None)
-    common = {"files": [str(pretrain_text)], "vocab": str(bpe_folder), "config": _config(tmp_path),
-              "max_seq_length": 32, "batch_size": 4, "steps": 2, "dtype": "fp32", "eval_examples": 8,
-              "eval_every": 0, "save_every": 0, "threads": 1, "workers": 1, "eval_fraction": 0.05,
-              "no_progress": True, "model_type": "roberta"}
-    with pytest.raises(pretrain_mod.PretrainError, match=r"^--whole-word-mask: needs a WordPiece tokenizer"):
-        pretrain_mod.pretrain(PretrainArgs(out=str(tmp_path / "wwm"), whole_word_mask=True, **common))
-    assert not (tmp_path / "wwm").exists()
-    out = tmp_path / "run"
-    pretrain_mod.pretrain(PretrainArgs(out=str(out), **common))
-    config = json.loads((out / "model" / "config.json").read_text())
+    args = PretrainArgs(files=[str(pretrain_text)], vocab=str(bpe_folder), config=_config(tmp_path),
+                        out=str(tmp_path / "run"), max_seq_length=32, batch_size=4, steps=2, dtype="fp32",
+                        eval_examples=8, eval_every=0, save_every=0, threads=1, workers=1, eval_fraction=0.05,
+                        no_progress=True, model_type="roberta", whole_word_mask=True, mlm_probability=0.3)
+    out = pretrain_mod.pretrain(args)
+    config = json.loads((out / "config.json").read_text())
     assert (config["pad_token_id"], config["bos_token_id"], config["eos_token_id"]) == (1, 0, 2)
     assert config["max_position_embeddings"] == 40  # the file's own, which holds 32 + 1 + 1
-    tok = pretrain_mod._load_tokenizer(str(out / "model"))
-    stream = pretrain_mod.make_stream(TokenCorpus(out / "shards", "train"), tok,
-                                      pretrain_mod.resolve_model_type(PretrainArgs(out=str(out), **common)))
-    ids = stream.block_instance(0).ids
-    assert ids[0] == 0 and ids[-1] == 2 and len(ids) <= 32 and not set(ids[1:-1].tolist()) & {0, 1}
+    tok = pretrain_mod._load_tokenizer(str(out))
+    stream = pretrain_mod.make_stream(TokenCorpus(out.parent / "shards", "train"), tok,
+                                      pretrain_mod.resolve_model_type(args))
+    cont = continuation_table(tok)
+    joined = 0
+    for b in range(len(stream.blocks)):
+        ids = stream.block_instance(b).ids
+        assert ids[0] == 0 and ids[-1] == 2 and len(ids) <= 32 and not set(ids[1:-1].tolist()) & {0, 1}
+        picked = stream.mask(stream.block_instance(b), 0)["labels"] != IGNORE
+        for j in range(2, len(ids) - 1):
+            if cont[ids[j]] and ids[j - 1] != 2:  # a piece inside a word: masked with the piece before it
+                assert picked[j] == picked[j - 1], (b, j)
+                joined += bool(picked[j])
+    assert joined > 0  # multi-piece words were masked
 
 
 def test_pretrain_model_types_are_registered_families():

@@ -32,9 +32,9 @@ class TokenizeArgs:
 
 
 def tokenize(a: TokenizeArgs) -> None:
-    from .tokenization import BertTokenizer
+    from .tokenization import AutoTokenizer
     _check_file(a.input)
-    tok = BertTokenizer.from_pretrained(a.model, engine=a.engine)
+    tok = AutoTokenizer.from_pretrained(a.model, engine=a.engine)
     _check_max_length(a.max_length, tok)
     for line in _read_lines(a.input):
         enc = tok(line, truncation=a.max_length is not None, max_length=a.max_length)
@@ -61,14 +61,14 @@ def embed(a: EmbedArgs) -> None:
     from .inference import sentence_embeddings
     from .io import atomic_path, check_writable
     from .registry import AutoModel
-    from .tokenization import BertTokenizer
+    from .tokenization import AutoTokenizer
 
     if a.output != "-":
         check_writable(a.output)  # before the work, not after it
     lines = list(_read_lines(a.input))
     if not lines:
         raise ReaderError(f"{a.input}: no lines to embed")
-    tok = BertTokenizer.from_pretrained(a.model)
+    tok = AutoTokenizer.from_pretrained(a.model)
     model = AutoModel.from_pretrained(a.model)
     check_vocab_fits(tok, model.config, a.model)
     _check_max_length(a.max_length, tok, model.config.max_sequence_length)
@@ -100,28 +100,45 @@ def info(a: InfoArgs) -> None:
 
 @dataclass
 class VocabArgs:
-    """Train a WordPiece vocabulary on text files and write a tokenizer folder `transformers` loads."""
+    """Train a vocabulary on text files and write a tokenizer folder `transformers` loads: WordPiece
+    (BertTokenizer: vocab.txt, ...) or byte-level BPE (RobertaTokenizer: vocab.json, merges.txt, ...)."""
     files: list[str] = arg([], "plain-text files to learn from", positional=True, nargs="+")
-    out: str = arg("vocab-out", "folder to write (vocab.txt, tokenizer.json, tokenizer_config.json, ...)")
-    vocab_size: int = arg(30522, "target vocabulary size, special tokens included")
+    out: str = arg("vocab-out", "folder to write (vocab.txt or vocab.json + merges.txt, tokenizer.json, "
+                                "tokenizer_config.json, ...)")
+    algorithm: str = arg("wordpiece", "wordpiece (BERT: [PAD] [UNK] [CLS] [SEP] [MASK]) or bpe (byte-level BPE, "
+                                      "RoBERTa: <s> <pad> </s> <unk> first, <mask> last)")
+    vocab_size: int | None = arg(None, "target vocabulary size, special tokens included (default: 30522 for "
+                                       "wordpiece, 50265 for bpe)")
     min_frequency: int = arg(2, "ignore pieces seen fewer times")
-    cased: bool = arg(False, "keep case and accents (default: lowercase and strip accents)")
+    cased: bool = arg(False, "wordpiece: keep case and accents (default: lowercase and strip accents); "
+                             "bpe always keeps them")
 
 
 def vocab(a: VocabArgs) -> None:
-    from .tokenization import train_vocab
+    from .tokenization import train_bpe, train_vocab
+    from .tokenization.vocab import BPE_SPECIALS
     from .io import atomic_dir
     from .vocab import DEFAULT_SPECIALS
+    bpe = a.algorithm == "bpe"
+    if bpe and a.cased:
+        raise OptionError("--cased: byte-level BPE always keeps case and accents; drop --cased with --algorithm bpe")
+    vocab_size = a.vocab_size if a.vocab_size is not None else 50265 if bpe else 30522
     for f in a.files:
         _check_file(f)
     if not any([_has_text(f) for f in a.files]):  # every file checked, then: is there any text at all?
         from .errors import DataError
         raise DataError(f"{', '.join(a.files)}: no text to learn a vocabulary from; give non-empty text files")
-    if a.vocab_size <= len(DEFAULT_SPECIALS):
-        raise OptionError(f"--vocab-size {a.vocab_size}: must be larger than the {len(DEFAULT_SPECIALS)} special "
+    if bpe and vocab_size < len(BPE_SPECIALS) + 256:
+        raise OptionError(f"--vocab-size {vocab_size}: byte-level BPE needs at least {len(BPE_SPECIALS) + 256} "
+                          f"(the {len(BPE_SPECIALS)} special tokens and the 256 byte characters)")
+    if not bpe and vocab_size <= len(DEFAULT_SPECIALS):
+        raise OptionError(f"--vocab-size {vocab_size}: must be larger than the {len(DEFAULT_SPECIALS)} special "
                           f"tokens ({', '.join(DEFAULT_SPECIALS.values())})")
-    tok = train_vocab(a.files, vocab_size=a.vocab_size, do_lower_case=not a.cased,
-                      min_frequency=a.min_frequency)
+    if bpe:
+        tok = train_bpe(a.files, vocab_size=vocab_size, min_frequency=a.min_frequency)
+    else:
+        tok = train_vocab(a.files, vocab_size=vocab_size, do_lower_case=not a.cased,
+                          min_frequency=a.min_frequency)
     with atomic_dir(a.out) as tmp:  # the folder appears complete or not at all
         tok.save_pretrained(tmp)
     print(f"wrote a vocabulary of {len(tok)} tokens to {a.out}")
@@ -145,11 +162,11 @@ DEMO_SENTENCES = [
 
 def demo(a: DemoArgs) -> None:
     from .inference import sentence_embeddings
-    from .models import BertModel
-    from .tokenization import BertTokenizer
+    from .registry import AutoModel
+    from .tokenization import AutoTokenizer
 
-    tok = BertTokenizer.from_pretrained(a.model)
-    model = BertModel.from_pretrained(a.model)
+    tok = AutoTokenizer.from_pretrained(a.model)
+    model = AutoModel.from_pretrained(a.model)
     check_vocab_fits(tok, model.config, a.model)
     print(f"{a.model}: {model.config.num_hidden_layers} layers, hidden {model.config.hidden_size}, "
           f"{model.num_parameters() / 1e6:.1f}M parameters")
@@ -189,6 +206,7 @@ COMMAND_CHOICES: dict[str, dict[str, tuple[str, ...]]] = {
     "embed": {"dtype": ("fp32", "bf16")},
     "pretrain": {"dtype": ("auto", "bf16", "fp32")},
     "convert": {"to": ("distilbert", "bert")},
+    "vocab": {"algorithm": ("wordpiece", "bpe")},
 }
 
 

@@ -20,7 +20,7 @@ def fill_mask(model_dir: str | os.PathLike, text: str, top_k: int = 5, model=Non
     [MASK] in the text, or more tokens than the model's positions) or OptionError (top_k above the
     vocabulary)."""
     from .registry import AutoModelForMaskedLM
-    from .tokenization import BertTokenizer
+    from .tokenization import AutoTokenizer
     folder = Path(model_dir)
     if model is None and not folder.is_dir():
         raise CheckpointError(f"{folder}: no such model folder" if not folder.exists() else
@@ -31,7 +31,7 @@ def fill_mask(model_dir: str | os.PathLike, text: str, top_k: int = 5, model=Non
         if fresh:
             raise CheckpointError(f"{folder}: the weights hold no masked-LM head ({', '.join(fresh)}); fill-mask "
                                   "needs a pretrained MLM, e.g. the model/ folder of `bertkit pretrain`")
-    tok = tokenizer or BertTokenizer.from_pretrained(folder)
+    tok = tokenizer or AutoTokenizer.from_pretrained(folder)
     model.eval()
     if len(tok) > model.config.vocab_size:
         raise CheckpointError(f"{folder}: the tokenizer has {len(tok)} tokens but the model's vocab_size is "

@@ -60,7 +60,7 @@ def sentence_embeddings(model, tokenizer, texts: Sequence[str], batch_size: int 
     if max_length is None:  # the tokenizer's limit, but never more positions than the model has
         limits = [n for n in (tokenizer.model_max_length, model.config.max_sequence_length) if n]
         max_length = min(limits) if limits else None
-    enc = tokenizer(list(texts), truncation=True, max_length=max_length)
+    enc = tokenizer(list(texts), truncation=True, max_length=max_length, return_token_type_ids=True)
     out = torch.empty(len(texts), model.config.hidden_size)
     bar = tqdm(total=len(texts), desc="embed", unit="line", disable=not progress)
     with autocast(dtype):

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 from .config import CONFIGS, PretrainedConfig, config_class
 from .errors import CheckpointError, ConfigError
 from .models import MODELS
+from .tokenization.auto import TOKENIZER_FOR_MODEL_TYPE
 
 # the heads every family offers (transformers' AutoModel* names, without the prefix)
 TASKS = ("base", "pretraining", "masked-lm", "sequence-classification", "token-classification",
@@ -36,17 +37,18 @@ class Family:
         return self.models[task]
 
 
-def _family(model_type: str, prefix: str, tokenizer: str, pretraining: str) -> Family:
+def _family(model_type: str, prefix: str, pretraining: str) -> Family:
     names = {"base": "Model", "pretraining": pretraining, "masked-lm": "ForMaskedLM",
              "sequence-classification": "ForSequenceClassification",
              "token-classification": "ForTokenClassification", "question-answering": "ForQuestionAnswering"}
-    return Family(model_type, CONFIGS[model_type], {t: MODELS[prefix + n] for t, n in names.items()}, tokenizer)
+    return Family(model_type, CONFIGS[model_type], {t: MODELS[prefix + n] for t, n in names.items()},
+                  TOKENIZER_FOR_MODEL_TYPE[model_type])
 
 
 FAMILIES: dict[str, Family] = {f.model_type: f for f in (
-    _family("bert", "Bert", "BertTokenizer", "ForPreTraining"),
-    _family("roberta", "Roberta", "RobertaTokenizer", "ForMaskedLM"),  # MLM only: RoBERTa drops NSP
-    _family("distilbert", "DistilBert", "DistilBertTokenizer", "ForMaskedLM"),
+    _family("bert", "Bert", "ForPreTraining"),
+    _family("roberta", "Roberta", "ForMaskedLM"),  # MLM only: RoBERTa drops NSP
+    _family("distilbert", "DistilBert", "ForMaskedLM"),
 )}
 MODEL_TYPES = tuple(FAMILIES)
 

@@ -150,10 +150,7 @@ _TOK = None
 
 def _init_worker(tokenizer_dir: str) -> None:
     global _TOK
-    try:
-        from ..tokenization import AutoTokenizer  # WordPiece or byte-level BPE, as the folder says
-    except ImportError:
-        from ..tokenization import BertTokenizer as AutoTokenizer
+    from ..tokenization import AutoTokenizer  # WordPiece or byte-level BPE, as the folder says
     _TOK = AutoTokenizer.from_pretrained(tokenizer_dir)
 
 

@@ -100,6 +100,12 @@ class Masker:
         return np.concatenate(chosen) if chosen else np.zeros(0, dtype=np.int64)
 
 
-def continuation_table(tokens: list[str]) -> np.ndarray:
-    """(V,) bool: True for WordPiece continuation pieces ("##ing"). `tokens` in id order."""
-    return np.array([t.startswith("##") for t in tokens], dtype=bool)
+def continuation_table(tokens_or_tokenizer) -> np.ndarray:
+    """(V,) bool: True for the ids whose piece continues the word of the piece before it.
+
+    Given a tokenizer, its `continuation_mask()` decides, for every algorithm: WordPiece's "##" pieces,
+    byte-level BPE's pieces that do not start with "Ġ" (a space); never a special or added token. Given a
+    list of token strings in id order, WordPiece's rule ("##ing")."""
+    if hasattr(tokens_or_tokenizer, "continuation_mask"):
+        return np.array(tokens_or_tokenizer.continuation_mask(), dtype=bool)
+    return np.array([t.startswith("##") for t in tokens_or_tokenizer], dtype=bool)

@@ -45,7 +45,9 @@ def encode(tok, examples: Sequence[ClassExample], opts: ClassifyOptions) -> list
         where = f"line {examples[i].line}" if examples[i].line else f"example {i}"
         raise DataError(f"{where}: field 'text_pair' is missing, but other examples have one; "
                         "give it for all or none")
-    kwargs = dict(truncation="only_first" if has_pair else True, max_length=opts.max_length)
+    # token_type_ids asked for: tokenizers whose model has one type (RoBERTa, DistilBERT) give zeros
+    kwargs = dict(truncation="only_first" if has_pair else True, max_length=opts.max_length,
+                  return_token_type_ids=True)
     if opts.long == "windows":
         kwargs.update(return_overflowing_tokens=True, stride=opts.stride)
     elif opts.long != "truncate":

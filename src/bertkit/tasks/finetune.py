@@ -134,8 +134,8 @@ def check_max_length(max_length: int, folder, option: str = "--max-length") -> N
 
 
 def load_tokenizer(folder):
-    from ..tokenization import BertTokenizer
-    return BertTokenizer.from_pretrained(folder)
+    from ..tokenization import AutoTokenizer
+    return AutoTokenizer.from_pretrained(folder)
 
 
 def finetune(a: FinetuneArgs, tokenizer=None) -> dict:

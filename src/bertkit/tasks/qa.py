@@ -125,7 +125,7 @@ def encode(tok, examples: Sequence[QAExample], opts: QAOptions, train: bool, sta
         stats["truncated_questions"] = sum(cut)
     enc = tok(questions, [e.context for e in examples], truncation="only_second",
               max_length=opts.max_length, stride=opts.doc_stride, return_overflowing_tokens=True,
-              return_offsets_mapping=True)
+              return_offsets_mapping=True, return_token_type_ids=True)
     feats = []
     for i in range(len(enc["input_ids"])):
         d = int(enc["overflow_to_sample_mapping"][i])

@@ -116,10 +116,7 @@ def _check_config(name: str) -> None:
 
 
 def _load_tokenizer(folder: str):
-    try:
-        from ..tokenization import AutoTokenizer  # any family's tokenizer folder
-    except ImportError:
-        from ..tokenization import BertTokenizer as AutoTokenizer
+    from ..tokenization import AutoTokenizer  # any family's tokenizer folder
     return AutoTokenizer.from_pretrained(folder)
 
 
@@ -313,11 +310,15 @@ def make_stream(corpus: TokenCorpus, tok, a: PretrainArgs, static: bool | None =
                 mlm_probability: float | None = None):
     """The examples of a run: NSP pairs (bert), full sentences of a document (bert --no-nsp), or full
     sentences packed across documents (roberta), masked by the tokenizer's own special ids."""
-    vocab = tok.convert_ids_to_tokens(list(range(len(tok))))
-    special = {i for i, t in enumerate(vocab) if t.startswith("[") and t.endswith("]") and t.isupper()}
-    special |= {tok.cls_token_id, tok.sep_token_id, tok.mask_token_id, tok.pad_token_id}
-    special |= set(getattr(tok, "all_special_ids", ()))
-    continuation = _continuation(vocab) if a.whole_word_mask else None
+    from ..tokenization import BertTokenizer
+    special = {tok.cls_token_id, tok.sep_token_id, tok.mask_token_id, tok.pad_token_id, *tok.all_special_ids}
+    if isinstance(tok, BertTokenizer):
+        # WordPiece splits "[" off any word, so a bracketed upper-case entry ([PAD], [X]) is only ever a
+        # special token; a byte-level BPE can produce "[ID]" from text, so there only the named ones count
+        vocab = tok.convert_ids_to_tokens(list(range(len(tok))))
+        special |= {i for i, t in enumerate(vocab) if t.startswith("[") and t.endswith("]") and t.isupper()}
+    # whole words: WordPiece's "##" pieces, or byte-level BPE's pieces without "Ġ", continue a word
+    continuation = continuation_table(tok) if a.whole_word_mask else None
     p = a.mlm_probability if mlm_probability is None else mlm_probability
     masker = Masker(MaskingConfig(mlm_probability=p, whole_word=a.whole_word_mask),
                     len(tok), tok.mask_token_id, special, continuation)
@@ -327,16 +328,6 @@ def make_stream(corpus: TokenCorpus, tok, a: PretrainArgs, static: bool | None =
                         dynamic_masking=not (a.static_masking if static is None else static),
                         seed=a.seed if seed is None else seed)
     return ExampleStream(corpus, cfg, masker, tok.cls_token_id, tok.sep_token_id)
-
-
-def _continuation(vocab: list[str]) -> np.ndarray:
-    """(V,) bool: the ## pieces whole-word masking joins to the word before; PretrainError for a vocabulary
-    without any (byte-level BPE marks word starts instead, which --whole-word-mask does not read)."""
-    table = continuation_table(vocab)
-    if not table.any():
-        raise PretrainError("--whole-word-mask: needs a WordPiece tokenizer (words continue with ## pieces); this "
-                            "tokenizer has none; drop --whole-word-mask")
-    return table
 
 
 @torch.no_grad()
@@ -505,8 +496,6 @@ def pretrain(a: PretrainArgs) -> Path:
         raise PretrainError(f"--data {a.data}: no such folder; prepare the corpus first (bertkit prepare), "
                             "or give the corpus files")
     tok = _load_tokenizer(tok_dir)
-    if a.whole_word_mask:  # before any work
-        _continuation(tok.convert_ids_to_tokens(list(range(len(tok)))))
     # the model before the corpus: a bad --config or --init-from is said before anything is written
     model = build_model(a, len(tok), tok)
     data = Path(a.data) if a.data else out / "shards"

@@ -1,69 +1,39 @@
-"""BERT's WordPiece tokenizer: a readable pure-Python reference and a fast `tokenizers` engine.
+"""The machinery every tokenizer shares, whatever cuts words into pieces (WordPiece, byte-level BPE, ...).
 
-Text goes through four steps, the same in both engines:
+What lives here:
 
-1. **Added tokens in the text.** "[MASK]", "[SEP]", ... written literally in the input are kept whole
-   (matched case-sensitively on the raw text), as `transformers` does; so are the tokens added with
-   `add_tokens` / `add_special_tokens` (or listed by a loaded folder): those with normalized=False on the raw
-   text, the others on the normalised text of step 2, anywhere (inside words too, unless single_word).
-   Each is one token and one word. Everything between them goes on.
-2. **Normalise** (BasicTokenizer): drop NUL, U+FFFD and control/format characters; turn every kind of
-   whitespace into a space; put spaces around CJK ideographs (Chinese has no spaces, so each character
-   becomes a word); optionally strip accents (NFD, then drop non-spacing marks) and lowercase.
-3. **Pre-tokenize**: split on whitespace, and make every punctuation character a word of its own.
-4. **WordPiece** (WordpieceTokenizer): cut each word into the longest vocabulary pieces, left to right;
-   pieces after the first carry a "##" prefix. A word that cannot be cut (or is over 100 characters)
-   becomes a single [UNK].
-
-Then the sequence (or pair) is truncated, wrapped as `[CLS] A [SEP]` / `[CLS] A [SEP] B [SEP]`, and padded.
-
-`BertTokenizer` is the user-facing class, with the call signature `transformers` users know::
-
-    tok = BertTokenizer.from_pretrained("path/to/model")
-    enc = tok(["a question", "another"], ["its context", "..."], padding=True, truncation="only_second",
-              max_length=384, stride=128, return_overflowing_tokens=True, return_offsets_mapping=True)
-    enc.input_ids, enc["attention_mask"], enc.word_ids(0), enc.sequence_ids(0), enc.token_to_chars(0, 5)
-
-    # NER data: pre-split words; word_ids() index the given words, offsets count within each word
-    enc = tok([["EU", "rejects", "German", "call"]], is_split_into_words=True, truncation=True)
+- `PreTrainedTokenizer`, the base class with the `transformers` call signature: `__call__`, `encode`,
+  `tokenize`, `pad`, `decode`, `convert_*`, added and special tokens, and the reading and writing of the
+  files every Hugging Face tokenizer folder has (tokenizer_config.json, special_tokens_map.json,
+  tokenizer.json's added tokens). A subclass (`BertTokenizer` in wordpiece.py, `RobertaTokenizer` in
+  bpe.py) brings the vocabulary files, the Rust pipeline (`_build_rust_tokenizer`), the special-token
+  template ([CLS] A [SEP] / <s> A </s></s> B </s>) and how tokens read back as text.
+- The planning both engines follow: truncation (`_plan_truncation`: longest_first / only_first /
+  only_second, errors that name the batch item), overflow windows with a stride (`_windows`,
+  `_truncate_to`, `_merge`), padding (`_pad`), all on `_Encoding` rows that mirror `tokenizers.Encoding`.
+- `_FastEngine`: runs a subclass's Rust `tokenizers.Tokenizer` with those plans (what transformers runs).
+- `AddedToken` and `_AddedMatcher`: tokens kept whole, found in the text as the Rust library finds them.
+- `BatchEncoding`, what a call returns, with the alignment helpers (word_ids, token_to_chars, ...), and
+  `TokenSpan` / `CharSpan`.
 
 Every keyword of the call means what it means in transformers (None means its default, for every one of
 them), and the options transformers reads from tokenizer_config.json are read too (padding_side,
 truncation_side, model_input_names, split_special_tokens, model_max_length / max_len,
-clean_up_tokenization_spaces, the normaliser settings and the special tokens). The BatchEncoding alignment
-helpers (word_to_tokens, token_to_chars, token_to_word, char_to_token, char_to_word, word_to_chars,
-token_to_sequence) behave as the Rust library's, in both engines.
-
-`engine="fast"` (the default) runs the Rust `tokenizers` library; `engine="python"` runs the reference
-below. Both give identical ids, offsets, word ids and errors, and both match `transformers.BertTokenizer`
-(tests/parity checks this on real text).
+clean_up_tokenization_spaces and the special tokens). The BatchEncoding alignment helpers (word_to_tokens,
+token_to_chars, token_to_word, char_to_token, char_to_word, word_to_chars, token_to_sequence) behave as the
+Rust library's, in every engine.
 
 Where bertkit differs from transformers, it is on purpose, to fail early and say why: max_length below the
 number of special tokens is an error (transformers quietly skips truncation); stride is checked up front
 against max_length minus the special tokens (transformers fails only when a window is cut, with a Rust
 panic, whose text bertkit never lets reach the terminal); with add_special_tokens=False no special token
-is counted (transformers still counts [CLS] and [SEP] in its stride check, and refuses, say, max_length=4,
-stride=3); an impossible only_first / only_second names the batch item; an empty batch gives empty lists;
-word_to_chars of a word with no token returns None (transformers raises TypeError). Added tokens: one that
-normalises to nothing, or two that normalise to the same text, are refused (transformers would split
-every word into letters, or panic; or pick one of the two at random); a new [CLS] / [SEP] given by
-add_special_tokens is used at once (transformers 5 uses it after a reload). Every error is a
-bertkit.errors.TokenizerError (a ValueError); wrong argument types are TokenizerTypeError, also a
-TypeError, as transformers raises TypeError for them. One known gap in the Python engine: it decomposes
-accents one character at a time and so does not put adjacent combining marks into canonical order, which
-matters only when two such marks survive accent stripping (a few spacing marks such as U+1D165..U+1D172,
-or marks newer than Unicode 8) and sit out of order.
-
-Vocabulary training lives in `bertkit.vocab` and is re-exported here:
-    train_vocab(files, vocab_size=30522, do_lower_case=True, min_frequency=2, limit_alphabet=1000,
-                special_tokens=("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"), show_progress=True) -> BertTokenizer
-    vocab_main(files, out, vocab_size=30522, lowercase=True, min_frequency=2, show_progress=True) -> Path
-
-Why a Unicode table lives at the bottom of this file: the Rust library classifies characters
-(punctuation, control, non-spacing mark) with Unicode 8.0 tables, while Python's `unicodedata` is newer.
-A character added since (say a new punctuation mark) would split in one engine and not the other, so the
-reference carries the tables the Rust engine uses. tests/test_tokenization.py checks them against the
-Rust library, code point by code point.
+is counted (transformers still counts them in its stride check); an impossible only_first / only_second
+names the batch item; an empty batch gives empty lists; word_to_chars of a word with no token returns None
+(transformers raises TypeError). Added tokens: one that normalises to nothing, or two that normalise to the
+same text, are refused (transformers would split every word into letters, or panic; or pick one of the two
+at random); a new cls / sep token given by add_special_tokens is used at once (transformers 5 uses it after
+a reload). Every error is a bertkit.errors.TokenizerError (a ValueError); wrong argument types are
+TokenizerTypeError, also a TypeError, as transformers raises TypeError for them.
 
 This module imports no torch; `return_tensors="pt"` imports it when asked.
 """
@@ -74,30 +44,23 @@ import os
 import re
 import unicodedata
 import warnings
-from bisect import bisect_right
-from itertools import chain, repeat
+from itertools import chain
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, NamedTuple, Sequence
 
-from .errors import TokenizerError
-from .io import atomic_write_text, writing
+from ..errors import TokenizerError
+from ..io import atomic_write_text, writing
+from ._unicode import _WHITESPACE, _WORD_NEWER, _in_table
 
-__all__ = ["BasicTokenizer", "WordpieceTokenizer", "BertTokenizer", "Tokenizer", "BatchEncoding",
-           "Word", "AddedToken", "load_vocab", "train_vocab", "vocab_main", "TokenSpan", "CharSpan",
-           "TokenizerError", "TokenizerTypeError", "TokenizerIndexError"]
-
-VOCAB_FILE = "vocab.txt"
 TOKENIZER_FILE = "tokenizer.json"
 CONFIG_FILE = "tokenizer_config.json"
 SPECIAL_TOKENS_FILE = "special_tokens_map.json"
 
-# the five roles every BERT vocabulary fills, with their usual names
+# the five roles every BERT-family vocabulary fills
 SPECIAL_ROLES = ("pad_token", "unk_token", "cls_token", "sep_token", "mask_token")
-# every named role transformers knows, in the order of its all_special_tokens (bos/eos are unused by BERT)
+# every named role transformers knows, in the order of its all_special_tokens
 ALL_ROLES = ("bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token")
-DEFAULT_SPECIALS = {"pad_token": "[PAD]", "unk_token": "[UNK]", "cls_token": "[CLS]",
-                    "sep_token": "[SEP]", "mask_token": "[MASK]"}
 
 PADDING_STRATEGIES = ("longest", "max_length", "do_not_pad")
 TRUNCATION_STRATEGIES = ("longest_first", "only_first", "only_second", "do_not_truncate")
@@ -127,219 +90,12 @@ class CharSpan(NamedTuple):
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Character classes
-# ---------------------------------------------------------------------------------------------------------
-
-def _is_whitespace(ch: str) -> bool:
-    """Spaces, tabs, newlines and the other Unicode White_Space characters.
-
-    \\t, \\n and \\r are technically control characters, but they separate words, so they count here.
-    """
-    return ch in _WHITESPACE
-
-
-def _is_control(ch: str) -> bool:
-    """Characters that carry no text and are deleted: C0/C1 controls, format characters (zero-width
-    space, joiners, BOM, bidi marks...), private use, and NUL / U+FFFD (the replacement character that
-    a bad decode leaves behind)."""
-    if ch in "\t\n\r":
-        return False  # whitespace, see above
-    return ch == "\ufffd" or _in_table(ord(ch), _CONTROL)
-
-
-def _is_chinese_char(cp: int) -> bool:
-    """CJK Unified Ideographs (and extensions, and compatibility ideographs).
-
-    Only ideographs: Hangul, Hiragana and Katakana are written with spaces between words and are
-    left alone. The ranges are those of the Rust `tokenizers` library (which, unlike Google's original,
-    starts its Extension E+F range at U+2B920 rather than U+2B820).
-    """
-    return any(lo <= cp <= hi for lo, hi in _CJK_RANGES)
-
-
-def _is_punctuation(ch: str) -> bool:
-    """Unicode punctuation (categories P*), plus every non-alphanumeric printable ASCII character.
-
-    "$", "^", "`", "+", "<", ... are symbols to Unicode (S*), but BERT splits them off like punctuation.
-    """
-    cp = ord(ch)
-    if 33 <= cp <= 47 or 58 <= cp <= 64 or 91 <= cp <= 96 or 123 <= cp <= 126:
-        return True
-    return cp > 127 and _in_table(cp, _PUNCTUATION)
-
-
-def _is_nonspacing_mark(ch: str) -> bool:
-    """Combining marks that sit on the previous letter (category Mn): the accents NFD splits off."""
-    return _in_table(ord(ch), _NONSPACING_MARKS)
-
-
-def _nfd(ch: str) -> str:
-    """Canonical decomposition of one character ("é" → "e" + U+0301)."""
-    return _NFD_EXCEPTIONS.get(ch) or unicodedata.normalize("NFD", ch)
-
-
-def _lower(ch: str) -> str:
-    """Lowercase one character. Character by character on purpose: the Rust engine does not apply the
-    context-dependent final-sigma rule, so "Σ" is always "σ" (Python's "ΟΔΟΣ".lower() gives "οδος")."""
-    return _LOWER_EXCEPTIONS.get(ch) or ch.lower()
-
-
-# ---------------------------------------------------------------------------------------------------------
-# BasicTokenizer: normalisation and splitting into words, with offsets into the original text
-# ---------------------------------------------------------------------------------------------------------
-
-class Word(NamedTuple):
-    """One word after normalisation. `origin[i]` is the index in the original text of the character
-    that produced `text[i]` (accents stripped, lowercasing and removed controls change lengths, so the
-    two strings do not line up)."""
-    text: str
-    origin: Sequence[int]
-
-    @property
-    def start(self) -> int:
-        return self.origin[0]
-
-    @property
-    def end(self) -> int:
-        return self.origin[-1] + 1
-
-
-class _CharTable(dict):
-    """ord(ch) → what ch becomes, filled on first sight. A dict so that `str.translate` can use it:
-    normalising a text is one C-level pass instead of a Python loop over characters."""
-
-    def __init__(self, normalize_char):
-        super().__init__()
-        self._normalize_char = normalize_char
-        self.resizing: set[str] = set()  # characters that become 0 or 2+ characters
-
-    def __missing__(self, cp: int) -> str:
-        out = self._normalize_char(chr(cp))
-        if len(out) != 1:
-            self.resizing.add(chr(cp))
-        self[cp] = out
-        return out
-
-
-class BasicTokenizer:
-    """Normalise text and split it into words: whitespace, punctuation and CJK ideographs separate words.
-
-    `strip_accents=None` follows `do_lower_case` (an uncased model also strips accents), as in BERT.
-    """
-
-    def __init__(self, do_lower_case: bool = True, tokenize_chinese_chars: bool = True,
-                 strip_accents: bool | None = None):
-        self.do_lower_case = do_lower_case
-        self.tokenize_chinese_chars = tokenize_chinese_chars
-        self.strip_accents = strip_accents
-        self._strip = do_lower_case if strip_accents is None else strip_accents
-        self._table = _CharTable(self.normalize_char)
-
-    def normalize_char(self, ch: str) -> str:
-        """What one character of the input becomes: nothing, one character, or several.
-
-        Every step works on one character at a time, which is what makes offsets easy: each output
-        character comes from exactly one input character. The order is the Rust engine's (it strips
-        accents before lowercasing; Google's original lowercases first, which differs for a few letters
-        such as "İ").
-        """
-        if _is_control(ch):
-            return ""
-        if _is_whitespace(ch):
-            return " "
-        out = ch
-        if self._strip:
-            out = "".join(c for c in _nfd(out) if not _is_nonspacing_mark(c))
-        if self.do_lower_case:
-            out = "".join(_lower(c) for c in out)
-        if self.tokenize_chinese_chars and _is_chinese_char(ord(ch)):
-            out = f" {out} "
-        return out
-
-    def normalize(self, text: str) -> str:
-        """The whole normalised text (spaces around ideographs included)."""
-        return text.translate(self._table)
-
-    def split(self, text: str) -> list[Word]:
-        """Normalise `text` and split it into words, each with its offsets into `text`."""
-        origin, words = self.split_spans(text)
-        return [Word(word, origin[start:end]) for word, start, end in words]
-
-    def split_spans(self, text: str) -> tuple[Sequence[int], list[tuple[str, int, int]]]:
-        """(origin, [(word, start, end), ...]): the words with their spans in the normalised text, and
-        `origin[i]`, the index in `text` of the character that produced normalised character i."""
-        normalized, origin = self.normalize_spans(text)
-        return origin, [(m.group(), m.start(), m.end()) for m in _WORD_RE.finditer(normalized)]
-
-    def normalize_spans(self, text: str) -> tuple[str, Sequence[int]]:
-        """(normalised text, origin): `origin[i]` is the index in `text` of the character that produced
-        normalised character i."""
-        table = self._table
-        normalized = text.translate(table)
-        if table.resizing.isdisjoint(text):
-            origin: Sequence[int] = range(len(text))  # one character in, one out: offsets are unchanged
-        else:
-            # character i of `text` became len(table[ord(text[i])]) characters; repeat i that many times
-            # (the same as [i for i, ch in enumerate(text) for _ in table[ord(ch)]], at C speed)
-            lengths = map(len, map(table.__getitem__, map(ord, text)))
-            origin = list(chain.from_iterable(map(repeat, range(len(text)), lengths)))
-        return normalized, origin
-
-    def tokenize(self, text: str) -> list[str]:
-        """The words of `text`, normalised."""
-        return _WORD_RE.findall(text.translate(self._table))
-
-
-# ---------------------------------------------------------------------------------------------------------
-# WordpieceTokenizer: words → vocabulary pieces
-# ---------------------------------------------------------------------------------------------------------
-
-class WordpieceTokenizer:
-    """Greedy longest-match-first segmentation of words into vocabulary pieces.
-
-    "unaffable" → ["un", "##aff", "##able"]: take the longest prefix in the vocabulary, then the longest
-    "##"-prefixed piece of the rest, and so on. If some remainder matches nothing, the whole word becomes
-    one unknown token (not "un" + [UNK]: a partial split would pretend to know more than it does).
-    """
-
-    def __init__(self, vocab: Mapping[str, int], unk_token: str = "[UNK]", max_input_chars_per_word: int = 100,
-                 prefix: str = "##"):
-        self.vocab = vocab
-        self.unk_token = unk_token
-        self.max_input_chars_per_word = max_input_chars_per_word
-        self.prefix = prefix
-        # no vocabulary entry is longer than this, so longer candidates need not be looked up
-        self._longest = max((len(t) for t in vocab), default=0)
-
-    def split_word(self, word: str) -> list[tuple[str, int, int]]:
-        """(piece, start, end) for one word; start/end are character positions in `word`."""
-        if len(word) > self.max_input_chars_per_word:
-            return [(self.unk_token, 0, len(word))]
-        pieces = []
-        start = 0
-        while start < len(word):
-            prefix = self.prefix if start > 0 else ""
-            end = min(len(word), start + self._longest - len(prefix))
-            while end > start and prefix + word[start:end] not in self.vocab:
-                end -= 1
-            if end == start:  # nothing in the vocabulary starts here: the word is unknown
-                return [(self.unk_token, 0, len(word))]
-            pieces.append((prefix + word[start:end], start, end))
-            start = end
-        return pieces
-
-    def tokenize(self, text: str) -> list[str]:
-        """Pieces of already normalised, whitespace-separated text."""
-        return [piece for word in text.split() for piece, _, _ in self.split_word(word)]
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Added tokens: words kept whole, matched in the text before WordPiece sees it
+# Added tokens: words kept whole, matched in the text before the model's algorithm sees it
 # ---------------------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class AddedToken:
-    """A token added on top of the WordPiece vocabulary, with the flags of `tokenizers.AddedToken`.
+    """A token added on top of the model vocabulary, with the flags of `tokenizers.AddedToken`.
 
     content: the token's text. special: skipped by decode(skip_special_tokens=True) (and, added with
     add_special_tokens, listed in all_special_tokens). normalized: matched on the normalised text (so an
@@ -375,7 +131,6 @@ _ADDED_FLAGS = ("single_word", "lstrip", "rstrip", "normalized", "special")
 def _as_added_token(value: Any, where: str, special: bool = False) -> AddedToken:
     """A str, a bertkit / `tokenizers` AddedToken, or a JSON dict → AddedToken. special=True forces the
     special flag (as add_special_tokens does); a str then defaults to normalized=False."""
-    from .errors import TokenizerError
     if isinstance(value, str):
         return AddedToken(value, special=special)
     if isinstance(value, Mapping):
@@ -727,152 +482,6 @@ def _plan_truncation(n_a: int, n_b: int | None, budget: int, trunc: _Truncation,
     return keep
 
 
-# ---------------------------------------------------------------------------------------------------------
-# The two engines
-# ---------------------------------------------------------------------------------------------------------
-
-class _PythonEngine:
-    """Runs the readable reference: BasicTokenizer + WordpieceTokenizer, then truncation, special tokens
-    and padding, step for step as the Rust engine does them."""
-
-    _CACHE_LIMIT = 200_000
-
-    def __init__(self, tok: BertTokenizer):
-        self.tok = tok
-        self.basic = BasicTokenizer(tok.do_lower_case, tok.tokenize_chinese_chars, tok.strip_accents)
-        self.wordpiece = WordpieceTokenizer(tok.vocab, tok.unk_token)
-        self.split_special = False  # split_special_tokens of the current call: specials are plain text
-        self.added_tokens_changed([])
-        # word → its pieces as ([ids], [pieces], [(start, end)]); words repeat a lot, so this is a cache
-        self._pieces: dict[str, tuple[list[int], list[str], list[tuple[int, int]]]] = {}
-
-    def added_tokens_changed(self, new: list[AddedToken]) -> None:
-        """Rebuild the two matchers: tokens with normalized=False are found in the raw text (the special
-        tokens, case-sensitively), the others in the normalised text between them."""
-        raw, normalized = {}, {}
-        for token_id, token in self.tok._added_tokens.items():
-            if token.normalized:
-                normalized[self.tok._added_patterns[token_id]] = token_id
-            else:
-                raw[token.content] = token_id
-        self._raw = _AddedMatcher(raw, self.tok._added_tokens)
-        self._raw_plain = _AddedMatcher({content: token_id for content, token_id in raw.items()
-                                         if not self.tok._added_tokens[token_id].special}, self.tok._added_tokens)
-        self._normalized = _AddedMatcher(normalized, self.tok._added_tokens)
-
-    def _word_pieces(self, word: str) -> tuple[list[int], list[str], list[tuple[int, int]]]:
-        hit = self._pieces.get(word)
-        if hit is None:
-            split = self.wordpiece.split_word(word)
-            hit = ([self.tok.vocab[p] for p, _, _ in split], [p for p, _, _ in split], [(s, e) for _, s, e in split])
-            if len(self._pieces) >= self._CACHE_LIMIT:
-                self._pieces.clear()
-            self._pieces[word] = hit
-        return hit
-
-    def encode_sequence(self, text: str, type_id: int) -> _Encoding:
-        """One text → tokens with ids, offsets into `text` and word indices (no special tokens).
-
-        Added tokens are found first (normalized=False ones in the raw text, then the others in the
-        normalised text between those); each is a word of its own. The rest is split into words and
-        WordPiece pieces."""
-        enc = _Encoding()
-        word_index = 0
-        # with split_special_tokens the special tokens are plain text; other added tokens still match
-        matcher = self._raw_plain if self.split_special else self._raw
-        for start, end, token_id in matcher.split(text):
-            if token_id is not None:
-                enc.ids.append(token_id)
-                enc.tokens.append(text[start:end])
-                enc.offsets.append((start, end))
-                enc.word_ids.append(word_index)
-                word_index += 1
-                continue
-            normalized, origin = self.basic.normalize_spans(text[start:end])
-            for n_start, n_end, token_id in self._normalized.split(normalized):
-                if token_id is not None:
-                    enc.ids.append(token_id)
-                    enc.tokens.append(normalized[n_start:n_end])
-                    enc.offsets.append((start + origin[n_start], start + origin[n_end - 1] + 1))
-                    enc.word_ids.append(word_index)
-                    word_index += 1
-                    continue
-                words = [(m.group(), m.start(), m.end()) for m in _WORD_RE.finditer(normalized, n_start, n_end)]
-                for word, word_start, word_end in words:
-                    ids, pieces, spans = self._word_pieces(word)
-                    enc.ids += ids
-                    enc.tokens += pieces
-                    # normalised characters s..e-1 of the word → characters of the original text
-                    if len(ids) == 1:  # most words: one piece (or [UNK]) covering the whole word
-                        enc.offsets.append((start + origin[word_start], start + origin[word_end - 1] + 1))
-                    else:
-                        enc.offsets += [(start + origin[word_start + s], start + origin[word_start + e - 1] + 1)
-                                        for s, e in spans]
-                    enc.word_ids += [word_index] * len(ids)
-                    word_index += 1
-        n = len(enc.ids)
-        enc.type_ids = [type_id] * n
-        enc.special_tokens_mask = [0] * n
-        enc.attention_mask = [1] * n
-        enc.sequence_ids = [type_id] * n
-        return enc
-
-    def encode_words(self, words: Sequence[str], type_id: int) -> _Encoding:
-        """Pre-split words (is_split_into_words=True), as the Rust library encodes them: each word is
-        tokenized on its own (it may still split, "don't" → don ' t), all its tokens carry the word's index
-        in `words`, and offsets count characters within the word."""
-        parts = []
-        for i, word in enumerate(words):
-            enc = self.encode_sequence(word, type_id)
-            enc.word_ids = [i] * len(enc.ids)
-            parts.append(enc)
-        return _join(parts)
-
-    def encode_batch(self, items: list[tuple[Any, Any]], add_special_tokens: bool, trunc: _Truncation | None,
-                     pad: _Padding | None, overflow: bool = True, *, pretokenized: bool = False,
-                     split_special_tokens: bool = False) -> list[_Encoding]:
-        """Encodings of (text, pair) items (lists of words if pretokenized); overflow=False skips the overflow
-        windows nobody will read."""
-        tok = self.tok
-        self.split_special = split_special_tokens
-        encode = self.encode_words if pretokenized else self.encode_sequence
-        out = []
-        for index, (text, pair) in enumerate(items):
-            a = encode(text, 0)
-            b = encode(pair, 1) if pair is not None else None
-            if trunc is not None:
-                n_special = tok.num_special_tokens_to_add(pair is not None) if add_special_tokens else 0
-                keep = _plan_truncation(len(a), len(b) if b is not None else None,
-                                        trunc.max_length - n_special, trunc, index)
-                if keep is not None:
-                    a = _truncate_to(a, keep[0], trunc.stride, overflow, trunc.direction)
-                    if b is not None:
-                        b = _truncate_to(b, keep[1], trunc.stride, overflow, trunc.direction)
-            # [CLS] A [SEP] (B [SEP]): merge left to right, as the Rust template processor does
-            parts = [a] if b is None else [a, b]
-            if add_special_tokens:
-                cls = _special_row(tok.cls_token, tok.cls_token_id, 0)
-                parts = [cls, a, _special_row(tok.sep_token, tok.sep_token_id, 0)]
-                if b is not None:
-                    parts += [b, _special_row(tok.sep_token, tok.sep_token_id, 1)]
-            if any(part.overflowing for part in parts):
-                enc = _Encoding()
-                for part in parts:
-                    enc = _merge(enc, part)
-            else:
-                enc = _join(parts)
-            for row in (enc, *enc.overflowing):
-                row.n_sequences = 1 if b is None else 2
-            out.append(enc)
-        if pad is not None and out:
-            length = pad.length if pad.length is not None else max(len(e) for e in out)
-            if pad.multiple and length % pad.multiple:
-                length += pad.multiple - length % pad.multiple
-            for enc in out:
-                _pad(enc, length, tok.pad_token_id, tok.pad_token, pad.side)
-        return out
-
-
 def _rust_added_tokens(tokens: Iterable[AddedToken]) -> list:
     from tokenizers import AddedToken as RustAddedToken
     return [RustAddedToken(t.content, single_word=t.single_word, lstrip=t.lstrip, rstrip=t.rstrip,
@@ -880,18 +489,17 @@ def _rust_added_tokens(tokens: Iterable[AddedToken]) -> list:
 
 
 class _FastEngine:
-    """The same pipeline in the Rust `tokenizers` library (what `transformers.BertTokenizer` runs)."""
+    """A tokenizer's pipeline in the Rust `tokenizers` library (what transformers runs), with bertkit's
+    truncation checks in front, so that errors name the batch item instead of surfacing as a Rust panic."""
 
-    def __init__(self, tok: BertTokenizer):
-        from tokenizers import processors
-
+    def __init__(self, tok: PreTrainedTokenizer):
         self.tok = tok
         self.rust = tok._build_rust_tokenizer()
         self._settings: tuple | None = None
         # with add_special_tokens=False a template that adds nothing: the output is the same, but the Rust
         # library then no longer counts [CLS]/[SEP] against max_length when it checks the stride
         self._template = self.rust.post_processor
-        self._plain = processors.TemplateProcessing(single="$A:0", pair="$A:0 $B:1", special_tokens=[])
+        self._plain = tok._plain_post_processor()
 
     def added_tokens_changed(self, new: list[AddedToken]) -> None:
         """Add the same tokens to the Rust tokenizer (which then holds the same ids)."""
@@ -1171,37 +779,6 @@ class BatchEncoding(dict):
 
 
 # ---------------------------------------------------------------------------------------------------------
-# BertTokenizer
-# ---------------------------------------------------------------------------------------------------------
-
-def load_vocab(path: str | os.PathLike) -> dict[str, int]:
-    """vocab.txt → {token: id}: one token per line, the line number is the id."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise TokenizerError(f"{path}: vocabulary file not found; pass the path of a vocab.txt, or a "
-                             f"tokenizer folder to BertTokenizer.from_pretrained") from None
-    except UnicodeDecodeError as err:
-        raise TokenizerError(f"{path}: not UTF-8 text ({err})") from None
-    except OSError as err:  # a folder, no permission, ...
-        raise TokenizerError(f"{path}: cannot read the vocabulary file ({err.strerror or err})") from None
-    # split on "\n" only: str.splitlines() would also split on characters that can be tokens (U+2028, ...)
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    vocab: dict[str, int] = {}
-    for i, line in enumerate(lines):
-        token = line[:-1] if line.endswith("\r") else line
-        if token in vocab:
-            raise TokenizerError(f"{path}, line {i + 1}: token {token!r} already appears on line {vocab[token] + 1}; "
-                                 f"each token must appear once (its line number is its id)")
-        vocab[token] = i
-    if not vocab:
-        raise TokenizerError(f"{path}: the vocabulary file is empty")
-    return vocab
-
-
 def _read_json(path: Path) -> dict:
     try:
         with open(path, encoding="utf-8") as f:
@@ -1265,97 +842,52 @@ def _call_options(folder: Path, config: dict, rust_json: dict | None) -> dict[st
     return out
 
 
-class BertTokenizer:
-    """BERT's WordPiece tokenizer with the `transformers` call signature.
-
-    Args:
-        vocab_file_or_dict: path to vocab.txt, or a {token: id} dict with ids 0..n-1.
-        do_lower_case: lowercase (and, unless strip_accents says otherwise, strip accents): uncased models.
-        tokenize_chinese_chars: make every CJK ideograph a word of its own.
-        strip_accents: None follows do_lower_case.
-        model_max_length: the model's limit; `truncation=True` without max_length cuts to it (None: no limit).
-        engine: "fast" (Rust `tokenizers`) or "python" (the readable reference in this module).
-        clean_up_tokenization_spaces: default for decode(); transformers 5 defaults to False for BERT.
-        pad_token, unk_token, cls_token, sep_token, mask_token: the special tokens' strings (bos_token and
-            eos_token, unused by BERT, are kept and listed when given, as in transformers).
-        additional_special_tokens: more special tokens ("[E1]", ...): kept whole in the text, skipped by
-            decode(skip_special_tokens=True), listed in all_special_tokens; added after the vocabulary.
-        do_basic_tokenize, never_split: accepted and saved, and have no effect, exactly as in transformers 5,
-            whose BertTokenizer (Rust-backed) ignores both: text is always normalised and split on
-            whitespace and punctuation. To keep a word whole, add it with add_tokens() (transformers' way).
-        padding_side, truncation_side: "right" (the default) or "left": where padding goes, and which end
-            of a text truncation cuts off.
-        model_input_names: the inputs the model takes; a call returns token_type_ids / attention_mask by
-            default only when they are listed (default: input_ids, token_type_ids, attention_mask).
-        split_special_tokens: True tokenizes "[MASK]" & co. written in the text as ordinary text.
-    All of these are read from tokenizer_config.json by from_pretrained, as transformers reads them.
+class PreTrainedTokenizer:
+    """The base class of bertkit's tokenizers (transformers' name): everything that does not depend on how
+    words are cut into pieces. A subclass sets up its vocabulary and calls `_init_base`, then
+    `_finish_init`; it provides `_build_rust_tokenizer` (the `tokenizers.Tokenizer` transformers builds for
+    it), `_make_engine`, `_folder_kwargs` (what from_pretrained reads from the model's own files),
+    `_model_files` and `_config_fields` (what save_pretrained writes), and `_decode_tokens` (tokens → text).
+    The special-token template defaults to BERT's ([CLS] A [SEP] / [CLS] A [SEP] B [SEP]); a subclass with
+    another one overrides num_special_tokens_to_add, build_inputs_with_special_tokens,
+    create_token_type_ids_from_sequences, get_special_tokens_mask and `_template_text`.
 
     Added tokens (add_tokens, add_special_tokens, or those of a loaded folder) get ids after the vocabulary:
-    `len(tok)` counts them, `vocab_size` does not (as in transformers). Both engines find them in the text
-    as the Rust `tokenizers` library does: tokens with normalized=False (the special ones, by default) in
-    the raw text, case-sensitively; the others in the normalised text (lowercased, for an uncased model),
-    anywhere, inside words too (unless single_word=True). Each found token is a word of its own.
+    `len(tok)` counts them, `vocab_size` does not (as in transformers). They are found in the text as the
+    Rust `tokenizers` library finds them: tokens with normalized=False (the special ones, by default) in the
+    raw text, case-sensitively; the others in the normalised text, anywhere, inside words too (unless
+    single_word=True). Each found token is a word of its own.
     """
 
-    def __init__(self, vocab_file_or_dict: str | os.PathLike | Mapping[str, int], do_lower_case: bool = True,
-                 tokenize_chinese_chars: bool = True, strip_accents: bool | None = None,
-                 model_max_length: int | None = 512, engine: str = "fast", *,
-                 clean_up_tokenization_spaces: bool = False, pad_token: str = "[PAD]", unk_token: str = "[UNK]",
-                 cls_token: str = "[CLS]", sep_token: str = "[SEP]", mask_token: str = "[MASK]",
-                 bos_token: str | None = None, eos_token: str | None = None,
-                 additional_special_tokens: Sequence[str | AddedToken] | None = None,
-                 do_basic_tokenize: bool = True, never_split: Iterable[str] | None = None,
-                 padding_side: str = "right", truncation_side: str = "right",
-                 model_input_names: Sequence[str] | None = None, split_special_tokens: bool = False,
-                 _source: str | None = None):
-        if isinstance(vocab_file_or_dict, Mapping):
-            where = _source or "the vocabulary dict"
-            vocab = dict(vocab_file_or_dict)
-            ids = sorted(vocab.values())
-            if ids != list(range(len(ids))):
-                raise TokenizerError(f"{where}: ids must be 0..{len(ids) - 1}, each used once")
-        elif isinstance(vocab_file_or_dict, (str, os.PathLike)):
-            path = Path(vocab_file_or_dict)
-            if path.is_dir():
-                raise TokenizerError(f"{path} is a folder; use BertTokenizer.from_pretrained({str(path)!r})")
-            where = str(path)
-            vocab = load_vocab(path)
-        else:
-            raise TokenizerTypeError(f"vocab_file_or_dict must be a path to vocab.txt or a dict, "
-                                     f"not {type(vocab_file_or_dict).__name__}")
-        if engine not in ("fast", "python"):
-            raise TokenizerError(f"engine={engine!r}: use 'fast' (Rust tokenizers) or 'python' (the reference)")
+    tokenizer_class = "PreTrainedTokenizer"  # what save_pretrained writes as tokenizer_class
+    default_model_input_names: tuple[str, ...] = MODEL_INPUT_NAMES
+    vocab_files: tuple[str, ...] = ()  # the model's own files in a folder
+    _unk_must_be_in_vocab = False  # WordPiece needs its unknown token in the vocabulary
+    _algorithm = ""  # "WordPiece", "byte-level BPE": for messages
+    _one_token_type = False  # True: token_type_ids are all 0 (RoBERTa), whatever the engine's rows say
+
+    def _init_base(self, vocab: dict[str, int], where: str, *, model_max_length: int | None, engine: str,
+                   clean_up_tokenization_spaces: bool, roles: Mapping[str, str | None], padding_side: str,
+                   truncation_side: str, model_input_names: Sequence[str] | None,
+                   split_special_tokens: bool) -> None:
+        """Set what every tokenizer has: the vocabulary ({token: id}, ids 0..n-1), the special tokens'
+        roles, the limits and call options, and an empty added vocabulary. Raises TokenizerError for ids
+        with gaps or a bad model_max_length."""
+        ids = sorted(vocab.values())
+        if ids != list(range(len(ids))):
+            raise TokenizerError(f"{where}: ids must be 0..{len(ids) - 1}, each used once")
         if model_max_length is not None and (not isinstance(model_max_length, int) or model_max_length <= 0):
             raise TokenizerError(f"model_max_length={model_max_length!r} must be a positive integer or None")
-        for name, flag in (("do_lower_case", do_lower_case), ("tokenize_chinese_chars", tokenize_chinese_chars)):
-            if not isinstance(flag, bool):
-                raise TokenizerTypeError(f"{name} must be True or False, not {flag!r}")
-        if strip_accents is not None and not isinstance(strip_accents, bool):
-            raise TokenizerTypeError(f"strip_accents must be True, False or None, not {strip_accents!r}")
-
-        specials = {"pad_token": pad_token, "unk_token": unk_token, "cls_token": cls_token,
-                    "sep_token": sep_token, "mask_token": mask_token}
-        missing = [tok for tok in specials.values() if tok not in vocab]
-        if missing:
-            raise TokenizerError(f"{where}: the special tokens {missing} are not in the vocabulary; a BERT vocabulary "
-                                 f"needs all of {list(specials.values())}")
-
         self.vocab: dict[str, int] = vocab
         self.ids_to_tokens: list[str] = sorted(vocab, key=vocab.__getitem__)
-        self.do_lower_case = do_lower_case
-        self.tokenize_chinese_chars = tokenize_chinese_chars
-        self.strip_accents = strip_accents
         self.model_max_length = model_max_length
         self.clean_up_tokenization_spaces = clean_up_tokenization_spaces
         self.engine = engine
-        self.pad_token, self.unk_token, self.cls_token = pad_token, unk_token, cls_token
-        self.sep_token, self.mask_token = sep_token, mask_token
-        self.bos_token, self.eos_token = bos_token, eos_token
+        for role in ALL_ROLES:
+            setattr(self, role, roles.get(role))
         self.name_or_path = where
         self._warned_long = False
         self._set_call_options(padding_side, truncation_side, model_input_names, split_special_tokens)
-        self._set_ignored_options(do_basic_tokenize, never_split, where)
-
         # the added vocabulary, as the Rust library keeps it (tokenizers' AddedVocabulary)
         self._added_ids: dict[str, int] = {}  # content → id
         self._added_tokens: dict[int, AddedToken] = {}  # id → token, with its flags
@@ -1364,97 +896,126 @@ class BertTokenizer:
         self._special_contents: set[str] = set()  # every content ever added as special (decode skips these)
         self._added_log: list[AddedToken] = []  # every token accepted, in order, to replay in the Rust engine
         self._extra_special_tokens: list[str] = []  # additional_special_tokens
-        self._normalizer = BasicTokenizer(do_lower_case, tokenize_chinese_chars, strip_accents)
         self._engine = None
-        self._add([AddedToken(t, special=True) for t in self._named_special_tokens()], where)
+
+    def _finish_init(self, additional_special_tokens: Sequence[str | AddedToken] | None,
+                     named: Sequence[str | AddedToken] | None = None) -> None:
+        """Add the named special tokens (`named`, default: the roles' strings) and the additional ones as
+        special added tokens, then start the engine."""
+        tokens = named if named is not None else self._named_special_tokens()
+        self._add([_as_added_token(t, str(self.name_or_path), special=True) for t in tokens], self.name_or_path)
         if additional_special_tokens:
             self.add_special_tokens({"additional_special_tokens": list(additional_special_tokens)})
-        self._engine = _FastEngine(self) if engine == "fast" else _PythonEngine(self)
+        self._engine = self._make_engine()
+
+    # -- what a subclass provides ------------------------------------------------------------------------
+
+    def _make_engine(self):
+        """The engine that encodes batches (default: the Rust pipeline of `_build_rust_tokenizer`)."""
+        return _FastEngine(self)
+
+    def _build_rust_tokenizer(self):
+        """The `tokenizers.Tokenizer` equivalent to this tokenizer, added tokens included."""
+        raise NotImplementedError(f"{type(self).__name__} does not define its Rust pipeline")
+
+    def _plain_post_processor(self):
+        """The post-processor for add_special_tokens=False: adds nothing (and so the Rust library no longer
+        counts special tokens against max_length when it checks the stride)."""
+        from tokenizers import processors
+        return processors.TemplateProcessing(single="$A:0", pair="$A:0 $B:1", special_tokens=[])
+
+    def _normalize_added(self, content: str) -> str:
+        """What a normalized=True added token is matched as (its content, normalised as the text is)."""
+        return content
+
+    def _decode_tokens(self, tokens: list[str]) -> str:
+        """Token strings → text (the Rust decoder's rule for this algorithm)."""
+        raise NotImplementedError(f"{type(self).__name__} does not define its decoder")
+
+    def _template_text(self, pair: bool) -> str:
+        """The special-token template, for messages."""
+        return f"{self.cls_token} A {self.sep_token} B {self.sep_token}" if pair else \
+            f"{self.cls_token} A {self.sep_token}"
+
+    @classmethod
+    def _folder_kwargs(cls, folder: Path, config: dict, rust_json: dict | None, overrides: dict
+                       ) -> tuple[tuple, dict[str, Any]]:
+        """(positional arguments, keyword arguments) for the constructor, from the folder's model files and
+        the algorithm's settings in tokenizer_config.json / tokenizer.json."""
+        raise NotImplementedError
+
+    @classmethod
+    def _vocab_of(cls, args: tuple) -> dict[str, int]:
+        """The {token: id} vocabulary the positional arguments of `_folder_kwargs` describe."""
+        raise NotImplementedError
+
+    def _model_files(self) -> dict[str, str]:
+        """{file name: text} of the model's own files, for save_pretrained."""
+        return {}
+
+    def _config_fields(self) -> dict[str, Any]:
+        """The algorithm's settings for tokenizer_config.json."""
+        return {}
 
     def _set_call_options(self, padding_side, truncation_side, model_input_names, split_special_tokens) -> None:
         """The settings transformers keeps beside the vocabulary (see the class docstring), checked."""
         self.padding_side = _side("padding_side", padding_side)
         self.truncation_side = _side("truncation_side", truncation_side)
         if model_input_names is None:
-            model_input_names = MODEL_INPUT_NAMES
+            model_input_names = self.default_model_input_names
         if isinstance(model_input_names, str) or not all(isinstance(n, str) for n in model_input_names):
             raise TokenizerTypeError(f"model_input_names={model_input_names!r} must be a list of names such as "
-                                     f"{list(MODEL_INPUT_NAMES)}")
+                                     f"{list(self.default_model_input_names)}")
         self.model_input_names = list(model_input_names)
         self.split_special_tokens = _flag("split_special_tokens", split_special_tokens, False)
 
     # -- loading and saving ------------------------------------------------------------------------------
 
     @classmethod
-    def from_pretrained(cls, folder: str | os.PathLike, engine: str = "fast", **overrides) -> BertTokenizer:
-        """Load a Hugging Face tokenizer folder: vocab.txt (or, as transformers 5 writes, only
-        tokenizer.json) and tokenizer_config.json (do_lower_case, strip_accents, tokenize_chinese_chars,
-        model_max_length, special tokens, do_basic_tokenize / never_split, which have no effect, as in
-        transformers 5). Added tokens are read as transformers reads them (tokenizer_config.json's
+    def from_pretrained(cls, folder: str | os.PathLike, engine: str = "fast", **overrides):
+        """Load a Hugging Face tokenizer folder: the model's own files (see the subclass), and
+        tokenizer_config.json / special_tokens_map.json (model_max_length, the special tokens, the call
+        options). Added tokens are read as transformers reads them (tokenizer_config.json's
         added_tokens_decoder, else tokenizer.json's added_tokens, with their flags; additional_special_tokens
-        or extra_special_tokens). Keyword arguments override the config."""
+        or extra_special_tokens). Keyword arguments override the config. Raises TokenizerError, naming the
+        file and key, for a folder that is not one."""
         folder = Path(folder)
         if not folder.is_dir():
-            raise TokenizerError(f"{folder}: no such folder (expected a tokenizer folder with {VOCAB_FILE})")
+            raise TokenizerError(f"{folder}: no such folder (expected a tokenizer folder with "
+                                 f"{' + '.join(cls.vocab_files) or TOKENIZER_FILE})")
         config = _read_json(folder / CONFIG_FILE) if (folder / CONFIG_FILE).is_file() else {}
         special_map = (_read_json(folder / SPECIAL_TOKENS_FILE) if (folder / SPECIAL_TOKENS_FILE).is_file()
                        else {})
         rust_json = _read_json(folder / TOKENIZER_FILE) if (folder / TOKENIZER_FILE).is_file() else None
 
-        if (folder / VOCAB_FILE).is_file():
-            vocab: str | os.PathLike | dict = folder / VOCAB_FILE
-        elif rust_json is not None:
-            model = rust_json.get("model") or {}
-            if model.get("type") != "WordPiece" or not isinstance(model.get("vocab"), dict):
-                raise TokenizerError(f"{folder / TOKENIZER_FILE}: not a WordPiece tokenizer (model type "
-                                     f"{model.get('type')!r}), and there is no {VOCAB_FILE}")
-            vocab = model["vocab"]
-            overrides.setdefault("_source", str(folder / TOKENIZER_FILE))
-        else:
-            raise TokenizerError(f"{folder}: no {VOCAB_FILE} (nor {TOKENIZER_FILE}); this is not a BERT "
-                                 f"tokenizer folder")
-
-        # settings the config leaves out are read from tokenizer.json's normalizer, then defaulted
-        normalizer = (rust_json or {}).get("normalizer") or {}
-        if normalizer.get("type") != "BertNormalizer":
-            normalizer = {}
-        kwargs: dict[str, Any] = {
-            "do_lower_case": config.get("do_lower_case", normalizer.get("lowercase", True)),
-            "strip_accents": config.get("strip_accents", normalizer.get("strip_accents")),
-            "tokenize_chinese_chars": config.get("tokenize_chinese_chars",
-                                                 normalizer.get("handle_chinese_chars", True)),
+        args, kwargs = cls._folder_kwargs(folder, config, rust_json, overrides)
+        kwargs.update({
             # transformers treats a missing model_max_length as "no limit"
             "model_max_length": config.get("model_max_length"),
             "clean_up_tokenization_spaces": bool(config.get("clean_up_tokenization_spaces", False)),
-        }
-        for key, kinds in (("do_lower_case", (bool,)), ("strip_accents", (bool, type(None))),
-                           ("tokenize_chinese_chars", (bool,)), ("model_max_length", (int, type(None)))):
-            if not isinstance(kwargs[key], kinds) or (key == "model_max_length" and kwargs[key] is not None
-                                                      and (isinstance(kwargs[key], bool) or kwargs[key] <= 0)):
-                raise TokenizerError(f"{folder / CONFIG_FILE}: {key} is {kwargs[key]!r}, expected "
-                                     f"{' or '.join('null' if k is type(None) else k.__name__ for k in kinds)}")
-        if kwargs["model_max_length"] is not None and kwargs["model_max_length"] > 1e18:
+        })
+        max_len = kwargs["model_max_length"]
+        if max_len is not None and (not isinstance(max_len, int) or isinstance(max_len, bool) or max_len <= 0):
+            raise TokenizerError(f"{folder / CONFIG_FILE}: model_max_length is {max_len!r}, expected int or null")
+        if max_len is not None and max_len > 1e18:
             kwargs["model_max_length"] = None  # transformers writes int(1e30) for "no limit"
         for role in ALL_ROLES:
             for source, name in ((config, CONFIG_FILE), (special_map, SPECIAL_TOKENS_FILE)):
                 if source.get(role) is not None:
                     kwargs[role] = _token_str(source[role], f"{folder / name}: {role}")
                     break
-        for key in ("do_basic_tokenize", "never_split"):
-            if key in config:
-                kwargs[key] = config[key]
         added, extras = cls._read_added_tokens(folder, config, special_map, rust_json)
         kwargs.update(_call_options(folder, config, rust_json))
         kwargs.update(overrides)
         extras = kwargs.pop("additional_special_tokens", kwargs.pop("extra_special_tokens", extras))
-        # bos/eos (not part of BERT), and roles given to added tokens (add_special_tokens({"cls_token": "<cls>"})
-        # in transformers), are set once the folder's added tokens are in
+        # bos/eos, and roles given to added tokens (add_special_tokens({"cls_token": "<cls>"}) in
+        # transformers), are set once the folder's added tokens are in
         listed = {token.content for _, token in added}
         candidates = [role for role in SPECIAL_ROLES if role != "unk_token" and kwargs.get(role) in listed]
-        base = (vocab if isinstance(vocab, dict) else load_vocab(vocab)) if candidates else {}
+        base = cls._vocab_of(args) if candidates else {}
         late_roles = {role: kwargs.pop(role) for role in list(kwargs) if role in ("bos_token", "eos_token")
                       or (role in candidates and kwargs[role] not in base)}
-        tok = cls(vocab, engine=engine, **kwargs)
+        tok = cls(*args, engine=engine, **kwargs)
         tok.name_or_path = str(folder)
         tok._load_added_tokens(added, extras or [], late_roles, folder)
         return tok
@@ -1466,7 +1027,6 @@ class BertTokenizer:
         reads them: tokenizer_config.json's added_tokens_decoder, else tokenizer.json's added_tokens; the
         list from tokenizer_config.json's extra_special_tokens / additional_special_tokens, else from
         special_tokens_map.json."""
-        from .errors import TokenizerError
         entries: list[tuple[Any, Any, str]] = []
         decoder = config.get("added_tokens_decoder")
         if decoder is not None:
@@ -1524,7 +1084,9 @@ class BertTokenizer:
         if set(changed) & set(SPECIAL_ROLES):
             self._engine = type(self._engine)(self)  # the template uses the new [CLS] / [SEP]
         from_file = {token.content: token for token in listed}
-        self._add([as_special(from_file[t]) if t in from_file else AddedToken(t, special=True)
+        # a named token the folder does not list keeps the flags the tokenizer gave it (RoBERTa's <mask>)
+        current = {t.content: t for t in self._added_tokens.values() if t.special}
+        self._add([as_special(from_file[t]) if t in from_file else current.get(t) or AddedToken(t, special=True)
                    for t in self._named_special_tokens()], str(folder))
         if extras:  # a token the folder lists keeps its flags
             extras = [_as_added_token(t, f"{folder}: additional_special_tokens", special=True) for t in extras]
@@ -1538,34 +1100,12 @@ class BertTokenizer:
                           f"{content!r} {old} → {new} (transformers renumbers them the same way); a model saved "
                           f"with the old ids needs its embeddings re-ordered", stacklevel=3)
 
-    def _build_rust_tokenizer(self):
-        """The `tokenizers.Tokenizer` equivalent to this tokenizer (as transformers builds it)."""
-        from tokenizers import Tokenizer as RustTokenizer, decoders, normalizers, pre_tokenizers
-        from tokenizers import processors
-        from tokenizers.models import WordPiece
-
-        rust = RustTokenizer(WordPiece(self.vocab, unk_token=self.unk_token, continuing_subword_prefix="##",
-                                       max_input_chars_per_word=100))
-        rust.normalizer = normalizers.BertNormalizer(clean_text=True,
-                                                     handle_chinese_chars=self.tokenize_chinese_chars,
-                                                     strip_accents=self.strip_accents,
-                                                     lowercase=self.do_lower_case)
-        rust.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-        cls, sep = self.cls_token, self.sep_token
-        rust.post_processor = processors.TemplateProcessing(
-            single=f"{cls}:0 $A:0 {sep}:0", pair=f"{cls}:0 $A:0 {sep}:0 $B:1 {sep}:1",
-            special_tokens=[(cls, self.cls_token_id), (sep, self.sep_token_id)])
-        rust.decoder = decoders.WordPiece(prefix="##")
-        # every add_tokens / add_special_tokens call, replayed in order: the same ids and the same flags
-        rust.add_tokens(_rust_added_tokens(self._added_log))
-        return rust
-
     def save_pretrained(self, folder: str | os.PathLike) -> tuple[str, ...]:
-        """Write vocab.txt, tokenizer.json, tokenizer_config.json and special_tokens_map.json; transformers'
-        AutoTokenizer/BertTokenizer.from_pretrained loads the folder and tokenizes identically, added tokens
-        included (tokenizer.json's added_tokens and tokenizer_config.json's added_tokens_decoder carry them
-        with their flags; additional_special_tokens lists the extra special ones). Each file
-        is written to a temporary name and renamed, so a failure never leaves a half-written file."""
+        """Write the model's own files (see the subclass), tokenizer.json, tokenizer_config.json and
+        special_tokens_map.json; transformers' AutoTokenizer loads the folder and tokenizes identically, added
+        tokens included (tokenizer.json's added_tokens and tokenizer_config.json's added_tokens_decoder carry
+        them with their flags; additional_special_tokens lists the extra special ones). Each file is written
+        to a temporary name and renamed, so a failure never leaves a half-written file."""
         folder = Path(folder)
         with writing(folder):
             folder.mkdir(parents=True, exist_ok=True)
@@ -1573,12 +1113,8 @@ class BertTokenizer:
         if self._extra_special_tokens:
             specials["additional_special_tokens"] = list(self._extra_special_tokens)
         config = {
-            "tokenizer_class": "BertTokenizer",
-            "do_lower_case": self.do_lower_case,
-            "strip_accents": self.strip_accents,
-            "tokenize_chinese_chars": self.tokenize_chinese_chars,
-            "do_basic_tokenize": self.do_basic_tokenize,
-            "never_split": self.never_split,
+            "tokenizer_class": self.tokenizer_class,
+            **self._config_fields(),
             "clean_up_tokenization_spaces": self.clean_up_tokenization_spaces,
             **specials,
             # the added tokens with their flags (also in tokenizer.json), as transformers 4 writes them
@@ -1588,10 +1124,10 @@ class BertTokenizer:
             config["model_max_length"] = self.model_max_length
         config.update(padding_side=self.padding_side, truncation_side=self.truncation_side,
                       split_special_tokens=self.split_special_tokens)
-        if self.model_input_names != list(MODEL_INPUT_NAMES):
+        if self.model_input_names != list(self.default_model_input_names):
             config["model_input_names"] = self.model_input_names
         files = {
-            VOCAB_FILE: "".join(t + "\n" for t in self.ids_to_tokens),
+            **self._model_files(),
             TOKENIZER_FILE: self._build_rust_tokenizer().to_str(pretty=True),
             CONFIG_FILE: json.dumps(config, indent=2, ensure_ascii=False) + "\n",
             SPECIAL_TOKENS_FILE: json.dumps(specials, indent=2, ensure_ascii=False) + "\n",
@@ -1604,7 +1140,7 @@ class BertTokenizer:
 
     @property
     def vocab_size(self) -> int:
-        """The WordPiece vocabulary's size, without added tokens (as in transformers)."""
+        """The model vocabulary's size, without added tokens (as in transformers)."""
         return len(self.vocab)
 
     def __len__(self) -> int:
@@ -1702,13 +1238,13 @@ class BertTokenizer:
 
     @property
     def max_len_single_sentence(self) -> int | None:
-        """How many tokens of one text fit in model_max_length beside [CLS] and [SEP] (None: no limit)."""
-        return None if self.model_max_length is None else self.model_max_length - 2
+        """How many tokens of one text fit in model_max_length beside the special tokens (None: no limit)."""
+        return None if self.model_max_length is None else self.model_max_length - self.num_special_tokens_to_add()
 
     @property
     def max_len_sentences_pair(self) -> int | None:
-        """How many tokens of a pair fit in model_max_length beside [CLS] A [SEP] B [SEP] (None: no limit)."""
-        return None if self.model_max_length is None else self.model_max_length - 3
+        """How many tokens of a pair fit in model_max_length beside the special tokens (None: no limit)."""
+        return None if self.model_max_length is None else self.model_max_length - self.num_special_tokens_to_add(True)
 
     @property
     def pad_token_type_id(self) -> int:
@@ -1744,18 +1280,13 @@ class BertTokenizer:
         return mask if token_ids_1 is None else mask + [0] * len(_id_list(token_ids_1)) + [1]
 
     def convert_tokens_to_string(self, tokens: Iterable[str]) -> str:
-        """Token strings → text, as transformers' BertTokenizer (the Rust WordPiece decoder) does it: "##"
-        pieces join the previous token, other tokens get a space, and " ." " ," " n't" ... are tightened.
-        A leading "##" piece is kept as is."""
-        parts = []
+        """Token strings → text, as the subclass's Rust decoder reads them (see `_decode_tokens`)."""
+        tokens = list(tokens)
         for k, token in enumerate(tokens):
             if not isinstance(token, str):
                 raise TokenizerTypeError(f"convert_tokens_to_string: token {k} is {_describe(token)}, expected "
                                          f"a string")
-            if k > 0:
-                token = token[2:] if token.startswith("##") else " " + token
-            parts.append(_cleanup_piece(token))
-        return "".join(parts)
+        return self._decode_tokens(tokens)
 
     def convert_tokens_to_ids(self, tokens: str | Iterable[str]) -> int | list[int]:
         """Token string(s) → id(s), added tokens included; unknown tokens give the [UNK] id."""
@@ -1828,9 +1359,8 @@ class BertTokenizer:
 
         A new role takes effect at once (transformers 5 keeps using the old [CLS]/[SEP] in its template
         until the tokenizer is saved and loaded again). Raises TokenizerError for an unknown role, a value
-        that is not a token, or an unk_token outside the WordPiece vocabulary (WordPiece needs it there).
+        that is not a token, or (WordPiece) an unk_token outside the vocabulary, which WordPiece needs.
         """
-        from .errors import TokenizerError
         if not special_tokens_dict:
             return 0
         replace = replace_additional_special_tokens if replace_extra_special_tokens is None \
@@ -1858,9 +1388,9 @@ class BertTokenizer:
                 if isinstance(value, (list, tuple)) or value is None:
                     raise TokenizerError(f"{where} is {_describe(value)}; pass one token (str or AddedToken)")
                 token = _as_added_token(value, where, special=True)
-                if key == "unk_token" and token.content not in self.vocab:
-                    raise TokenizerError(f"{where}: {token.content!r} is not in the WordPiece vocabulary, which "
-                                         f"needs its unknown token; use a token of {VOCAB_FILE}")
+                if key == "unk_token" and self._unk_must_be_in_vocab and token.content not in self.vocab:
+                    raise TokenizerError(f"{where}: {token.content!r} is not in the {self._algorithm} vocabulary, "
+                                         f"which needs its unknown token; use a token of {self.vocab_files[0]}")
                 roles[key] = token.content
                 tokens.append(token)
             else:
@@ -1879,7 +1409,6 @@ class BertTokenizer:
     def _add(self, tokens: list[AddedToken], where: str) -> int:
         """Add `tokens` as the Rust library's AddedVocabulary.add_tokens does; returns the count it returns.
         Checks every token first, so that an error leaves the tokenizer as it was."""
-        from .errors import TokenizerError
         ids, by_id = dict(self._added_ids), dict(self._added_tokens)
         patterns, display = dict(self._added_patterns), dict(self._added_display)
         specials = set(self._special_contents)
@@ -1896,7 +1425,7 @@ class BertTokenizer:
                 token_id, next_id = next_id, next_id + 1
             patterns.pop(token_id, None)
             if token.normalized:
-                pattern = self._normalizer.normalize(token.content)
+                pattern = self._normalize_added(token.content)
                 if not pattern:
                     raise TokenizerError(
                         f"{where}: {token.content!r} normalises to nothing (control or format characters only), "
@@ -1920,21 +1449,6 @@ class BertTokenizer:
         if self._engine is not None:
             self._engine.added_tokens_changed(accepted)
         return len(tokens) - ignored
-
-    def _set_ignored_options(self, do_basic_tokenize, never_split, where: str) -> None:
-        """do_basic_tokenize / never_split: checked, kept (save_pretrained writes them back), not used."""
-        from .errors import TokenizerError
-        if not isinstance(do_basic_tokenize, bool):
-            raise TokenizerError(f"{where}: do_basic_tokenize is {do_basic_tokenize!r}; use true or false")
-        if isinstance(never_split, str) or (never_split is not None and (
-                not isinstance(never_split, Iterable) or not all(isinstance(t, str) for t in never_split))):
-            raise TokenizerError(f"{where}: never_split is {_describe(never_split)}; use a list of strings or null")
-        self.do_basic_tokenize = do_basic_tokenize
-        self.never_split = None if never_split is None else list(never_split)
-        if not do_basic_tokenize or self.never_split:
-            what = "do_basic_tokenize=False" if not do_basic_tokenize else f"never_split={self.never_split!r:.60}"
-            warnings.warn(f"{where}: {what} has no effect: transformers 5's BertTokenizer ignores it too, and "
-                          f"bertkit matches it; to keep words whole, use tok.add_tokens([...])", stacklevel=3)
 
     # -- encoding ----------------------------------------------------------------------------------------
 
@@ -2047,7 +1561,7 @@ class BertTokenizer:
             data["offset_mapping"] = []
         # the Rust engine hands out fresh lists on each access; the Python engine's lists are copied so
         # that editing the output cannot change what word_ids() & co. report
-        copy = list if isinstance(self._engine, _PythonEngine) else _same
+        copy = _same if isinstance(self._engine, _FastEngine) else list
         rows, sample_of_row = [], []
         for index, enc in enumerate(encodings):
             for row in [enc, *enc.overflowing] if return_overflowing_tokens else [enc]:
@@ -2055,7 +1569,7 @@ class BertTokenizer:
                 sample_of_row.append(index)
                 data["input_ids"].append(copy(row.ids))
                 if return_token_type_ids:
-                    data["token_type_ids"].append(copy(row.type_ids))
+                    data["token_type_ids"].append([0] * len(row.ids) if self._one_token_type else copy(row.type_ids))
                 if return_attention_mask:
                     data["attention_mask"].append(copy(row.attention_mask))
                 if return_special_tokens_mask:
@@ -2190,7 +1704,7 @@ class BertTokenizer:
         if trunc_strategy != "do_not_truncate":
             n_special = self.num_special_tokens_to_add(has_pair) if add_special_tokens else 0
             if max_length < n_special:
-                what = "[CLS] A [SEP] B [SEP]" if has_pair else "[CLS] A [SEP]"
+                what = self._template_text(has_pair)
                 raise TokenizerError(f"max_length={max_length} is smaller than the {n_special} special tokens of "
                                      f"{what}; use max_length >= {n_special}")
             # checked up front: each window must move on. Only the special tokens actually added count (the
@@ -2286,10 +1800,11 @@ class BertTokenizer:
 
     def decode(self, token_ids, skip_special_tokens: bool = False,
                clean_up_tokenization_spaces: bool | None = None) -> str | list[str]:
-        """Ids → text: "##" pieces join the previous piece, other tokens are separated by spaces, and
-        , . ! ? lose the space before them (as the Rust WordPiece decoder does). A 2-D input (a batch)
-        gives a list of strings. Lowercasing and stripped accents cannot be undone. Added tokens are kept
-        (skip_special_tokens=True drops the special ones: [CLS], [PAD], ..., and additional ones like [E1]).
+        """Ids → text, as the algorithm's Rust decoder does it (WordPiece: "##" pieces join the previous
+        piece, other tokens are separated by spaces, and , . ! ? lose the space before them; byte-level BPE:
+        the bytes back, as UTF-8). A 2-D input (a batch) gives a list of strings. Lowercasing and stripped
+        accents cannot be undone. Added tokens are kept (skip_special_tokens=True drops the special ones:
+        [CLS], [PAD], ..., and additional ones like [E1]).
 
         clean_up_tokenization_spaces (default: the tokenizer's setting, False as in transformers 5) also
         joins contractions ("isn ' t" → "isn't").
@@ -2307,12 +1822,7 @@ class BertTokenizer:
             token = self._id_to_token(i)
             if token is not None and token not in skip:
                 tokens.append(token)
-        parts = []
-        for k, token in enumerate(tokens):
-            if k > 0:
-                token = token[2:] if token.startswith("##") else " " + token
-            parts.append(_cleanup_piece(token))
-        text = "".join(parts)
+        text = self._decode_tokens(tokens)
         if clean_up_tokenization_spaces is None:
             clean_up_tokenization_spaces = self.clean_up_tokenization_spaces
         if clean_up_tokenization_spaces:
@@ -2326,19 +1836,10 @@ class BertTokenizer:
         return [self.decode(row, skip_special_tokens, clean_up_tokenization_spaces) for row in _id_rows(sequences)]
 
     def __repr__(self) -> str:
-        return (f"BertTokenizer({self.name_or_path!r}, vocab_size={self.vocab_size}, "
-                f"do_lower_case={self.do_lower_case}, model_max_length={self.model_max_length}, "
-                f"engine={self.engine!r})")
+        return (f"{type(self).__name__}({self.name_or_path!r}, vocab_size={self.vocab_size}, "
+                f"model_max_length={self.model_max_length}, engine={self.engine!r})")
 
 
-Tokenizer = BertTokenizer
-
-
-def _cleanup_piece(token: str) -> str:
-    """The Rust WordPiece decoder's cleanup, applied to each (space-prefixed) token on its own."""
-    return (token.replace(" .", ".").replace(" ?", "?").replace(" !", "!").replace(" ,", ",")
-            .replace(" ' ", "'").replace(" n't", "n't").replace(" 'm", "'m").replace(" do not", " don't")
-            .replace(" 's", "'s").replace(" 've", "'ve").replace(" 're", "'re"))
 
 
 # what `pad` fills each padded input with (input_ids and token_type_ids: the tokenizer's own ids)
@@ -2392,119 +1893,3 @@ def _id_rows(ids) -> list:
     return [int(i) for i in ids]
 
 
-def __getattr__(name: str):
-    # vocabulary training lives in bertkit.vocab (which imports this module); re-exported lazily
-    if name in ("train_vocab", "vocab_main"):
-        from . import vocab
-        return getattr(vocab, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Unicode tables: the character classes the Rust engine uses (Unicode 8.0 categories), so that the
-# reference splits exactly where it does. Ranges of code points in hex; tests re-derive them from Rust.
-# ---------------------------------------------------------------------------------------------------------
-
-def _parse_ranges(spec: str) -> tuple[list[int], list[int]]:
-    starts, ends = [], []
-    for item in spec.split():
-        lo, _, hi = item.partition("-")
-        starts.append(int(lo, 16))
-        ends.append(int(hi or lo, 16))
-    return starts, ends
-
-
-def _in_table(cp: int, table: tuple[list[int], list[int]]) -> bool:
-    starts, ends = table
-    i = bisect_right(starts, cp) - 1
-    return i >= 0 and cp <= ends[i]
-
-
-def _regex_class(table: tuple[list[int], list[int]]) -> str:
-    return "".join(re.escape(chr(lo)) if lo == hi else f"{re.escape(chr(lo))}-{re.escape(chr(hi))}"
-                   for lo, hi in zip(*table))
-
-
-# Rust's char::is_whitespace (the Unicode White_Space property) plus \t \n \r
-_WHITESPACE = frozenset("\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
-                        "\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
-
-_CJK_RANGES = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x2A6DF),
-               (0x2A700, 0x2B73F), (0x2B740, 0x2B81F), (0x2B920, 0x2CEAF), (0x2F800, 0x2FA1F))
-
-# deleted while cleaning: controls (Cc), format characters (Cf), private use (Co)
-_CONTROL = _parse_ranges("""
-0000-0008 000B-000C 000E-001F 007F-009F 00AD 0600-0605 061C 06DD 070F 180E 200B-200F 202A-202E
-2060-2064 2066-206F E000-F8FF FEFF FFF9-FFFB 110BD 1BCA0-1BCA3 1D173-1D17A E0001 E0020-E007F
-F0000-FFFFD 100000-10FFFD""")
-
-# punctuation (P*) beyond ASCII. Two differ from today's Unicode: U+166D (now a symbol) and U+111C9
-# (now a mark) were punctuation in 8.0; and marks added since 8.0 are missing.
-_PUNCTUATION = _parse_ranges("""
-00A1 00A7 00AB 00B6-00B7 00BB 00BF 037E 0387 055A-055F 0589-058A 05BE 05C0 05C3 05C6 05F3-05F4
-0609-060A 060C-060D 061B 061E-061F 066A-066D 06D4 0700-070D 07F7-07F9 0830-083E 085E 0964-0965
-0970 0AF0 0DF4 0E4F 0E5A-0E5B 0F04-0F12 0F14 0F3A-0F3D 0F85 0FD0-0FD4 0FD9-0FDA 104A-104F 10FB
-1360-1368 1400 166D-166E 169B-169C 16EB-16ED 1735-1736 17D4-17D6 17D8-17DA 1800-180A 1944-1945
-1A1E-1A1F 1AA0-1AA6 1AA8-1AAD 1B5A-1B60 1BFC-1BFF 1C3B-1C3F 1C7E-1C7F 1CC0-1CC7 1CD3 2010-2027
-2030-2043 2045-2051 2053-205E 207D-207E 208D-208E 2308-230B 2329-232A 2768-2775 27C5-27C6
-27E6-27EF 2983-2998 29D8-29DB 29FC-29FD 2CF9-2CFC 2CFE-2CFF 2D70 2E00-2E2E 2E30-2E42 3001-3003
-3008-3011 3014-301F 3030 303D 30A0 30FB A4FE-A4FF A60D-A60F A673 A67E A6F2-A6F7 A874-A877
-A8CE-A8CF A8F8-A8FA A8FC A92E-A92F A95F A9C1-A9CD A9DE-A9DF AA5C-AA5F AADE-AADF AAF0-AAF1 ABEB
-FD3E-FD3F FE10-FE19 FE30-FE52 FE54-FE61 FE63 FE68 FE6A-FE6B FF01-FF03 FF05-FF0A FF0C-FF0F
-FF1A-FF1B FF1F-FF20 FF3B-FF3D FF3F FF5B FF5D FF5F-FF65 10100-10102 1039F 103D0 1056F 10857 1091F
-1093F 10A50-10A58 10A7F 10AF0-10AF6 10B39-10B3F 10B99-10B9C 11047-1104D 110BB-110BC 110BE-110C1
-11140-11143 11174-11175 111C5-111C9 111CD 111DB 111DD-111DF 11238-1123D 112A9 114C6 115C1-115D7
-11641-11643 1173C-1173E 12470-12474 16A6E-16A6F 16AF5 16B37-16B3B 16B44 1BC9F 1DA87-1DA8B""")
-
-# non-spacing marks (Mn), removed when stripping accents
-_NONSPACING_MARKS = _parse_ranges("""
-0300-036F 0483-0487 0591-05BD 05BF 05C1-05C2 05C4-05C5 05C7 0610-061A 064B-065F 0670 06D6-06DC
-06DF-06E4 06E7-06E8 06EA-06ED 0711 0730-074A 07A6-07B0 07EB-07F3 0816-0819 081B-0823 0825-0827
-0829-082D 0859-085B 08E3-0902 093A 093C 0941-0948 094D 0951-0957 0962-0963 0981 09BC 09C1-09C4
-09CD 09E2-09E3 0A01-0A02 0A3C 0A41-0A42 0A47-0A48 0A4B-0A4D 0A51 0A70-0A71 0A75 0A81-0A82 0ABC
-0AC1-0AC5 0AC7-0AC8 0ACD 0AE2-0AE3 0B01 0B3C 0B3F 0B41-0B44 0B4D 0B56 0B62-0B63 0B82 0BC0 0BCD
-0C00 0C3E-0C40 0C46-0C48 0C4A-0C4D 0C55-0C56 0C62-0C63 0C81 0CBC 0CBF 0CC6 0CCC-0CCD 0CE2-0CE3
-0D01 0D41-0D44 0D4D 0D62-0D63 0DCA 0DD2-0DD4 0DD6 0E31 0E34-0E3A 0E47-0E4E 0EB1 0EB4-0EB9
-0EBB-0EBC 0EC8-0ECD 0F18-0F19 0F35 0F37 0F39 0F71-0F7E 0F80-0F84 0F86-0F87 0F8D-0F97 0F99-0FBC
-0FC6 102D-1030 1032-1037 1039-103A 103D-103E 1058-1059 105E-1060 1071-1074 1082 1085-1086 108D
-109D 135D-135F 1712-1714 1732-1734 1752-1753 1772-1773 17B4-17B5 17B7-17BD 17C6 17C9-17D3 17DD
-180B-180D 18A9 1920-1922 1927-1928 1932 1939-193B 1A17-1A18 1A1B 1A56 1A58-1A5E 1A60 1A62
-1A65-1A6C 1A73-1A7C 1A7F 1AB0-1ABD 1B00-1B03 1B34 1B36-1B3A 1B3C 1B42 1B6B-1B73 1B80-1B81
-1BA2-1BA5 1BA8-1BA9 1BAB-1BAD 1BE6 1BE8-1BE9 1BED 1BEF-1BF1 1C2C-1C33 1C36-1C37 1CD0-1CD2
-1CD4-1CE0 1CE2-1CE8 1CED 1CF4 1CF8-1CF9 1DC0-1DF5 1DFC-1DFF 20D0-20DC 20E1 20E5-20F0 2CEF-2CF1
-2D7F 2DE0-2DFF 302A-302D 3099-309A A66F A674-A67D A69E-A69F A6F0-A6F1 A802 A806 A80B A825-A826
-A8C4 A8E0-A8F1 A926-A92D A947-A951 A980-A982 A9B3 A9B6-A9B9 A9BC A9E5 AA29-AA2E AA31-AA32
-AA35-AA36 AA43 AA4C AA7C AAB0 AAB2-AAB4 AAB7-AAB8 AABE-AABF AAC1 AAEC-AAED AAF6 ABE5 ABE8 ABED
-FB1E FE00-FE0F FE20-FE2F 101FD 102E0 10376-1037A 10A01-10A03 10A05-10A06 10A0C-10A0F 10A38-10A3A
-10A3F 10AE5-10AE6 11001 11038-11046 1107F-11081 110B3-110B6 110B9-110BA 11100-11102 11127-1112B
-1112D-11134 11173 11180-11181 111B6-111BE 111CA-111CC 1122F-11231 11234 11236-11237 112DF
-112E3-112EA 11300-11301 1133C 11340 11366-1136C 11370-11374 114B3-114B8 114BA 114BF-114C0
-114C2-114C3 115B2-115B5 115BC-115BD 115BF-115C0 115DC-115DD 11633-1163A 1163D 1163F-11640 116AB
-116AD 116B0-116B5 116B7 1171D-1171F 11722-11725 11727-1172B 16AF0-16AF4 16B30-16B36 16F8F-16F92
-1BC9D-1BC9E 1D167-1D169 1D17B-1D182 1D185-1D18B 1D1AA-1D1AD 1D242-1D244 1DA00-1DA36 1DA3B-1DA6C
-1DA75 1DA84 1DA9B-1DA9F 1DAA1-1DAAF 1E8D0-1E8D6 E0100-E01EF""")
-
-# Lowercasing and NFD use Python's own tables, except where Rust's (newer, or older) disagree:
-# capitals added in Unicode 16 (Rust lowercases them; Python < 3.14 does not know them) ...
-_LOWER_EXCEPTIONS = {chr(upper): chr(lower) for upper, lower in (
-    (0x1C89, 0x1C8A), (0xA7CB, 0x0264), (0xA7CC, 0xA7CD), (0xA7CE, 0xA7CF), (0xA7D2, 0xA7D3), (0xA7D4, 0xA7D5),
-    (0xA7DA, 0xA7DB), (0xA7DC, 0x019B),
-    *((cp, cp + 0x20) for cp in range(0x10D50, 0x10D66)),  # Garay
-    *((cp, cp + 0x1B) for cp in range(0x16EA0, 0x16EB9)),  # Beria Erfe
-)}
-# ... and a decomposition (Unicode 13) that the Rust engine does not apply
-_NFD_EXCEPTIONS = {"\U00011938": "\U00011938"}
-
-# word characters (regex `\\w`) that the Rust engine knows and this Python's unicodedata does not yet
-# (Unicode 15 and 16): they decide single_word matches of added tokens
-_WORD_NEWER = _parse_ranges("""
-0897 0CF3 0ECE 1C89-1C8A A7CB-A7CD A7DA-A7DC 105C0-105F3 10D40-10D65 10D69-10D6D 10D6F-10D85 10EC2-10EC4
-10EFC-10EFF 1123F-11241 11380-11389 1138B 1138E 11390-113B5 113B7-113C0 113C2 113C5 113C7-113CA 113CC-113D3
-113E1-113E2 116D0-116E3 11BC0-11BE0 11BF0-11BF9 11F00-11F10 11F12-11F3A 11F3E-11F42 11F50-11F5A 1342F
-13440-13455 13460-143FA 16100-16139 16D40-16D6C 16D70-16D79 18CFF 1B132 1B155 1CCF0-1CCF9 1DF25-1DF2A
-1E030-1E06D 1E08F 1E4D0-1E4F9 1E5D0-1E5FA 2B739 2EBF0-2EE5D 31350-323AF""")
-
-_PUNCT_CLASS = "!-/:-@\\[-`{-~" + _regex_class(_PUNCTUATION)
-_SPACE_CLASS = "".join(re.escape(c) for c in sorted(_WHITESPACE))
-# a word: a run of characters that are neither space nor punctuation, or one punctuation character
-_WORD_RE = re.compile(f"[^{_SPACE_CLASS}{_PUNCT_CLASS}]+|[{_PUNCT_CLASS}]")
