@@ -244,6 +244,10 @@ def test_roberta_run_learns_and_its_folder_loads_in_transformers(shards, pretrai
         a, b = ours(**batch).logits, theirs(**batch).logits
     real = batch["attention_mask"].bool()
     torch.testing.assert_close(a[real], b[real], atol=1e-4, rtol=1e-4)
+    from bertkit.fill_mask import fill_mask
+    preds = fill_mask(folder, f"the river {tok.mask_token} city.", top_k=3)  # the folder's own mask token
+    scores = [p["score"] for p in preds[0]]
+    assert len(preds) == 1 and len(scores) == 3 and scores == sorted(scores, reverse=True)
 
 
 class _StopAfter:
