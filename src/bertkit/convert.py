@@ -111,8 +111,7 @@ def convert_model(teacher, target: str, layers: list[int]):
 
 def convert_command(a: ConvertArgs) -> None:
     from .io import atomic_dir, check_replaceable
-    from .registry import AutoConfig, AutoModelForMaskedLM
-    from .tokenization import AutoTokenizer
+    from .registry import AutoConfig, AutoModelForMaskedLM, family
     if a.to not in TARGETS:
         raise OptionError(f"--to {a.to!r}: use one of {', '.join(TARGETS)}")
     if a.source is None or a.out is None:
@@ -134,7 +133,7 @@ def convert_command(a: ConvertArgs) -> None:
                 "BertForTokenClassification": AutoModelForTokenClassification,
                 "BertForQuestionAnswering": AutoModelForQuestionAnswering}.get(arch, AutoModel)
         teacher = auto.from_pretrained(a.source)
-    tok = AutoTokenizer.from_pretrained(a.source)
+    tok = family(a.to).tokenizer.from_pretrained(a.source)  # BERT's WordPiece files, as the target's class
     student = convert_model(teacher, a.to, layers)
     with atomic_dir(a.out) as tmp:
         student.save_pretrained(tmp)
