@@ -185,7 +185,8 @@ def test_bertkit_folder_loads_into_transformers(tmp_path, case):
     for key, value in ours_to_hf(ours.state_dict(), ours).items():
         assert torch.equal(hf_state[key], value), key
     batch = inputs(fam)
-    assert_outputs_close(outputs_of(ours, head, batch, fam), outputs_of(hf, head, batch, fam), tol=SAME_WEIGHTS_TOL[fam.model_type])
+    assert_outputs_close(outputs_of(ours, head, batch, fam), outputs_of(hf, head, batch, fam),
+                         tol=SAME_WEIGHTS_TOL[fam.model_type])
     # and back into bertkit, unchanged
     again = getattr(bertkit, fam.name(head)).from_pretrained(tmp_path)
     for key, value in ours.state_dict().items():
@@ -214,7 +215,8 @@ def test_bertkit_folder_loads_through_transformers_auto_classes(tmp_path, case):
         assert type(hf).__name__ == fam.name(head)
     hf.eval()
     batch = inputs(fam)
-    assert_outputs_close(outputs_of(ours, head, batch, fam), outputs_of(hf, head, batch, fam), tol=SAME_WEIGHTS_TOL[fam.model_type])
+    assert_outputs_close(outputs_of(ours, head, batch, fam), outputs_of(hf, head, batch, fam),
+                         tol=SAME_WEIGHTS_TOL[fam.model_type])
 
 
 SAVED_FIELDS = {  # the fields of each family's config.json, in its own names

@@ -19,8 +19,8 @@ transformers = pytest.importorskip("transformers")
 
 import bertkit  # noqa: E402
 from families import FAMILIES, HEAD_CASES, SHAPES, head_id  # noqa: E402
-from test_model_parity import (LENGTHS, assert_close, batch, build, masked_qa_loss,  # noqa: E402
-                               mlm_labels, qa_positions)
+from test_model_parity import (assert_close, batch, build, masked_qa_loss, mlm_labels,  # noqa: E402
+                               qa_positions)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -260,8 +260,8 @@ LABEL_CASES = [
     dict(num_labels=4, problem_type="multi_label_classification"),
 ]
 # a tiny model of each family, in its own field names
-TINY = {"bert": dict(vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=20),
-        "roberta": dict(vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=20),
+_BERT_TINY = dict(vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=20)
+TINY = {"bert": _BERT_TINY, "roberta": _BERT_TINY,
         "distilbert": dict(vocab_size=50, dim=16, n_layers=1, n_heads=2, hidden_dim=20)}
 
 

@@ -666,11 +666,13 @@ def test_distilbert_head_dropouts_from_config():
     fields = dict(shape.fields, seq_classif_dropout=0.3, qa_dropout=0.15, dropout=0.05)
     config = fam.config_class(**fields)
     hf_config = fam.hf_config_class(**fields)
-    seq, hf_seq = fam.our_class("ForSequenceClassification")(config), transformers.DistilBertForSequenceClassification(hf_config)
+    seq, hf_seq = (fam.our_class("ForSequenceClassification")(config),
+                   transformers.DistilBertForSequenceClassification(hf_config))
     assert seq.dropout.p == hf_seq.dropout.p == 0.3
     qa, hf_qa = fam.our_class("ForQuestionAnswering")(config), transformers.DistilBertForQuestionAnswering(hf_config)
     assert qa.qa_dropout.p == hf_qa.dropout.p == 0.15
-    tok, hf_tok = fam.our_class("ForTokenClassification")(config), transformers.DistilBertForTokenClassification(hf_config)
+    tok, hf_tok = (fam.our_class("ForTokenClassification")(config),
+                   transformers.DistilBertForTokenClassification(hf_config))
     assert tok.dropout.p == hf_tok.dropout.p == 0.05
     # in training mode they drop: two passes differ
     seq.train()
