@@ -252,7 +252,7 @@ def load_pretrained(cls, folder, config: PretrainedConfig | None = None, *, fres
     try:
         config = config or cls.config_class.from_pretrained(folder, **config_overrides)
     except ConfigError as e:
-        raise CheckpointError(str(e)) from None
+        raise CheckpointError(_other_family(cls, folder) or str(e)) from None
     hf_state, path = read_state_dict(folder)
     model = cls(config)
     names = load_state(model, hf_state, source=str(path), warn_fresh=fresh is None)
@@ -260,6 +260,29 @@ def load_pretrained(cls, folder, config: PretrainedConfig | None = None, *, fres
         fresh.extend(names)
     model.eval()  # as in transformers: from_pretrained gives a model in eval mode
     return model
+
+
+def _other_family(cls, folder: Path) -> str | None:
+    """For a folder of another registered family than `cls`'s: a message naming the class to load it
+    with (the same head in the folder's family) and the Auto class. None for anything else."""
+    from .registry import (FAMILIES, AutoModel, AutoModelForMaskedLM, AutoModelForPreTraining,
+                           AutoModelForQuestionAnswering, AutoModelForSequenceClassification,
+                           AutoModelForTokenClassification)
+    try:
+        model_type = json.loads((folder / "config.json").read_text(encoding="utf-8")).get("model_type", "bert")
+    except (OSError, ValueError, AttributeError):
+        return None
+    own = cls.config_class.model_type
+    if model_type == own or own not in FAMILIES or not isinstance(model_type, str) or model_type not in FAMILIES:
+        return None
+    autos = {a.task: a.__name__ for a in (AutoModel, AutoModelForPreTraining, AutoModelForMaskedLM,
+                                          AutoModelForSequenceClassification, AutoModelForTokenClassification,
+                                          AutoModelForQuestionAnswering)}
+    tasks = [t for t, c in FAMILIES[own].models.items() if issubclass(cls, c)]
+    use = (f"{FAMILIES[model_type].models[tasks[-1]].__name__} or {autos[tasks[-1]]}" if tasks
+           else f"the {model_type} classes or AutoModel*")
+    return (f"{folder / 'config.json'}: model_type {model_type!r} is not {cls.__name__}'s {own!r}; "
+            f"load the folder with {use}")
 
 
 def save_pretrained(model: nn.Module, folder) -> None:

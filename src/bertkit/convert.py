@@ -111,8 +111,7 @@ def convert_model(teacher, target: str, layers: list[int]):
 
 def convert_command(a: ConvertArgs) -> None:
     from .io import atomic_dir, check_replaceable
-    from .registry import AutoConfig, AutoModelForMaskedLM
-    from .tokenization import AutoTokenizer
+    from .registry import AutoConfig, AutoModelForPreTraining, family
     if a.to not in TARGETS:
         raise OptionError(f"--to {a.to!r}: use one of {', '.join(TARGETS)}")
     if a.source is None or a.out is None:
@@ -124,17 +123,19 @@ def convert_command(a: ConvertArgs) -> None:
     if Path(a.out).resolve() == Path(a.source).resolve():
         raise OptionError(f"{a.out}: the output folder is the source; write the new model elsewhere")
     check_replaceable(a.out)
+    # BertForPreTraining has a place for every tensor a BERT folder holds (pooler, MLM, NSP): nothing is
+    # dropped, and what the folder lacks comes back in `fresh`
     fresh: list = []
-    teacher = AutoModelForMaskedLM.from_pretrained(a.source, fresh=fresh)
-    if fresh:  # no MLM head in the folder: take the bare encoder (and a fine-tuned head for --to bert)
-        from .registry import AutoModel, AutoModelForSequenceClassification, AutoModelForTokenClassification
-        from .registry import AutoModelForQuestionAnswering
-        arch = (config.architectures or [""])[0]
+    teacher = AutoModelForPreTraining.from_pretrained(a.source, fresh=fresh)
+    if any(name.startswith("cls.predictions.") for name in fresh):  # no MLM head: the bare encoder, or
+        from .registry import AutoModel, AutoModelForQuestionAnswering, AutoModelForSequenceClassification
+        from .registry import AutoModelForTokenClassification
+        arch = (config.architectures or [""])[0]  # the fine-tuned head, which --to bert keeps
         auto = {"BertForSequenceClassification": AutoModelForSequenceClassification,
                 "BertForTokenClassification": AutoModelForTokenClassification,
                 "BertForQuestionAnswering": AutoModelForQuestionAnswering}.get(arch, AutoModel)
         teacher = auto.from_pretrained(a.source)
-    tok = AutoTokenizer.from_pretrained(a.source)
+    tok = family(a.to).tokenizer.from_pretrained(a.source)  # BERT's WordPiece files, as the target's class
     student = convert_model(teacher, a.to, layers)
     with atomic_dir(a.out) as tmp:
         student.save_pretrained(tmp)

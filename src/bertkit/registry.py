@@ -28,7 +28,7 @@ class Family:
     model_type: str
     config_class: type[PretrainedConfig]
     models: dict[str, type]  # task → model class
-    tokenizer: str  # the tokenizer's class name in bertkit.tokenization
+    tokenizer: type  # its tokenizer class (bertkit.tokenization; AutoTokenizer picks it for the family's folders)
 
     def model(self, task: str) -> type:
         if task not in self.models:

@@ -1,8 +1,8 @@
 """Parity with `transformers` for what models take besides token ids: `inputs_embeds`, configs built
-from `transformers` keywords, and `resize_token_embeddings`.
+from `transformers` keywords, and `resize_token_embeddings`, for every family (families.py).
 
 Random tiny models with the same weights on both sides (the helpers of test_model_parity.py). Every
-head is fed `inputs_embeds` on a padded batch, through the unpadded and the padded paths, with labels
+head of every family is fed `inputs_embeds` on a padded batch, through the unpadded and the padded paths, with labels
 (so the sparse last layer, the [CLS]-only classifier and MLM decoding at scored positions run): first
 the word embeddings of the ids (then the outputs must also equal those of `input_ids`), then arbitrary
 random vectors (also at padding, which must change nothing at real positions). Outputs, losses and the
@@ -18,32 +18,39 @@ import torch
 transformers = pytest.importorskip("transformers")
 
 import bertkit  # noqa: E402
-from bertkit import BertConfig  # noqa: E402
-from bertkit.models import HEADS  # noqa: E402
-from test_model_parity import (LENGTHS, SHAPES, assert_close, batch, build, masked_qa_loss,  # noqa: E402
-                               mlm_labels, qa_positions)
+from families import FAMILIES, HEAD_CASES, SHAPES, head_id  # noqa: E402
+from test_model_parity import (assert_close, batch, build, masked_qa_loss, mlm_labels,  # noqa: E402
+                               qa_positions)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-HEAD_EXTRA = {"BertForSequenceClassification": dict(num_labels=3),
-              "BertForTokenClassification": dict(num_labels=5)}
+HEAD_EXTRA = {"ForSequenceClassification": dict(num_labels=3),
+              "ForTokenClassification": dict(num_labels=5)}
+# every head of every shape: (shape, head suffix), named as the BERT suite named them (BertModel-L1-H32-A2)
+SHAPE_HEADS = [pytest.param(shape, head, id=f"{shape.family.name(head)}-{shape.name}")
+               for shape in SHAPES for head in shape.family.heads]
+
+
+def _rest(inputs) -> dict:
+    """Everything of a batch but the ids: the attention mask, and token_type_ids where the family has them."""
+    return {k: v for k, v in inputs.items() if k != "input_ids"}
 
 
 def _labels(head: str, shape: str, inputs) -> dict:
     """Labels that make each head compute its loss (and take its fast path)."""
     mask = inputs["attention_mask"].bool()
-    V = SHAPES[shape]["vocab_size"]
-    if head == "BertForPreTraining":
+    V = shape["vocab_size"]
+    if head == "ForPreTraining":
         return dict(labels=mlm_labels(inputs, V), next_sentence_label=torch.tensor([0, 1, 1, 0]))
-    if head == "BertForMaskedLM":
+    if head == "ForMaskedLM":
         return dict(labels=mlm_labels(inputs, V))
-    if head == "BertForSequenceClassification":
+    if head == "ForSequenceClassification":
         return dict(labels=torch.tensor([2, 0, 1, 2]))
-    if head == "BertForTokenClassification":
+    if head == "ForTokenClassification":
         g = torch.Generator().manual_seed(400)
         return dict(labels=torch.randint(0, 5, mask.shape, generator=g).masked_fill(~mask, -100))
-    if head == "BertForQuestionAnswering":
+    if head == "ForQuestionAnswering":
         start, end = qa_positions(mask.shape[1])
         return dict(start_positions=start, end_positions=end)
     return {}
@@ -53,29 +60,35 @@ def _compare(head: str, shape: str, mine, theirs, inputs, labels) -> dict[str, t
     """(ours, oracle) pairs of tensors that must agree, with the loss under "loss". Padding positions
     are left out where bertkit deliberately differs there (zeros when unpadded; QA's lowest logit)."""
     real = inputs["attention_mask"].bool()
-    if head == "BertModel":
+    if head == "Model":
         g = torch.Generator().manual_seed(7)
-        C = SHAPES[shape]["hidden_size"]
+        C = shape["hidden_size"]
         w_tok = torch.randn(*real.shape, C, generator=g) * real[..., None]  # zero weight at padding
         w_pool = torch.randn(real.shape[0], C, generator=g)
+        pooler = shape.family.pooler
 
         def loss_of(out):
-            return (out.last_hidden_state * w_tok).sum() / w_tok.numel() + (out.pooler_output * w_pool).mean()
+            loss = (out.last_hidden_state * w_tok).sum() / w_tok.numel()
+            return loss + (out.pooler_output * w_pool).mean() if pooler else loss
 
-        return {"last_hidden_state": (mine.last_hidden_state[real], theirs.last_hidden_state[real]),
-                "pooler_output": (mine.pooler_output, theirs.pooler_output),
-                "loss": (loss_of(mine), loss_of(theirs))}
-    if head in ("BertForPreTraining", "BertForMaskedLM"):
+        pairs = {"last_hidden_state": (mine.last_hidden_state[real], theirs.last_hidden_state[real]),
+                 "loss": (loss_of(mine), loss_of(theirs))}
+        if pooler:
+            pairs["pooler_output"] = (mine.pooler_output, theirs.pooler_output)
+        else:
+            assert mine.pooler_output is None
+        return pairs
+    if head in ("ForPreTraining", "ForMaskedLM"):
         picked = labels["labels"] != -100
-        name = "prediction_logits" if head == "BertForPreTraining" else "logits"
+        name = "prediction_logits" if head == "ForPreTraining" else "logits"
         pairs = {"logits (scored)": (getattr(mine, name), getattr(theirs, name)[picked]),
                  "loss": (mine.loss, theirs.loss)}
-        if head == "BertForPreTraining":
+        if head == "ForPreTraining":
             pairs["seq_relationship_logits"] = (mine.seq_relationship_logits, theirs.seq_relationship_logits)
         return pairs
-    if head == "BertForSequenceClassification":
+    if head == "ForSequenceClassification":
         return {"logits": (mine.logits, theirs.logits), "loss": (mine.loss, theirs.loss)}
-    if head == "BertForTokenClassification":
+    if head == "ForTokenClassification":
         return {"logits (real)": (mine.logits[real], theirs.logits[real]), "loss": (mine.loss, theirs.loss)}
     oracle = masked_qa_loss(theirs.start_logits, theirs.end_logits, labels["start_positions"],
                             labels["end_positions"], inputs["attention_mask"])
@@ -86,7 +99,7 @@ def _compare(head: str, shape: str, mine, theirs, inputs, labels) -> dict[str, t
 
 def _oracle_labels(head: str, labels: dict) -> dict:
     # transformers' QA loss does not mask padding: its logits are taken and the loss built as ours is
-    return {} if head == "BertForQuestionAnswering" else labels
+    return {} if head == "ForQuestionAnswering" else labels
 
 
 def _embeddings(kind: str, hf, inputs, shape: str) -> torch.Tensor:
@@ -94,19 +107,18 @@ def _embeddings(kind: str, hf, inputs, shape: str) -> torch.Tensor:
         return hf.get_input_embeddings()(inputs["input_ids"]).detach()
     g = torch.Generator().manual_seed(500)
     B, T = inputs["input_ids"].shape
-    return 0.5 * torch.randn(B, T, SHAPES[shape]["hidden_size"], generator=g)  # padding rows too
+    return 0.5 * torch.randn(B, T, shape["hidden_size"], generator=g)  # padding rows too
 
 
 @pytest.mark.parametrize("kind", ["word", "random"])
 @pytest.mark.parametrize("unpad", [True, False], ids=["unpad", "padded"])
-@pytest.mark.parametrize("shape", list(SHAPES))
-@pytest.mark.parametrize("head", list(HEADS))
+@pytest.mark.parametrize("shape, head", SHAPE_HEADS)
 def test_inputs_embeds_outputs_loss_and_gradient(head, shape, unpad, kind):
     hf, ours = build(head, shape, **HEAD_EXTRA.get(head, {}))
-    (ours if head == "BertModel" else ours.bert).unpad = unpad
+    ours.base_model.unpad = unpad
     inputs = batch(shape)
     labels = _labels(head, shape, inputs)
-    rest = dict(attention_mask=inputs["attention_mask"], token_type_ids=inputs["token_type_ids"])
+    rest = _rest(inputs)
     embeds = _embeddings(kind, hf, inputs, shape)
     e_hf, e_ours = embeds.clone().requires_grad_(), embeds.clone().requires_grad_()
     theirs = hf(inputs_embeds=e_hf, **rest, **_oracle_labels(head, labels))
@@ -130,14 +142,15 @@ def test_inputs_embeds_outputs_loss_and_gradient(head, shape, unpad, kind):
             assert_close(a, b, f"{head} {what} (input_ids)")
 
 
-@pytest.mark.parametrize("head", list(HEADS))
-def test_inputs_embeds_logits_without_labels(head):
+@pytest.mark.parametrize("case", HEAD_CASES, ids=head_id)
+def test_inputs_embeds_logits_without_labels(case):
     """Without labels every position is decoded and the last layer runs everywhere."""
-    shape = "L2-H64-A4"
+    fam, head = case
+    shape = fam.shape("L2-H64-A4")
     hf, ours = build(head, shape, **HEAD_EXTRA.get(head, {}))
     inputs = batch(shape)
     embeds = _embeddings("random", hf, inputs, shape)
-    rest = dict(attention_mask=inputs["attention_mask"], token_type_ids=inputs["token_type_ids"])
+    rest = _rest(inputs)
     with torch.no_grad():
         theirs, mine = hf(inputs_embeds=embeds, **rest), ours(inputs_embeds=embeds, **rest)
     real = inputs["attention_mask"].bool()
@@ -151,21 +164,23 @@ def test_inputs_embeds_logits_without_labels(head):
         compared += 1
         if a.dim() >= 2 and a.shape[:2] == real.shape:
             a, b = a[real], b[real]
-        assert_close(a, b, f"{head} {name}")
+        assert_close(a, b, f"{fam.name(head)} {name}")
     assert compared >= 1
 
 
+@pytest.mark.parametrize("family", list(FAMILIES))
 @pytest.mark.parametrize("mask_kind", ["none", "all-ones"])
-def test_inputs_embeds_hidden_states_and_attentions(mask_kind):
+def test_inputs_embeds_hidden_states_and_attentions(mask_kind, family):
     """Every layer's states and attention maps; hidden_states[0] is the embedding layer's output
     (word vectors given + segment + position, LayerNorm), as in transformers."""
-    shape = "L3-H48-A6"
-    hf, ours = build("BertModel", shape)
+    fam = FAMILIES[family]
+    shape = fam.shape(list(fam.shapes)[2])  # L3-H48-*: three layers
+    hf, ours = build("Model", shape)
     inputs = batch(shape)
     mask = {"none": None, "all-ones": torch.ones_like(inputs["input_ids"])}[mask_kind]
     embeds = _embeddings("random", hf, inputs, shape)
-    kw = dict(inputs_embeds=embeds, attention_mask=mask, token_type_ids=inputs["token_type_ids"],
-              output_hidden_states=True, output_attentions=True)
+    kw = dict(inputs_embeds=embeds, attention_mask=mask, output_hidden_states=True, output_attentions=True,
+              **{k: v for k, v in inputs.items() if k == "token_type_ids"})
     with torch.no_grad():
         theirs, mine = hf(**kw), ours(**kw)
     assert len(mine.hidden_states) == len(theirs.hidden_states) == 4
@@ -173,27 +188,32 @@ def test_inputs_embeds_hidden_states_and_attentions(mask_kind):
         assert_close(a, b, f"hidden_states[{i}]")
     for i, (a, b) in enumerate(zip(mine.attentions, theirs.attentions)):
         assert_close(a, b, f"attentions[{i}]")
-    assert_close(mine.pooler_output, theirs.pooler_output, "pooler_output")
+    if fam.pooler:
+        assert_close(mine.pooler_output, theirs.pooler_output, "pooler_output")
+    else:
+        assert mine.pooler_output is None
 
 
-def test_inputs_embeds_with_position_ids_under_padding():
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_inputs_embeds_with_position_ids_under_padding(family):
     """Explicit position ids and segment ids go through the unpadded path with the embeddings."""
-    shape = "L2-H64-A4"
-    hf, ours = build("BertForTokenClassification", shape, num_labels=5)
+    shape = FAMILIES[family].shape("L2-H64-A4")
+    hf, ours = build("ForTokenClassification", shape, num_labels=5)
     inputs = batch(shape)
     B, T = inputs["input_ids"].shape
-    position_ids = (torch.arange(T) + 3).clamp(max=SHAPES[shape]["max_position_embeddings"] - 1).expand(B, T)
+    position_ids = (torch.arange(T) + 3).clamp(max=shape["max_position_embeddings"] - 1).expand(B, T)
     embeds = _embeddings("random", hf, inputs, shape)
-    kw = dict(inputs_embeds=embeds, position_ids=position_ids, **{k: inputs[k] for k in ("attention_mask", "token_type_ids")})
+    kw = dict(inputs_embeds=embeds, position_ids=position_ids, **_rest(inputs))
     with torch.no_grad():
         theirs, mine = hf(**kw), ours(**kw)
     real = inputs["attention_mask"].bool()
     assert_close(mine.logits[real], theirs.logits[real], "logits (real)")
 
 
-def test_both_or_neither_is_an_error_as_in_transformers():
-    shape = "L1-H32-A2"
-    hf, ours = build("BertModel", shape)
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_both_or_neither_is_an_error_as_in_transformers(family):
+    shape = FAMILIES[family].shape("L1-H32-A2")
+    hf, ours = build("Model", shape)
     inputs = batch(shape)
     embeds = hf.get_input_embeddings()(inputs["input_ids"])
     for kw in (dict(input_ids=inputs["input_ids"], inputs_embeds=embeds), {}):
@@ -203,7 +223,32 @@ def test_both_or_neither_is_an_error_as_in_transformers():
             ours(**kw)
 
 
-# -- BertConfig built from transformers keywords ----------------------------------------------------
+@pytest.mark.parametrize("head", ["Model", "ForMaskedLM"])
+@pytest.mark.parametrize("unpad", [True, False], ids=["unpad", "padded"])
+def test_roberta_inputs_embeds_positions_as_transformers_on_left_padding(head, unpad):
+    """From inputs_embeds RoBERTa cannot see padding: positions are pad_token_id + 1, ... on every row,
+    as in transformers, also when the rows are left-padded (then they differ from the ids' positions)."""
+    shape = FAMILIES["roberta"].shape("L2-H64-A4")
+    hf, ours = build(head, shape)
+    ours.base_model.unpad = unpad
+    inputs = batch(shape, left=True)
+    real = inputs["attention_mask"].bool()
+    embeds = _embeddings("word", hf, inputs, shape)
+    labels = _labels(head, shape, inputs)
+    with torch.no_grad():
+        theirs = hf(inputs_embeds=embeds, attention_mask=inputs["attention_mask"], **labels)
+        mine = ours(inputs_embeds=embeds, attention_mask=inputs["attention_mask"], **labels)
+        by_ids = ours(**inputs, **labels)
+    if head == "Model":
+        a, b, c = (o.last_hidden_state[real] for o in (mine, theirs, by_ids))
+        assert_close(a, b, "last_hidden_state (real) vs transformers")
+        assert (a - c).abs().max() > 1e-3, "left-padded rows: embeds' positions should differ from the ids'"
+    else:
+        assert_close(mine.logits, theirs.logits[labels["labels"] != -100], "logits (scored)")
+        assert_close(mine.loss, theirs.loss, "loss")
+
+
+# -- configs built from transformers keywords, every family -----------------------------------------
 
 LABEL_CASES = [
     {}, dict(num_labels=3), dict(num_labels=1), dict(num_labels=2),
@@ -214,20 +259,27 @@ LABEL_CASES = [
     dict(label2id={"x": 0, "y": 1, "z": 2}),  # transformers: replaced by the default map
     dict(num_labels=4, problem_type="multi_label_classification"),
 ]
+# a tiny model of each family, in its own field names
+_BERT_TINY = dict(vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=20)
+TINY = {"bert": _BERT_TINY, "roberta": _BERT_TINY,
+        "distilbert": dict(vocab_size=50, dim=16, n_layers=1, n_heads=2, hidden_dim=20)}
 
 
+@pytest.mark.parametrize("family", list(FAMILIES))
 @pytest.mark.parametrize("kw", LABEL_CASES, ids=[str(k) for k in LABEL_CASES])
-def test_config_labels_as_transformers(kw):
-    theirs, ours = transformers.BertConfig(**kw), BertConfig(**kw)
+def test_config_labels_as_transformers(kw, family):
+    fam = FAMILIES[family]
+    theirs, ours = fam.hf_config_class(**kw), fam.config_class(**kw)
     assert ours.num_labels == theirs.num_labels
     assert ours.id2label == theirs.id2label
     assert ours.label2id == theirs.label2id
     assert ours.problem_type == theirs.problem_type
     # and the model gets that many outputs, as in transformers
-    small = dict(vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=20)
-    mine = bertkit.BertForSequenceClassification(BertConfig(**small, **kw))
-    hf = transformers.BertForSequenceClassification(transformers.BertConfig(**small, **kw))
-    assert mine.classifier.out_features == hf.classifier.out_features
+    small = TINY[family]
+    mine = fam.our_class("ForSequenceClassification")(fam.config_class(**small, **kw))
+    hf = fam.hf_class("ForSequenceClassification")(fam.hf_config_class(**small, **kw))
+    out = {"roberta": lambda m: m.classifier.out_proj}.get(family, lambda m: m.classifier)
+    assert out(mine).out_features == out(hf).out_features
 
 
 TRANSFORMERS_KEYWORDS = dict(output_hidden_states=True, use_cache=False, torch_dtype="float16", is_decoder=True,
@@ -235,46 +287,57 @@ TRANSFORMERS_KEYWORDS = dict(output_hidden_states=True, use_cache=False, torch_d
                              my_project_key={"trained_on": "wiki", "steps": [1, 2]})
 
 
-def test_config_keywords_reach_config_json_that_transformers_reads(tmp_path):
-    ours = BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-                      intermediate_size=20, num_labels=3, **TRANSFORMERS_KEYWORDS)
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_config_keywords_reach_config_json_that_transformers_reads(tmp_path, family):
+    fam = FAMILIES[family]
+    ours = fam.config_class(**TINY[family], num_labels=3, **TRANSFORMERS_KEYWORDS)
     assert ours.extra == TRANSFORMERS_KEYWORDS
     assert ours.use_cache is False and ours.chunk_size_feed_forward == 4  # attributes, as in transformers
     ours.save_pretrained(tmp_path)
     saved = json.loads((tmp_path / "config.json").read_text())
     for key, value in TRANSFORMERS_KEYWORDS.items():
         assert saved[key] == value, key
-    theirs = transformers.BertConfig.from_pretrained(tmp_path)
-    for key in ("output_hidden_states", "use_cache", "is_decoder", "chunk_size_feed_forward", "my_project_key",
-                "num_labels", "id2label", "label2id", "vocab_size", "hidden_size"):
+    assert saved["model_type"] == family
+    for key, value in TINY[family].items():  # the family's own field names
+        assert saved[key] == value, key
+    theirs = fam.hf_config_class.from_pretrained(tmp_path)
+    keys = ["output_hidden_states", "use_cache", "is_decoder", "chunk_size_feed_forward", "my_project_key",
+            "num_labels", "id2label", "label2id", "vocab_size", "hidden_size"]
+    if family == "distilbert":
+        keys.remove("use_cache")  # transformers' DistilBertConfig drops it (the model has no cache)
+    for key in keys:
         assert getattr(theirs, key) == getattr(ours, key), key
     assert theirs.dtype == torch.float16  # transformers reads the old name torch_dtype as dtype
-    again = BertConfig.from_pretrained(tmp_path)
+    again = fam.config_class.from_pretrained(tmp_path)
     assert again == ours and again.extra == TRANSFORMERS_KEYWORDS
 
 
-def test_config_torch_dtype_object_is_written_by_name(tmp_path):
-    ours = BertConfig(torch_dtype=torch.bfloat16)
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_config_torch_dtype_object_is_written_by_name(tmp_path, family):
+    fam = FAMILIES[family]
+    ours = fam.config_class(torch_dtype=torch.bfloat16)
     assert ours.extra["torch_dtype"] is torch.bfloat16
     assert ours.to_dict()["torch_dtype"] == "bfloat16"
     ours.save_pretrained(tmp_path)
-    assert transformers.BertConfig.from_pretrained(tmp_path).dtype == torch.bfloat16
+    assert fam.hf_config_class.from_pretrained(tmp_path).dtype == torch.bfloat16
 
 
-def test_default_label_map_is_left_out_of_config_json_as_transformers_does(tmp_path):
-    transformers.BertConfig().save_pretrained(tmp_path / "hf")
-    BertConfig().save_pretrained(tmp_path / "ours")
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_default_label_map_is_left_out_of_config_json_as_transformers_does(tmp_path, family):
+    fam = FAMILIES[family]
+    fam.hf_config_class().save_pretrained(tmp_path / "hf")
+    fam.config_class().save_pretrained(tmp_path / "ours")
     hf_saved = json.loads((tmp_path / "hf" / "config.json").read_text())
     our_saved = json.loads((tmp_path / "ours" / "config.json").read_text())
     assert "id2label" not in hf_saved and "id2label" not in our_saved
-    assert BertConfig.from_pretrained(tmp_path / "hf").id2label == transformers.BertConfig().id2label
-    BertConfig(num_labels=3).save_pretrained(tmp_path / "three")
-    assert transformers.BertConfig.from_pretrained(tmp_path / "three").num_labels == 3
+    assert fam.config_class.from_pretrained(tmp_path / "hf").id2label == fam.hf_config_class().id2label
+    fam.config_class(num_labels=3).save_pretrained(tmp_path / "three")
+    assert fam.hf_config_class.from_pretrained(tmp_path / "three").num_labels == 3
 
 
 # -- resize_token_embeddings ------------------------------------------------------------------------
 
-def _resized_pair(head: str, shape: str, new: int, **kw):
+def _resized_pair(head: str, shape, new: int, **kw):
     hf, ours = build(head, shape, **HEAD_EXTRA.get(head, {}))
     torch.manual_seed(0)
     hf_emb = hf.resize_token_embeddings(new, **kw)
@@ -282,28 +345,33 @@ def _resized_pair(head: str, shape: str, new: int, **kw):
     return hf, ours, hf_emb, our_emb
 
 
-def _ids_with_new_tokens(shape: str, V_old: int, V_new: int):
+def _ids_with_new_tokens(shape, V_old: int, V_new: int):
     inputs = batch(shape)
     ids = inputs["input_ids"].clone()
     if V_new > V_old:
         ids[:, 1] = torch.arange(V_old, V_old + ids.shape[0]) % V_new  # an added token in every row
     inputs["input_ids"] = ids.clamp(max=V_new - 1).masked_fill(inputs["attention_mask"] == 0,
-                                                               SHAPES[shape].get("pad_token_id", 0))
+                                                               shape["pad_token_id"])
     return inputs
 
 
-@pytest.mark.parametrize("head", list(HEADS))
+# the L3 shape of each family (BERT's: pad_token_id 1, RoBERTa's 3, DistilBERT's 1)
+RESIZE_CASES = [pytest.param(fam.shape(list(fam.shapes)[2]), head, id=fam.name(head))
+                for fam, head in HEAD_CASES]
+
+
+@pytest.mark.parametrize("shape, head", RESIZE_CASES)
 @pytest.mark.parametrize("delta", [+5, -7], ids=["grow", "shrink"])
-def test_resize_as_transformers(head, delta, tmp_path):
-    shape = "L3-H48-A6"  # pad_token_id 1
-    V = SHAPES[shape]["vocab_size"]
+def test_resize_as_transformers(shape, head, delta, tmp_path):
+    fam = shape.family
+    V = shape["vocab_size"]
     old_rows = build(head, shape, **HEAD_EXTRA.get(head, {}))[1].get_input_embeddings().weight.detach().clone()
     hf, ours, hf_emb, our_emb = _resized_pair(head, shape, V + delta)
     new = V + delta
     assert our_emb is ours.get_input_embeddings() and isinstance(our_emb, torch.nn.Embedding)
-    assert our_emb.weight.shape == hf_emb.weight.shape == (new, SHAPES[shape]["hidden_size"])
+    assert our_emb.weight.shape == hf_emb.weight.shape == (new, shape["hidden_size"])
     assert our_emb.num_embeddings == hf_emb.num_embeddings == new
-    assert our_emb.padding_idx == hf_emb.padding_idx == 1
+    assert our_emb.padding_idx == hf_emb.padding_idx == shape["pad_token_id"]
     assert ours.config.vocab_size == hf.config.vocab_size == new
     assert ours.num_parameters() == hf.num_parameters()
     keep = min(V, new)
@@ -323,7 +391,7 @@ def test_resize_as_transformers(head, delta, tmp_path):
         assert torch.equal(our_out.bias, hf_out.bias)  # kept, and zeros for added tokens, as transformers
     # saved, it loads in transformers and gives bertkit's outputs; and back into bertkit unchanged
     ours.save_pretrained(tmp_path)
-    loaded = getattr(transformers, head).from_pretrained(tmp_path, attn_implementation="eager").eval()
+    loaded = fam.hf_class(head).from_pretrained(tmp_path, attn_implementation="eager").eval()
     assert loaded.config.vocab_size == new
     inputs = _ids_with_new_tokens(shape, V, new)
     with torch.no_grad():
@@ -338,34 +406,36 @@ def test_resize_as_transformers(head, delta, tmp_path):
         compared += 1
         if a.dim() >= 2 and a.shape[:2] == real.shape:
             a, b = a[real], b[real]
-        assert_close(a, b, f"{head} {name} after resize, loaded in transformers")
+        assert_close(a, b, f"{fam.name(head)} {name} after resize, loaded in transformers")
     assert compared >= 1
-    again = getattr(bertkit, head).from_pretrained(tmp_path)
+    again = fam.our_class(head).from_pretrained(tmp_path)
     for key, value in ours.state_dict().items():
         assert torch.equal(again.state_dict()[key], value), key
 
 
-def test_resize_pad_to_multiple_of_and_no_op_as_transformers():
-    shape = "L2-H64-A4"
-    V = SHAPES[shape]["vocab_size"]  # 211
-    hf, ours, hf_emb, our_emb = _resized_pair("BertForMaskedLM", shape, V + 2, pad_to_multiple_of=16)
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_resize_pad_to_multiple_of_and_no_op_as_transformers(family):
+    shape = FAMILIES[family].shape("L2-H64-A4")
+    V = shape["vocab_size"]  # 211
+    hf, ours, hf_emb, our_emb = _resized_pair("ForMaskedLM", shape, V + 2, pad_to_multiple_of=16)
     assert our_emb.num_embeddings == hf_emb.num_embeddings == 224
     assert ours.config.vocab_size == hf.config.vocab_size == 224
     assert ours.num_parameters() == hf.num_parameters()
-    hf, ours, hf_emb, our_emb = _resized_pair("BertForMaskedLM", shape, None, pad_to_multiple_of=64)
+    hf, ours, hf_emb, our_emb = _resized_pair("ForMaskedLM", shape, None, pad_to_multiple_of=64)
     assert our_emb.num_embeddings == hf_emb.num_embeddings == 256
-    hf, ours = build("BertForMaskedLM", shape)
+    hf, ours = build("ForMaskedLM", shape)
     before = ours.get_input_embeddings().weight.detach().clone()
     assert ours.resize_token_embeddings() is ours.get_input_embeddings()
     assert hf.resize_token_embeddings() is hf.get_input_embeddings()
     assert torch.equal(ours.get_input_embeddings().weight, before) and ours.config.vocab_size == V
 
 
-def test_resize_without_mean_draws_from_the_initialiser():
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_resize_without_mean_draws_from_the_initialiser(family):
     """mean_resizing=False: N(0, initializer_range) rows, bias zeros, as in transformers."""
-    shape = "L1-H32-A2"
-    V = SHAPES[shape]["vocab_size"]
-    hf, ours, hf_emb, our_emb = _resized_pair("BertForMaskedLM", shape, V + 400, mean_resizing=False)
+    shape = FAMILIES[family].shape("L1-H32-A2")
+    V = shape["vocab_size"]
+    hf, ours, hf_emb, our_emb = _resized_pair("ForMaskedLM", shape, V + 400, mean_resizing=False)
     std = ours.config.initializer_range
     added = our_emb.weight[V:]
     assert abs(added.std().item() - std) < 0.1 * std and abs(added.mean().item()) < 0.1 * std
@@ -373,24 +443,27 @@ def test_resize_without_mean_draws_from_the_initialiser():
     assert torch.equal(ours.get_output_embeddings().bias[V:], hf.get_output_embeddings().bias[V:])
     assert (ours.get_output_embeddings().bias[V:] == 0).all()
     g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
-    a = build("BertForMaskedLM", shape)[1]
-    b = build("BertForMaskedLM", shape)[1]
+    a = build("ForMaskedLM", shape)[1]
+    b = build("ForMaskedLM", shape)[1]
     a.resize_token_embeddings(V + 4, mean_resizing=False, generator=g1)
     b.resize_token_embeddings(V + 4, mean_resizing=False, generator=g2)
     assert torch.equal(a.get_input_embeddings().weight, b.get_input_embeddings().weight)  # replayable
 
 
-def test_output_embeddings_as_transformers():
-    shape = "L2-H64-A4"
-    hf, ours = build("BertForPreTraining", shape)
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_output_embeddings_as_transformers(family):
+    fam = FAMILIES[family]
+    shape = fam.shape("L2-H64-A4")
+    mlm = "ForPreTraining" if "ForPreTraining" in fam.heads else "ForMaskedLM"
+    hf, ours = build(mlm, shape)
     hf_dec, our_dec = hf.get_output_embeddings(), ours.get_output_embeddings()
     assert (our_dec.in_features, our_dec.out_features) == (hf_dec.in_features, hf_dec.out_features)
     assert_close(our_dec.weight, hf_dec.weight, "decoder weight")
     assert_close(our_dec.bias, hf_dec.bias, "decoder bias")
-    h = torch.randn(3, SHAPES[shape]["hidden_size"])
+    h = torch.randn(3, shape["hidden_size"])
     assert_close(our_dec(h), hf_dec(h), "decoder output")
     assert our_dec.weight is ours.get_input_embeddings().weight
-    for head in HEADS:
-        if head not in ("BertForPreTraining", "BertForMaskedLM"):
+    for head in fam.heads:
+        if head not in ("ForPreTraining", "ForMaskedLM"):
             hf, ours = build(head, shape, **HEAD_EXTRA.get(head, {}))
             assert ours.get_output_embeddings() is None and hf.get_output_embeddings() is None

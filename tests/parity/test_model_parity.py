@@ -1,85 +1,113 @@
-"""Parity with `transformers` on random tiny models: every head, outputs, losses and gradients.
+"""Parity with `transformers` on random tiny models: every head of every family, outputs, losses and gradients.
 
-Each test builds a seeded random model in `transformers` (eager attention, so attention weights are
+The tests run over the families of families.py (BERT, RoBERTa, DistilBERT), three shapes each. Each
+test builds a seeded random model in `transformers` (eager attention, so attention weights are
 returned), perturbs every weight so that biases and LayerNorm parameters are not at their trivial init,
 copies the weights into bertkit with `checkpoint.load_state`, and compares in float32, eval mode:
 
 - hidden states at real positions on the unpadded path (padding there is zeros), and everywhere on the
-  padded path (`model.unpad = False`);
-- pooler output, attention weights, logits, losses;
+  padded path (`model.base_model.unpad = False`);
+- pooler output (None for DistilBERT, as in transformers), attention weights, logits, losses;
 - the gradient of every parameter after `loss.backward()`, compared in the Hugging Face layout
   (our fused QKV gradient split into query/key/value through `ours_to_hf`; the tied decoder's
-  contribution is part of the word-embedding gradient on both sides).
+  contribution is part of the word-embedding gradient on both sides). DistilBERT's sinusoidal position
+  table is fixed in bertkit (no gradient) and left out there.
+
+The fast paths run where the inputs allow them: the unpadded encoder, the sparse last layer under MLM
+labels, the [CLS]-only sequence classifier.
 
 Deliberate differences, tested as such: bertkit's MLM heads decode only the scored positions when labels
 are given; BertForPreTraining gives a loss with either kind of label; QA gives padding the lowest logit.
+
+Family specifics at the end: RoBERTa's position ids (left padding, the position limit, inputs_embeds),
+its one segment and its lm_head's gelu; DistilBERT's ignored token_type_ids, sinusoidal table and dropouts.
 """
 from __future__ import annotations
+
+import copy
 
 import pytest
 import torch
 
 transformers = pytest.importorskip("transformers")
 
-from bertkit import BertConfig  # noqa: E402
+from bertkit import BertkitError  # noqa: E402
 from bertkit.checkpoint import load_state, ours_to_hf  # noqa: E402
-from bertkit.models import HEADS  # noqa: E402
+from families import FAMILIES, HEAD_CASES, LENGTHS, SEQLEN, SHAPES, head_id, shapes_of  # noqa: E402,F401
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 TOL = 1e-5
 
-# (name, config): different depths, widths, head counts, odd FFN sizes, vocabularies, position tables,
-# segment vocabularies, activations, LayerNorm eps and pad ids.
-SHAPES = {
-    "L1-H32-A2": dict(num_hidden_layers=1, hidden_size=32, num_attention_heads=2, intermediate_size=37,
-                      vocab_size=99, max_position_embeddings=24, type_vocab_size=2, hidden_act="gelu"),
-    "L2-H64-A4": dict(num_hidden_layers=2, hidden_size=64, num_attention_heads=4, intermediate_size=128,
-                      vocab_size=211, max_position_embeddings=40, type_vocab_size=3, hidden_act="gelu_new"),
-    "L3-H48-A6": dict(num_hidden_layers=3, hidden_size=48, num_attention_heads=6, intermediate_size=96,
-                      vocab_size=150, max_position_embeddings=16, type_vocab_size=2, hidden_act="gelu",
-                      layer_norm_eps=1e-5, pad_token_id=1),
-}
-SEQLEN = 12  # within every shape's max_position_embeddings
-LENGTHS = (12, 7, 2, 10)  # one row without padding, one with only 2 real tokens
+_BUILT: dict = {}
 
 
-def hf_config(shape: str, **extra) -> "transformers.BertConfig":
-    return transformers.BertConfig(**SHAPES[shape], attn_implementation="eager", **extra)
-
-
-def build(head: str, shape: str, seed: int = 0, **extra):
-    """A random HF model and the bertkit model holding the same weights, both in eval mode."""
-    hc = hf_config(shape, **extra)
-    torch.manual_seed(seed)
-    hf = getattr(transformers, head)(hc)
-    g = torch.Generator().manual_seed(seed + 1)
+def perturb(model: torch.nn.Module, seed: int, fixed: tuple[str, ...] = ()) -> None:
+    """Move every weight off its trivial init: LayerNorm weights 1 + 0.2·N(0, 1), the rest 0.1·N(0, 1).
+    Parameters whose name contains one of `fixed` keep their values (DistilBERT's sinusoidal table)."""
+    g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
-        for name, p in hf.named_parameters():
+        for name, p in model.named_parameters():
             noise = torch.randn(p.shape, generator=g)
-            if "LayerNorm.weight" in name:
+            if any(f in name for f in fixed):
+                continue
+            if "LayerNorm.weight" in name or "layer_norm.weight" in name:
                 p.copy_(1.0 + 0.2 * noise)
             else:
                 p.copy_(0.1 * noise)
-    hf.eval()
-    ours = HEADS[head](BertConfig.from_dict(hc.to_dict())).eval()
-    load_state(ours, hf.state_dict())
-    return hf, ours
 
 
-def batch(shape: str, seed: int = 0):
-    """A right-padded batch of mixed lengths with both segments in every row of 4+ tokens."""
-    cfg = SHAPES[shape]
+def fixed_tables(shape) -> tuple[str, ...]:
+    return ("position_embeddings",) if getattr(shape.config, "sinusoidal_pos_embds", False) else ()
+
+
+def build(head: str, shape, seed: int = 0, **extra):
+    """A random HF model and the bertkit model holding the same weights, both in eval mode. `head` is the
+    class-name suffix ("Model", "ForMaskedLM", ...) in the shape's family. Built once per arguments and
+    copied for each test (a test may change the models)."""
+    key = (head, str(shape), seed, tuple(sorted(extra.items())))
+    if key not in _BUILT:
+        fam = shape.family
+        hc = shape.hf_config(**extra)
+        torch.manual_seed(seed)
+        hf = fam.hf_class(head)(hc)
+        perturb(hf, seed + 1, fixed_tables(shape))
+        hf.eval()
+        ours = fam.our_class(head)(fam.config_class.from_dict(hc.to_dict())).eval()
+        load_state(ours, hf.state_dict())
+        _BUILT[key] = (hf, ours)
+    return copy.deepcopy(_BUILT[key])
+
+
+def batch(shape, seed: int = 0, left: bool = False):
+    """A right-padded batch of mixed lengths (or, `left`, the same rows with their padding moved to the
+    front). With two or more segments, the second half of every row's real tokens is segment 1; with one
+    segment (RoBERTa's) or none (DistilBERT's) there are no token_type_ids, as the family's tokenizers
+    give none."""
     g = torch.Generator().manual_seed(100 + seed)
-    pad = cfg.get("pad_token_id", 0)
+    pad = shape["pad_token_id"]
     B, T = len(LENGTHS), SEQLEN
     lengths = torch.tensor(LENGTHS)
     mask = (torch.arange(T)[None, :] < lengths[:, None]).long()  # (B, T)
-    ids = torch.randint(0, cfg["vocab_size"], (B, T), generator=g)
+    ids = torch.randint(0, shape["vocab_size"], (B, T), generator=g)
     ids[ids == pad] = pad + 1  # real tokens are not the pad id
     ids = ids.masked_fill(mask == 0, pad)
-    types = torch.zeros(B, T, dtype=torch.long)
-    for b, n in enumerate(LENGTHS):
-        types[b, n // 2:n] = 1  # second segment: the second half of the real tokens
-    return dict(input_ids=ids, attention_mask=mask, token_type_ids=types)
+    out = dict(input_ids=ids, attention_mask=mask)
+    if shape.segments > 1:
+        types = torch.zeros(B, T, dtype=torch.long)
+        for b, n in enumerate(LENGTHS):
+            types[b, n // 2:n] = 1  # second segment: the second half of the real tokens
+        out["token_type_ids"] = types
+    if left:
+        out = {k: torch.stack([row.roll(T - n) for row, n in zip(v, LENGTHS)]) for k, v in out.items()}
+    return out
+
+
+def without_padding(shape, inputs):
+    """The batch's ids with no pad id among them (the mask is set by the caller)."""
+    ids = inputs["input_ids"].clamp(min=2)
+    ids[ids == shape["pad_token_id"]] = shape["pad_token_id"] + 1
+    return ids
 
 
 def assert_close(ours: torch.Tensor, theirs: torch.Tensor, what: str, tol: float = TOL) -> None:
@@ -100,19 +128,44 @@ def assert_real_close(ours: torch.Tensor, theirs: torch.Tensor, mask: torch.Tens
         assert_close(ours, theirs, what)
 
 
+def assert_pooler(mine, theirs, shape) -> None:
+    if shape.family.pooler:
+        assert_close(mine.pooler_output, theirs.pooler_output, "pooler_output")
+    else:
+        assert mine.pooler_output is None and getattr(theirs, "pooler_output", None) is None
+
+
 def grads_hf_layout(model) -> dict[str, torch.Tensor]:
     grads = {}
     for name, p in model.named_parameters():
+        if not p.requires_grad:
+            assert p.grad is None, f"bertkit parameter {name} is fixed but has a gradient"
+            continue
         assert p.grad is not None, f"bertkit parameter {name} has no gradient"
         grads[name] = p.grad
     return ours_to_hf(grads, model)
 
 
+def frozen_hf_names(model) -> list[str]:
+    """The HF names of bertkit's fixed parameters: DistilBERT's sinusoidal table, nothing else."""
+    frozen = {n: p for n, p in model.named_parameters() if not p.requires_grad}
+    expected = []
+    if getattr(model.config, "sinusoidal_pos_embds", False):
+        prefix = "" if model.base_model is model else model.base_model_prefix + "."
+        expected = [prefix + "embeddings.position_embeddings.weight"]
+    names = sorted(ours_to_hf(frozen, model)) if frozen else []
+    assert names == expected, f"fixed parameters {names}, expected {expected}"
+    return names
+
+
 def assert_grads_close(ours, hf, base: bool = False, tol: float = TOL) -> None:
     """Every parameter's gradient, in HF names: our fused QKV grad splits into query/key/value rows."""
     mine = grads_hf_layout(ours)
+    frozen = frozen_hf_names(ours)
     theirs = {}
     for name, p in hf.named_parameters():
+        if name in frozen:  # transformers lets the sinusoidal table train; bertkit keeps it fixed
+            continue
         assert p.grad is not None, f"transformers parameter {name} has no gradient"
         theirs[name] = p.grad
     assert sorted(mine) == sorted(theirs)
@@ -125,13 +178,19 @@ def mlm_labels(inputs, vocab: int, seed: int = 0) -> torch.Tensor:
     g = torch.Generator().manual_seed(200 + seed)
     mask = inputs["attention_mask"].bool()
     picked = (torch.rand(mask.shape, generator=g) < 0.4) & mask
-    picked[:, 1] = True  # every row has >= 2 real tokens
+    first_real = mask.long().argmax(1)  # 0 when right-padded
+    picked[torch.arange(mask.shape[0]), first_real + 1] = True  # every row has >= 2 real tokens
     labels = torch.randint(0, vocab, mask.shape, generator=g)
     return labels.masked_fill(~picked, -100)
 
 
-@pytest.fixture(params=list(SHAPES))
-def shape(request) -> str:
+@pytest.fixture(params=SHAPES, ids=str)
+def shape(request):
+    return request.param
+
+
+@pytest.fixture(params=shapes_of("bert"), ids=str)
+def bert_shape(request):
     return request.param
 
 
@@ -140,10 +199,10 @@ def unpad(request) -> bool:
     return request.param
 
 
-# -- BertModel --------------------------------------------------------------------------------------
+# -- the bare encoder -------------------------------------------------------------------------------
 
 def test_base_model_hidden_states_and_pooler(shape, unpad):
-    hf, ours = build("BertModel", shape)
+    hf, ours = build("Model", shape)
     ours.unpad = unpad
     inputs = batch(shape)
     with torch.no_grad():
@@ -151,24 +210,24 @@ def test_base_model_hidden_states_and_pooler(shape, unpad):
         mine = ours(**inputs, output_hidden_states=True)
     mask = inputs["attention_mask"]
     assert_real_close(mine.last_hidden_state, theirs.last_hidden_state, mask, "last_hidden_state", unpad)
-    assert len(mine.hidden_states) == len(theirs.hidden_states) == SHAPES[shape]["num_hidden_layers"] + 1
+    assert len(mine.hidden_states) == len(theirs.hidden_states) == shape["num_hidden_layers"] + 1
     for i, (a, b) in enumerate(zip(mine.hidden_states, theirs.hidden_states)):
         assert_real_close(a, b, mask, f"hidden_states[{i}]", unpad)
-    assert_close(mine.pooler_output, theirs.pooler_output, "pooler_output")
+    assert_pooler(mine, theirs, shape)
     assert mine.attentions is None
 
 
 def test_base_model_attentions(shape, unpad):
-    hf, ours = build("BertModel", shape)
+    hf, ours = build("Model", shape)
     ours.unpad = unpad
     inputs = batch(shape)
     with torch.no_grad():
         theirs = hf(**inputs, output_attentions=True, output_hidden_states=True)
         mine = ours(**inputs, output_attentions=True, output_hidden_states=True)
-    assert len(theirs.attentions) == SHAPES[shape]["num_hidden_layers"], "oracle returned no attentions"
+    assert len(theirs.attentions) == shape["num_hidden_layers"], "oracle returned no attentions"
     assert len(mine.attentions) == len(theirs.attentions)
     B, T = inputs["input_ids"].shape
-    H = SHAPES[shape]["num_attention_heads"]
+    H = shape["num_attention_heads"]
     for i, (a, b) in enumerate(zip(mine.attentions, theirs.attentions)):
         assert a.shape == (B, H, T, T)
         assert_close(a, b, f"attentions[{i}]")
@@ -177,52 +236,55 @@ def test_base_model_attentions(shape, unpad):
         assert_close(a.sum(-1), torch.ones(B, H, T), f"attentions[{i}] row sums")
     # attention maps are computed on the padded grid: hidden states then match everywhere
     assert_close(mine.last_hidden_state, theirs.last_hidden_state, "last_hidden_state")
-    assert_close(mine.pooler_output, theirs.pooler_output, "pooler_output")
+    assert_pooler(mine, theirs, shape)
 
 
+@pytest.mark.parametrize("family", list(FAMILIES))
 @pytest.mark.parametrize("mask_kind", ["none", "all-ones"])
-def test_base_model_without_padding(mask_kind):
-    shape = "L2-H64-A4"
-    hf, ours = build("BertModel", shape)
+def test_base_model_without_padding(mask_kind, family):
+    shape = FAMILIES[family].shape("L2-H64-A4")
+    hf, ours = build("Model", shape)
     inputs = batch(shape)
     inputs["attention_mask"] = None if mask_kind == "none" else torch.ones_like(inputs["input_ids"])
-    inputs["input_ids"] = inputs["input_ids"].clamp(min=2)
+    inputs["input_ids"] = without_padding(shape, inputs)
     with torch.no_grad():
         theirs, mine = hf(**inputs), ours(**inputs)
     assert_close(mine.last_hidden_state, theirs.last_hidden_state, "last_hidden_state")
-    assert_close(mine.pooler_output, theirs.pooler_output, "pooler_output")
+    assert_pooler(mine, theirs, shape)
 
 
 def test_base_model_gradients(shape, unpad):
-    hf, ours = build("BertModel", shape)
+    hf, ours = build("Model", shape)
     ours.unpad = unpad
     inputs = batch(shape)
     mask = inputs["attention_mask"]
     g = torch.Generator().manual_seed(7)
-    C = SHAPES[shape]["hidden_size"]
+    C = shape["hidden_size"]
     w_tok = torch.randn(*mask.shape, C, generator=g) * mask[..., None]  # zero weight at padding
     w_pool = torch.randn(mask.shape[0], C, generator=g)
 
     def loss_of(out):
         # a mean-sized scalar, like a real loss, so gradients are O(1) and an absolute tolerance means something
-        return (out.last_hidden_state * w_tok).sum() / w_tok.numel() + (out.pooler_output * w_pool).mean()
+        loss = (out.last_hidden_state * w_tok).sum() / w_tok.numel()
+        return loss + (out.pooler_output * w_pool).mean() if shape.family.pooler else loss
 
     loss_of(hf(**inputs)).backward()
     loss_of(ours(**inputs)).backward()
     assert_grads_close(ours, hf, base=True)
 
 
-# -- BertForPreTraining -----------------------------------------------------------------------------
+# -- BertForPreTraining (BERT only: the others have no NSP) ----------------------------------------
 
-def test_pretraining_logits_without_labels(shape, unpad):
-    hf, ours = build("BertForPreTraining", shape)
-    ours.bert.unpad = unpad
+def test_pretraining_logits_without_labels(bert_shape, unpad):
+    shape = bert_shape
+    hf, ours = build("ForPreTraining", shape)
+    ours.base_model.unpad = unpad
     inputs = batch(shape)
     with torch.no_grad():
         theirs, mine = hf(**inputs), ours(**inputs)
     assert mine.loss is None
     B, T = inputs["input_ids"].shape
-    assert mine.prediction_logits.shape == (B, T, SHAPES[shape]["vocab_size"])
+    assert mine.prediction_logits.shape == (B, T, shape["vocab_size"])
     real = inputs["attention_mask"].bool()
     assert_close(mine.prediction_logits[real], theirs.prediction_logits[real], "prediction_logits")
     if not unpad:
@@ -230,20 +292,21 @@ def test_pretraining_logits_without_labels(shape, unpad):
     assert_close(mine.seq_relationship_logits, theirs.seq_relationship_logits, "seq_relationship_logits")
 
 
-def test_pretraining_loss_logits_and_gradients(shape, unpad):
-    hf, ours = build("BertForPreTraining", shape)
-    ours.bert.unpad = unpad
+def test_pretraining_loss_logits_and_gradients(bert_shape, unpad):
+    shape = bert_shape
+    hf, ours = build("ForPreTraining", shape)
+    ours.base_model.unpad = unpad
     inputs = batch(shape)
-    labels = mlm_labels(inputs, SHAPES[shape]["vocab_size"])
+    labels = mlm_labels(inputs, shape["vocab_size"])
     nsp = torch.tensor([0, 1, 1, 0])
     theirs = hf(**inputs, labels=labels, next_sentence_label=nsp)
     mine = ours(**inputs, labels=labels, next_sentence_label=nsp)
     picked = labels != -100
-    assert mine.prediction_logits.shape == (int(picked.sum()), SHAPES[shape]["vocab_size"])
+    assert mine.prediction_logits.shape == (int(picked.sum()), shape["vocab_size"])
     assert_close(mine.prediction_logits, theirs.prediction_logits[picked], "prediction_logits (scored)")
     assert_close(mine.seq_relationship_logits, theirs.seq_relationship_logits, "seq_relationship_logits")
     assert_close(mine.loss, theirs.loss, "loss")
-    V = SHAPES[shape]["vocab_size"]
+    V = shape["vocab_size"]
     hf_mlm = torch.nn.functional.cross_entropy(theirs.prediction_logits.view(-1, V), labels.view(-1))
     hf_nsp = torch.nn.functional.cross_entropy(theirs.seq_relationship_logits, nsp)
     assert_close(mine.mlm_loss, hf_mlm, "mlm_loss")
@@ -255,10 +318,10 @@ def test_pretraining_loss_logits_and_gradients(shape, unpad):
 
 def test_pretraining_partial_labels():
     """bertkit returns a loss with only one of the two label kinds (transformers needs both)."""
-    shape = "L1-H32-A2"
-    hf, ours = build("BertForPreTraining", shape)
+    shape = FAMILIES["bert"].shape("L1-H32-A2")
+    hf, ours = build("ForPreTraining", shape)
     inputs = batch(shape)
-    V = SHAPES[shape]["vocab_size"]
+    V = shape["vocab_size"]
     labels = mlm_labels(inputs, V)
     nsp = torch.tensor([1, 0, 1, 0])
     with torch.no_grad():
@@ -273,11 +336,11 @@ def test_pretraining_partial_labels():
     assert only_nsp.mlm_loss is None
 
 
-# -- BertForMaskedLM --------------------------------------------------------------------------------
+# -- ForMaskedLM ------------------------------------------------------------------------------------
 
 def test_masked_lm_logits_without_labels(shape, unpad):
-    hf, ours = build("BertForMaskedLM", shape)
-    ours.bert.unpad = unpad
+    hf, ours = build("ForMaskedLM", shape)
+    ours.base_model.unpad = unpad
     inputs = batch(shape)
     with torch.no_grad():
         theirs, mine = hf(**inputs), ours(**inputs)
@@ -290,10 +353,11 @@ def test_masked_lm_logits_without_labels(shape, unpad):
 
 
 def test_masked_lm_loss_logits_and_gradients(shape, unpad):
-    hf, ours = build("BertForMaskedLM", shape)
-    ours.bert.unpad = unpad
+    """With labels the last layer runs at the scored positions only (the sparse path)."""
+    hf, ours = build("ForMaskedLM", shape)
+    ours.base_model.unpad = unpad
     inputs = batch(shape, seed=1)
-    labels = mlm_labels(inputs, SHAPES[shape]["vocab_size"], seed=1)
+    labels = mlm_labels(inputs, shape["vocab_size"], seed=1)
     theirs = hf(**inputs, labels=labels)
     mine = ours(**inputs, labels=labels)
     picked = labels != -100
@@ -304,7 +368,7 @@ def test_masked_lm_loss_logits_and_gradients(shape, unpad):
     assert_grads_close(ours, hf)
 
 
-# -- BertForSequenceClassification ------------------------------------------------------------------
+# -- ForSequenceClassification ----------------------------------------------------------------------
 
 def _seqcls_labels(kind: str):
     g = torch.Generator().manual_seed(300)
@@ -322,9 +386,10 @@ def _seqcls_labels(kind: str):
 
 @pytest.mark.parametrize("kind", ["single", "multi", "regression", "regression-multi"])
 def test_sequence_classification(shape, unpad, kind):
+    """The classifier reads [CLS] (<s>) only: the last layer runs there alone (the fast path)."""
     extra, labels = _seqcls_labels(kind)
-    hf, ours = build("BertForSequenceClassification", shape, **extra)
-    ours.bert.unpad = unpad
+    hf, ours = build("ForSequenceClassification", shape, **extra)
+    ours.base_model.unpad = unpad
     assert ours.num_labels == hf.num_labels == extra["num_labels"]
     inputs = batch(shape)
     theirs = hf(**inputs, labels=labels)
@@ -337,12 +402,12 @@ def test_sequence_classification(shape, unpad, kind):
     assert_grads_close(ours, hf)
 
 
-# -- BertForTokenClassification ---------------------------------------------------------------------
+# -- ForTokenClassification -------------------------------------------------------------------------
 
 def test_token_classification(shape, unpad):
     num_labels = 5
-    hf, ours = build("BertForTokenClassification", shape, num_labels=num_labels)
-    ours.bert.unpad = unpad
+    hf, ours = build("ForTokenClassification", shape, num_labels=num_labels)
+    ours.base_model.unpad = unpad
     inputs = batch(shape)
     g = torch.Generator().manual_seed(400)
     mask = inputs["attention_mask"].bool()
@@ -361,7 +426,7 @@ def test_token_classification(shape, unpad):
     assert_grads_close(ours, hf)
 
 
-# -- BertForQuestionAnswering -----------------------------------------------------------------------
+# -- ForQuestionAnswering ---------------------------------------------------------------------------
 # A deliberate difference: bertkit gives padding positions the lowest logit, so they take no part in the
 # span softmax (the loss is then the same with or without unpadding); transformers does not mask them.
 # The oracle loss is therefore transformers' own logits with padding masked the same way, through the
@@ -383,8 +448,8 @@ def qa_positions(T: int):
 
 
 def test_question_answering(shape, unpad):
-    hf, ours = build("BertForQuestionAnswering", shape)
-    ours.bert.unpad = unpad
+    hf, ours = build("ForQuestionAnswering", shape)
+    ours.base_model.unpad = unpad
     inputs = batch(shape)
     T = inputs["input_ids"].shape[1]
     start, end = qa_positions(T)
@@ -406,9 +471,9 @@ def test_question_answering(shape, unpad):
 
 @pytest.mark.parametrize("mask_kind", ["none", "all-ones"])
 def test_question_answering_without_padding_is_transformers_loss(shape, mask_kind):
-    hf, ours = build("BertForQuestionAnswering", shape)
+    hf, ours = build("ForQuestionAnswering", shape)
     inputs = batch(shape)
-    inputs["input_ids"] = inputs["input_ids"].clamp(min=2)
+    inputs["input_ids"] = without_padding(shape, inputs)
     inputs["attention_mask"] = None if mask_kind == "none" else torch.ones_like(inputs["input_ids"])
     start, end = qa_positions(inputs["input_ids"].shape[1])
     theirs = hf(**inputs, start_positions=start, end_positions=end)
@@ -421,10 +486,11 @@ def test_question_answering_without_padding_is_transformers_loss(shape, mask_kin
     assert_grads_close(ours, hf)
 
 
-def test_question_answering_all_answers_outside():
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_question_answering_all_answers_outside(family):
     """Every answer cut off: nothing to score, on both sides (a nan mean over zero terms)."""
-    shape = "L1-H32-A2"
-    hf, ours = build("BertForQuestionAnswering", shape)
+    shape = FAMILIES[family].shape("L1-H32-A2")
+    hf, ours = build("ForQuestionAnswering", shape)
     inputs = batch(shape)
     T = inputs["input_ids"].shape[1]
     pos = torch.full((len(LENGTHS),), T + 1)
@@ -436,17 +502,182 @@ def test_question_answering_all_answers_outside():
 
 # -- every head: hidden states and attentions pass through -------------------------------------------
 
-@pytest.mark.parametrize("head", [h for h in HEADS if h != "BertModel"])
-def test_heads_pass_hidden_states_and_attentions(head):
-    shape = "L2-H64-A4"
+@pytest.mark.parametrize("case", [c for c in HEAD_CASES if c[1] != "Model"], ids=head_id)
+def test_heads_pass_hidden_states_and_attentions(case):
+    fam, head = case
+    shape = fam.shape("L2-H64-A4")
     hf, ours = build(head, shape)
     inputs = batch(shape)
     with torch.no_grad():
         theirs = hf(**inputs, output_hidden_states=True, output_attentions=True)
         mine = ours(**inputs, output_hidden_states=True, output_attentions=True)
+    name = fam.name(head)
     assert len(mine.hidden_states) == len(theirs.hidden_states) == 3
     for i, (a, b) in enumerate(zip(mine.hidden_states, theirs.hidden_states)):
-        assert_close(a, b, f"{head} hidden_states[{i}]")
+        assert_close(a, b, f"{name} hidden_states[{i}]")
     assert len(mine.attentions) == len(theirs.attentions) == 2
     for i, (a, b) in enumerate(zip(mine.attentions, theirs.attentions)):
-        assert_close(a, b, f"{head} attentions[{i}]")
+        assert_close(a, b, f"{name} attentions[{i}]")
+
+
+# -- RoBERTa: position ids skip padding, one segment, the lm_head's gelu -----------------------------
+
+@pytest.mark.parametrize("rows", ["right", "left", "inside"])
+def test_roberta_position_ids_as_transformers(rows):
+    """Real tokens count from pad_token_id + 1 wherever padding sits; padding gets pad_token_id."""
+    from transformers.models.roberta.modeling_roberta import RobertaEmbeddings
+    for shape in shapes_of("roberta"):
+        _, ours = build("Model", shape)
+        pad = shape["pad_token_id"]
+        ids = batch(shape, left=rows == "left")["input_ids"]
+        if rows == "inside":
+            ids[:, 3] = pad
+        theirs = RobertaEmbeddings.create_position_ids_from_input_ids(ids, pad)
+        mine = ours.position_ids(ids, *ids.shape, ids.device)
+        assert torch.equal(mine, theirs), (str(shape), mine, theirs)
+        assert int(mine.max()) <= shape["max_position_embeddings"] - 1
+
+
+@pytest.mark.parametrize("head", ["Model", "ForMaskedLM", "ForTokenClassification", "ForQuestionAnswering"])
+@pytest.mark.parametrize("shape", shapes_of("roberta"), ids=str)
+def test_roberta_left_padded_batch_as_transformers(shape, head, unpad):
+    """A left-padded batch gives transformers' outputs at real tokens, and the same as the right-padded
+    batch of the same sequences (positions skip padding). MLM runs with labels: the sparse last layer.
+    (Sequence classification reads position 0, which is padding in a left-padded row, on both sides.)"""
+    extra = dict(num_labels=5) if head == "ForTokenClassification" else {}
+    hf, ours = build(head, shape, **extra)
+    ours.base_model.unpad = unpad
+    left, right = batch(shape, left=True), batch(shape)
+    real_l, real_r = left["attention_mask"].bool(), right["attention_mask"].bool()
+    assert torch.equal(left["input_ids"][real_l], right["input_ids"][real_r])  # the same tokens
+    kw_l, kw_r = {}, {}
+    if head == "ForMaskedLM":
+        kw_r = dict(labels=mlm_labels(right, shape["vocab_size"]))
+        labels_l = torch.full_like(left["input_ids"], -100)
+        labels_l[real_l] = kw_r["labels"][real_r]
+        kw_l = dict(labels=labels_l)
+    with torch.no_grad():
+        theirs, mine, mine_r = hf(**left, **kw_l), ours(**left, **kw_l), ours(**right, **kw_r)
+    if head == "ForMaskedLM":
+        pairs = {"logits (scored)": (mine.logits, theirs.logits[kw_l["labels"] != -100], mine_r.logits),
+                 "loss": (mine.loss, theirs.loss, mine_r.loss)}
+    else:
+        names = {"Model": ("last_hidden_state",), "ForTokenClassification": ("logits",),
+                 "ForQuestionAnswering": ("start_logits", "end_logits")}[head]
+        pairs = {n: (getattr(mine, n)[real_l], getattr(theirs, n)[real_l], getattr(mine_r, n)[real_r]) for n in names}
+    for what, (a, b, c) in pairs.items():
+        assert_close(a, b, f"{what} (left-padded) vs transformers")
+        assert_close(a, c, f"{what}: left- vs right-padded")
+
+
+def test_roberta_longest_input_and_one_more():
+    """max_position_embeddings - pad_token_id - 1 tokens fit; one more is a one-line BertkitError naming
+    the limit (transformers would fail with an index error)."""
+    shape = FAMILIES["roberta"].shape("L1-H32-A2")  # 14 positions, pad 1: 12 tokens
+    assert shape.config.max_sequence_length == 12 == SEQLEN
+    hf, ours = build("ForMaskedLM", shape)
+    inputs = batch(shape)
+    with torch.no_grad():
+        assert_close(ours(**inputs).logits[inputs["attention_mask"].bool()],
+                     hf(**inputs).logits[inputs["attention_mask"].bool()], "logits at the longest input")
+    ids = torch.full((2, 13), 5)
+    for kw in (dict(input_ids=ids), dict(inputs_embeds=torch.zeros(2, 13, 32))):
+        with pytest.raises(BertkitError) as err:
+            ours(**kw)
+        msg = str(err.value)
+        assert "\n" not in msg and "13" in msg and "12" in msg and "max_position_embeddings 14" in msg, msg
+        assert "truncat" in msg, msg
+    with pytest.raises((IndexError, RuntimeError)):  # the oracle's index error: ours is the clear one above
+        hf(input_ids=ids)
+
+
+def test_roberta_token_type_one_is_a_clear_error():
+    """One segment: token_type_ids of zeros are what leaving them out gives; a 1 is a BertkitError."""
+    shape = FAMILIES["roberta"].shape("L1-H32-A2")
+    assert shape.segments == 1
+    hf, ours = build("ForSequenceClassification", shape)
+    inputs = batch(shape)
+    zeros = torch.zeros_like(inputs["input_ids"])
+    with torch.no_grad():
+        plain, with_zeros, theirs = ours(**inputs), ours(**inputs, token_type_ids=zeros), hf(**inputs)
+    assert torch.equal(plain.logits, with_zeros.logits)
+    assert_close(plain.logits, theirs.logits, "logits")
+    ones = zeros.clone()
+    ones[:, 5:] = 1
+    for model in (ours, ours.base_model):
+        with pytest.raises(BertkitError) as err:
+            model(**inputs, token_type_ids=ones)
+        assert not isinstance(err.value, IndexError)
+        msg = str(err.value)
+        assert "\n" not in msg and "token_type_ids" in msg and "type_vocab_size is 1" in msg, msg
+
+
+def test_roberta_lm_head_uses_gelu_whatever_hidden_act():
+    """RoBERTa's lm_head applies exact gelu even when hidden_act is gelu_new (transformers does too:
+    the MLM parity tests run on the gelu_new shape); BERT's transform follows hidden_act."""
+    shape = FAMILIES["roberta"].shape("L2-H64-A4")
+    assert shape["hidden_act"] == "gelu_new"
+    _, ours = build("ForMaskedLM", shape)
+    assert isinstance(ours.mlm.act, torch.nn.GELU) and ours.mlm.act.approximate == "none"
+    assert ours.base_model.encoder.layers[0].ffn.act.approximate == "tanh"
+    _, bert = build("ForMaskedLM", FAMILIES["bert"].shape("L2-H64-A4"))
+    assert bert.mlm.act.approximate == "tanh"
+
+
+# -- DistilBERT: token types ignored, sinusoidal table, its dropouts ---------------------------------
+
+@pytest.mark.parametrize("head", FAMILIES["distilbert"].heads)
+def test_distilbert_ignores_token_type_ids(head):
+    """A BERT tokenizer's token_type_ids are accepted and change nothing."""
+    shape = FAMILIES["distilbert"].shape("L3-H48-A3")
+    _, ours = build(head, shape)
+    inputs = batch(shape)
+    types = torch.zeros_like(inputs["input_ids"])
+    types[:, 4:] = 1
+    types[0, -1] = 7  # not even a segment id: there is no segment table to index
+    with torch.no_grad():
+        plain, typed = ours(**inputs), ours(**inputs, token_type_ids=types)
+    for a, b in zip(plain.to_tuple(), typed.to_tuple()):
+        assert torch.equal(a, b)
+
+
+def test_distilbert_sinusoidal_table_is_transformers_and_fixed():
+    shape = FAMILIES["distilbert"].shape("L2-H64-A4")
+    assert shape.config.sinusoidal_pos_embds
+    torch.manual_seed(0)
+    fresh_hf = transformers.DistilBertModel(shape.hf_config())
+    fresh_ours = FAMILIES["distilbert"].our_class("Model")(shape.config)
+    table = fresh_ours.embeddings.position.weight
+    assert torch.equal(table, fresh_hf.embeddings.position_embeddings.weight.detach())
+    assert not table.requires_grad
+    hf, ours = build("ForMaskedLM", shape)
+    assert torch.equal(ours.base_model.embeddings.position.weight, table)  # loaded: the same table
+    inputs = batch(shape)
+    ours(**inputs, labels=mlm_labels(inputs, shape["vocab_size"])).loss.backward()
+    assert ours.base_model.embeddings.position.weight.grad is None
+    assert ours.base_model.embeddings.word.weight.grad is not None
+    assert all(p.requires_grad for n, p in ours.named_parameters() if "position" not in n)
+
+
+def test_distilbert_head_dropouts_from_config():
+    """seq_classif_dropout before the classifier, qa_dropout before qa_outputs, as in transformers."""
+    fam = FAMILIES["distilbert"]
+    shape = fam.shape("L1-H32-A2")
+    fields = dict(shape.fields, seq_classif_dropout=0.3, qa_dropout=0.15, dropout=0.05)
+    config = fam.config_class(**fields)
+    hf_config = fam.hf_config_class(**fields)
+    seq, hf_seq = (fam.our_class("ForSequenceClassification")(config),
+                   transformers.DistilBertForSequenceClassification(hf_config))
+    assert seq.dropout.p == hf_seq.dropout.p == 0.3
+    qa, hf_qa = fam.our_class("ForQuestionAnswering")(config), transformers.DistilBertForQuestionAnswering(hf_config)
+    assert qa.qa_dropout.p == hf_qa.dropout.p == 0.15
+    tok, hf_tok = (fam.our_class("ForTokenClassification")(config),
+                   transformers.DistilBertForTokenClassification(hf_config))
+    assert tok.dropout.p == hf_tok.dropout.p == 0.05
+    # in training mode they drop: two passes differ
+    seq.train()
+    inputs = batch(shape)
+    torch.manual_seed(1)
+    a = seq(**inputs).logits
+    b = seq(**inputs).logits
+    assert not torch.equal(a, b)

@@ -75,7 +75,9 @@ class PreTrainedModel(nn.Module):
 
     def __init__(self, config: PretrainedConfig):
         super().__init__()
-        if not isinstance(config, self.config_class):
+        if not isinstance(config, self.config_class) or \
+                (self.config_class.model_type and config.model_type != self.config_class.model_type):
+            # (RobertaConfig is a BertConfig subclass: the model_type tells the families apart)
             raise ConfigError(f"{type(self).__name__} takes a {self.config_class.__name__}, got "
                               f"{type(config).__name__} (model_type {config.model_type!r}); use the "
                               f"{config.model_type} classes or AutoModel*")

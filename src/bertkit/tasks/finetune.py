@@ -62,7 +62,8 @@ class FinetuneArgs:
     crf: bool = _arg(False, "ner: a CRF layer on top of the softmax head")
     tag_column: int | None = _arg(None, "ner: the CoNLL column that holds the tags, counted from 1 (1 is the "
                                         "token), or -1 for the last (default: the last column)")
-    doc_stride: int = _arg(128, "qa: tokens shared by consecutive context windows")
+    doc_stride: int | None = _arg(None, "qa: tokens shared by consecutive context windows (default: a third "
+                                        "of --max-length, at most 128: run_qa's 128 for 384-token windows)")
     max_query_length: int = _arg(64, "qa: questions longer than this many tokens are truncated (and counted)")
     max_answer_length: int = _arg(30, "qa: longest answer in tokens")
     null_threshold: float = _arg(0.0, "qa (SQuAD 2.0): answer '' when null score − best span > this")
@@ -101,6 +102,8 @@ def _resolve(a: FinetuneArgs) -> FinetuneArgs:
         a.max_length = min(384 if a.task == "qa" else 128, model_positions(a.model) or 512)
     else:
         check_max_length(a.max_length, a.model)
+    if a.doc_stride is None:  # run_qa's 128 for its 384-token windows; shorter windows share less
+        a.doc_stride = min(128, a.max_length // 3)
     if a.stride is None:
         a.stride = min(32, max(0, (a.max_length - 2) // 2))
     elif a.task == "classify" and a.long == "windows":  # checked before any file is read
@@ -133,9 +136,15 @@ def check_max_length(max_length: int, folder, option: str = "--max-length") -> N
                           f"(max_position_embeddings); use {option} {limit} or less")
 
 
-def load_tokenizer(folder):
+def load_tokenizer(folder, task: str | None = None):
+    """The folder's tokenizer (AutoTokenizer). For NER a byte-level BPE tokenizer gets add_prefix_space:
+    NER reads words one by one, and each must be cut as a word inside a text is, after a space ("ĠLondon",
+    not "London"), as `transformers`' run_ner loads RoBERTa's tokenizer."""
     from ..tokenization import AutoTokenizer
-    return AutoTokenizer.from_pretrained(folder)
+    tok = AutoTokenizer.from_pretrained(folder)
+    if task == "ner" and getattr(tok, "add_prefix_space", None) is False:
+        tok = type(tok).from_pretrained(folder, add_prefix_space=True)
+    return tok
 
 
 def finetune(a: FinetuneArgs, tokenizer=None) -> dict:
@@ -148,7 +157,7 @@ def finetune(a: FinetuneArgs, tokenizer=None) -> dict:
     a = _resolve(a)  # checks --max-length against the model's positions
     task = {"classify": _Classify, "ner": _Ner, "qa": _QA}[a.task](a)
     task.read()  # every input file is checked before anything is written
-    tok = tokenizer or load_tokenizer(a.model)
+    tok = tokenizer or load_tokenizer(a.model, a.task)
     torch.manual_seed(a.seed)  # the fresh head's initialisation
     task.build(tok)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -499,7 +508,7 @@ def predict_rows(a: PredictArgs) -> list[dict]:
         raise ReaderError(f"{folder}: cannot tell the task from config.json; give --task classify|ner|qa")
     if "max_length" in opts:
         check_max_length(opts["max_length"], folder, f"max_length (in {folder / 'config.json'}, bertkit_task)")
-    tok = load_tokenizer(folder)
+    tok = load_tokenizer(folder, task)
     suffix = Path(a.input).suffix.lower()
     with autocast_for(torch.device("cpu"), a.bf16):
         if task == "classify":

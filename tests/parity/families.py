@@ -1,0 +1,170 @@
+"""The families under test, in one table: what the parity suites need to know about each.
+
+test_model_parity.py, test_checkpoint_roundtrip.py and test_model_inputs_parity.py run the same tests
+over every family here. Everything family-specific lives in FAMILIES: the `transformers` config class,
+the class-name prefix, the heads the family has, the attribute that holds the bare encoder in a head
+model, whether it has a pooler and segment embeddings, and its random tiny shapes, written with the
+family's own config.json field names (DistilBERT's dim, n_layers, n_heads, hidden_dim, activation).
+
+A test reads a shape's value by its shared name (`shape["hidden_size"]`), which the family's bertkit
+config maps to its own field (DistilBERT: dim), with the family's defaults for fields a shape leaves out
+(`shape["pad_token_id"]` is RoBERTa's 1 unless the shape sets it).
+
+BERT's shapes are the ones the BERT suite always had; their test ids gain a `bert-` prefix.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import pytest
+
+transformers = pytest.importorskip("transformers")
+
+from bertkit.config import BertConfig, DistilBertConfig, PretrainedConfig, RobertaConfig  # noqa: E402
+from bertkit.models import MODELS  # noqa: E402
+
+# every head a family may have, by its class-name suffix (as in transformers: BertForMaskedLM)
+ALL_HEADS = ("Model", "ForPreTraining", "ForMaskedLM", "ForSequenceClassification", "ForTokenClassification",
+             "ForQuestionAnswering")
+SEQLEN = 12  # the padded length of every test batch; within every shape's position table
+LENGTHS = (12, 7, 2, 10)  # one row without padding, one with only 2 real tokens
+
+
+@dataclass(frozen=True)
+class Family:
+    model_type: str
+    prefix: str  # class names: prefix + head suffix (BertForMaskedLM)
+    hf_config_name: str  # the transformers config class
+    config_class: type[PretrainedConfig]  # bertkit's
+    base: str  # the attribute of a head model that holds the bare encoder (base_model_prefix)
+    heads: tuple[str, ...]  # head suffixes the family has
+    shapes: dict[str, dict[str, Any]]  # random tiny shapes, in the family's config.json names
+    small: dict[str, Any]  # one small shape for the checkpoint round trips
+    pooler: bool = True  # the bare encoder has a pooler
+    head_extra: dict[str, dict] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return self.model_type
+
+    @property
+    def hf_config_class(self):
+        return getattr(transformers, self.hf_config_name)
+
+    def name(self, head: str) -> str:
+        """The class name of a head (suffix) in this family, as both libraries spell it."""
+        return self.prefix + head
+
+    def hf_class(self, head: str):
+        return getattr(transformers, self.name(head))
+
+    def our_class(self, head: str):
+        return MODELS[self.name(head)]
+
+    def shape(self, name: str) -> "Shape":
+        return Shape(self, name, self.shapes[name])
+
+
+@dataclass(frozen=True)
+class Shape:
+    """One tiny random model shape of a family; `shape["hidden_size"]` reads any field by its shared name."""
+
+    family: Family
+    name: str
+    fields: dict[str, Any]
+
+    def __str__(self) -> str:
+        return f"{self.family.model_type}-{self.name}"
+
+    def __hash__(self) -> int:
+        return hash(str(self))
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Shape) and str(other) == str(self)
+
+    @cached_property
+    def config(self) -> PretrainedConfig:
+        return self.family.config_class(**self.fields)
+
+    def __getitem__(self, shared: str) -> Any:
+        return getattr(self.config, shared)
+
+    @property
+    def segments(self) -> int:
+        """Token types the model embeds (0 for DistilBERT, which has no segment table)."""
+        return self.config.type_vocab_size
+
+    def hf_config(self, **extra):
+        return self.family.hf_config_class(**self.fields, attn_implementation="eager", **extra)
+
+
+BERT = Family(
+    "bert", "Bert", "BertConfig", BertConfig, "bert", ALL_HEADS,
+    # different depths, widths, head counts, odd FFN sizes, vocabularies, position tables, segment
+    # vocabularies, activations, LayerNorm eps and pad ids
+    shapes={
+        "L1-H32-A2": dict(num_hidden_layers=1, hidden_size=32, num_attention_heads=2, intermediate_size=37,
+                          vocab_size=99, max_position_embeddings=24, type_vocab_size=2, hidden_act="gelu"),
+        "L2-H64-A4": dict(num_hidden_layers=2, hidden_size=64, num_attention_heads=4, intermediate_size=128,
+                          vocab_size=211, max_position_embeddings=40, type_vocab_size=3, hidden_act="gelu_new"),
+        "L3-H48-A6": dict(num_hidden_layers=3, hidden_size=48, num_attention_heads=6, intermediate_size=96,
+                          vocab_size=150, max_position_embeddings=16, type_vocab_size=2, hidden_act="gelu",
+                          layer_norm_eps=1e-5, pad_token_id=1),
+    },
+    small=dict(vocab_size=97, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=40,
+               max_position_embeddings=24, type_vocab_size=2, hidden_act="gelu"),
+)
+
+ROBERTA = Family(
+    "roberta", "Roberta", "RobertaConfig", RobertaConfig, "roberta",
+    tuple(h for h in ALL_HEADS if h != "ForPreTraining"),
+    # pad 1 and one segment as in roberta-base; L1's table holds exactly SEQLEN tokens (12 + pad 1 + 1);
+    # L2's hidden_act gelu_new, while the lm_head keeps gelu; L3 has odd sizes (hidden 48, 3 heads), two
+    # segments and another pad id
+    shapes={
+        "L1-H32-A2": dict(num_hidden_layers=1, hidden_size=32, num_attention_heads=2, intermediate_size=37,
+                          vocab_size=99, max_position_embeddings=SEQLEN + 2, type_vocab_size=1, pad_token_id=1,
+                          hidden_act="gelu", layer_norm_eps=1e-5),
+        "L2-H64-A4": dict(num_hidden_layers=2, hidden_size=64, num_attention_heads=4, intermediate_size=128,
+                          vocab_size=211, max_position_embeddings=40, type_vocab_size=1, pad_token_id=1,
+                          hidden_act="gelu_new"),
+        "L3-H48-A3": dict(num_hidden_layers=3, hidden_size=48, num_attention_heads=3, intermediate_size=83,
+                          vocab_size=150, max_position_embeddings=20, type_vocab_size=2, pad_token_id=3,
+                          hidden_act="gelu", layer_norm_eps=1e-5),
+    },
+    small=dict(vocab_size=97, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=40,
+               max_position_embeddings=26, type_vocab_size=1, pad_token_id=1, hidden_act="gelu"),
+)
+
+DISTILBERT = Family(
+    "distilbert", "DistilBert", "DistilBertConfig", DistilBertConfig, "distilbert",
+    tuple(h for h in ALL_HEADS if h != "ForPreTraining"),
+    # DistilBERT's own names; L2 has the fixed sinusoidal position table; L3 odd sizes and pad id 1
+    shapes={
+        "L1-H32-A2": dict(n_layers=1, dim=32, n_heads=2, hidden_dim=37, vocab_size=99, max_position_embeddings=24,
+                          activation="gelu"),
+        "L2-H64-A4": dict(n_layers=2, dim=64, n_heads=4, hidden_dim=128, vocab_size=211, max_position_embeddings=40,
+                          activation="gelu", sinusoidal_pos_embds=True),
+        "L3-H48-A3": dict(n_layers=3, dim=48, n_heads=3, hidden_dim=83, vocab_size=150, max_position_embeddings=16,
+                          activation="relu", pad_token_id=1),
+    },
+    small=dict(vocab_size=97, dim=32, n_layers=2, n_heads=4, hidden_dim=40, max_position_embeddings=24),
+    pooler=False,
+)
+
+FAMILIES: dict[str, Family] = {f.model_type: f for f in (BERT, ROBERTA, DISTILBERT)}
+
+# every (family, shape) pair, and every (family, head) pair
+SHAPES: list[Shape] = [fam.shape(name) for fam in FAMILIES.values() for name in fam.shapes]
+HEAD_CASES: list[tuple[Family, str]] = [(fam, head) for fam in FAMILIES.values() for head in fam.heads]
+
+
+def head_id(case) -> str:
+    """Test id of a (family, head) pair: the class name (BertForMaskedLM), as the BERT suite had."""
+    fam, head = case
+    return fam.name(head)
+
+
+def shapes_of(*families: str) -> list[Shape]:
+    return [s for s in SHAPES if s.family.model_type in families]
