@@ -1,0 +1,173 @@
+"""Every task command on a RoBERTa folder (byte-level BPE) and a DistilBERT folder (from `bertkit convert`).
+
+The oracle is `transformers`: the folder that `finetune` writes, tokenizer included, is loaded by its
+Auto classes and must give the logits bertkit gives on the same text. Learning is checked only as a
+training loss that falls on a fixed seed, which cannot be flaky.
+"""
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+import torch
+
+from _finetune_util import WORDS, tiny_folder, write_jsonl
+from bertkit.cli import main
+from bertkit.registry import AutoModelForSequenceClassification, AutoModelForTokenClassification
+from bertkit.tasks.finetune import FinetuneArgs, PredictArgs, finetune, predict_rows
+from bertkit.tokenization import AutoTokenizer
+
+transformers = pytest.importorskip("transformers")
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+PEOPLE, PLACES = ["john", "mary"], ["paris", "london"]
+
+
+@pytest.fixture(scope="module", params=["roberta", "distilbert"])
+def family_folder(request, tmp_path_factory):
+    """(model_type, a bare random tiny folder of that family with its tokenizer)."""
+    tmp = tmp_path_factory.mktemp(request.param)
+    if request.param == "distilbert":
+        bert = tiny_folder(tmp / "bert")
+        main(["convert", str(bert), str(tmp / "model"), "--layers", "0,1"])
+        return "distilbert", tmp / "model"
+    from bertkit import RobertaConfig, RobertaModel
+    from bertkit.tokenization.vocab import train_bpe
+    corpus = tmp / "corpus.txt"
+    rng = random.Random(0)
+    corpus.write_text("\n".join(" ".join(rng.choice(WORDS) for _ in range(12)) for _ in range(400)) + "\n",
+                      encoding="utf-8")
+    tok = train_bpe(corpus, vocab_size=400, show_progress=False)
+    torch.manual_seed(0)
+    cfg = RobertaConfig.preset("tiny", vocab_size=len(tok), pad_token_id=tok.pad_token_id, hidden_size=64,
+                               intermediate_size=128, max_position_embeddings=66, hidden_dropout_prob=0.0,
+                               attention_probs_dropout_prob=0.0)
+    RobertaModel(cfg).save_pretrained(tmp / "model")
+    tok.save_pretrained(tmp / "model")
+    return "roberta", tmp / "model"
+
+
+def _train_losses(out) -> list[float]:
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().split("\n") if line.strip()]
+    return [r["loss"] for r in rows if r.get("event") == "train"]
+
+
+def _same_logits(ours, theirs_cls, folder, enc_args: dict, enc_kwargs: dict | None = None):
+    """bertkit's and transformers' logits for the folder, each tokenizing with its own library."""
+    tok = AutoTokenizer.from_pretrained(folder)
+    hf_tok = transformers.AutoTokenizer.from_pretrained(folder)
+    kw = dict(padding=True, return_tensors="pt", **(enc_kwargs or {}))
+    a, b = tok(*enc_args, **kw), hf_tok(*enc_args, **kw)
+    assert a["input_ids"].tolist() == b["input_ids"].tolist()
+    hf = theirs_cls.from_pretrained(folder, attn_implementation="eager").eval()
+    with torch.no_grad():
+        mine = ours(**a).logits
+        theirs = hf(**b).logits
+    return mine, theirs, a["attention_mask"].bool()
+
+
+def test_classify_pairs(family_folder, tmp_path):
+    model_type, folder = family_folder
+    rng = random.Random(1)
+    rows = []
+    for _ in range(96):
+        cat = rng.random() < 0.5
+        text = " ".join(rng.choice(["the", "a", "film", "plot"]) for _ in range(5)) + (" cat" if cat else " dog")
+        second = rng.choice(["good", "bad"])
+        rows.append({"text": text, "text_pair": second, "label": "yes" if cat else "no"})
+    train, dev = write_jsonl(tmp_path / "train.jsonl", rows[:80]), write_jsonl(tmp_path / "dev.jsonl", rows[80:])
+    out = tmp_path / "out"
+    finetune(FinetuneArgs(model=str(folder), train=str(train), dev=str(dev), out=str(out), epochs=4, lr=3e-3,
+                          batch_size=8, quiet=True))
+    losses = _train_losses(out)
+    assert losses[-1] < losses[0]
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["model_type"] == model_type and cfg["architectures"][0].endswith("ForSequenceClassification")
+    preds = predict_rows(PredictArgs(model=str(out), input=str(dev)))
+    assert len(preds) == 16 and {p["label"] for p in preds} <= {"yes", "no"}
+    ours = AutoModelForSequenceClassification.from_pretrained(out)
+    texts, pairs = [r["text"] for r in rows[80:84]], [r["text_pair"] for r in rows[80:84]]
+    mine, theirs, _ = _same_logits(ours, transformers.AutoModelForSequenceClassification, out, (texts, pairs))
+    assert (mine - theirs).abs().max() < 1e-4
+    assert [p["label"] for p in preds[:4]] == [ours.config.id2label[i] for i in mine.argmax(-1).tolist()]
+
+
+def _conll(path, n, rng):
+    lines = ["-DOCSTART- O", ""]
+    for _ in range(n):
+        p, q = rng.choice(PEOPLE), rng.choice(PLACES)
+        lines += [f"{p}\tB-PER", "visited\tO", f"{q}\tB-LOC", "and\tO", "the\tO", "river\tO", ""]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_ner(family_folder, tmp_path):
+    model_type, folder = family_folder
+    rng = random.Random(2)
+    train, dev = _conll(tmp_path / "train.conll", 48, rng), _conll(tmp_path / "dev.conll", 8, rng)
+    out = tmp_path / "out"
+    finetune(FinetuneArgs(task="ner", model=str(folder), train=str(train), dev=str(dev), out=str(out), epochs=3,
+                          lr=5e-3, batch_size=8, quiet=True))
+    losses = _train_losses(out)
+    assert losses[-1] < losses[0]
+    if model_type == "roberta":  # words are cut as inside a text, after a space
+        assert json.loads((out / "tokenizer_config.json").read_text())["add_prefix_space"] is True
+    inp = write_jsonl(tmp_path / "in.jsonl", [{"text": "Mary visited  London and the river"}])
+    row = predict_rows(PredictArgs(model=str(out), input=str(inp)))[0]
+    assert all(row["text"][e["start"]:e["end"]] == e["text"] for e in row["entities"])
+    ours = AutoModelForTokenClassification.from_pretrained(out)
+    words = [["mary", "visited", "london"], ["john", "visited", "paris", "and", "the", "river"]]
+    mine, theirs, mask = _same_logits(ours, transformers.AutoModelForTokenClassification, out, (words,),
+                                      {"is_split_into_words": True})
+    assert (mine - theirs)[mask].abs().max() < 1e-4
+
+
+def test_qa(family_folder, tmp_path):
+    model_type, folder = family_folder
+    rng = random.Random(3)
+
+    def squad(n, split):
+        paragraphs = []
+        for i in range(n):
+            who, where = rng.choice(PEOPLE), rng.choice(PLACES)
+            ctx = f"the {who} visited {where} and the river"
+            qas = [{"id": f"{split}{i}", "question": "which person is mentioned ?",
+                    "answers": [{"text": who, "answer_start": ctx.index(who)}]}]
+            paragraphs.append({"context": ctx, "qas": qas})
+        path = tmp_path / f"{split}.json"
+        path.write_text(json.dumps({"version": "1.1", "data": [{"title": split, "paragraphs": paragraphs}]}))
+        return path
+
+    train, dev = squad(48, "train"), squad(8, "dev")
+    out = tmp_path / "out"
+    s = finetune(FinetuneArgs(task="qa", model=str(folder), train=str(train), dev=str(dev), out=str(out),
+                              epochs=3, lr=5e-3, batch_size=8, max_length=48, quiet=True))
+    assert s["out"] == str(out)
+    losses = _train_losses(out)
+    assert losses[-1] < losses[0]
+    inp = write_jsonl(tmp_path / "in.jsonl", [{"question": "which person is mentioned ?",
+                                              "context": "the mary visited london and the river"}])
+    row = predict_rows(PredictArgs(model=str(out), input=str(inp)))[0]
+    context = "the mary visited london and the river"
+    assert context[row["start"]:row["end"]] == row["answer"]
+
+
+def test_embed_fill_mask_and_info(family_folder, tmp_path, capsys):
+    model_type, folder = family_folder
+    lines = tmp_path / "lines.txt"
+    lines.write_text("mary visited london\nthe cat sat on the mat\n", encoding="utf-8")
+    out = tmp_path / "vecs.jsonl"
+    main(["embed", str(lines), "--model", str(folder), "--output", str(out)])
+    vecs = torch.tensor([json.loads(r)["embedding"] for r in out.read_text().split("\n") if r])
+    hf_tok = transformers.AutoTokenizer.from_pretrained(folder)
+    hf = transformers.AutoModel.from_pretrained(folder).eval()
+    enc = hf_tok(["mary visited london", "the cat sat on the mat"], padding=True, return_tensors="pt")
+    with torch.no_grad():
+        h = hf(**enc).last_hidden_state
+    m = enc["attention_mask"].unsqueeze(-1).float()
+    want = torch.nn.functional.normalize((h * m).sum(1) / m.sum(1), dim=-1)
+    assert (vecs - want).abs().max() < 1e-5
+    capsys.readouterr()
+    main(["info", str(folder)])
+    assert f"model_type: {model_type}" in capsys.readouterr().out
