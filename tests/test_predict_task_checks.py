@@ -161,7 +161,7 @@ def test_qa_training_message_quotes_the_id(folders, tmp_path, capsys):
                                                     "answers": [{"text": "john", "answer_start": 0}]}]}]}]}),
         encoding="utf-8")
     msg = cli_error(["finetune", "--task", "qa", "--model", str(folders["base"]), "--train", str(squad), "--out",
-                     str(tmp_path / "out"), "--max-length", "64", "--quiet"], capsys)
+                     str(tmp_path / "out"), "--max-length", "64", "--doc-stride", "128", "--quiet"], capsys)
     assert msg == (f"bertkit finetune: --max-length 64: the question of id 'l' ({squad}:1) has 64 tokens (cut to "
                    "--max-query-length 64), which with [CLS] and two [SEP] leaves no room for the context; use "
                    "--max-length 196 or more (the question, 3 special tokens and --doc-stride 128 + 1 context "

@@ -115,11 +115,15 @@ def test_doc_stride_that_cannot_fit_names_the_largest_that_fits(folder, tmp_path
                    f"special; consecutive windows must move on, so use --doc-stride 28 or less (or a larger "
                    f"--max-length, or a smaller --max-query-length)")
     assert leftovers(out) == []
-    # the default --doc-stride 128 with a short window: an error, not a traceback
+    # run_qa's --doc-stride 128 with a short window: an error, not a traceback
     msg = cli(["finetune", "--task", "qa", "--model", str(folder), "--train", str(path), "--out", str(out),
-               "--max-length", "64", "--quiet"], capsys)
+               "--max-length", "64", "--doc-stride", "128", "--quiet"], capsys)
     assert msg.startswith("bertkit finetune: --doc-stride 128: a window of --max-length 64 holds")
     assert "--doc-stride" in msg and "or less" in msg
+    # the default stride is a third of the window (21 here), so a short window works without one
+    from bertkit.tasks.finetune import FinetuneArgs, _resolve
+    a = _resolve(FinetuneArgs(task="qa", model=str(folder), train=str(path), max_length=64))
+    assert a.doc_stride == 21
 
 
 # -- --max-length against max_position_embeddings -------------------------------------------------------------
