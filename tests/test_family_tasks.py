@@ -1,4 +1,4 @@
-"""Every task command on a RoBERTa folder (byte-level BPE) and a DistilBERT folder (from `bertkit convert`).
+"""Every task command on a BERT, a RoBERTa (byte-level BPE) and a DistilBERT folder (from `bertkit convert`).
 
 The oracle is `transformers`: the folder that `finetune` writes, tokenizer included, is loaded by its
 Auto classes and must give the logits bertkit gives on the same text. Learning is checked only as a
@@ -24,10 +24,12 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 PEOPLE, PLACES = ["john", "mary"], ["paris", "london"]
 
 
-@pytest.fixture(scope="module", params=["roberta", "distilbert"])
+@pytest.fixture(scope="module", params=["bert", "roberta", "distilbert"])
 def family_folder(request, tmp_path_factory):
     """(model_type, a bare random tiny folder of that family with its tokenizer)."""
     tmp = tmp_path_factory.mktemp(request.param)
+    if request.param == "bert":
+        return "bert", tiny_folder(tmp / "model")
     if request.param == "distilbert":
         bert = tiny_folder(tmp / "bert")
         main(["convert", str(bert), str(tmp / "model"), "--layers", "0,1"])

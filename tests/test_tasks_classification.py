@@ -36,6 +36,7 @@ def _sentiment_rows(rng, n, length):
     return rows
 
 
+@pytest.mark.slow  # trains until a threshold; tests/test_family_tasks.py checks every family by a falling loss
 def test_finetune_predict_and_transformers_reads_it(tmp_path):
     model = tiny_folder(tmp_path / "base")
     rng = random.Random(0)
@@ -67,6 +68,7 @@ def test_finetune_predict_and_transformers_reads_it(tmp_path):
     assert hf.config.id2label == {0: "bad", 1: "good"}
 
 
+@pytest.mark.slow  # trains until a threshold; tests/test_family_tasks.py checks every family by a falling loss
 def test_long_documents_windows_beat_truncation(tmp_path):
     """The deciding word sits near the end of a ~2,000-token document. Truncation to 32 tokens never sees
     it: pairs of documents identical but for that word get identical predictions, so truncation is at
@@ -121,6 +123,7 @@ def test_minilm_on_rotten_tomatoes_subset(minilm_dir, rt_dir, tmp_path):
     assert (tmp_path / "out" / "confusion.png").exists()
 
 
+@pytest.mark.slow  # trains until a threshold; tests/test_family_tasks.py checks every family by a falling loss
 @pytest.mark.parametrize("kind", ["pairs", "multi_label", "regression"])
 def test_pairs_multi_label_and_regression(tmp_path, kind):
     """Three label kinds on sentences of filler words with or without "cat" and "dog".

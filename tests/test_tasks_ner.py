@@ -79,6 +79,7 @@ def test_crf_against_brute_force():
     assert float(nll.detach()) == pytest.approx(sum(want) / 2, abs=1e-4)
 
 
+@pytest.mark.slow  # trains until a threshold; tests/test_family_tasks.py checks every family by a falling loss
 @pytest.mark.parametrize("crf", [False, True])
 def test_finetune_ner_end_to_end(tmp_path, crf):
     model = tiny_folder(tmp_path / "base")

@@ -86,6 +86,7 @@ def minilm_tok(minilm_dir):
     return BertTokenizer.from_pretrained(minilm_dir)
 
 
+@pytest.mark.slow  # trains until a threshold; tests/test_family_tasks.py checks every family by a falling loss
 def test_finetune_qa_end_to_end(tmp_path):
     import json
 
