@@ -417,3 +417,20 @@ def test_pretrain_model_types_are_registered_families():
     from bertkit.train.pretrain_args import PRETRAIN_MODEL_TYPES
     assert set(PRETRAIN_MODEL_TYPES) <= set(registry.MODEL_TYPES)
     assert all(registry.family(t).model("masked-lm") for t in PRETRAIN_MODEL_TYPES)
+
+
+def test_config_file_that_says_roberta_is_taken(shards, pretrain_vocab, tmp_path):
+    """A config.json with "model_type": "roberta" (the config of a folder pretrain wrote, say) is read as
+    RoBERTa's, not refused as a BERT config."""
+    from bertkit.train.pretrain import pretrain
+    out = tmp_path / "run"
+    pretrain(_args(shards, pretrain_vocab, out, _config(tmp_path, model_type="roberta"), steps=1))
+    assert json.loads((out / "model" / "config.json").read_text())["model_type"] == "roberta"
+
+
+def test_config_file_of_a_family_pretrain_has_no_recipe_for(shards, pretrain_vocab, tmp_path):
+    from bertkit.train.pretrain import PretrainError, pretrain
+    config = _config(tmp_path, model_type="distilbert")
+    with pytest.raises(PretrainError, match=r"model_type is 'distilbert'; bertkit pretrain trains bert, roberta "
+                                            r"models: give a config of one of them \(or a preset\)$"):
+        pretrain(_args(shards, pretrain_vocab, tmp_path / "run", config))

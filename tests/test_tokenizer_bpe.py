@@ -286,3 +286,17 @@ def test_gpt2_files_load_as_roberta(roberta_bpe_dir, tmp_path):
     hf = transformers.AutoTokenizer.from_pretrained(tmp_path / "saved")
     _same(tok, hf, TEXTS, PAIRS)
     shutil.rmtree(tmp_path / "saved")
+
+
+def test_bpe_on_a_text_with_no_repeated_pair_is_the_bytes_alone(tmp_path):
+    """A tiny text (or vocab_size 261) learns no merge: the vocabulary is the specials and the 256 bytes,
+    and it still tokenizes, byte by byte, as transformers' RobertaTokenizer does with the same files."""
+    from bertkit.tokenization.vocab import train_bpe
+    transformers = pytest.importorskip("transformers")
+    text = tmp_path / "tiny.txt"
+    text.write_text("tiny corpus\n", encoding="utf-8")
+    tok = train_bpe(text, vocab_size=500, show_progress=False)
+    assert len(tok) == 261 and tok.mask_token_id == 260
+    tok.save_pretrained(tmp_path / "v")
+    theirs = transformers.AutoTokenizer.from_pretrained(tmp_path / "v")
+    assert tok("tiny corpus")["input_ids"] == theirs("tiny corpus")["input_ids"]

@@ -78,6 +78,12 @@ def _names(table: KeyTable) -> _Names:
     return _Names(table)
 
 
+def _some(names: list[str], n: int = 6) -> str:
+    """The first `n` names, and how many more: a message stays one readable line."""
+    more = f" and {len(names) - n} more" if len(names) > n else ""
+    return ", ".join(names[:n]) + more
+
+
 def _is_base(model: nn.Module) -> bool:
     """True for a bare encoder (keys start at embeddings./encoder.), False for a head model (bert.*)."""
     return isinstance(model, EncoderModel)
@@ -133,7 +139,8 @@ def hf_to_ours(hf_state: dict[str, torch.Tensor], model: nn.Module, source: str 
     if unknown:
         family = model.config_class.model_type or "bertkit"
         raise CheckpointError(f"{source}: unexpected tensors that are not part of a {family} model "
-                              f"({type(model).__name__}): {', '.join(sorted(unknown))}")
+                              f"({type(model).__name__}): {_some(sorted(unknown))}; is config.json's model_type "
+                              "the model's own?")
     return state, dropped
 
 
@@ -213,14 +220,14 @@ def load_state(model: nn.Module, hf_state: dict[str, torch.Tensor], source: str 
     droppable = [k for k in unexpected if k.startswith(model.key_table.head_modules + ("pooler.", root + "pooler."))]
     unexpected = [k for k in unexpected if k not in droppable]
     if unexpected:
-        raise CheckpointError(f"{source}: unexpected tensors: {', '.join(hf_names(model, unexpected))}")
+        raise CheckpointError(f"{source}: unexpected tensors: {_some(hf_names(model, unexpected))}")
     dropped += hf_names(model, droppable)
     state = {k: v for k, v in state.items() if k not in droppable}
     missing = sorted(k for k in expected if k not in state)
     fresh = [k for k in missing if not k.startswith(("embeddings.", "encoder.", root + "embeddings.", root + "encoder."))]
     missing = [k for k in missing if k not in fresh]
     if missing:
-        raise CheckpointError(f"{source}: missing tensors: {', '.join(hf_names(model, missing))}")
+        raise CheckpointError(f"{source}: missing tensors: {_some(hf_names(model, missing))}")
     for k in fresh:
         state[k] = expected[k]  # keep the fresh initialisation
     model.load_state_dict(state, strict=True)

@@ -69,7 +69,7 @@ def embed(a: EmbedArgs) -> None:
     if not lines:
         raise ReaderError(f"{a.input}: no lines to embed")
     tok = AutoTokenizer.from_pretrained(a.model)
-    model = AutoModel.from_pretrained(a.model)
+    model = AutoModel.from_pretrained(a.model, fresh=[])  # a pooler the folder lacks is not used here
     check_vocab_fits(tok, model.config, a.model)
     _check_max_length(a.max_length, tok, model.config.max_sequence_length)
     vecs = sentence_embeddings(model, tok, lines, batch_size=a.batch_size, max_length=a.max_length,
@@ -277,8 +277,9 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
-        prog="bertkit", description="BERT from scratch: tokenize, train vocabularies, pretrain, fine-tune, "
-        "predict, embed, inspect. Model folders are Hugging Face folders, readable by `transformers` too.")
+        prog="bertkit", description="BERT and its family (RoBERTa, DistilBERT) from scratch: tokenize, train "
+        "vocabularies, pretrain, convert, fine-tune, predict, embed, inspect. Model folders are Hugging Face "
+        "folders, readable by `transformers` too.")
     sub = parser.add_subparsers(dest="command", metavar="command")
     for name, (fn, cls) in COMMANDS.items():
         doc = (cls.__doc__ or "").strip()

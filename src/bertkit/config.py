@@ -61,8 +61,8 @@ class PretrainedConfig:
     extra: dict[str, Any] = field(default_factory=dict, repr=False, kw_only=True)
 
     def __post_init__(self):
-        if self.id2label is not None:
-            self.id2label = {int(k): v for k, v in self.id2label.items()}
+        if self.id2label is not None:  # in id order, whatever order the file had ("10" before "2")
+            self.id2label = dict(sorted((int(k), v) for k, v in self.id2label.items()))
         if self.label2id is not None:
             self.label2id = {k: int(v) for k, v in self.label2id.items()}
         self.validate()

@@ -13,11 +13,11 @@ from .errors import DataError
 
 @torch.no_grad()
 def fill_mask(model_dir: str | os.PathLike, text: str, top_k: int = 5, model=None, tokenizer=None) -> list[list[dict]]:
-    """For each [MASK] in `text`: the top_k predictions as {"score", "token", "token_str", "sequence"}
+    """For each mask token in `text` ([MASK], <mask>: the tokenizer's mask_token): the top_k predictions as {"score", "token", "token_str", "sequence"}
     (the text with that one mask filled), like the `transformers` fill-mask pipeline.
 
     Raises CheckpointError (no such folder, no MLM head, a tokenizer of another model), DataError (no
-    [MASK] in the text, or more tokens than the model's positions) or OptionError (top_k above the
+    mask token in the text, or more tokens than the model's positions) or OptionError (top_k above the
     vocabulary)."""
     from .registry import AutoModelForMaskedLM
     from .tokenization import AutoTokenizer
@@ -41,7 +41,7 @@ def fill_mask(model_dir: str | os.PathLike, text: str, top_k: int = 5, model=Non
     limit = model.config.max_sequence_length
     if ids.shape[1] > limit:
         raise DataError(f"text: {ids.shape[1]} tokens, but the model reads at most {limit} (max_position_embeddings); "
-                        "shorten the text around the [MASK]")
+                        f"shorten the text around the {tok.mask_token}")
     where = (ids[0] == tok.mask_token_id).nonzero().flatten().tolist()
     if not where:
         raise DataError(f"text {text!r}: no {tok.mask_token} token; put {tok.mask_token} where a word is to be "

@@ -266,7 +266,7 @@ class EncoderModel(PreTrainedModel):
         self.embeddings.word = value
 
     def _check_inputs(self, input_ids: Tensor | None, inputs_embeds: Tensor | None, token_type_ids: Tensor | None,
-                      attention_mask: Tensor | None) -> tuple[int, int]:
+                      attention_mask: Tensor | None, position_ids: Tensor | None = None) -> tuple[int, int]:
         """Check the inputs; return (B, T)."""
         if (input_ids is None) == (inputs_embeds is None):
             given = "both were given" if input_ids is not None else "neither was given"
@@ -305,6 +305,11 @@ class EncoderModel(PreTrainedModel):
         for what, t in (("token_type_ids", token_type_ids), ("attention_mask", attention_mask)):
             if t is not None and t.shape != (B, T):
                 raise BertkitError(f"{what} has shape {tuple(t.shape)}, {name} {tuple(given.shape)}")
+        if position_ids is not None and position_ids.numel() \
+                and not 0 <= position_ids.min() <= position_ids.max() < cfg.max_position_embeddings:
+            bad = int(position_ids.max()) if position_ids.min() >= 0 else int(position_ids.min())
+            raise BertkitError(f"position_ids hold {bad}, outside the position table 0..{cfg.max_position_embeddings - 1} "
+                               "(max_position_embeddings); leave position_ids out to have them made")
         segments = self.embeddings.token_type is not None  # without a segment table they are ignored
         if segments and token_type_ids is not None and token_type_ids.numel() \
                 and not 0 <= token_type_ids.min() <= token_type_ids.max() < cfg.type_vocab_size:
@@ -325,7 +330,7 @@ class EncoderModel(PreTrainedModel):
         position_ids: (B, T). `last_layer_at` (B, T) bool: compute the last layer only at these
         positions (the rest of last_hidden_state is zeros), for heads that read a few positions; see
         Layer.forward_at. Raises BertkitError (a ValueError) for inputs that do not fit the model."""
-        B, T = self._check_inputs(input_ids, inputs_embeds, token_type_ids, attention_mask)
+        B, T = self._check_inputs(input_ids, inputs_embeds, token_type_ids, attention_mask, position_ids)
         if last_layer_at is not None and (output_hidden_states or output_attentions):
             raise ValueError("last_layer_at computes part of the last layer; it cannot return every hidden "
                              "state or attention map")

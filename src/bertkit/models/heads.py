@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config import PretrainedConfig
+from ..errors import BertkitError, ConfigError
 from .base import PreTrainedModel
 from .blocks import activation
 from .dropout import Dropout
@@ -165,6 +166,12 @@ class SequenceClassificationModel(PreTrainedModel):
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
                 inputs_embeds=None, labels=None, output_hidden_states=False, output_attentions=False,
                 return_dict=True):
+        if attention_mask is not None and attention_mask.dim() == 2 and attention_mask.shape[1] \
+                and not bool(attention_mask[:, 0].all()):
+            row = int((attention_mask[:, 0] == 0).nonzero()[0])
+            raise BertkitError(f"attention_mask row {row} is padding at position 0, where the classifier reads "
+                               "[CLS] (<s>): the batch is padded on the left; pad on the right "
+                               "(tokenizer.padding_side = 'right', the default)")
         out = encode(self, input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds,
                      output_hidden_states, output_attentions, first_positions(input_ids, inputs_embeds))
         logits = self.classify(out)  # (B, num_labels)
@@ -221,6 +228,9 @@ class QuestionAnsweringModel(PreTrainedModel):
 
     def __init__(self, config: PretrainedConfig):
         super().__init__(config)
+        if config.num_labels != 2:
+            raise ConfigError(f"num_labels {config.num_labels}: question answering has two outputs, a start and "
+                              "an end logit per token; use num_labels=2 (the default)")
         self.add_base_model(add_pooling_layer=False)
         p = self.qa_dropout_prob(config)
         self.qa_dropout = Dropout(p) if p else nn.Identity()

@@ -149,8 +149,9 @@ def train_bpe(files: str | os.PathLike | Iterable[str | os.PathLike], vocab_size
                              f"({str(err).splitlines()[0] if str(err) else type(err).__name__})") from None
     model = json.loads(rust.to_str())["model"]
     vocab = dict(model["vocab"])
-    if len(vocab) <= len(first) + 256 and not model["merges"]:
+    if not model["merges"] and not any(Path(p).read_bytes().strip() for p in paths):
         raise TokenizerError(f"{', '.join(paths)}: no text to learn from (the files are empty or only whitespace)")
+    # with no pair seen min_frequency times (a tiny text, or vocab_size 261) the vocabulary is the bytes alone
     vocab[mask] = len(vocab)
     return RobertaTokenizer(vocab, [tuple(m) if isinstance(m, list) else tuple(m.split(" "))
                                     for m in model["merges"]],

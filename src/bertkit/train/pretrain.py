@@ -35,7 +35,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from ..config import PRESETS, BertConfig, ConfigError
+from ..config import PRESETS, BertConfig, ConfigError, PretrainedConfig
 from ..data.corpus import PrepareConfig, TokenCorpus, prepare_corpus
 from ..errors import CheckpointError, TrainError
 from ..data.masking import Masker, MaskingConfig, continuation_table
@@ -110,7 +110,7 @@ def _resolve_dtype(name: str, device: torch.device) -> str:
 def _check_config(name: str) -> None:
     """--config is a preset name or a readable, valid config.json (ConfigError naming it otherwise)."""
     if name.endswith(".json"):
-        BertConfig.from_json_file(name)
+        PretrainedConfig.from_json_file(name)  # the class its model_type names
     elif name not in PRESETS:
         raise ConfigError(f"--config {name!r}: not a preset ({', '.join(PRESETS)}) nor a .json file")
 
@@ -168,6 +168,9 @@ def resolve_model_type(a: PretrainArgs, resumed: str | None = None) -> PretrainA
             found = json.loads(Path(a.config).read_text(encoding="utf-8")).get("model_type")
         except (OSError, ValueError, AttributeError):
             found = None  # reading it again in build_model says what is wrong
+        if found is not None and found not in PRETRAIN_MODEL_TYPES:
+            raise PretrainError(f"{a.config}: model_type is {found!r}; bertkit pretrain trains {known} models: "
+                                "give a config of one of them (or a preset)")
         if found is not None and found != model_type:
             raise PretrainError(f"{a.config}: model_type is {found!r} but this run pretrains {model_type}; "
                                 f"pass --model-type {found} (or drop model_type from the file)")

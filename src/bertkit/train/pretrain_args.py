@@ -84,10 +84,12 @@ class PretrainArgs:
 
 @dataclass
 class FillMaskArgs:
-    """Predict the [MASK] tokens of a text: the top-k tokens with their probabilities."""
-    text: str = _arg("", "text with one or more [MASK] tokens", positional=True)
-    model: str = _arg("", "model folder with an MLM head (BertForPreTraining or BertForMaskedLM)")
-    top_k: int = _arg(5, "how many tokens per [MASK]")
+    """Predict the masked tokens of a text ([MASK] for BERT and DistilBERT, <mask> for RoBERTa): the top-k
+    tokens with their probabilities."""
+    text: str = _arg("", "text with one or more mask tokens ([MASK], or <mask> for RoBERTa)", positional=True)
+    model: str = _arg("", "model folder with an MLM head, of any family (e.g. the model/ folder of "
+                          "`bertkit pretrain`)")
+    top_k: int = _arg(5, "how many tokens per mask")
     json: bool = _arg(False, "print JSON instead of a table")
 
 
@@ -124,6 +126,6 @@ def fill_mask_command(a: FillMaskArgs) -> None:
         return
     for i, preds in enumerate(results):
         if len(results) > 1:
-            print(f"[MASK] #{i + 1}")
+            print(f"mask #{i + 1}")
         for p in preds:
             print(f"  {p['score']:.4f}  {p['token_str']:<15} {p['sequence']}")
