@@ -127,9 +127,7 @@ class PretrainedConfig:
             raise ConfigError(f"{self._name('hidden_size')} {self.hidden_size} is not a multiple of "
                               f"{self._name('num_attention_heads')} {self.num_attention_heads}")
         for name in ("hidden_dropout_prob", "attention_probs_dropout_prob"):
-            p = getattr(self, name)
-            if not isinstance(p, (int, float)) or isinstance(p, bool) or not 0.0 <= p < 1.0:
-                raise ConfigError(f"{self._name(name)} must be in [0, 1), got {p!r}")
+            _check_probability(self._name(name), getattr(self, name))
         if self.hidden_act not in ACTIVATIONS:
             raise ConfigError(f"{self._name('hidden_act')} {self.hidden_act!r} is not supported; "
                               f"use one of {', '.join(ACTIVATIONS)}")
@@ -319,9 +317,7 @@ class DistilBertConfig(PretrainedConfig):
     def validate(self) -> None:
         super().validate()
         for name in ("qa_dropout", "seq_classif_dropout"):
-            p = getattr(self, name)
-            if not isinstance(p, (int, float)) or isinstance(p, bool) or not 0.0 <= p < 1.0:
-                raise ConfigError(f"{name} must be in [0, 1), got {p!r}")
+            _check_probability(name, getattr(self, name))
         if self.sinusoidal_pos_embds and self.dim % 2:
             raise ConfigError(f"sinusoidal_pos_embds needs an even dim, got {self.dim}")
 
@@ -350,6 +346,12 @@ def _field_names(cls: type) -> frozenset[str]:
     if cls not in _FIELDS:
         _FIELDS[cls] = frozenset(f.name for f in fields(cls))
     return _FIELDS[cls]
+
+
+def _check_probability(name: str, p: Any) -> None:
+    """A dropout rate: a number in [0, 1); ConfigError naming the field otherwise."""
+    if not isinstance(p, (int, float)) or isinstance(p, bool) or not 0.0 <= p < 1.0:
+        raise ConfigError(f"{name} must be in [0, 1), got {p!r}")
 
 
 def _default_labels(n: int) -> dict[int, str]:

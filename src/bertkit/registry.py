@@ -18,9 +18,11 @@ from .errors import CheckpointError, ConfigError
 from .models import MODELS
 from .tokenization.auto import TOKENIZER_FOR_MODEL_TYPE
 
-# the heads every family offers (transformers' AutoModel* names, without the prefix)
-TASKS = ("base", "pretraining", "masked-lm", "sequence-classification", "token-classification",
-         "question-answering")
+# every head a family offers → the suffix of its class name after the family's prefix ("Bert" + "ForMaskedLM");
+# "pretraining" differs by family and is given in FAMILIES
+HEAD_SUFFIXES = {"base": "Model", "masked-lm": "ForMaskedLM", "sequence-classification": "ForSequenceClassification",
+                 "token-classification": "ForTokenClassification", "question-answering": "ForQuestionAnswering"}
+TASKS = ("base", "pretraining", *list(HEAD_SUFFIXES)[1:])
 
 
 @dataclass(frozen=True)
@@ -38,9 +40,7 @@ class Family:
 
 
 def _family(model_type: str, prefix: str, pretraining: str) -> Family:
-    names = {"base": "Model", "pretraining": pretraining, "masked-lm": "ForMaskedLM",
-             "sequence-classification": "ForSequenceClassification",
-             "token-classification": "ForTokenClassification", "question-answering": "ForQuestionAnswering"}
+    names = {**HEAD_SUFFIXES, "pretraining": pretraining}
     return Family(model_type, CONFIGS[model_type], {t: MODELS[prefix + n] for t, n in names.items()},
                   TOKENIZER_FOR_MODEL_TYPE[model_type])
 
