@@ -26,7 +26,7 @@ from typing import Any, Mapping, Sequence
 
 from ..errors import TokenizerError
 from .encoding import (TOKENIZER_FILE, AddedToken, PreTrainedTokenizer, TokenizerTypeError, _as_added_token,
-                       _id_list, _rust_added_tokens)
+                       _id_list, _rust_added_tokens, vocab_argument)
 
 VOCAB_JSON = "vocab.json"
 MERGES_FILE = "merges.txt"
@@ -155,19 +155,10 @@ class RobertaTokenizer(PreTrainedTokenizer):
                  padding_side: str = "right", truncation_side: str = "right",
                  model_input_names: Sequence[str] | None = None, split_special_tokens: bool = False,
                  _source: str | None = None):
-        if isinstance(vocab_file_or_dict, Mapping):
-            where = _source or "the vocabulary dict"
-            vocab = dict(vocab_file_or_dict)
+        vocab, where, given = vocab_argument("RobertaTokenizer", vocab_file_or_dict, "vocab.json", load_vocab_json,
+                                             _source)
+        if given:  # a file is checked as it is read
             _check_vocab(vocab, where)
-        elif isinstance(vocab_file_or_dict, (str, os.PathLike)):
-            path = Path(vocab_file_or_dict)
-            if path.is_dir():
-                raise TokenizerError(f"{path} is a folder; use RobertaTokenizer.from_pretrained({str(path)!r})")
-            where = str(path)
-            vocab = load_vocab_json(path)
-        else:
-            raise TokenizerTypeError(f"vocab_file_or_dict must be a path to vocab.json or a dict, "
-                                     f"not {type(vocab_file_or_dict).__name__}")
         if isinstance(merges_file_or_list, (str, os.PathLike)):
             merges = load_merges(merges_file_or_list)
         elif isinstance(merges_file_or_list, Sequence):

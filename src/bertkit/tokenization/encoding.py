@@ -47,7 +47,7 @@ import warnings
 from itertools import chain
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, NamedTuple, Sequence
+from typing import Any, Callable, Iterable, Mapping, NamedTuple, Sequence
 
 from ..errors import TokenizerError
 from ..io import atomic_write_text, writing
@@ -779,6 +779,22 @@ class BatchEncoding(dict):
 
 
 # ---------------------------------------------------------------------------------------------------------
+def vocab_argument(tokenizer: str, value: Any, file_name: str, load: Callable[[Path], dict[str, int]],
+                   source: str | None = None) -> tuple[dict[str, int], str, bool]:
+    """The vocabulary a tokenizer's constructor was given: a {token: id} mapping, or a path to its
+    `file_name` read by `load`. Returns (vocab, where it came from, whether it was a mapping). A folder is
+    a TokenizerError pointing `tokenizer`.from_pretrained at it; anything else a TokenizerTypeError."""
+    if isinstance(value, Mapping):
+        return dict(value), source or "the vocabulary dict", True
+    if isinstance(value, (str, os.PathLike)):
+        path = Path(value)
+        if path.is_dir():
+            raise TokenizerError(f"{path} is a folder; use {tokenizer}.from_pretrained({str(path)!r})")
+        return load(path), str(path), False
+    raise TokenizerTypeError(f"vocab_file_or_dict must be a path to {file_name} or a dict, "
+                             f"not {type(value).__name__}")
+
+
 def _read_json(path: Path) -> dict:
     try:
         with open(path, encoding="utf-8") as f:

@@ -62,7 +62,7 @@ from ..errors import TokenizerError
 from ._unicode import _WORD_RE, _is_chinese_char, _is_control, _is_nonspacing_mark, _is_whitespace, _lower, _nfd
 from .encoding import (TOKENIZER_FILE, AddedToken, PreTrainedTokenizer, TokenizerTypeError, _AddedMatcher,
                        _Encoding, _FastEngine, _join, _merge, _pad, _Padding, _plan_truncation, _special_row,
-                       _Truncation, _truncate_to, _describe, _rust_added_tokens)
+                       _Truncation, _truncate_to, _describe, _rust_added_tokens, vocab_argument)
 
 VOCAB_FILE = "vocab.txt"
 DEFAULT_SPECIALS = {"pad_token": "[PAD]", "unk_token": "[UNK]", "cls_token": "[CLS]",
@@ -446,18 +446,7 @@ class BertTokenizer(PreTrainedTokenizer):
                  padding_side: str = "right", truncation_side: str = "right",
                  model_input_names: Sequence[str] | None = None, split_special_tokens: bool = False,
                  _source: str | None = None):
-        if isinstance(vocab_file_or_dict, Mapping):
-            where = _source or "the vocabulary dict"
-            vocab = dict(vocab_file_or_dict)
-        elif isinstance(vocab_file_or_dict, (str, os.PathLike)):
-            path = Path(vocab_file_or_dict)
-            if path.is_dir():
-                raise TokenizerError(f"{path} is a folder; use {type(self).__name__}.from_pretrained({str(path)!r})")
-            where = str(path)
-            vocab = load_vocab(path)
-        else:
-            raise TokenizerTypeError(f"vocab_file_or_dict must be a path to vocab.txt or a dict, "
-                                     f"not {type(vocab_file_or_dict).__name__}")
+        vocab, where, _ = vocab_argument(type(self).__name__, vocab_file_or_dict, "vocab.txt", load_vocab, _source)
         if engine not in ("fast", "python"):
             raise TokenizerError(f"engine={engine!r}: use 'fast' (Rust tokenizers) or 'python' (the reference)")
         for name, flag in (("do_lower_case", do_lower_case), ("tokenize_chinese_chars", tokenize_chinese_chars)):
