@@ -86,45 +86,38 @@ def sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def fetch(a: Archive) -> Path:
-    """Download one archive into the cache (if absent) and check its sha256."""
+def _fetch(spec: str, filename: str, expected: str, tool: str, command) -> Path:
+    """Run `command(tmp)` (a list of arguments, run in `tmp`), which must leave `filename` in the temporary
+    folder `tmp`, once: the file is kept in the cache, keyed by its sha256, and checked on every run."""
     DL.mkdir(parents=True, exist_ok=True)
-    path = DL / a.filename
+    path = DL / filename
     if not path.exists():
-        print(f"downloading {a.spec}", flush=True)
+        print(f"downloading {spec}", flush=True)
         with tempfile.TemporaryDirectory(dir=DL) as tmp:
-            cmd = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--dest", tmp, a.spec]
-            cmd += ["--only-binary", ":all:", "--python-version", "3.11",
-                    "--platform", "manylinux_2_28_x86_64"] if a.binary else ["--no-binary", ":all:"]
-            subprocess.run(cmd, check=True)
-            got = Path(tmp) / a.filename
+            subprocess.run(command(tmp), cwd=tmp, check=True, stdout=subprocess.DEVNULL)
+            got = Path(tmp) / filename
             if not got.exists():
-                raise SystemExit(f"pip download {a.spec} gave {os.listdir(tmp)}, expected {a.filename}")
+                raise SystemExit(f"{tool} {spec} gave {os.listdir(tmp)}, expected {filename}")
             os.replace(got, path)
     digest = sha256(path)
-    if digest != a.sha256:
+    if digest != expected:
         path.unlink()
-        raise SystemExit(f"{path}: sha256 {digest} does not match the recorded {a.sha256}; removed it, run again")
+        raise SystemExit(f"{path}: sha256 {digest} does not match the recorded {expected}; removed it, run again")
     return path
+
+
+def fetch(a: Archive) -> Path:
+    """Download one archive with pip into the cache (if absent) and check its sha256."""
+    def command(tmp: str) -> list[str]:
+        cmd = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--dest", tmp, a.spec]
+        return cmd + (["--only-binary", ":all:", "--python-version", "3.11", "--platform", "manylinux_2_28_x86_64"]
+                      if a.binary else ["--no-binary", ":all:"])
+    return _fetch(a.spec, a.filename, a.sha256, "pip download", command)
 
 
 def fetch_npm(p: NpmPackage) -> Path:
     """`npm pack` one pinned npm package (the registry's tarball) into the cache (if absent), check its sha256."""
-    DL.mkdir(parents=True, exist_ok=True)
-    path = DL / p.filename
-    if not path.exists():
-        print(f"downloading {p.spec}", flush=True)
-        with tempfile.TemporaryDirectory(dir=DL) as tmp:
-            subprocess.run(["npm", "pack", "--silent", p.spec], cwd=tmp, check=True, stdout=subprocess.DEVNULL)
-            got = Path(tmp) / p.filename
-            if not got.exists():
-                raise SystemExit(f"npm pack {p.spec} gave {os.listdir(tmp)}, expected {p.filename}")
-            os.replace(got, path)
-    digest = sha256(path)
-    if digest != p.sha256:
-        path.unlink()
-        raise SystemExit(f"{path}: sha256 {digest} does not match the recorded {p.sha256}; removed it, run again")
-    return path
+    return _fetch(p.spec, p.filename, p.sha256, "npm pack", lambda tmp: ["npm", "pack", "--silent", p.spec])
 
 
 def publish(tmp: Path, dest: Path) -> None:
