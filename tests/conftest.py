@@ -110,6 +110,16 @@ def one_thread():
     torch.set_num_threads(before)
 
 
+@pytest.fixture
+def keep_threads():
+    """Restore the torch thread count after a test: pretrain() sets it for the whole process. A module
+    opts in with `pytestmark = pytest.mark.usefixtures("keep_threads")`."""
+    import torch
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
 # -- parallel runs (make test runs `pytest -n 2`): one torch thread per worker, so that two workers on two
 #    cores do not each start a thread per core and slow each other down
 if os.environ.get("PYTEST_XDIST_WORKER"):

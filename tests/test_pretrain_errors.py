@@ -14,15 +14,10 @@ from bertkit.train import pretrain as pretrain_mod
 from bertkit.train.pretrain import PretrainError, pretrain
 from bertkit.train.pretrain_args import PretrainArgs
 
+pytestmark = pytest.mark.usefixtures("keep_threads")  # pretrain() sets the thread count
+
 TINY = {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64,
         "max_position_embeddings": 64}
-
-
-@pytest.fixture(autouse=True)
-def _keep_threads():
-    n = torch.get_num_threads()  # pretrain() sets the thread count of this process
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture(scope="module")

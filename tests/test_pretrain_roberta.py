@@ -12,6 +12,8 @@ from bertkit.data.masking import IGNORE, Masker, MaskingConfig
 from bertkit.data.pretraining import ExampleConfig, ExampleStream, collate
 from bertkit.errors import BertkitError, TrainError
 
+pytestmark = pytest.mark.usefixtures("keep_threads")  # pretrain() sets the thread count
+
 V, PAD, UNK, CLS, SEP, MASK = 1000, 0, 1, 2, 3, 4
 SPECIAL = [PAD, UNK, CLS, SEP, MASK]
 
@@ -135,13 +137,6 @@ def test_cross_documents_needs_no_nsp():
 
 TINY = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64,
         "max_position_embeddings": 40}
-
-
-@pytest.fixture(autouse=True)
-def _keep_threads():
-    n = torch.get_num_threads()  # pretrain() sets the thread count of this process
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture(scope="module")
