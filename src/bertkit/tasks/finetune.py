@@ -140,11 +140,11 @@ def load_tokenizer(folder, task: str | None = None):
     """The folder's tokenizer (AutoTokenizer). For NER a byte-level BPE tokenizer gets add_prefix_space:
     NER reads words one by one, and each must be cut as a word inside a text is, after a space ("ĠLondon",
     not "London"), as `transformers`' run_ner loads RoBERTa's tokenizer."""
-    from ..tokenization import AutoTokenizer
-    tok = AutoTokenizer.from_pretrained(folder)
-    if task == "ner" and getattr(tok, "add_prefix_space", None) is False:
-        tok = type(tok).from_pretrained(folder, add_prefix_space=True)
-    return tok
+    from ..tokenization import RobertaTokenizer
+    from ..tokenization.auto import tokenizer_class_for
+    cls = tokenizer_class_for(folder)
+    byte_level = issubclass(cls, RobertaTokenizer)
+    return cls.from_pretrained(folder, **({"add_prefix_space": True} if task == "ner" and byte_level else {}))
 
 
 def finetune(a: FinetuneArgs, tokenizer=None) -> dict:
