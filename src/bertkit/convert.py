@@ -128,13 +128,9 @@ def convert_command(a: ConvertArgs) -> None:
     fresh: list = []
     teacher = AutoModelForPreTraining.from_pretrained(a.source, fresh=fresh)
     if any(name.startswith("cls.predictions.") for name in fresh):  # no MLM head: the bare encoder, or
-        from .registry import AutoModel, AutoModelForQuestionAnswering, AutoModelForSequenceClassification
-        from .registry import AutoModelForTokenClassification
         arch = (config.architectures or [""])[0]  # the fine-tuned head, which --to bert keeps
-        auto = {"BertForSequenceClassification": AutoModelForSequenceClassification,
-                "BertForTokenClassification": AutoModelForTokenClassification,
-                "BertForQuestionAnswering": AutoModelForQuestionAnswering}.get(arch, AutoModel)
-        teacher = auto.from_pretrained(a.source)
+        heads = {c.__name__: c for task, c in family("bert").models.items() if task != "pretraining"}
+        teacher = heads.get(arch, heads["BertModel"]).from_pretrained(a.source, config=config)
     tok = family(a.to).tokenizer.from_pretrained(a.source)  # BERT's WordPiece files, as the target's class
     student = convert_model(teacher, a.to, layers)
     with atomic_dir(a.out) as tmp:
