@@ -279,10 +279,15 @@ class RobertaConfig(BertConfig):
     def max_sequence_length(self) -> int:
         return self.max_position_embeddings - self.pad_token_id - 1
 
+    @staticmethod
+    def released_defaults(pad_token_id: int = 1) -> dict[str, Any]:
+        """What the released RoBERTa models set where `transformers`' defaults are BERT's: one segment,
+        LayerNorm eps 1e-5, and positions for 512 tokens after the pad id (514 for pad 1)."""
+        return dict(type_vocab_size=1, layer_norm_eps=1e-5, max_position_embeddings=512 + pad_token_id + 1)
+
     @classmethod
     def preset(cls, name: str, **overrides) -> "RobertaConfig":
-        pad = overrides.get("pad_token_id", 1)
-        defaults = dict(type_vocab_size=1, layer_norm_eps=1e-5, max_position_embeddings=512 + pad + 1)
+        defaults = cls.released_defaults(overrides.get("pad_token_id", 1))
         return super().preset(name, **{**defaults, **overrides})
 
 

@@ -35,7 +35,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from ..config import PRESETS, BertConfig, ConfigError, PretrainedConfig
+from ..config import PRESETS, BertConfig, ConfigError, PretrainedConfig, RobertaConfig
 from ..data.corpus import PrepareConfig, TokenCorpus, prepare_corpus
 from ..errors import CheckpointError, TrainError
 from ..data.masking import Masker, MaskingConfig, continuation_table
@@ -200,7 +200,7 @@ def _family_config(a: PretrainArgs, vocab_size: int, tok) -> object:
             fields.pop("model_type", None)
             pad = fields.get("pad_token_id", tok.pad_token_id if tok is not None else 1)
             # what the file leaves out is the recipe's (RoBERTa's presets), not transformers' BERT-like defaults
-            recipe = {"type_vocab_size": 1, "layer_norm_eps": 1e-5, "max_position_embeddings": 512 + pad + 1}
+            recipe = RobertaConfig.released_defaults(pad)
             config = _registry().AutoConfig.for_model(a.model_type, **{**recipe, **fields})
         if "vocab_size" in fields and config.vocab_size != vocab_size:
             raise PretrainError(f"{a.config}: vocab_size is {config.vocab_size}, but the tokenizer has "
