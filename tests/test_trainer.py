@@ -159,14 +159,13 @@ def test_schedules_match_transformers_and_wsd_holds_the_peak():
 def test_auto_bf16_only_where_its_matmul_is_faster(monkeypatch, bf16_speed, expected):
     """`bf16=None` (the default) picks bf16 autocast only where a bf16 matmul beats fp32 by 1.2×:
     AVX-512 BF16 without AMX runs it slower than fp32, and there fp32 must win."""
-    from bertkit.train import pretrain, trainer
     from bertkit.train import precision
     monkeypatch.setattr(precision, "bf16_supported", lambda device: True)
     monkeypatch.setattr(precision, "matmul_peak",
                         lambda dtype, device, seconds=0.3: 100.0 * (bf16_speed if dtype == torch.bfloat16 else 1.0))
-    trainer.bf16_pays.cache_clear()
+    precision.bf16_pays.cache_clear()
     try:
-        assert trainer.bf16_pays(torch.device("cpu")) is expected
-        assert pretrain._resolve_dtype("auto", torch.device("cpu")) == ("bf16" if expected else "fp32")
+        assert precision.bf16_pays(torch.device("cpu")) is expected
+        assert precision.resolve_dtype("auto", torch.device("cpu")) == ("bf16" if expected else "fp32")
     finally:
-        trainer.bf16_pays.cache_clear()
+        precision.bf16_pays.cache_clear()

@@ -67,7 +67,13 @@ class FinetuneArgs:
     max_query_length: int = _arg(64, "qa: questions longer than this many tokens are truncated (and counted)")
     max_answer_length: int = _arg(30, "qa: longest answer in tokens")
     null_threshold: float = _arg(0.0, "qa (SQuAD 2.0): answer '' when null score − best span > this")
-    fp32: bool = _arg(False, "train in fp32 (default: bf16 autocast where it is faster than fp32 on this hardware)")
+    dtype: str = _arg("auto", "auto (bf16 autocast where it is faster than fp32 on this hardware), bf16, fp16 "
+                      "(CUDA only, with a gradient scaler) or fp32", choices=("auto", "bf16", "fp16", "fp32"))
+    fp32: bool = _arg(False, "the same as --dtype fp32")
+    resume: bool = _arg(False, "continue the interrupted run of --out (its checkpoint is in <out>.partial) exactly "
+                        "where it stopped; give the same options as the first time")
+    save_every: int = _arg(0, "write a checkpoint every N optimizer steps (0 = after each evaluation); "
+                           "Ctrl-C and SIGTERM also write one")
     seed: int = _arg(42, "seed of the head initialisation, dropout and batch order")
     eval_every: int = _arg(0, "evaluate every N optimizer steps (0 = each epoch)")
     patience: int = _arg(0, "stop after N evaluations without improvement (0 = never)")
@@ -154,26 +160,28 @@ def finetune(a: FinetuneArgs, tokenizer=None) -> dict:
     from ..train.optim import OptimConfig
     from ..train.trainer import OutputFolder, TrainConfig, train
 
+    from ..train.precision import resolve_dtype
     a = _resolve(a)  # checks --max-length against the model's positions
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dtype = resolve_dtype("fp32" if a.fp32 else a.dtype, device)  # fp16 without CUDA: said before any work
     task = {"classify": _Classify, "ner": _Ner, "qa": _QA}[a.task](a)
     task.read()  # every input file is checked before anything is written
     tok = tokenizer or load_tokenizer(a.model, a.task)
     torch.manual_seed(a.seed)  # the fresh head's initialisation
     task.build(tok)
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     task.module.to(device)
     optim = OptimConfig(lr=a.lr, weight_decay=a.weight_decay, warmup=a.warmup)
-    cfg = TrainConfig(out=a.out, epochs=a.epochs, grad_accum=a.grad_accum, bf16=False if a.fp32 else None,
+    cfg = TrainConfig(out=a.out, epochs=a.epochs, grad_accum=a.grad_accum, dtype=dtype,
                       seed=a.seed, eval_every=a.eval_every, metric=task.metric, greater_is_better=True,
-                      patience=a.patience, progress=not a.quiet)
-    folder = OutputFolder(a.out)
+                      patience=a.patience, progress=not a.quiet, resume=a.resume, save_every=a.save_every)
+    folder = OutputFolder(a.out, resume=a.resume)
     try:
         summary = train(task.module, task.batches, task.evaluate if task.dev else None,
                         lambda m, d: task.save(tok, d), optim, cfg, folder=folder)
         summary.update(getattr(task, "notes", {}))
         if task.test:
-            from ..train.precision import autocast_for
-            with torch.no_grad(), autocast_for(device, cfg.bf16):
+            from ..train.precision import autocast
+            with torch.no_grad(), autocast(device, dtype):
                 result = task.evaluate(task.module, split="test", folder=folder.tmp)
             (folder.tmp / "test_metrics.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
             summary["test"] = {k: v for k, v in result.items() if isinstance(v, (int, float))}

@@ -57,3 +57,32 @@ def autocast_for(device: torch.device, bf16: bool | None):
     if bf16 and bf16_supported(device):
         return torch.autocast(device.type, dtype=torch.bfloat16)
     return nullcontext()
+
+
+DTYPES = ("auto", "bf16", "fp16", "fp32")
+
+
+def resolve_dtype(name: str, device: torch.device, option: str = "--dtype") -> str:
+    """The precision a run trains in: fp32, bf16 or fp16 (`auto`: bf16 where it pays here, else fp32).
+
+    fp16 is autocast with a gradient scaler (torch.amp.GradScaler: fp16's 5-bit exponent underflows small
+    gradients without one), on CUDA only: a CPU has no fast fp16 matmul, so asking for it elsewhere is an
+    OptionError rather than a silent fallback."""
+    from ..errors import OptionError
+    if name not in DTYPES:
+        raise OptionError(f"{option} {name!r}: use one of {', '.join(DTYPES)}")
+    if name == "auto":
+        return "bf16" if bf16_pays(device) else "fp32"
+    if name == "fp16" and device.type != "cuda":
+        raise OptionError(f"{option} fp16: needs a CUDA GPU (fp16 autocast with a gradient scaler), and this "
+                          f"run is on {device.type}; use {option} bf16 or fp32")
+    if name == "bf16" and not bf16_supported(device):
+        raise OptionError(f"{option} bf16: this {device.type} has no bfloat16 support; use {option} fp32")
+    return name
+
+
+def autocast(device: torch.device, dtype: str):
+    """The autocast context of a resolved precision: bf16 or fp16 matmuls over fp32 weights, or none."""
+    if dtype == "fp32":
+        return nullcontext()
+    return torch.autocast(device.type, dtype=torch.bfloat16 if dtype == "bf16" else torch.float16)

@@ -1,27 +1,32 @@
-"""One training loop for every task. It knows nothing of BERT: a model is any nn.Module whose output
-has `.loss` when called as `model(**batch)`; batches come from a function of the epoch; evaluation is
-a callback returning a dict of metrics.
+"""Fine-tuning on the one loop (train/loop.py). It knows nothing of BERT: a model is any nn.Module whose
+output has `.loss` when called as `model(**batch)`; batches come from a function of the epoch; evaluation
+is a function returning a dict of metrics.
 
     optimizer  AdamW, no weight decay on biases and LayerNorm (train/optim.py)
     schedule   warmup, then linear (or cosine) decay, per optimizer step
     steps      gradient accumulation over `grad_accum` batches, clipped to `max_grad_norm`
-    precision  bf16 autocast where it is faster than fp32 on this hardware; fp32 master weights
+    precision  bf16 autocast where it is faster than fp32 on this hardware (or as `dtype` says; fp16 with
+               a gradient scaler on CUDA); fp32 master weights
     evaluation every epoch, or every `eval_every` optimizer steps
-    best       the weights with the best `metric` are kept (in memory) and restored at the end;
-               `patience` evaluations without improvement stop the run early
-    output     `out/` is built in a temporary folder beside it and renamed into place at the end, so an
-               error never leaves a partial folder: it holds whatever `save(model, folder)` writes,
+    best       the weights with the best `metric` are kept and restored at the end; `patience`
+               evaluations without improvement stop the run early
+    output     `out/` is built in `<out>.partial` beside it and renamed into place at the end, so an
+               error never leaves a half-written output: it holds whatever `save(model, folder)` writes,
                metrics.jsonl (one JSON object per log line) and curves.png (training curves)
+    resume     a checkpoint in `<out>.partial` after each evaluation (or every `save_every` steps) and on
+               SIGINT/SIGTERM; `resume=True` continues from it exactly (bitwise in fp32 on a CPU)
 
 Randomness is explicit: `seed` seeds a torch.Generator handed to `batches(epoch, generator)`, and the
-global torch RNG (which dropout draws from) is seeded once at the start.
+global torch RNG (which dropout draws from) is seeded once at the start; both are in the checkpoint.
 """
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
 import shutil
+import sys
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -31,9 +36,13 @@ import torch
 from torch import nn
 
 from ..errors import TrainError
-from ..io import make_temp_dir, replace_dir, writing
+from ..io import check_replaceable, replace_dir, writing
+from .loop import (BestWeights, Callback, CheckpointIO, Loop, LoopConfig, MetricsLog, StepBatches,
+                   read_metrics)
 from .optim import OptimConfig, make_optimizer, make_scheduler
-from .precision import autocast_for, bf16_pays, bf16_supported, matmul_peak  # noqa: F401  (pretrain imports them here)
+from .precision import autocast_for, bf16_supported, resolve_dtype  # noqa: F401
+
+CHECKPOINT = "checkpoint.pt"
 
 
 @dataclass
@@ -50,25 +59,55 @@ class TrainConfig:
     max_grad_norm: float = 1.0
     log_every: int = 10  # optimizer steps between training-loss lines in metrics.jsonl
     progress: bool = True
+    dtype: str = "auto"  # auto, bf16, fp16 (CUDA), fp32; `bf16` (when not None) decides under auto
+    resume: bool = False  # continue the interrupted run in <out>.partial exactly
+    save_every: int = 0  # optimizer steps between checkpoints; 0 = after each evaluation
 
 
 class OutputFolder:
-    """A temporary folder beside `out`, renamed onto it by `commit()`, removed by `discard()`."""
+    """The run's working folder `<out>.partial` beside `out`, renamed onto it by `commit()`.
 
-    def __init__(self, out: str | os.PathLike):
+    It holds the checkpoint while the run goes (so `--resume` finds it after a crash or a signal) and the
+    outputs as they are written; `discard()` removes it unless it holds a checkpoint to resume from."""
+
+    def __init__(self, out: str | os.PathLike, resume: bool = False):
         self.out = Path(out)
-        self.tmp = make_temp_dir(self.out)  # WriteError naming `out` if it cannot be made
+        self.tmp = partial_dir(self.out)
+        ckpt = self.tmp / CHECKPOINT
+        if resume and not ckpt.is_file():
+            raise TrainError(f"--resume: {ckpt} does not exist, so there is no interrupted run of --out "
+                             f"{self.out} to continue; start without --resume")
+        if not resume:
+            if ckpt.exists():
+                raise TrainError(f"{self.tmp} holds an interrupted run (checkpoint.pt); continue it with --resume, "
+                                 "or delete that folder to start over")
+            check_replaceable(self.out)
+            shutil.rmtree(self.tmp, ignore_errors=True)  # a leftover without a checkpoint: nothing to keep
+            with writing(self.out):
+                if self.out.exists() and not self.out.is_dir():
+                    raise FileExistsError(errno.EEXIST, "a file of that name exists", str(self.out))
+                self.tmp.mkdir(parents=True)
 
     def writing(self):
         """A context in which a failed write (OSError) is a WriteError naming the output folder."""
         return writing(self.out)
 
     def commit(self) -> Path:
-        """Rename the temporary folder onto `out` (an old `out` is replaced); WriteError if that fails."""
+        """Rename the working folder onto `out` (an old `out` is replaced) without its checkpoint; WriteError
+        if that fails."""
+        (self.tmp / CHECKPOINT).unlink(missing_ok=True)
         return replace_dir(self.tmp, self.out)
 
     def discard(self) -> None:
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        """Remove the working folder, unless it holds a checkpoint: then `--resume` continues from it."""
+        if not (self.tmp / CHECKPOINT).exists():
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def partial_dir(out: str | os.PathLike) -> Path:
+    """`<out>.partial`: where a fine-tuning run works until it is complete."""
+    out = Path(out).absolute()
+    return out.with_name(out.name + ".partial")
 
     def __enter__(self) -> "OutputFolder":
         return self
@@ -78,133 +117,162 @@ class OutputFolder:
             self.discard()
 
 
-def _to(batch: dict, device: torch.device) -> dict:
-    return {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
+class EpochSource:
+    """Fine-tuning's batches: `batches(epoch, generator)` gives an epoch's batches (shuffled by the
+    generator), `accum` consecutive ones make an optimizer step (the last step of an epoch may take fewer).
+    Its position is (epoch, index) plus the generator's state at the start of the epoch, so a resumed run
+    draws the same permutation again."""
+
+    def __init__(self, batches: Callable[[int, torch.Generator], Sequence[dict]], accum: int, seed: int):
+        self.fn, self.accum = batches, accum
+        self.gen = torch.Generator().manual_seed(seed)
+        self.epoch, self.index = 0, 0
+        self.gen_state = self.gen.get_state()
+        self.current = batches(0, self.gen)
+        self.per_epoch = math.ceil(len(self.current) / accum)
+
+    def next_step(self) -> StepBatches:
+        if self.index >= len(self.current):
+            self.epoch, self.index = self.epoch + 1, 0
+            self.gen_state = self.gen.get_state()
+            self.current = self.fn(self.epoch, self.gen)
+        group = list(self.current[self.index:self.index + self.accum])
+        self.index += len(group)
+        done = self.epoch * self.per_epoch + math.ceil(self.index / self.accum)
+        return StepBatches(group, done / self.per_epoch, self.index >= len(self.current))
+
+    def state_dict(self) -> dict:
+        return {"epoch": self.epoch, "index": self.index, "gen_state": self.gen_state}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.epoch, self.index = int(state["epoch"]), int(state["index"])
+        self.gen_state = state["gen_state"]
+        self.gen.set_state(self.gen_state)
+        self.current = self.fn(self.epoch, self.gen)
 
 
-def _better(new: float, best: float | None, greater: bool) -> bool:
-    if best is None or (isinstance(best, float) and math.isnan(best)):
-        return True
-    return new > best if greater else new < best
+class EvaluateAndKeepBest(Callback):
+    """Fine-tuning's evaluation: every epoch (or every `eval_every` steps, and once at the end), log the
+    metrics, keep the weights with the best `metric`, stop after `patience` evaluations without
+    improvement. After an evaluation the loop writes a checkpoint (when `save_every` is 0)."""
+
+    name = "best"
+
+    def __init__(self, evaluate, cfg: TrainConfig, log: MetricsLog):
+        self.evaluate, self.cfg, self.log = evaluate, cfg, log
+        self.best = BestWeights(cfg.greater_is_better)
+
+    def _due(self, loop: Loop) -> bool:
+        if self.cfg.eval_every:
+            return loop.step % self.cfg.eval_every == 0 or loop.step >= loop.cfg.steps
+        return loop.epoch_end or loop.step >= loop.cfg.steps
+
+    def on_step_end(self, loop: Loop, metrics: dict) -> None:
+        if self.evaluate is None or not self._due(loop):
+            return
+        model = loop.model
+        model.eval()
+        with torch.no_grad(), loop.autocast():
+            result = self.evaluate(model)
+        model.train()
+        score = result.get(self.cfg.metric)
+        if score is None:
+            raise KeyError(f"evaluate() returned no {self.cfg.metric!r} (it returned {', '.join(result)})")
+        improved = self.best.offer(score, loop.step, model)
+        self.log.write({"event": "eval", "step": loop.step, "epoch": round(loop.epoch, 4), **_scalars(result),
+                        "best": improved})
+        loop.bar.write(f"eval step {loop.step} (epoch {loop.epoch:.2f}): "
+                       + ", ".join(f"{k} {v:.4f}" for k, v in _scalars(result).items()) + (" *" if improved else ""))
+        if self.cfg.patience and self.best.bad_evals >= self.cfg.patience and loop.step < loop.cfg.steps:
+            loop.stop_reason = "early_stop"
+        if not self.cfg.save_every:
+            loop.save_now = True
+
+    def state_dict(self) -> dict:
+        return self.best.to_dict()
+
+    def load_state_dict(self, state: dict) -> None:
+        self.best.from_dict(state)
+
+
+def _check_resume(ckpt: dict, path: Path, cfg: TrainConfig, optim: OptimConfig, total: int) -> None:
+    """--resume continues the run the checkpoint was written by: the options that shape the run must match."""
+    saved = ckpt.get("run") or {}
+    now = json.loads(json.dumps(_run_options(cfg, optim, total)))
+    diff = [k for k in now if k in saved and saved[k] != now[k]]
+    if diff:
+        from ..errors import OptionError
+        parts = ", ".join(f"{k} {saved[k]!r} (this run: {now[k]!r})" for k in diff[:5])
+        raise OptionError(f"--resume: the run in {path.parent} was started with {parts}; resume with the run's "
+                          "own options, or start a new --out")
+
+
+def _run_options(cfg: TrainConfig, optim: OptimConfig, total: int) -> dict:
+    keep = {k: v for k, v in asdict(cfg).items() if k not in ("out", "resume", "progress", "log_every", "save_every")}
+    return {**keep, **{f"optim.{k}": v for k, v in asdict(optim).items()}, "total_steps": total}
 
 
 def train(model: nn.Module, batches: Callable[[int, torch.Generator], Sequence[dict]],
           evaluate: Callable[[nn.Module], dict] | None, save: Callable[[nn.Module, Path], None],
           optim: OptimConfig, cfg: TrainConfig, folder: OutputFolder | None = None) -> dict:
-    """Train `model`, keep the best weights, write the output folder; return a summary dict.
+    """Fine-tune `model` on the one loop (train/loop.py), keep the best weights, write the output folder;
+    return a summary dict.
 
     `batches(epoch, generator)` returns that epoch's batches (a sequence: its length sets the schedule).
     `evaluate(model)` returns metrics (higher or lower is better, as `cfg.greater_is_better` says).
     `save(model, folder)` writes the model (and tokenizer, labels...) into `folder`.
     If `folder` is given, the caller commits it (to add files after training); else it is committed here.
-    """
-    from tqdm.auto import tqdm
-
+    With `cfg.resume`, the run continues from the checkpoint in the folder's `.partial` twin exactly.
+    A SIGINT/SIGTERM writes a checkpoint there and raises SystemExit(128 + signal)."""
     torch.manual_seed(cfg.seed)
-    gen = torch.Generator().manual_seed(cfg.seed)
     device = next(model.parameters()).device
-    if cfg.bf16 is None:
-        cfg = replace(cfg, bf16=bf16_pays(device))
+    dtype = _dtype_of(cfg, device)
     own_folder = folder is None
-    folder = folder or OutputFolder(cfg.out)
+    folder = folder or OutputFolder(cfg.out, resume=cfg.resume)
     try:
-        epoch0 = batches(0, gen)
-        per_epoch = math.ceil(len(epoch0) / cfg.grad_accum)
-        if per_epoch == 0:
+        source = EpochSource(batches, cfg.grad_accum, cfg.seed)
+        if source.per_epoch == 0:
             raise TrainError("no training batches: the training file holds no examples; check --train")
-        total = max(1, math.ceil(per_epoch * cfg.epochs))
+        total = max(1, math.ceil(source.per_epoch * cfg.epochs))
         opt = make_optimizer(model, optim)
         sched = make_scheduler(opt, optim, total)
-        log_path = folder.tmp / "metrics.jsonl"
-        with writing(folder.out):
-            log = open(log_path, "w", encoding="utf-8")
-        history: list[dict] = []
-
-        def record(row: dict) -> None:
-            history.append(row)
-            with writing(folder.out):
-                log.write(json.dumps(row) + "\n")
-                log.flush()
-
-        record({"event": "config", "train": asdict(cfg), "optim": asdict(optim), "total_steps": total,
-                "steps_per_epoch": per_epoch, "bf16": bool(cfg.bf16 and bf16_supported(device))})
-        best, best_state, best_step, bad_evals = None, None, 0, 0
-        step, stop, t0 = 0, False, time.time()
-        bar = tqdm(total=total, desc="train", unit="step", disable=not cfg.progress, dynamic_ncols=True)
-        running, n_running = 0.0, 0
-
-        def run_eval(epoch_f: float) -> bool:
-            nonlocal best, best_state, best_step, bad_evals
-            if evaluate is None:
-                return False
-            model.eval()
-            with torch.no_grad(), autocast_for(device, cfg.bf16):
-                metrics = evaluate(model)
-            model.train()
-            score = metrics.get(cfg.metric)
-            if score is None:
-                raise KeyError(f"evaluate() returned no {cfg.metric!r} (it returned {', '.join(metrics)})")
-            improved = _better(score, best, cfg.greater_is_better)
-            if improved:
-                best, best_step, bad_evals = score, step, 0
-                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            else:
-                bad_evals += 1
-            record({"event": "eval", "step": step, "epoch": round(epoch_f, 4), **_scalars(metrics),
-                    "best": improved})
-            bar.write(f"eval step {step} (epoch {epoch_f:.2f}): "
-                      + ", ".join(f"{k} {v:.4f}" for k, v in _scalars(metrics).items())
-                      + (" *" if improved else ""))
-            return bool(cfg.patience and bad_evals >= cfg.patience)
-
-        model.train()
-        epoch = 0
-        while step < total and not stop:
-            epoch_batches = epoch0 if epoch == 0 else batches(epoch, gen)
-            for i, batch in enumerate(epoch_batches):
-                with autocast_for(device, cfg.bf16):
-                    out = model(**_to(batch, device))
-                loss = out.loss
-                if loss is None:
-                    raise ValueError("the model returned no loss: do the batches carry labels?")
-                (loss.float() / cfg.grad_accum).backward()
-                running += float(loss.detach())
-                n_running += 1
-                if (i + 1) % cfg.grad_accum and i + 1 != len(epoch_batches):
-                    continue
-                if cfg.max_grad_norm:
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
-                opt.step()
-                sched.step()
-                opt.zero_grad(set_to_none=True)
-                step += 1
-                bar.update(1)
-                if step % cfg.log_every == 0 or step == total:
-                    row = {"event": "train", "step": step, "epoch": round(step / per_epoch, 4),
-                           "loss": running / n_running, "lr": sched.get_last_lr()[0],
-                           "elapsed_s": round(time.time() - t0, 1)}
-                    record(row)
-                    bar.set_postfix(loss=f"{row['loss']:.4f}", lr=f"{row['lr']:.2e}")
-                    running, n_running = 0.0, 0
-                if cfg.eval_every and step % cfg.eval_every == 0:
-                    stop = run_eval(step / per_epoch)
-                if stop or step >= total:
-                    break
-            epoch += 1
-            if not cfg.eval_every and not stop:
-                stop = run_eval(step / per_epoch)
-        if cfg.eval_every and step % cfg.eval_every and not stop:
-            run_eval(step / per_epoch)
-        bar.close()
-        if best_state is not None:
-            model.load_state_dict(best_state)
-        model.eval()
-        summary = {"event": "done", "steps": step, "best_step": best_step, f"best_{cfg.metric}": best,
-                   "elapsed_s": round(time.time() - t0, 1), "stopped_early": bool(stop and step < total)}
-        record(summary)
-        with writing(folder.out):
+        ckpt_io = CheckpointIO(folder.tmp / CHECKPOINT)
+        resumed = ckpt_io.read() if cfg.resume else None
+        if resumed is not None:
+            _check_resume(resumed, ckpt_io.path, cfg, optim, total)
+        log = MetricsLog(folder.tmp / "metrics.jsonl", cfg.log_every)
+        best = EvaluateAndKeepBest(evaluate, cfg, log)
+        loop = Loop(model, TaskObjective(), source, opt, sched,
+                    LoopConfig(steps=total, accum=cfg.grad_accum, max_grad_norm=cfg.max_grad_norm, dtype=dtype,
+                               save_every=cfg.save_every, progress=cfg.progress),
+                    device=device, callbacks=[log, best], checkpoint_io=ckpt_io,
+                    extra_state={"run": _run_options(cfg, optim, total)})
+        if resumed is not None:
+            ckpt_io.load(loop, resumed)
+        log.open(loop.step if resumed is not None else None)
+        if resumed is None:
+            log.write({"event": "config", "step": 0, "train": asdict(cfg), "optim": asdict(optim),
+                       "total_steps": total, "steps_per_epoch": source.per_epoch, "dtype": dtype,
+                       "bf16": dtype == "bf16"})
+        t0 = time.time()
+        try:
+            loop.run()
+        finally:
             log.close()
-            plot_curves(history, folder.tmp / "curves.png")
+        if loop.stop_reason == "signal":
+            print(f"stopped by signal {loop.signal} at step {loop.step}; checkpoint written in {folder.tmp}: "
+                  "continue with --resume", file=sys.stderr)
+            raise SystemExit(128 + int(loop.signal))
+        if best.best.state is not None:
+            model.load_state_dict(best.best.state)
+        model.eval()
+        summary = {"event": "done", "steps": loop.step, "best_step": best.best.step,
+                   f"best_{cfg.metric}": best.best.score, "elapsed_s": round(time.time() - t0, 1),
+                   "stopped_early": loop.stop_reason == "early_stop"}
+        with writing(folder.out):
+            with open(folder.tmp / "metrics.jsonl", "a", encoding="utf-8") as f:
+                f.write(json.dumps(summary) + "\n")
+            plot_curves(read_metrics(folder.tmp / "metrics.jsonl"), folder.tmp / "curves.png")
             save(model, folder.tmp)
         if own_folder:
             folder.commit()
@@ -212,6 +280,22 @@ def train(model: nn.Module, batches: Callable[[int, torch.Generator], Sequence[d
     except BaseException:
         folder.discard()
         raise
+
+
+class TaskObjective:
+    """Fine-tuning: the task head's own loss (cross-entropy, CRF, span loss...) as `model(**batch).loss`."""
+
+    def __call__(self, model: nn.Module, batch: dict):
+        loss = model(**batch).loss
+        return loss, {"loss": loss.detach()} if loss is not None else {}
+
+
+def _dtype_of(cfg: TrainConfig, device: torch.device) -> str:
+    if cfg.dtype != "auto":
+        return resolve_dtype(cfg.dtype, device)
+    if cfg.bf16 is None:
+        return resolve_dtype("auto", device)
+    return "bf16" if cfg.bf16 and bf16_supported(device) else "fp32"
 
 
 def _scalars(metrics: dict) -> dict:
