@@ -28,7 +28,7 @@ def shards(pretrain_text, pretrain_vocab, tmp_path_factory):
 
 
 def _cmd(shards, vocab, out, *extra, launcher=(sys.executable, "-m")):
-    return [*launcher, "bertkit", "pretrain", "--data", str(shards), "--vocab", str(vocab),
+    return [*launcher, *(["bertkit"] if launcher[-1] == "-m" else []), "pretrain", "--data", str(shards), "--vocab", str(vocab),
             "--config", str(shards.parent / "tiny.json"), "--out", str(out), "--max-seq-length", "32",
             "--batch-size", "8", "--dtype", "fp32", "--lr", "1e-3", "--log-every", "1", "--eval-examples", "16",
             "--no-progress", *extra]
@@ -56,7 +56,8 @@ def test_exact_resume_after_kill(shards, pretrain_vocab, tmp_path):
     common = ("--steps", str(2 * N), "--save-every", str(N), "--eval-every", str(N), "--threads", "1")
     subprocess.run(_cmd(shards, pretrain_vocab, straight, *common), env=_env(), check=True, timeout=300)
 
-    proc = subprocess.Popen(_cmd(shards, pretrain_vocab, killed, *common, "--hang-after", str(N)), env=_env())
+    hang = (sys.executable, str(Path(__file__).with_name("hang_after.py")), str(N))  # a test hook, not an option
+    proc = subprocess.Popen(_cmd(shards, pretrain_vocab, killed, *common, launcher=hang), env=_env())
     try:
         deadline = time.time() + 300
         while not (killed / "checkpoint.pt").exists():

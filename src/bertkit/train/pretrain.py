@@ -1,8 +1,8 @@
-"""The pretraining loop: BERT (MLM + NSP) or RoBERTa (dynamic MLM on full sentences packed across
-documents), from scratch or from a checkpoint, resumable bit for bit, DDP-ready.
+"""Pretraining on the one loop (train/loop.py): BERT (MLM + NSP) or RoBERTa (dynamic MLM on full sentences
+packed across documents), from scratch or from a checkpoint, resumable bit for bit, DDP-ready.
 
-    shards ─► ExampleStream (position = epoch, index) ─► this rank's slice of each global batch
-           ─► micro-batches, gradients accumulated ─► clip ─► AdamW ─► schedule
+    shards ─► ExampleStream (position = epoch, index) ─► this rank's slice of each global batch (StreamSource)
+           ─► micro-batches ─► objective (train/objectives/) ─► the loop: accumulate, clip, AdamW, schedule
            every log_every: metrics.jsonl line (loss, lr, tokens/s, MFU)
            every eval_every: held-out MLM loss/accuracy, perplexity (NSP accuracy with NSP); loss.png
            every save_every, and on SIGINT/SIGTERM: checkpoint.pt (atomic)
@@ -15,19 +15,13 @@ position; a resumed run in float32 reproduces the uninterrupted run bit for bit.
 Distributed: `torchrun --nproc_per_node N -m bertkit pretrain ...`. Each rank reads the same stream and
 takes its contiguous share of every global batch, so the gradient (the mean over micro-batches, averaged
 by DDP) is the one a single process computes with the same global batch. Rank 0 evaluates, logs and saves.
-
-To merge later with train/trainer.py (the one loop of the design): the step (accumulate, clip, step,
-schedule), the checkpoint/resume/signal code and the MFU meter here are task-agnostic.
 """
 from __future__ import annotations
 
 import json
-import math
 import os
-import signal
 import sys
 import time
-from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -37,15 +31,17 @@ from torch import nn
 
 from ..config import PRESETS, BertConfig, ConfigError, PretrainedConfig, RobertaConfig
 from ..data.corpus import PrepareConfig, TokenCorpus, prepare_corpus
-from ..errors import CheckpointError, TrainError
+from ..errors import TrainError
 from ..data.masking import Masker, MaskingConfig, continuation_table
 from ..data.pretraining import ExampleConfig, ExampleStream, collate
-from ..io import atomic_dir, atomic_write_text, save_torch, writing
+from ..io import atomic_dir, atomic_write_text, writing
 from ..labels import IGNORE_INDEX
 from ..models import BertForPreTraining
 from ..models.attention import SelfAttention
+from .loop import Callback, CheckpointIO, Loop, LoopConfig, MetricsLog, StepBatches
+from .objectives.mlm import PreTrainingObjective, evaluate_mlm
 from .optim import OptimConfig, make_optimizer, make_scheduler
-from .precision import autocast_for, bf16_pays, matmul_peak
+from .precision import matmul_peak, resolve_dtype
 from .pretrain_args import PretrainArgs
 
 CHECKPOINT = "checkpoint.pt"
@@ -94,18 +90,6 @@ def train_flops(config: BertConfig, batch: dict[str, torch.Tensor]) -> float:
 
 
 # -- pieces -------------------------------------------------------------------------------------------
-
-def _autocast(dtype: str, device: torch.device):
-    return autocast_for(device, dtype == "bf16")
-
-
-def _resolve_dtype(name: str, device: torch.device) -> str:
-    if name == "auto":
-        return "bf16" if bf16_pays(device) else "fp32"
-    if name not in ("bf16", "fp32"):
-        raise PretrainError(f"--dtype {name!r}: use auto, bf16 or fp32")
-    return name
-
 
 def _check_config(name: str) -> None:
     """--config is a preset name or a readable, valid config.json (ConfigError naming it otherwise)."""
@@ -272,14 +256,6 @@ def replace_model_type(a: PretrainArgs, model_type: str) -> PretrainArgs:
     return a if a.model_type == model_type else replace(a, model_type=model_type)
 
 
-def mlm_outputs(out) -> tuple[torch.Tensor, torch.Tensor]:
-    """(MLM loss, MLM logits) of a BertForPreTraining (mlm_loss, prediction_logits) or a *ForMaskedLM
-    (loss, logits) output; with labels, the logits are (n_scored, V), in the order of the scored labels."""
-    if hasattr(out, "prediction_logits"):
-        return out.mlm_loss, out.prediction_logits
-    return out.loss, out.logits
-
-
 def mlm_decoder_bias(model: nn.Module) -> torch.Tensor:
     """(V,) the bias of the MLM decoder (the output layer over the vocabulary), of any family."""
     return model.get_output_embeddings().bias
@@ -333,34 +309,6 @@ def make_stream(corpus: TokenCorpus, tok, a: PretrainArgs, static: bool | None =
     return ExampleStream(corpus, cfg, masker, tok.cls_token_id, tok.sep_token_id)
 
 
-@torch.no_grad()
-def evaluate(model, batches: list[dict], dtype: str, device) -> dict[str, float]:
-    """Held-out MLM loss (per masked token), accuracy, perplexity; NSP accuracy when NSP is on."""
-    was = model.training
-    model.eval()
-    loss_sum = correct = masked = nsp_ok = nsp_n = 0.0
-    for batch in batches:
-        batch = {k: v.to(device) for k, v in batch.items()}
-        with _autocast(dtype, device):
-            out = model(**batch)
-        mlm_loss, logits = mlm_outputs(out)
-        labels = batch["labels"][batch["labels"] != IGNORE_INDEX]  # order of the rows of the scored logits
-        n = labels.numel()
-        loss_sum += float(mlm_loss) * n
-        correct += float((logits.argmax(-1) == labels).sum())
-        masked += n
-        if "next_sentence_label" in batch:
-            nsp_ok += float((out.seq_relationship_logits.argmax(-1) == batch["next_sentence_label"]).sum())
-            nsp_n += len(batch["next_sentence_label"])
-    model.train(was)
-    mlm_loss = loss_sum / max(masked, 1)
-    res = {"eval_mlm_loss": mlm_loss, "eval_mlm_acc": correct / max(masked, 1),
-           "eval_ppl": math.exp(min(mlm_loss, 50))}
-    if nsp_n:
-        res["eval_nsp_acc"] = nsp_ok / nsp_n
-    return res
-
-
 # config fields that may change between a run and its --resume: they do not change the weights
 _RESUMABLE = {"hidden_dropout_prob", "attention_probs_dropout_prob", "classifier_dropout", "architectures",
               "transformers_version", "torch_dtype", "dtype"}
@@ -377,43 +325,6 @@ def _check_resume_config(ckpt_path: Path, saved: dict, current: dict) -> None:
         parts = ", ".join(f"{k} {saved.get(k)!r} (this run: {current.get(k)!r})" for k in diff[:5])
         raise PretrainError(f"{ckpt_path} was written by a different model: {parts}; resume with the run's own "
                             "--model-type/--config/--vocab/--init-from, or start a new --out")
-
-
-def _one_line(e: BaseException, limit: int = 200) -> str:
-    text = " ".join(str(e).split())
-    return text if len(text) <= limit else text[:limit] + "..."
-
-
-_CHECKPOINT_KEYS = ("step", "position", "model", "optimizer", "scheduler", "rng", "world_size", "batch_size")
-
-
-def _load_checkpoint(path: Path) -> dict:
-    """checkpoint.pt as written by this loop, or a CheckpointError naming the file and what is wrong."""
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - any unpickling or read failure means a damaged file
-        raise CheckpointError(f"{path}: cannot be read ({_one_line(e)}); the file is damaged: start a new --out "
-                              "(or restore the file)") from None
-    missing = [k for k in _CHECKPOINT_KEYS if not isinstance(state, dict) or k not in state]
-    if missing:
-        raise CheckpointError(f"{path}: not a bertkit pretraining checkpoint (no {', '.join(missing)}); "
-                              "start a new --out")
-    return state
-
-
-def _metrics_upto(path: Path, step: int) -> list[str]:
-    """The lines of metrics.jsonl logged at or before `step` (a damaged line is dropped, not fatal)."""
-    keep = []
-    with open(path, "rb") as f:
-        for raw in f:
-            line = raw.decode("utf-8", "replace").rstrip("\r\n")
-            try:
-                row = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(row, dict) and isinstance(row.get("step"), int) and row["step"] <= step:
-                keep.append(line)
-    return keep
 
 
 def plot_metrics(metrics_path: Path, png: Path) -> None:
@@ -443,24 +354,6 @@ def plot_metrics(metrics_path: Path, png: Path) -> None:
     save(fig, png, dpi=90)
 
 
-class _Stop:
-    """SIGINT/SIGTERM set a flag; the loop saves a checkpoint at the end of the step and exits."""
-
-    def __init__(self):
-        self.flag = False
-        self.signum = 0
-        self.old = {}
-        for s in (signal.SIGINT, signal.SIGTERM):
-            self.old[s] = signal.signal(s, self._handle)
-
-    def _handle(self, signum, frame):
-        self.flag, self.signum = True, signum
-
-    def restore(self):
-        for s, h in self.old.items():
-            signal.signal(s, h)
-
-
 # -- the loop -----------------------------------------------------------------------------------------
 
 def pretrain(a: PretrainArgs) -> Path:
@@ -476,7 +369,7 @@ def pretrain(a: PretrainArgs) -> Path:
     if per_rank % micro:
         raise PretrainError(f"--micro-batch-size {micro} does not divide the {per_rank} examples per process")
     accum = per_rank // micro
-    dtype = _resolve_dtype(a.dtype, device)
+    dtype = resolve_dtype(a.dtype, device)
     ckpt_path = out / CHECKPOINT
     if out.exists() and not out.is_dir():
         raise PretrainError(f"--out {out}: a file, not a folder; choose another --out")
@@ -486,7 +379,7 @@ def pretrain(a: PretrainArgs) -> Path:
     if not a.resume and ckpt_path.exists():
         raise PretrainError(f"{out} holds a run already (checkpoint.pt); pass --resume to continue it, "
                             "or choose another --out")
-    resumed = _load_checkpoint(ckpt_path) if a.resume else None  # a damaged file is said before any work
+    resumed = CheckpointIO(ckpt_path).read() if a.resume else None  # a damaged file is said before any work
 
     # tokenizer, shards
     tok_dir = a.init_from or a.vocab
@@ -527,31 +420,17 @@ def pretrain(a: PretrainArgs) -> Path:
                        schedule=a.schedule, min_lr_ratio=a.min_lr_ratio)
     optimizer = make_optimizer(model, ocfg)
     scheduler = make_scheduler(optimizer, ocfg, a.steps)
-    step, position = 0, (0, 0)
     torch.manual_seed(a.seed * 1000 + rank + 1)  # dropout
-    if a.resume:
-        state = resumed
-        _check_resume_config(ckpt_path, json.loads(state.get("config", "{}")), model.config.to_dict())
-        try:
-            model.load_state_dict(state["model"])
-            optimizer.load_state_dict(state["optimizer"])
-            scheduler.load_state_dict(state["scheduler"])
-        except (RuntimeError, ValueError, KeyError) as e:
-            raise CheckpointError(f"{ckpt_path}: does not fit this run's model ({_one_line(e)}); resume with "
-                                  "the run's own --config/--vocab/--init-from, or start a new --out") from None
-        step, position = state["step"], tuple(state["position"])
-        if state["world_size"] == world:
-            torch.set_rng_state(state["rng"][rank])
-        elif rank == 0:
-            print(f"resuming with {world} processes instead of {state['world_size']}: dropout is reseeded",
+    if resumed is not None:
+        _check_resume_config(ckpt_path, json.loads(resumed.get("config", "{}")), model.config.to_dict())
+        if resumed.get("batch_size") != a.batch_size and rank == 0:
+            print(f"warning: --batch-size {a.batch_size} differs from the run's {resumed.get('batch_size')}",
                   file=sys.stderr)
-        if state["batch_size"] != a.batch_size and rank == 0:
-            print(f"warning: --batch-size {a.batch_size} differs from the run's {state['batch_size']}", file=sys.stderr)
-    ddp = model
+    wrapped = model
     if world > 1:
         from torch.nn.parallel import DistributedDataParallel
-        ddp = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None,
-                                      find_unused_parameters=a.model_type == "bert" and not nsp)
+        wrapped = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None,
+                                          find_unused_parameters=a.model_type == "bert" and not nsp)
 
     # held-out batches: fixed (static masks, fixed seed), built once
     eval_batches = []
@@ -570,132 +449,125 @@ def pretrain(a: PretrainArgs) -> Path:
         with writing(out):
             out.mkdir(parents=True, exist_ok=True)
         atomic_write_text(out / "args.json", json.dumps(vars(a), indent=2) + "\n")
-        if metrics_path.exists():  # drop what was logged after the checkpoint we resume from
-            atomic_write_text(metrics_path, "".join(ln + "\n" for ln in _metrics_upto(metrics_path, step)))
-        with writing(metrics_path):
-            log = open(metrics_path, "a", encoding="utf-8")
     peak = matmul_peak(torch.bfloat16 if dtype == "bf16" else torch.float32, device) if rank == 0 else 0.0
-
-    def write(row: dict):
+    source = StreamSource(stream, a.batch_size, per_rank, micro, rank, tok.pad_token_id, nsp)
+    meter = Throughput(model.config, peak, world)
+    log = MetricsLog(metrics_path, a.log_every, rank, world, device, event=False, extra=meter.row)
+    held_out = HeldOut(eval_batches, a.eval_every, dtype, device, log, metrics_path, png, meter)
+    loop = Loop(model, PreTrainingObjective(), source, optimizer, scheduler,
+                LoopConfig(steps=a.steps, accum=accum, max_grad_norm=a.clip, dtype=dtype, save_every=a.save_every,
+                           desc="pretrain", progress=not a.no_progress),
+                device=device, wrapped=wrapped, callbacks=[meter, log, held_out],
+                checkpoint_io=CheckpointIO(ckpt_path, rank), rank=rank, world=world,
+                extra_state={"batch_size": a.batch_size, "args": json.dumps(vars(a)),
+                             "config": json.dumps(model.config.to_dict())})
+    if resumed is not None:
+        loop.checkpoint_io.load(loop, resumed)
+    log.open(loop.step if resumed is not None else None)
+    try:
+        loop.run()
+        stopped = loop.stop_reason == "signal"
         if rank == 0:
-            with writing(metrics_path):
-                log.write(json.dumps(row) + "\n")
-                log.flush()
-
-    saved = [step if a.resume else None]  # the step of the checkpoint on disk
-
-    def save_checkpoint():
-        rngs = [None] * world
-        if world > 1:
-            dist.all_gather_object(rngs, torch.get_rng_state())
-        else:
-            rngs = [torch.get_rng_state()]
-        if rank == 0:
-            state = {"step": step, "position": list(position), "model": model.state_dict(),
-                     "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "rng": rngs,
-                     "world_size": world, "batch_size": a.batch_size, "args": json.dumps(vars(a)),
-                     "config": json.dumps(model.config.to_dict())}
-            kept = (f"the previous checkpoint (step {saved[0]}) is intact: continue with --resume"
-                    if saved[0] is not None else "no checkpoint was written yet")
-            save_torch(state, ckpt_path, note=kept)  # a WriteError naming the file if the write fails
-            saved[0] = step
-
-    def export(folder: Path):
-        if rank == 0:
-            with atomic_dir(folder) as tmp:  # an old model/ stays whole until the new one is complete
+            with atomic_dir(out / "model") as tmp:  # an old model/ stays whole until the new one is complete
                 model.save_pretrained(tmp)
                 tok.save_pretrained(tmp)
-
-    from tqdm import tqdm
-    bar = tqdm(total=a.steps, initial=step, desc="pretrain", unit="step", dynamic_ncols=True,
-               disable=rank != 0 or a.no_progress)
-    it = stream.instances(*position)
-    stop = _Stop()
-    window_tokens = window_flops = 0.0
-    window_t0 = time.perf_counter()
-    try:
-        if rank == 0 and step == 0 and eval_batches and a.eval_every:
-            # the starting point of the curves; for domain adaptation, the held-out loss before adapting
-            res = evaluate(model, eval_batches, dtype, device)
-            write({"step": 0, **res})
-            bar.write("step 0: " + ", ".join(f"{k[5:]} {v:.4f}" for k, v in res.items()))
-            window_t0 = time.perf_counter()
-        while step < a.steps:
-            # this step's global batch: positions [0, batch_size) of the stream from `position`
-            chunk = [next(it) for _ in range(a.batch_size)]
-            position = (chunk[-1][0], chunk[-1][1] + 1)
-            mine = chunk[rank * per_rank:(rank + 1) * per_rank]
-            sums = {"loss": 0.0, "mlm_loss": 0.0, "nsp_loss": 0.0}
-            for m in range(accum):
-                batch = collate([stream.mask(inst, e) for e, _, inst in mine[m * micro:(m + 1) * micro]],
-                                tok.pad_token_id, nsp)
-                window_tokens += float(batch["attention_mask"].sum()) * world
-                window_flops += train_flops(model.config, batch) * world
-                batch = {k: v.to(device) for k, v in batch.items()}
-                sync = ddp.no_sync() if world > 1 and m < accum - 1 else nullcontext()
-                with sync:
-                    with _autocast(dtype, device):
-                        outp = ddp(**batch)
-                    (outp.loss / accum).backward()
-                sums["loss"] += float(outp.loss.detach()) / accum
-                sums["mlm_loss"] += float(mlm_outputs(outp)[0].detach()) / accum
-                if nsp:
-                    sums["nsp_loss"] += float(outp.nsp_loss.detach()) / accum
-            grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), a.clip)) if a.clip > 0 else None
-            lr = scheduler.get_last_lr()[0]
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-            step += 1
-            bar.update(1)
-
-            if step % a.log_every == 0 or step == a.steps:
-                loss, mlm_loss, nsp_loss = _mean_over_ranks([sums["loss"], sums["mlm_loss"], sums["nsp_loss"]],
-                                                            world, device)
-                dt = time.perf_counter() - window_t0
-                tps, mfu = window_tokens / dt, window_flops / dt / (peak * world) if peak else 0.0
-                write({"step": step, "loss": loss, "mlm_loss": mlm_loss, **({"nsp_loss": nsp_loss} if nsp else {}),
-                       "lr": lr, "grad_norm": grad_norm, "tokens_per_s": round(tps, 1), "mfu": round(mfu, 4),
-                       "epoch": position[0], "time": time.time()})
-                bar.set_postfix_str(f"loss {loss:.3f} lr {lr:.2e} {tps:,.0f} tok/s MFU {mfu:.1%}", refresh=False)
-                window_tokens = window_flops = 0.0
-                window_t0 = time.perf_counter()
-            if rank == 0 and ((a.eval_every and step % a.eval_every == 0) or step == a.steps):
-                res = evaluate(model, eval_batches, dtype, device)
-                write({"step": step, **res})
-                bar.write(f"step {step}: " + ", ".join(f"{k[5:]} {v:.4f}" for k, v in res.items()))
-                plot_metrics(metrics_path, png)
-                window_t0 = time.perf_counter()  # evaluation time does not count against tokens/s
-            stopping = stop.flag
-            if world > 1:
-                flag = torch.tensor([float(stopping)])
-                dist.all_reduce(flag)
-                stopping = bool(flag.item())
-            if (a.save_every and step % a.save_every == 0) or stopping or step == a.steps:
-                save_checkpoint()
-            if a.hang_after and step == a.hang_after:
-                if world > 1:
-                    dist.barrier()
-                while True:
-                    time.sleep(60)
-            if stopping:
-                export(out / "model")
-                if rank == 0:
-                    bar.write(f"stopped by signal {stop.signum} at step {step}; checkpoint written, "
-                              f"continue with --resume")
-                break
-        else:
-            export(out / "model")
-            if rank == 0:
+            if stopped:
+                print(f"stopped by signal {loop.signal} at step {loop.step}; checkpoint written, continue with "
+                      "--resume", file=sys.stderr)
+            else:
                 plot_metrics(metrics_path, png)
     finally:
-        stop.restore()
-        bar.close()
-        if rank == 0:
-            log.close()
+        log.close()
     if world > 1:
         dist.barrier()
         dist.destroy_process_group()
-    if stop.flag:
-        raise SystemExit(128 + stop.signum)
+    if loop.stop_reason == "signal":
+        raise SystemExit(128 + int(loop.signal))
     return out / "model"
+
+
+class StreamSource:
+    """Pretraining's batches: each step takes the next `batch_size` examples of the stream (the global
+    batch), this rank's contiguous share of them, cut into micro-batches and masked. The position in the
+    stream, (epoch, index), is the whole state: the examples and masks are functions of it and the seed."""
+
+    def __init__(self, stream, batch_size: int, per_rank: int, micro: int, rank: int, pad_id: int, nsp: bool):
+        self.stream, self.batch_size, self.per_rank, self.micro = stream, batch_size, per_rank, micro
+        self.rank, self.pad_id, self.nsp = rank, pad_id, nsp
+        self.position = (0, 0)
+        self.it = stream.instances(*self.position)
+
+    def next_step(self) -> StepBatches:
+        chunk = [next(self.it) for _ in range(self.batch_size)]  # this step's global batch
+        self.position = (chunk[-1][0], chunk[-1][1] + 1)
+        mine = chunk[self.rank * self.per_rank:(self.rank + 1) * self.per_rank]
+        micro = [collate([self.stream.mask(inst, e) for e, _, inst in mine[m:m + self.micro]], self.pad_id, self.nsp)
+                 for m in range(0, len(mine), self.micro)]
+        return StepBatches(micro, float(self.position[0]))
+
+    def state_dict(self) -> dict:
+        return {"position": list(self.position)}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.position = tuple(state["position"])
+        self.it = self.stream.instances(*self.position)
+
+
+class Throughput(Callback):
+    """Tokens per second and model FLOPs utilisation (MFU) over the steps since the last log line;
+    evaluation time does not count."""
+
+    name = "throughput"
+
+    def __init__(self, config, peak: float, world: int):
+        self.config, self.peak, self.world = config, peak, world
+        self.tokens = self.flops = 0.0
+        self.t0 = time.perf_counter()
+
+    def on_step_end(self, loop, metrics) -> None:
+        for batch in loop.last_batches:
+            self.tokens += float(batch["attention_mask"].sum()) * self.world
+            self.flops += train_flops(self.config, batch) * self.world
+
+    def row(self, loop) -> dict:
+        dt = max(time.perf_counter() - self.t0, 1e-9)
+        tps, mfu = self.tokens / dt, self.flops / dt / (self.peak * self.world) if self.peak else 0.0
+        self.tokens = self.flops = 0.0
+        self.t0 = time.perf_counter()
+        if loop.bar is not None:
+            loop.bar.set_postfix_str(f"lr {loop.scheduler.get_last_lr()[0]:.2e} {tps:,.0f} tok/s MFU {mfu:.1%}",
+                                     refresh=False)
+        return {"tokens_per_s": round(tps, 1), "mfu": round(mfu, 4), "time": time.time()}
+
+    def restart(self) -> None:
+        self.t0 = time.perf_counter()
+
+
+class HeldOut(Callback):
+    """Rank 0 scores the held-out batches at step 0 (the starting point; for domain adaptation, the loss
+    before adapting), every `every` steps and at the end, logs them and redraws loss.png."""
+
+    name = "held_out"
+
+    def __init__(self, batches, every, dtype, device, log, metrics_path, png, meter, evaluate=None):
+        self.batches, self.every, self.dtype, self.device = batches, every, dtype, device
+        self.log, self.metrics_path, self.png, self.meter = log, metrics_path, png, meter
+        self.evaluate = evaluate or evaluate_mlm
+
+    def _run(self, loop, step: int) -> None:
+        if loop.rank != 0:
+            return
+        res = self.evaluate(loop.model, self.batches, self.dtype, self.device)
+        self.log.write({"step": step, **res})
+        loop.bar.write(f"step {step}: " + ", ".join(f"{k[5:]} {v:.4f}" for k, v in res.items()))
+        self.meter.restart()
+
+    def on_start(self, loop) -> None:
+        if loop.step == 0 and self.batches and self.every:
+            self._run(loop, 0)
+
+    def on_step_end(self, loop, metrics) -> None:
+        if (self.every and loop.step % self.every == 0) or loop.step == loop.cfg.steps:
+            self._run(loop, loop.step)
+            if loop.rank == 0:
+                plot_metrics(self.metrics_path, self.png)

@@ -2,7 +2,6 @@
 so `bertkit --help` stays fast). Fields are declared with cliargs.arg: help text and positional flag."""
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
 
 from ..cliargs import OptionError
@@ -78,8 +77,6 @@ class PretrainArgs:
     eval_fraction: float = _arg(0.01, "fraction of documents held out when preparing")
     skip_bad_files: bool = _arg(False, "when preparing, skip a file that is not UTF-8, with a warning")
     no_progress: bool = _arg(False, "no progress bar")
-    # testing only, so not in --help: after the checkpoint of this step, wait forever (to be killed)
-    hang_after: int = _arg(0, argparse.SUPPRESS)
 
 
 @dataclass

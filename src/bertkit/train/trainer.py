@@ -28,7 +28,7 @@ import os
 import shutil
 import sys
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -39,8 +39,9 @@ from ..errors import TrainError
 from ..io import check_replaceable, replace_dir, writing
 from .loop import (BestWeights, Callback, CheckpointIO, Loop, LoopConfig, MetricsLog, StepBatches,
                    read_metrics)
+from .objectives.task import TaskObjective
 from .optim import OptimConfig, make_optimizer, make_scheduler
-from .precision import autocast_for, bf16_supported, resolve_dtype  # noqa: F401
+from .precision import bf16_supported, resolve_dtype
 
 CHECKPOINT = "checkpoint.pt"
 
@@ -280,14 +281,6 @@ def train(model: nn.Module, batches: Callable[[int, torch.Generator], Sequence[d
     except BaseException:
         folder.discard()
         raise
-
-
-class TaskObjective:
-    """Fine-tuning: the task head's own loss (cross-entropy, CRF, span loss...) as `model(**batch).loss`."""
-
-    def __call__(self, model: nn.Module, batch: dict):
-        loss = model(**batch).loss
-        return loss, {"loss": loss.detach()} if loss is not None else {}
 
 
 def _dtype_of(cfg: TrainConfig, device: torch.device) -> str:
