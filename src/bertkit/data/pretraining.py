@@ -12,6 +12,20 @@ One deliberate difference: where the original forces a random B whenever only on
 (which pushes the random-next rate above 50%), here that sentence is cut in two at a random token, so
 the rate stays at the configured 50%.
 
+With SOP (sentence-order prediction, ALBERT; Lan et al. 2020, §3; google-research/albert's
+create_pretraining_data.py), pairs are gathered exactly as NSP's (the same target length, short_seq_prob
+and random split of the gathered sentences into A and B), but B is always the rest of the gathered
+sentences of the same document: the two segments are consecutive text. With probability 0.5 they are
+swapped (label 1; label 0 = A then B in the document's order), as transformers' AlbertForPreTraining reads
+`sentence_order_label`. The pair is trimmed in the document's order first and swapped afterwards, so a
+swapped instance holds exactly the two segments of its unswapped twin, in reverse order. Differences from
+the original: where only one sentence was gathered, the original takes B from a random other document
+(and labels it 1), so some "swapped" pairs cross documents; here that sentence is cut in two at a random
+token instead, so a pair never leaves its document and the swap rate stays at 50%. A one-token sentence
+gathered alone cannot be two segments and gives no instance (the target is at least 2 tokens, so this is
+only a document's last sentence, or a document of one one-token sentence): it is skipped, so every instance
+of an SOP stream has two non-empty segments and a label 0 or 1, never -100. SOP needs one document, not two.
+
 Without NSP, within a document (BERT's --no-nsp): whole sentences are packed until the next would not
 fit in max_seq_length − 2; a sentence longer than that is cut into pieces.
 
@@ -53,26 +67,49 @@ from .masking import IGNORE, Masker
 class ExampleConfig:
     max_seq_length: int = 128
     short_seq_prob: float = 0.1
-    nsp: bool = True  # False: pack full sentences, RoBERTa-style, no segment B
+    # nsp / sop: the pair objective, at most one of them. nsp True: next-sentence pairs (BERT); sop True:
+    # sentence-order pairs (ALBERT); both False: packed full sentences, RoBERTa-style, no segment B.
+    # nsp left unset (None) means `not sop`, so ExampleConfig() is NSP as always and ExampleConfig(sop=True)
+    # is SOP; after construction nsp is always a bool.
+    nsp: bool | None = None
     random_next_prob: float = 0.5
     dynamic_masking: bool = True  # False: the same mask every epoch (static)
     seed: int = 0
     cross_documents: bool = False  # without NSP: blocks may span documents, a separator between them
+    sop: bool = False  # sentence-order prediction pairs (ALBERT) instead of next-sentence pairs
 
     def __post_init__(self):
+        if self.nsp is None:
+            self.nsp = not self.sop
+        if self.nsp and self.sop:
+            raise TrainError("sop: sentence-order pairs replace next-sentence pairs, and nsp=True asks for both; "
+                             "pass nsp=False (or leave nsp unset) with sop=True")
         if self.max_seq_length < 8:
             raise TrainError(f"--max-seq-length {self.max_seq_length}: must be at least 8 (room for [CLS] A "
                              "[SEP] B [SEP] and a few tokens)")
         if self.nsp and self.cross_documents:
             raise TrainError("cross_documents: packing across documents needs nsp=False (a next-sentence pair "
                              "is built from one document); turn NSP off or packing across documents off")
+        if self.sop and self.cross_documents:
+            raise TrainError("cross_documents: packing across documents makes no segment pairs, and sop=True asks "
+                             "for sentence-order pairs; turn SOP off or packing across documents off")
+
+    @property
+    def pair_label(self) -> str | None:
+        """The batch key of the pair objective's label: "next_sentence_label" (NSP), "sentence_order_label"
+        (SOP), or None (no pair objective). `ExampleStream.mask` and `collate` use this key."""
+        if self.sop:
+            return "sentence_order_label"
+        return "next_sentence_label" if self.nsp else None
 
 
 @dataclass
 class Instance:
     ids: np.ndarray  # (T,) int64, with [CLS]/[SEP]
     len_a: int  # tokens of [CLS] A [SEP]; the rest is segment B (token type 1)
-    next_label: int  # 0 = B follows A, 1 = B is random, -100 = no NSP
+    # the pair's label. NSP: 0 = B follows A, 1 = B is random. SOP: 0 = A then B in the document's order,
+    # 1 = swapped (B's text comes first in the document). -100 = no pair objective.
+    next_label: int
     doc: int
     k: int  # k-th instance of its document in this epoch
 
@@ -144,6 +181,8 @@ class ExampleStream:
         return Instance(ids, len(ids), IGNORE, self.blocks.first_doc(b), b)
 
     def mask(self, inst: Instance, epoch: int) -> dict[str, np.ndarray]:
+        """One masked example: input_ids, token_type_ids, labels (T,) int64, and the pair's label as an int
+        under "sentence_order_label" with SOP, else under "next_sentence_label" (-100 without NSP)."""
         if self.cfg.cross_documents:  # a block is its own unit: (seed, epoch, block)
             rng = np.random.default_rng([self.cfg.seed, self._key(epoch), inst.k, 17])
         else:
@@ -151,13 +190,16 @@ class ExampleStream:
         inputs, labels = self.masker(inst.ids, rng)
         types = np.zeros(len(inst.ids), dtype=np.int64)
         types[inst.len_a:] = 1
-        return {"input_ids": inputs, "token_type_ids": types, "labels": labels, "next_sentence_label": inst.next_label}
+        key = "sentence_order_label" if self.cfg.sop else "next_sentence_label"
+        return {"input_ids": inputs, "token_type_ids": types, "labels": labels, key: inst.next_label}
 
     # -- building -------------------------------------------------------------------------------------
     def doc_instances(self, d: int, epoch: int) -> list[Instance]:
         rng = random.Random(hash((self.cfg.seed, self._key(epoch), d)))  # tuples of ints hash stably
         if self.cfg.nsp:
             return self._nsp_instances(d, rng)
+        if self.cfg.sop:
+            return self._sop_instances(d, rng)
         return self._packed_instances(d)
 
     def _pair(self, a: list[np.ndarray], b: list[np.ndarray], label: int, d: int, k: int, rng) -> Instance:
@@ -212,6 +254,38 @@ class ExampleStream:
                     out.append(self._pair(chunk[:a_end], chunk[a_end:], 0, d, len(out), rng))
                 chunk, length = [], 0
             i += 1
+        return out
+
+    def _sop_instances(self, d: int, rng: random.Random) -> list[Instance]:
+        """Sentence-order pairs of document d: consecutive segments, swapped with probability 0.5 (label 1)."""
+        doc = self.corpus.doc(d)
+        max_tokens = self.cfg.max_seq_length - 3
+        target = max_tokens
+        if rng.random() < self.cfg.short_seq_prob:
+            target = rng.randint(2, max_tokens)
+        out: list[Instance] = []
+        chunk: list[np.ndarray] = []
+        length = 0
+        for i, s in enumerate(doc):
+            chunk.append(s)
+            length += len(s)
+            if i < len(doc) - 1 and length < target:
+                continue
+            if len(chunk) >= 2:
+                a_end = rng.randint(1, len(chunk) - 1)
+                first, second = np.concatenate(chunk[:a_end]), np.concatenate(chunk[a_end:])
+            elif len(chunk[0]) >= 2:  # one sentence: its two halves are consecutive segments
+                cut = rng.randint(1, len(chunk[0]) - 1)
+                first, second = chunk[0][:cut], chunk[0][cut:]
+            else:  # a single token cannot be two segments: no instance
+                chunk, length = [], 0
+                continue
+            swapped = rng.random() < 0.5
+            first, second = _truncate_pair(first, second, max_tokens, rng)  # in the document's order
+            a, b = (second, first) if swapped else (first, second)
+            ids = np.concatenate([[self.cls], a, [self.sep], b, [self.sep]]).astype(np.int64)
+            out.append(Instance(ids, len(a) + 2, int(swapped), d, len(out)))
+            chunk, length = [], 0
         return out
 
     def _packed_instances(self, d: int) -> list[Instance]:
@@ -309,9 +383,13 @@ def _truncate_pair(a: np.ndarray, b: np.ndarray, max_tokens: int, rng: random.Ra
     return a[a0:a1], b[b0:b1]
 
 
-def collate(examples: list[dict], pad_id: int, nsp: bool) -> dict[str, torch.Tensor]:
-    """Pad to the longest example: input_ids, token_type_ids, attention_mask, labels (B, T);
-    next_sentence_label (B,) when NSP is on."""
+def collate(examples: list[dict], pad_id: int, nsp: bool = False, sop: bool = False) -> dict[str, torch.Tensor]:
+    """Pad to the longest example: input_ids, token_type_ids, attention_mask, labels (B, T) int64;
+    next_sentence_label (B,) when `nsp`, sentence_order_label (B,) when `sop` (pass the stream's
+    ExampleConfig.nsp and .sop). Rows are sorted longest first. Raises TrainError if both are asked for."""
+    if nsp and sop:
+        raise TrainError("collate: nsp and sop both asked for; a batch has one pair objective, pass the stream's "
+                         "ExampleConfig.nsp and .sop")
     # longest first: equal lengths sit next to each other, so unpadded attention batches them (padding.py)
     examples = sorted(examples, key=lambda e: -len(e["input_ids"]))
     T = max(len(e["input_ids"]) for e in examples)
@@ -327,4 +405,6 @@ def collate(examples: list[dict], pad_id: int, nsp: bool) -> dict[str, torch.Ten
              "attention_mask": torch.from_numpy(mask), "labels": torch.from_numpy(labels)}
     if nsp:
         batch["next_sentence_label"] = torch.tensor([e["next_sentence_label"] for e in examples], dtype=torch.long)
+    if sop:
+        batch["sentence_order_label"] = torch.tensor([e["sentence_order_label"] for e in examples], dtype=torch.long)
     return batch
