@@ -101,6 +101,9 @@ def check_resume(out: Path) -> dict:
     save_sharded(ckpt, model, opt, {"step": half, "scheduler": sched.state_dict(), "rng": torch.get_rng_state(),
                                     "rank": rank})  # ... replaced in place
     files = sorted(p.name for p in ckpt.iterdir())
+    full = full_model_state(model)  # what a 1-process load of the checkpoint must give (test_fsdp.py)
+    if rank == 0:
+        torch.save(full, out / "ckpt_full.pt")
     leftovers = sorted(p.name for p in out.iterdir() if p.name.startswith("."))
 
     torch.manual_seed(999)  # other weights and RNG: only the checkpoint can put them back

@@ -286,6 +286,22 @@ def test_two_ranks_save_load_continue_is_exact(two_ranks):
 
 
 @pytest.mark.slow
+def test_two_rank_checkpoint_loads_in_one_process(two_ranks, one_rank):
+    results, out = two_ranks
+    _check(results, "resume")
+    model = D.shard_model(tiny_model(0.1))
+    opt = make_optimizer(model, OPTIM)
+    extra = D.load_sharded(out / "ckpt", model, opt)  # DCP reshards 2 → 1
+    assert (extra["step"], extra["rank"], extra["saved_world_size"]) == (6, 0, 2)
+    want = torch.load(out / "ckpt_full.pt", weights_only=True)
+    got = D.full_model_state(model)
+    assert sorted(got) == sorted(want)
+    for k in want:
+        assert torch.equal(got[k], want[k]), k
+    assert {float(s["step"]) for s in opt.state.values()} == {6.0}
+
+
+@pytest.mark.slow
 def test_two_ranks_export_loads_in_transformers(two_ranks):
     transformers = pytest.importorskip("transformers")
     results, out = two_ranks

@@ -18,7 +18,8 @@ sharding), https://docs.pytorch.org/docs/stable/distributed.checkpoint.html (dcp
 get_state_dict / set_state_dict, StateDictOptions).
 
 Works on CPU with gloo (checked with torch 2.13.0+cpu, tests/test_fsdp.py: a 2-process run matches a
-1-process run of the same global batches) as well as on GPUs with nccl.
+1-process run of the same global batches; bf16 mixed precision runs too). On GPUs (nccl) the same calls
+apply; that path is not tested here (no GPU on this machine).
 """
 from __future__ import annotations
 
