@@ -167,7 +167,7 @@ def _rows(out):
 
 @pytest.mark.parametrize("kw, message", [
     ({"model_type": "xlnet"}, (r"^--model-type 'xlnet': not a model type bertkit pretrain has a recipe for; "
-                               r"use one of bert, roberta$")),
+                               r"use one of bert, roberta, albert, electra$")),
     ({"short_seq_prob": 0.3}, (r"^--short-seq-prob 0\.3: shortens next-sentence pairs only; --model-type roberta "
                                r"packs full sentences \(no NSP\): drop --short-seq-prob$")),
 ])
@@ -246,7 +246,7 @@ def test_roberta_run_learns_and_its_folder_loads_in_transformers(shards, pretrai
 
 
 class _StopAfter:
-    """Stands in for pretrain's signal flag: raised after `n` steps, as a SIGTERM would be."""
+    """Stands in for the loop's signal flag: raised after `n` steps, as a SIGTERM would be."""
 
     def __init__(self, base, n):
         self.base, self.n = base, n
@@ -283,7 +283,8 @@ def test_roberta_resume_is_exact(shards, pretrain_vocab, tmp_path, monkeypatch):
     straight, stopped = tmp_path / "straight", tmp_path / "stopped"
     pretrain_mod.pretrain(_args(shards, pretrain_vocab, straight, config, **common))
     with monkeypatch.context() as m:
-        m.setattr(pretrain_mod, "_Stop", _StopAfter(pretrain_mod._Stop, N))
+        from bertkit.train import loop as loop_mod
+        m.setattr(loop_mod, "_Signals", _StopAfter(loop_mod._Signals, N))
         with pytest.raises(SystemExit):
             pretrain_mod.pretrain(_args(shards, pretrain_vocab, stopped, config, **common))
     assert torch.load(stopped / "checkpoint.pt", weights_only=True)["step"] == N
@@ -426,6 +427,6 @@ def test_config_file_that_says_roberta_is_taken(shards, pretrain_vocab, tmp_path
 def test_config_file_of_a_family_pretrain_has_no_recipe_for(shards, pretrain_vocab, tmp_path):
     from bertkit.train.pretrain import PretrainError, pretrain
     config = _config(tmp_path, model_type="distilbert")
-    with pytest.raises(PretrainError, match=r"model_type is 'distilbert'; bertkit pretrain trains bert, roberta "
+    with pytest.raises(PretrainError, match=r"model_type is 'distilbert'; bertkit pretrain trains bert, roberta, albert, electra "
                                             r"models: give a config of one of them \(or a preset\)$"):
         pretrain(_args(shards, pretrain_vocab, tmp_path / "run", config))

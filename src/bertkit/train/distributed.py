@@ -36,13 +36,26 @@ from torch import nn
 
 from ..errors import CheckpointError, TrainError
 from ..io import check_replaceable, write_error, writing
-from .pretrain import init_distributed  # noqa: F401  (re-exported: the one copy lives in pretrain.py for now)
 
 __all__ = ["init_distributed", "shard_model", "mixed_precision", "encoder_layers", "is_sharded",
            "clip_grad_norm", "save_sharded", "load_sharded", "full_model_state", "unwrap_class",
-           "export_pretrained", "EXTRA", "FSDPError"]
+           "export_pretrained", "EXTRA", "FSDPError", "ShardedCheckpointIO"]
 
 _KEPT = "the previous checkpoint there (if any) is intact"
+
+
+def init_distributed() -> tuple[int, int, torch.device]:
+    """(rank, world_size, device). Under torchrun (WORLD_SIZE > 1): gloo on CPU, nccl on GPUs."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    cuda = torch.cuda.is_available()
+    if world > 1:
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        if cuda:
+            torch.cuda.set_device(local)
+        if not dist.is_initialized():
+            dist.init_process_group(backend="nccl" if cuda else "gloo")
+        return dist.get_rank(), world, torch.device(f"cuda:{local}" if cuda else "cpu")
+    return 0, 1, torch.device("cuda" if cuda else "cpu")
 EXTRA = "extra.pt"  # beside the DCP files: step, position, RNG states, scheduler state, ...
 _DCP_FILES = re.compile(r"\.metadata|__\d+_\d+\.distcp|" + re.escape(EXTRA))
 
@@ -341,3 +354,32 @@ def export_pretrained(model: nn.Module, folder, tokenizer=None) -> Path | None:
         if tokenizer is not None:
             tokenizer.save_pretrained(tmp)
     return folder
+
+
+class ShardedCheckpointIO:
+    """The loop's checkpoints of an FSDP run: a torch.distributed.checkpoint folder (save_sharded), with
+    the loop's own state (step, data position, RNG states, schedule) as each rank's `extra`. The same
+    methods as loop.CheckpointIO; every rank calls them."""
+
+    def __init__(self, folder):
+        self.path = Path(folder)
+
+    def save(self, loop) -> None:
+        save_sharded(self.path, loop.model, loop.optimizer, loop.state_dict())
+
+    def read(self) -> dict:
+        """Rank 0's saved loop state (its config and batch size are checked before the model is built);
+        CheckpointError when the folder is not a sharded checkpoint or is damaged."""
+        if not (self.path / ".metadata").is_file() or not (self.path / EXTRA).is_file():
+            raise CheckpointError(f"{self.path}: not a sharded checkpoint (no .metadata or {EXTRA}); give the "
+                                  "--out of an --fsdp run")
+        try:
+            saved = torch.load(self.path / EXTRA, map_location="cpu", weights_only=True)
+            return dict(saved["ranks"][0])
+        except Exception as e:  # noqa: BLE001 - any read failure means a damaged file
+            raise CheckpointError(f"{self.path / EXTRA}: cannot be read ({_one_line(e)}); the checkpoint is "
+                                  "damaged: start a new --out (or restore the folder)") from None
+
+    def load(self, loop, state: dict) -> None:
+        extra = load_sharded(self.path, loop.model, loop.optimizer)
+        loop.load_state_dict(extra)

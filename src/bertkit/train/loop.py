@@ -164,9 +164,7 @@ class Loop:
         n = len(batches.micro)
         for m, batch in enumerate(batches.micro):
             batch = {k: v.to(self.device) if isinstance(v, Tensor) else v for k, v in batch.items()}
-            sync = self.wrapped.no_sync() if self.world > 1 and m < n - 1 and hasattr(self.wrapped, "no_sync") \
-                else nullcontext()
-            with sync:
+            with self._grad_sync(last=m == n - 1):
                 with self.autocast():
                     loss, metrics = self.objective(self.wrapped, batch)
                 if loss is None:
@@ -177,7 +175,8 @@ class Loop:
         self.scaler.unscale_(self.optimizer)
         grad_norm = None
         if self.cfg.max_grad_norm:
-            grad_norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.max_grad_norm))
+            norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.max_grad_norm)
+            grad_norm = float(norm.full_tensor() if hasattr(norm, "full_tensor") else norm)  # FSDP: a DTensor
         lr = self.scheduler.get_last_lr()[0]
         self.scaler.step(self.optimizer)
         self.scaler.update()
@@ -188,6 +187,16 @@ class Loop:
         if grad_norm is not None:
             out["grad_norm"] = grad_norm
         return out
+
+    def _grad_sync(self, last: bool):
+        """Gradients are averaged over the processes on the step's last micro-batch only: DDP's no_sync(),
+        FSDP2's set_requires_gradient_sync(False) for the others."""
+        if self.world == 1:
+            return nullcontext()
+        if hasattr(self.wrapped, "set_requires_gradient_sync"):
+            self.wrapped.set_requires_gradient_sync(last)
+            return nullcontext()
+        return nullcontext() if last or not hasattr(self.wrapped, "no_sync") else self.wrapped.no_sync()
 
     def save_checkpoint(self) -> None:
         if self.checkpoint_io is not None:

@@ -38,6 +38,7 @@ from ..io import atomic_dir, atomic_write_text, writing
 from ..labels import IGNORE_INDEX
 from ..models import BertForPreTraining
 from ..models.attention import SelfAttention
+from .distributed import init_distributed
 from .loop import Callback, CheckpointIO, Loop, LoopConfig, MetricsLog, StepBatches
 from .objectives.mlm import PreTrainingObjective, evaluate_mlm
 from .optim import OptimConfig, make_optimizer, make_scheduler
@@ -45,34 +46,11 @@ from .precision import matmul_peak, resolve_dtype
 from .pretrain_args import PretrainArgs
 
 CHECKPOINT = "checkpoint.pt"
+SHARDED_CHECKPOINT = "checkpoint"  # an --fsdp run's: a torch.distributed.checkpoint folder
 
 
 class PretrainError(TrainError):
     """The run cannot start as asked; the message says what to change."""
-
-
-# -- distributed --------------------------------------------------------------------------------------
-
-def init_distributed() -> tuple[int, int, torch.device]:
-    """(rank, world_size, device). Under torchrun (WORLD_SIZE > 1): gloo on CPU, nccl on GPUs."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    cuda = torch.cuda.is_available()
-    if world > 1:
-        local = int(os.environ.get("LOCAL_RANK", "0"))
-        if cuda:
-            torch.cuda.set_device(local)
-        if not dist.is_initialized():
-            dist.init_process_group(backend="nccl" if cuda else "gloo")
-        return dist.get_rank(), world, torch.device(f"cuda:{local}" if cuda else "cpu")
-    return 0, 1, torch.device("cuda" if cuda else "cpu")
-
-
-def _mean_over_ranks(values: list[float], world: int, device) -> list[float]:
-    if world == 1:
-        return values
-    t = torch.tensor(values, dtype=torch.float64, device=device)
-    dist.all_reduce(t)
-    return (t / world).tolist()
 
 
 # -- speed --------------------------------------------------------------------------------------------
@@ -87,6 +65,18 @@ def train_flops(config: BertConfig, batch: dict[str, torch.Tensor]) -> float:
     masked = float((batch["labels"] != IGNORE_INDEX).sum())
     head = masked * (C * C + C * V)  # MLM transform + decoder, only where scored
     return 3 * (2 * dense * tokens + attn + 2 * head)
+
+
+def model_train_flops(model: nn.Module, batch: dict[str, torch.Tensor]) -> float:
+    """train_flops of a pretraining model; ELECTRA's: the generator's (MLM at the masked positions) plus
+    the discriminator's encoder and its per-token head (dense C → C, then C → 1)."""
+    if hasattr(model, "discriminator"):
+        d = model.discriminator.config
+        tokens = float(batch["attention_mask"].sum())
+        no_head = {**batch, "labels": torch.full((1,), IGNORE_INDEX)}
+        return (train_flops(model.generator.config, batch) + train_flops(d, no_head)
+                + 3 * 2 * tokens * (d.hidden_size * d.hidden_size + d.hidden_size))
+    return train_flops(model.config, batch)
 
 
 # -- pieces -------------------------------------------------------------------------------------------
@@ -158,6 +148,14 @@ def resolve_model_type(a: PretrainArgs, resumed: str | None = None) -> PretrainA
         if found is not None and found != model_type:
             raise PretrainError(f"{a.config}: model_type is {found!r} but this run pretrains {model_type}; "
                                 f"pass --model-type {found} (or drop model_type from the file)")
+    if model_type in ("albert", "electra") and a.init_from:
+        raise PretrainError(f"--init-from with --model-type {model_type}: continuing a {model_type} checkpoint is "
+                            "not supported yet; pretrain it from scratch (--vocab, --config)")
+    if model_type == "albert" and a.no_nsp:
+        raise PretrainError("--no-nsp: --model-type albert pairs consecutive segments for sentence-order "
+                            "prediction (its recipe); drop --no-nsp")
+    if model_type == "electra":
+        return replace(a, model_type=model_type, no_nsp=True)  # single segments, full sentences of a document
     if model_type == "roberta":
         default_short = PretrainArgs.__dataclass_fields__["short_seq_prob"].default
         if a.short_seq_prob != default_short:
@@ -184,7 +182,7 @@ def _family_config(a: PretrainArgs, vocab_size: int, tok) -> object:
             fields.pop("model_type", None)
             pad = fields.get("pad_token_id", tok.pad_token_id if tok is not None else 1)
             # what the file leaves out is the recipe's (RoBERTa's presets), not transformers' BERT-like defaults
-            recipe = RobertaConfig.released_defaults(pad)
+            recipe = RobertaConfig.released_defaults(pad) if a.model_type == "roberta" else {}
             config = _registry().AutoConfig.for_model(a.model_type, **{**recipe, **fields})
         if "vocab_size" in fields and config.vocab_size != vocab_size:
             raise PretrainError(f"{a.config}: vocab_size is {config.vocab_size}, but the tokenizer has "
@@ -204,8 +202,9 @@ def _family_config(a: PretrainArgs, vocab_size: int, tok) -> object:
     config = kind.preset(a.config, vocab_size=vocab_size, **({} if tok is None else {"pad_token_id": tok.pad_token_id}))
     if tok is not None:
         _set_bos_eos(config, tok, {})
-    config.max_position_embeddings = max(config.max_position_embeddings,
-                                         a.max_seq_length + config.pad_token_id + 1)
+    if a.model_type == "roberta":  # RoBERTa's positions count from pad_token_id + 1
+        config.max_position_embeddings = max(config.max_position_embeddings,
+                                             a.max_seq_length + config.pad_token_id + 1)
     return config
 
 
@@ -230,8 +229,10 @@ def build_model(a: PretrainArgs, vocab_size: int, tok=None) -> nn.Module:
         config = _family_config(replace_model_type(a, model_type), vocab_size, tok)
         if model_type == "bert":
             model = BertForPreTraining(config)
-        else:
-            model = _registry().AutoModelForMaskedLM.from_config(config)
+        elif model_type == "electra":
+            model = electra_pair(config, a.generator_fraction)
+        else:  # the family's pretraining head: RoBERTa's MLM, ALBERT's MLM + SOP
+            model = _registry().family(model_type).model("pretraining")(config)
     if a.dropout is not None:
         set_dropout(model, a.dropout)
     if model.config.vocab_size != vocab_size:
@@ -249,6 +250,15 @@ def build_model(a: PretrainArgs, vocab_size: int, tok=None) -> nn.Module:
         raise PretrainError(f"--max-seq-length {a.max_seq_length} exceeds the model's max_position_embeddings "
                             f"{limit}{where}; use at most {limit}")
     return model
+
+
+def electra_pair(config, fraction: float) -> nn.Module:
+    """ELECTRA's generator (`fraction` of the discriminator's width) and discriminator, sharing embeddings."""
+    from ..models import MODELS
+    from .objectives.electra import ElectraPretrainer
+    discriminator = MODELS["ElectraForPreTraining"](config)
+    generator = MODELS["ElectraForMaskedLM"](config.generator_config(fraction))
+    return ElectraPretrainer(generator, discriminator)
 
 
 def replace_model_type(a: PretrainArgs, model_type: str) -> PretrainArgs:
@@ -299,11 +309,14 @@ def make_stream(corpus: TokenCorpus, tok, a: PretrainArgs, static: bool | None =
     # whole words: WordPiece's "##" pieces, or byte-level BPE's pieces without "Ġ", continue a word
     continuation = continuation_table(tok) if a.whole_word_mask else None
     p = a.mlm_probability if mlm_probability is None else mlm_probability
-    masker = Masker(MaskingConfig(mlm_probability=p, whole_word=a.whole_word_mask),
+    # ELECTRA's generator input: 85% of the selected tokens become [MASK], the rest stay (no random ones;
+    # google-research/electra pretrain_helpers.mask); the others: BERT's 80/10/10
+    ratios = dict(mask_ratio=0.85, random_ratio=0.0) if a.model_type == "electra" else {}
+    masker = Masker(MaskingConfig(mlm_probability=p, whole_word=a.whole_word_mask, **ratios),
                     len(tok), tok.mask_token_id, special, continuation)
-    roberta = a.model_type == "roberta"
+    roberta, albert = a.model_type == "roberta", a.model_type == "albert"
     cfg = ExampleConfig(max_seq_length=a.max_seq_length, short_seq_prob=a.short_seq_prob,
-                        nsp=not (a.no_nsp or roberta), cross_documents=roberta,
+                        nsp=False if albert else not (a.no_nsp or roberta), sop=albert, cross_documents=roberta,
                         dynamic_masking=not (a.static_masking if static is None else static),
                         seed=a.seed if seed is None else seed)
     return ExampleStream(corpus, cfg, masker, tok.cls_token_id, tok.sep_token_id)
@@ -370,16 +383,27 @@ def pretrain(a: PretrainArgs) -> Path:
         raise PretrainError(f"--micro-batch-size {micro} does not divide the {per_rank} examples per process")
     accum = per_rank // micro
     dtype = resolve_dtype(a.dtype, device)
-    ckpt_path = out / CHECKPOINT
+    ckpt_path = out / (SHARDED_CHECKPOINT if a.fsdp else CHECKPOINT)
+    if a.fsdp and world == 1:
+        raise PretrainError("--fsdp: shards the model over the processes of a torchrun launch; run it as "
+                            "`torchrun --nproc_per_node N -m bertkit pretrain ... --fsdp` (one process needs no "
+                            "sharding: drop --fsdp)")
     if out.exists() and not out.is_dir():
         raise PretrainError(f"--out {out}: a file, not a folder; choose another --out")
-    if a.resume and not ckpt_path.is_file():
+    if a.resume and not ckpt_path.exists():
         raise PretrainError(f"{ckpt_path}: no checkpoint to resume from; give the --out of the interrupted run, "
                             "or start without --resume")
     if not a.resume and ckpt_path.exists():
         raise PretrainError(f"{out} holds a run already (checkpoint.pt); pass --resume to continue it, "
                             "or choose another --out")
-    resumed = CheckpointIO(ckpt_path).read() if a.resume else None  # a damaged file is said before any work
+    if a.resume:  # a damaged file is said before any work
+        if a.fsdp:
+            from .distributed import ShardedCheckpointIO
+            resumed = ShardedCheckpointIO(ckpt_path).read()
+        else:
+            resumed = CheckpointIO(ckpt_path).read()
+    else:
+        resumed = None
 
     # tokenizer, shards
     tok_dir = a.init_from or a.vocab
@@ -406,7 +430,7 @@ def pretrain(a: PretrainArgs) -> Path:
         raise PretrainError(f"{data} was tokenized with a vocabulary of {train_corpus.vocab_size}, "
                             f"the tokenizer has {len(tok)}; prepare the corpus again")
     stream = make_stream(train_corpus, tok, a)
-    nsp = not a.no_nsp
+    pairs = {"nsp": stream.cfg.nsp, "sop": stream.cfg.sop}  # the pair task of the batches, if any
 
     # optimizer, schedule
     if not a.init_from and not a.resume and a.mlm_bias_init == "unigram":
@@ -416,25 +440,31 @@ def pretrain(a: PretrainArgs) -> Path:
             mlm_decoder_bias(model).copy_(unigram_log_probs(train_corpus, len(tok)))
     model = model.to(device)
     model.train()
-    ocfg = OptimConfig(lr=a.lr, weight_decay=a.weight_decay, betas=(0.9, a.beta2), warmup=a.warmup,
-                       schedule=a.schedule, min_lr_ratio=a.min_lr_ratio)
-    optimizer = make_optimizer(model, ocfg)
-    scheduler = make_scheduler(optimizer, ocfg, a.steps)
-    torch.manual_seed(a.seed * 1000 + rank + 1)  # dropout
     if resumed is not None:
         _check_resume_config(ckpt_path, json.loads(resumed.get("config", "{}")), model.config.to_dict())
         if resumed.get("batch_size") != a.batch_size and rank == 0:
             print(f"warning: --batch-size {a.batch_size} differs from the run's {resumed.get('batch_size')}",
                   file=sys.stderr)
-    wrapped = model
-    if world > 1:
+    wrapped, loop_dtype = model, dtype
+    if a.fsdp:
+        from .distributed import shard_model
+        # FSDP2 casts the gathered weights itself (MixedPrecisionPolicy): no autocast on top of it
+        wrapped = model = shard_model(model, mp_policy=dtype if dtype != "fp32" else None)
+        loop_dtype = "fp32"
+    elif world > 1:
         from torch.nn.parallel import DistributedDataParallel
         wrapped = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None,
-                                          find_unused_parameters=a.model_type == "bert" and not nsp)
+                                          find_unused_parameters=a.model_type == "bert" and a.no_nsp)
+    ocfg = OptimConfig(lr=a.lr, weight_decay=a.weight_decay, betas=(0.9, a.beta2), warmup=a.warmup,
+                       schedule=a.schedule, min_lr_ratio=a.min_lr_ratio)
+    optimizer = make_optimizer(model, ocfg)  # after sharding: FSDP's optimizer holds the shards
+    scheduler = make_scheduler(optimizer, ocfg, a.steps)
+    torch.manual_seed(a.seed * 1000 + rank + 1)  # dropout
 
-    # held-out batches: fixed (static masks, fixed seed), built once
+    # held-out batches: fixed (static masks, fixed seed), built once; with FSDP every rank evaluates (each
+    # forward is a collective), otherwise rank 0 alone
     eval_batches = []
-    if rank == 0:
+    if rank == 0 or a.fsdp:
         eval_stream = make_stream(eval_corpus, tok, a, static=True, seed=12345, mlm_probability=a.eval_mlm_probability)
         it, examples = eval_stream.instances(), []
         for _ in range(a.eval_examples):
@@ -442,7 +472,8 @@ def pretrain(a: PretrainArgs) -> Path:
             if e > 0 and len(examples) >= micro:
                 break  # a small held-out split is seen once
             examples.append(eval_stream.mask(inst, e))
-        eval_batches = [collate(examples[i:i + micro], tok.pad_token_id, nsp) for i in range(0, len(examples), micro)]
+        eval_batches = [collate(examples[i:i + micro], tok.pad_token_id, **pairs)
+                        for i in range(0, len(examples), micro)]
 
     metrics_path, png = out / "metrics.jsonl", out / "loss.png"
     if rank == 0:
@@ -450,27 +481,37 @@ def pretrain(a: PretrainArgs) -> Path:
             out.mkdir(parents=True, exist_ok=True)
         atomic_write_text(out / "args.json", json.dumps(vars(a), indent=2) + "\n")
     peak = matmul_peak(torch.bfloat16 if dtype == "bf16" else torch.float32, device) if rank == 0 else 0.0
-    source = StreamSource(stream, a.batch_size, per_rank, micro, rank, tok.pad_token_id, nsp)
-    meter = Throughput(model.config, peak, world)
+    electra = a.model_type == "electra"
+    if electra:
+        from .objectives.electra import ReplacedTokenDetection, evaluate_electra
+        objective, evaluate = ReplacedTokenDetection(a.seed * 1000 + 7, device), evaluate_electra
+    else:
+        objective, evaluate = PreTrainingObjective(), evaluate_mlm
+    source = StreamSource(stream, a.batch_size, per_rank, micro, rank, tok.pad_token_id, pairs)
+    meter = Throughput(model, peak, world)
     log = MetricsLog(metrics_path, a.log_every, rank, world, device, event=False, extra=meter.row)
-    held_out = HeldOut(eval_batches, a.eval_every, dtype, device, log, metrics_path, png, meter)
-    loop = Loop(model, PreTrainingObjective(), source, optimizer, scheduler,
-                LoopConfig(steps=a.steps, accum=accum, max_grad_norm=a.clip, dtype=dtype, save_every=a.save_every,
-                           desc="pretrain", progress=not a.no_progress),
+    held_out = HeldOut(eval_batches, a.eval_every, dtype, device, log, metrics_path, png, meter, evaluate,
+                       all_ranks=a.fsdp)
+    if a.fsdp:
+        from .distributed import ShardedCheckpointIO
+        checkpoint_io = ShardedCheckpointIO(ckpt_path)
+    else:
+        checkpoint_io = CheckpointIO(ckpt_path, rank)
+    loop = Loop(model, objective, source, optimizer, scheduler,
+                LoopConfig(steps=a.steps, accum=accum, max_grad_norm=a.clip, dtype=loop_dtype,
+                           save_every=a.save_every, desc="pretrain", progress=not a.no_progress),
                 device=device, wrapped=wrapped, callbacks=[meter, log, held_out],
-                checkpoint_io=CheckpointIO(ckpt_path, rank), rank=rank, world=world,
+                checkpoint_io=checkpoint_io, rank=rank, world=world,
                 extra_state={"batch_size": a.batch_size, "args": json.dumps(vars(a)),
                              "config": json.dumps(model.config.to_dict())})
     if resumed is not None:
-        loop.checkpoint_io.load(loop, resumed)
+        checkpoint_io.load(loop, resumed)
     log.open(loop.step if resumed is not None else None)
     try:
         loop.run()
         stopped = loop.stop_reason == "signal"
+        export(model, out, tok, a, rank)
         if rank == 0:
-            with atomic_dir(out / "model") as tmp:  # an old model/ stays whole until the new one is complete
-                model.save_pretrained(tmp)
-                tok.save_pretrained(tmp)
             if stopped:
                 print(f"stopped by signal {loop.signal} at step {loop.step}; checkpoint written, continue with "
                       "--resume", file=sys.stderr)
@@ -486,14 +527,37 @@ def pretrain(a: PretrainArgs) -> Path:
     return out / "model"
 
 
+def export(model: nn.Module, out: Path, tok, a: PretrainArgs, rank: int) -> None:
+    """model/ (and, for ELECTRA, generator/ beside it): Hugging Face folders with the tokenizer, written
+    atomically by rank 0. ELECTRA's model/ is the discriminator, the model to fine-tune; `transformers`
+    loads it with ElectraForPreTraining. A sharded (FSDP) model is gathered first (every rank calls)."""
+    from .distributed import full_model_state, is_sharded, unwrap_class
+    if is_sharded(model):
+        state = full_model_state(model)  # a collective; the full weights on rank 0
+        if rank != 0:
+            return
+        plain = electra_pair(model.config, a.generator_fraction) if a.model_type == "electra" else \
+            unwrap_class(model)(model.config)
+        plain.load_state_dict(state)
+        model = plain
+    if rank != 0:
+        return
+    parts = {"model": model.discriminator, "generator": model.generator} if a.model_type == "electra" \
+        else {"model": model}
+    for name, part in parts.items():
+        with atomic_dir(out / name) as tmp:  # an old folder stays whole until the new one is complete
+            part.save_pretrained(tmp)
+            tok.save_pretrained(tmp)
+
+
 class StreamSource:
     """Pretraining's batches: each step takes the next `batch_size` examples of the stream (the global
     batch), this rank's contiguous share of them, cut into micro-batches and masked. The position in the
     stream, (epoch, index), is the whole state: the examples and masks are functions of it and the seed."""
 
-    def __init__(self, stream, batch_size: int, per_rank: int, micro: int, rank: int, pad_id: int, nsp: bool):
+    def __init__(self, stream, batch_size: int, per_rank: int, micro: int, rank: int, pad_id: int, pairs: dict):
         self.stream, self.batch_size, self.per_rank, self.micro = stream, batch_size, per_rank, micro
-        self.rank, self.pad_id, self.nsp = rank, pad_id, nsp
+        self.rank, self.pad_id, self.pairs = rank, pad_id, pairs  # pairs: collate's nsp= and sop=
         self.position = (0, 0)
         self.it = stream.instances(*self.position)
 
@@ -501,8 +565,8 @@ class StreamSource:
         chunk = [next(self.it) for _ in range(self.batch_size)]  # this step's global batch
         self.position = (chunk[-1][0], chunk[-1][1] + 1)
         mine = chunk[self.rank * self.per_rank:(self.rank + 1) * self.per_rank]
-        micro = [collate([self.stream.mask(inst, e) for e, _, inst in mine[m:m + self.micro]], self.pad_id, self.nsp)
-                 for m in range(0, len(mine), self.micro)]
+        micro = [collate([self.stream.mask(inst, e) for e, _, inst in mine[m:m + self.micro]], self.pad_id,
+                         **self.pairs) for m in range(0, len(mine), self.micro)]
         return StepBatches(micro, float(self.position[0]))
 
     def state_dict(self) -> dict:
@@ -519,15 +583,15 @@ class Throughput(Callback):
 
     name = "throughput"
 
-    def __init__(self, config, peak: float, world: int):
-        self.config, self.peak, self.world = config, peak, world
+    def __init__(self, model: nn.Module, peak: float, world: int):
+        self.model, self.peak, self.world = model, peak, world
         self.tokens = self.flops = 0.0
         self.t0 = time.perf_counter()
 
     def on_step_end(self, loop, metrics) -> None:
         for batch in loop.last_batches:
             self.tokens += float(batch["attention_mask"].sum()) * self.world
-            self.flops += train_flops(self.config, batch) * self.world
+            self.flops += model_train_flops(self.model, batch) * self.world
 
     def row(self, loop) -> dict:
         dt = max(time.perf_counter() - self.t0, 1e-9)
@@ -549,15 +613,19 @@ class HeldOut(Callback):
 
     name = "held_out"
 
-    def __init__(self, batches, every, dtype, device, log, metrics_path, png, meter, evaluate=None):
+    def __init__(self, batches, every, dtype, device, log, metrics_path, png, meter, evaluate=None,
+                 all_ranks: bool = False):
         self.batches, self.every, self.dtype, self.device = batches, every, dtype, device
         self.log, self.metrics_path, self.png, self.meter = log, metrics_path, png, meter
         self.evaluate = evaluate or evaluate_mlm
+        self.all_ranks = all_ranks  # FSDP: every forward is a collective, so every rank evaluates
 
     def _run(self, loop, step: int) -> None:
-        if loop.rank != 0:
+        if loop.rank != 0 and not self.all_ranks:
             return
         res = self.evaluate(loop.model, self.batches, self.dtype, self.device)
+        if loop.rank != 0:
+            return
         self.log.write({"step": step, **res})
         loop.bar.write(f"step {step}: " + ", ".join(f"{k[5:]} {v:.4f}" for k, v in res.items()))
         self.meter.restart()

@@ -22,8 +22,9 @@ class PrepareArgs:
 
 
 # the model types `bertkit pretrain` has a recipe for (bertkit.registry has the families; a family is
-# pretrainable once it has a recipe here): bert = MLM + NSP, roberta = dynamic MLM on full sentences
-PRETRAIN_MODEL_TYPES = ("bert", "roberta")
+# pretrainable once it has a recipe here): bert = MLM + NSP, roberta = dynamic MLM on full sentences,
+# albert = MLM + sentence-order prediction, electra = replaced-token detection with a small generator
+PRETRAIN_MODEL_TYPES = ("bert", "roberta", "albert", "electra")
 
 
 @dataclass
@@ -36,9 +37,13 @@ class PretrainArgs:
     data: str = _arg("", "prepared shards folder (default: <out>/shards)")
     vocab: str = _arg("", "tokenizer folder for a model from scratch (from `bertkit vocab`)")
     config: str = _arg("small", "preset (tiny, mini, small, medium, base, large) or a config.json path")
-    model_type: str = _arg("", "bert (MLM + NSP, or MLM only with --no-nsp) or roberta (MLM only, dynamic "
-                           "masks, full sentences packed across documents); default: the run's own with --resume, "
-                           "else the --init-from folder's type, else bert", choices=PRETRAIN_MODEL_TYPES)
+    model_type: str = _arg("", "bert (MLM + NSP, or MLM only with --no-nsp), roberta (MLM only, dynamic "
+                           "masks, full sentences packed across documents), albert (MLM + sentence-order "
+                           "prediction) or electra (replaced-token detection: a generator of --generator-fraction "
+                           "of the width fills masks, the discriminator finds them); default: the run's own with "
+                           "--resume, else the --init-from folder's type, else bert", choices=PRETRAIN_MODEL_TYPES)
+    generator_fraction: float = _arg(0.25, "electra: the generator's width as a fraction of the discriminator's "
+                                     "(hidden size, heads and FFN; the paper's 1/4)")
     init_from: str = _arg("", "continue from this model folder; missing MLM/NSP heads are initialised fresh")
     resume: bool = _arg(False, "continue the interrupted run in --out exactly where it stopped")
     max_seq_length: int = _arg(128, "tokens per example, [CLS]/[SEP] included")
@@ -73,6 +78,8 @@ class PretrainArgs:
     log_every: int = _arg(10, "write a metrics line every N steps")
     seed: int = _arg(0, "seed of initialisation, examples, masking and dropout")
     threads: int = _arg(0, "torch threads per process (0 = cores / processes)")
+    fsdp: bool = _arg(False, "under torchrun: shard weights, gradients and optimizer state over the processes "
+                      "(FSDP2, per layer), checkpoints as torch.distributed.checkpoint folders (default: DDP)")
     workers: int = _arg(0, "tokenizer processes when preparing (0 = all cores)")
     eval_fraction: float = _arg(0.01, "fraction of documents held out when preparing")
     skip_bad_files: bool = _arg(False, "when preparing, skip a file that is not UTF-8, with a warning")
