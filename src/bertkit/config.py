@@ -355,18 +355,18 @@ class AlbertConfig(PretrainedConfig):
     type_vocab_size: int = 2
     initializer_range: float = 0.02
     layer_norm_eps: float = 1e-12
-    classifier_dropout_prob: float | None = 0.1
+    classifier_dropout_prob: float = 0.1
     pad_token_id: int = 0
     bos_token_id: int | None = 2
     eos_token_id: int | None = 3
 
     @property
-    def classifier_dropout(self) -> float | None:
+    def classifier_dropout(self) -> float:
         """The heads' dropout under its shared name (heads.classifier_dropout reads this)."""
         return self.classifier_dropout_prob
 
     @classifier_dropout.setter
-    def classifier_dropout(self, p: float | None) -> None:
+    def classifier_dropout(self, p: float) -> None:
         self.classifier_dropout_prob = p
 
     def group_of_layer(self, i: int) -> int:
@@ -379,8 +379,7 @@ class AlbertConfig(PretrainedConfig):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"{name} must be a positive integer, got {value!r}")
-        if self.classifier_dropout_prob is not None:
-            _check_probability("classifier_dropout_prob", self.classifier_dropout_prob)
+        _check_probability("classifier_dropout_prob", self.classifier_dropout_prob)  # transformers: no None
 
 
 CONFIGS: dict[str, type[PretrainedConfig]] = {c.model_type: c for c in (BertConfig, RobertaConfig, DistilBertConfig,

@@ -175,7 +175,7 @@ class AlbertForSequenceClassification(AlbertPreTrainedModel, SequenceClassificat
 
 
 class AlbertForTokenClassification(AlbertPreTrainedModel, TokenClassificationModel):
-    """Dropout (classifier_dropout_prob, or hidden_dropout_prob when it is None) → linear on every position."""
+    """Dropout (classifier_dropout_prob) → linear on every position."""
 
 
 class AlbertForQuestionAnswering(AlbertPreTrainedModel, QuestionAnsweringModel):
