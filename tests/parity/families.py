@@ -48,6 +48,10 @@ class Family:
     sentence_task: tuple[str, str, str] | None = None
     pooled_heads: tuple[str, ...] = ()  # the heads that read the pooler
     pooler_key: str = "pooler.dense.weight"  # the pooler's weight as the family's files name it
+    # the default tier's time budget: these shapes run every shape-parametrised test, and these heads
+    # the per-head folder round trips, only in the slow tier (-m slow)
+    slow_shapes: tuple[str, ...] = ()
+    slow_round_trip_heads: tuple[str, ...] = ()
 
     def __str__(self) -> str:
         return self.model_type
@@ -93,6 +97,10 @@ class Shape:
 
     def __getitem__(self, shared: str) -> Any:
         return getattr(self.config, shared)
+
+    @property
+    def slow(self) -> bool:
+        return self.name in self.family.slow_shapes
 
     @property
     def layer_passes(self) -> int:
@@ -193,6 +201,10 @@ ALBERT = Family(
     sentence_task=("sentence_order_label", "sop_logits", "sop_loss"),
     pooled_heads=("ForPreTraining", "ForSequenceClassification"),
     pooler_key="pooler.weight",
+    # the default tier runs the shape that has it all (E != H, two groups of two inner layers) and the
+    # round trips of the heads ALBERT builds differently; the rest in the slow tier
+    slow_shapes=("L1-H32-A2", "L2-H64-A4"),
+    slow_round_trip_heads=("ForTokenClassification", "ForQuestionAnswering"),
 )
 
 FAMILIES: dict[str, Family] = {f.model_type: f for f in (BERT, ROBERTA, DISTILBERT, ALBERT)}
@@ -210,3 +222,14 @@ def head_id(case) -> str:
 
 def shapes_of(*families: str) -> list[Shape]:
     return [s for s in SHAPES if s.family.model_type in families]
+
+
+def shape_params(shapes: list[Shape]) -> list:
+    """pytest params of shapes (id: family-shape), the family's slow shapes marked slow."""
+    return [pytest.param(s, id=str(s), marks=pytest.mark.slow if s.slow else ()) for s in shapes]
+
+
+def round_trip_params(cases: list[tuple[Family, str]]) -> list:
+    """pytest params of (family, head) cases for the folder round trips, the family's slow ones marked slow."""
+    return [pytest.param(c, id=head_id(c), marks=pytest.mark.slow if c[1] in c[0].slow_round_trip_heads else ())
+            for c in cases]

@@ -35,7 +35,8 @@ transformers = pytest.importorskip("transformers")
 
 from bertkit import BertkitError  # noqa: E402
 from bertkit.checkpoint import load_state, ours_to_hf  # noqa: E402
-from families import FAMILIES, HEAD_CASES, LENGTHS, SEQLEN, SHAPES, head_id, shapes_of  # noqa: E402,F401
+from families import (FAMILIES, HEAD_CASES, LENGTHS, SEQLEN, SHAPES, head_id, shape_params,  # noqa: E402,F401
+                      shapes_of)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -186,7 +187,7 @@ def mlm_labels(inputs, vocab: int, seed: int = 0) -> torch.Tensor:
     return labels.masked_fill(~picked, -100)
 
 
-@pytest.fixture(params=SHAPES, ids=str)
+@pytest.fixture(params=shape_params(SHAPES))
 def shape(request):
     return request.param
 
@@ -195,7 +196,7 @@ def shape(request):
 SENTENCE_FAMILIES = [name for name, fam in FAMILIES.items() if fam.sentence_task]
 
 
-@pytest.fixture(params=shapes_of(*SENTENCE_FAMILIES), ids=str)
+@pytest.fixture(params=shape_params(shapes_of(*SENTENCE_FAMILIES)))
 def pretraining_shape(request):
     return request.param
 
@@ -745,7 +746,7 @@ def test_albert_layer_groups_as_transformers(L, G, inner):
             assert_close(ours(**inputs, labels=labels).loss, hf(**inputs, labels=labels).loss, "MLM loss (sparse)")
 
 
-@pytest.mark.parametrize("shape", shapes_of("albert"), ids=str)
+@pytest.mark.parametrize("shape", shape_params(shapes_of("albert")))
 def test_albert_parameter_count_as_transformers(shape):
     """Shared layers count once: the same number of parameters as transformers, every head."""
     for head in FAMILIES["albert"].heads:
