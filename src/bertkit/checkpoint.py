@@ -4,9 +4,10 @@ A model folder is what `transformers` writes: `config.json` plus `model.safetens
 `pytorch_model.bin`, read with `torch.load(weights_only=True)` only). Our module names are chosen for
 reading; each family declares in its own file how `transformers` names them (`key_table`, a
 models.KeyTable) and the prefix of its encoder in head models (`base_model_prefix`: bert., roberta.,
-distilbert.). This module applies those tables and knows nothing of any one family. The one
+distilbert., albert.). This module applies those tables and knows nothing of any one family. The one
 structural difference is attention's fused QKV projection: Hugging Face stores query, key and value
-separately, and they are concatenated on load and split on save.
+separately, and they are concatenated on load and split on save. Layer paths carry one number, or
+two (ALBERT's albert_layer_groups.G.albert_layers.I), as the key table's templates say.
 
 Loading is strict. A tensor that is missing, unexpected or of the wrong shape is an error naming it,
 with two deliberate exceptions that mirror how people use BERT:

@@ -1,9 +1,10 @@
 """What every model shares: the base class (init, base model, folders in and out) and the bare encoder.
 
 `PreTrainedModel` is the base of every family's models and heads, as in `transformers`; `EncoderModel`
-is the bare encoder that BertModel, RobertaModel and DistilBertModel specialise. The encoder's forward
-checks its inputs, then runs the readable blocks (blocks.py) on the padded batch, or on the real tokens
-only (padding.py), or the last layer at a few positions (sparse.py), with the same numbers on real tokens.
+is the bare encoder that BertModel, RobertaModel, DistilBertModel and AlbertModel specialise. The
+encoder's forward checks its inputs, then runs the readable blocks (blocks.py) on the padded batch, or
+on the real tokens only (padding.py), or the last layer at a few positions (sparse.py), with the same
+numbers on real tokens.
 """
 from __future__ import annotations
 

@@ -8,7 +8,9 @@
 
 BERT, RoBERTa and DistilBERT compute exactly this; they differ in their embeddings (RoBERTa's position
 ids, DistilBERT's missing segments), in dropout placement and in the names of their weights, which
-each family's file declares (bert.py, roberta.py, distilbert.py). The fast paths live elsewhere and
+each family's file declares (bert.py, roberta.py, distilbert.py). ALBERT (albert.py) runs the same
+blocks with narrower embeddings projected to hidden_size, and layers shared between passes (its
+encoder's `layers` lists a module once per pass). The fast paths live elsewhere and
 serve every family: attention kernels in attention.py, unpadding in padding.py, the last layer at a
 few positions in sparse.py.
 
