@@ -1,10 +1,14 @@
 """The families under test, in one table: what the parity suites need to know about each.
 
 test_model_parity.py, test_checkpoint_roundtrip.py and test_model_inputs_parity.py run the same tests
-over every family here (BERT, RoBERTa, DistilBERT, ALBERT). Everything family-specific lives in FAMILIES: the `transformers` config class,
-the class-name prefix, the heads the family has, the attribute that holds the bare encoder in a head
-model, whether it has a pooler and segment embeddings, and its random tiny shapes, written with the
-family's own config.json field names (DistilBERT's dim, n_layers, n_heads, hidden_dim, activation).
+over every family here (BERT, RoBERTa, DistilBERT, ALBERT). Everything family-specific lives in
+FAMILIES: the `transformers` config class, the class-name prefix, the heads the family has, the
+attribute that holds the bare encoder in a head model, whether it has a pooler and segment embeddings,
+its pretraining head's sentence task (BERT's NSP, ALBERT's SOP) and the heads that read the pooler,
+and its random tiny shapes, written with the family's own config.json field names (DistilBERT's dim,
+n_layers, n_heads, hidden_dim, activation). ALBERT's embeddings are `embedding_size` wide and each of
+its layers may run several inner layers: tests read `shape.embed_width` and `shape.layer_passes`.
+A family may leave some shapes and round-trip heads to the slow tier, to keep the default one fast.
 
 A test reads a shape's value by its shared name (`shape["hidden_size"]`), which the family's bertkit
 config maps to its own field (DistilBERT: dim), with the family's defaults for fields a shape leaves out

@@ -32,7 +32,7 @@ import bertkit  # noqa: E402
 import bertkit.registry  # noqa: E402
 from bertkit import CheckpointError  # noqa: E402
 from bertkit.checkpoint import ours_to_hf  # noqa: E402
-from families import FAMILIES, HEAD_CASES, head_id, round_trip_params  # noqa: E402
+from families import FAMILIES, HEAD_CASES, round_trip_params  # noqa: E402
 
 transformers.logging.disable_progress_bar()
 
@@ -502,7 +502,8 @@ CROSS_HEAD = [  # (checkpoint head, target head, a fresh tensor, a dropped tenso
     ("DistilBertForSequenceClassification", "DistilBertForMaskedLM", "vocab_transform.weight",
      "pre_classifier.weight"),
     ("DistilBertForQuestionAnswering", "DistilBertForTokenClassification", "classifier.weight", "qa_outputs.weight"),
-    ("AlbertForPreTraining", "AlbertForSequenceClassification", "classifier.weight", "sop_classifier.classifier.weight"),
+    ("AlbertForPreTraining", "AlbertForSequenceClassification", "classifier.weight",
+     "sop_classifier.classifier.weight"),
     ("AlbertForMaskedLM", "AlbertForQuestionAnswering", "qa_outputs.weight", "predictions.dense.weight"),
     ("AlbertModel", "AlbertForTokenClassification", "classifier.weight", "albert.pooler.weight"),
 ]

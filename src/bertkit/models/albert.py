@@ -81,7 +81,8 @@ class AlbertEmbeddings(Embeddings):
         self.project = nn.Linear(config.embedding_size, config.hidden_size)
 
     def forward(self, input_ids, token_type_ids, position_ids, inputs_embeds=None) -> Tensor:
-        return self.project(super().forward(input_ids, token_type_ids, position_ids, inputs_embeds))  # (..., E) → (..., H)
+        x = super().forward(input_ids, token_type_ids, position_ids, inputs_embeds)  # (..., E)
+        return self.project(x)  # (..., H)
 
 
 class AlbertLayer(Layer):
