@@ -123,3 +123,19 @@ def test_bad_options_are_one_line_naming_the_option(capsys):
         assert e.value.code == 2
         err = capsys.readouterr().err
         assert len(err.splitlines()) == 1 and err.startswith(expected), err
+
+
+def test_info_describes_an_albert_folder(tmp_path, capsys):
+    """A folder transformers wrote for AlbertForPreTraining: its parameter count (shared layers once, the
+    tied decoder not at all), its factorised embeddings and groups, and its heads."""
+    transformers = pytest.importorskip("transformers")
+    config = transformers.AlbertConfig(vocab_size=60, embedding_size=8, hidden_size=16, num_hidden_layers=3,
+                                       num_hidden_groups=2, inner_group_num=2, num_attention_heads=2,
+                                       intermediate_size=20, max_position_embeddings=32)
+    model = transformers.AlbertForPreTraining(config)
+    model.save_pretrained(tmp_path)
+    main(["info", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert f"{model.num_parameters():,} parameters" in out
+    assert "layers 3, hidden 16" in out and "embedding 8, 2 shared group(s) of 2 layer(s)" in out
+    assert "heads present: pooler, masked LM, sentence order" in out

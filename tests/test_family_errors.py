@@ -4,13 +4,14 @@ from __future__ import annotations
 import pytest
 import torch
 
-from bertkit import (BertConfig, BertkitError, ConfigError, DistilBertConfig, RobertaConfig)
+from bertkit import (AlbertConfig, BertConfig, BertkitError, ConfigError, DistilBertConfig, RobertaConfig)
 from bertkit.models import MODELS
 
 SMALL = dict(vocab_size=50, hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=40,
              max_position_embeddings=12)
 CONFIGS = {"Bert": lambda **kw: BertConfig(**SMALL, **kw), "Roberta": lambda **kw: RobertaConfig(**SMALL, **kw),
-           "DistilBert": lambda **kw: DistilBertConfig(**SMALL, **kw)}
+           "DistilBert": lambda **kw: DistilBertConfig(**SMALL, **kw),
+           "Albert": lambda **kw: AlbertConfig(**{**SMALL, "embedding_size": 16, **kw})}
 
 
 @pytest.mark.parametrize("family", list(CONFIGS))
@@ -64,3 +65,22 @@ def test_weights_of_another_family_under_a_wrong_model_type_name_a_few_tensors(t
 def test_labels_are_in_id_order():
     cfg = BertConfig.from_dict({"id2label": {str(i): f"L{i}" for i in (10, 2, 0, 1, 3, 4, 5, 6, 7, 8, 9)}})
     assert list(cfg.id2label) == list(range(11))
+
+
+@pytest.mark.parametrize("field, value", [("embedding_size", 0), ("num_hidden_groups", 0), ("inner_group_num", -1),
+                                          ("num_hidden_groups", 1.5), ("classifier_dropout_prob", 1.5),
+                                          ("classifier_dropout_prob", None), ("type_vocab_size", 0)])
+def test_albert_config_errors_name_the_field(field, value):
+    with pytest.raises(ConfigError) as e:
+        CONFIGS["Albert"](**{field: value})
+    message = str(e.value)
+    assert "\n" not in message and message.startswith(field), message
+
+
+def test_albert_inputs_embeds_are_embedding_size_wide():
+    """ALBERT's inputs_embeds replace its E-wide word vectors: hidden_size-wide ones are a clear error."""
+    model = MODELS["AlbertModel"](CONFIGS["Albert"]()).eval()
+    with pytest.raises(BertkitError, match=r"^inputs_embeds must be 3-D \(batch, seq_len, embedding_size 16\), "
+                                           r"got shape \(1, 4, 32\)"):
+        model(inputs_embeds=torch.zeros(1, 4, 32))
+    assert model(inputs_embeds=torch.zeros(1, 4, 16)).last_hidden_state.shape == (1, 4, 32)

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import bertkit
-from bertkit import BertConfig, CheckpointError, ConfigError, DistilBertConfig, RobertaConfig
+from bertkit import AlbertConfig, BertConfig, CheckpointError, ConfigError, DistilBertConfig, RobertaConfig
 from bertkit.config import CONFIGS, PretrainedConfig
 from bertkit.registry import (FAMILIES, MODEL_TYPES, AutoConfig, AutoModel, AutoModelForMaskedLM,
                               AutoModelForPreTraining, AutoModelForQuestionAnswering,
@@ -28,11 +28,13 @@ TINY = {
     "roberta": dict(vocab_size=40, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=20,
                     max_position_embeddings=18, type_vocab_size=1),
     "distilbert": dict(vocab_size=40, dim=16, n_layers=1, n_heads=2, hidden_dim=20, max_position_embeddings=16),
+    "albert": dict(vocab_size=40, embedding_size=8, hidden_size=16, num_hidden_layers=2, num_hidden_groups=2,
+                   num_attention_heads=2, intermediate_size=20, max_position_embeddings=16),
 }
-CONFIG_CLASS = {"bert": BertConfig, "roberta": RobertaConfig, "distilbert": DistilBertConfig}
-PREFIX = {"bert": "Bert", "roberta": "Roberta", "distilbert": "DistilBert"}
+CONFIG_CLASS = {"bert": BertConfig, "roberta": RobertaConfig, "distilbert": DistilBertConfig, "albert": AlbertConfig}
+PREFIX = {"bert": "Bert", "roberta": "Roberta", "distilbert": "DistilBert", "albert": "Albert"}
 # Auto class → the class-name suffix it gives; AutoModelForPreTraining gives RoBERTa's and DistilBERT's
-# masked LM, as in transformers (they have no NSP head)
+# masked LM, as in transformers (they have no NSP head); BERT's and ALBERT's their ForPreTraining
 AUTOS = {AutoModel: "Model", AutoModelForPreTraining: "ForPreTraining", AutoModelForMaskedLM: "ForMaskedLM",
          AutoModelForSequenceClassification: "ForSequenceClassification",
          AutoModelForTokenClassification: "ForTokenClassification",
@@ -41,7 +43,7 @@ AUTOS = {AutoModel: "Model", AutoModelForPreTraining: "ForPreTraining", AutoMode
 
 def expected_class(model_type: str, auto) -> str:
     suffix = AUTOS[auto]
-    if suffix == "ForPreTraining" and model_type != "bert":
+    if suffix == "ForPreTraining" and model_type not in ("bert", "albert"):
         suffix = "ForMaskedLM"
     return PREFIX[model_type] + suffix
 
@@ -53,7 +55,7 @@ def one_line(err) -> str:
 
 
 def test_the_registered_families():
-    assert MODEL_TYPES == ("bert", "roberta", "distilbert")
+    assert MODEL_TYPES[:3] == ("bert", "roberta", "distilbert") and "albert" in MODEL_TYPES
     assert set(CONFIGS) == set(FAMILIES) == set(MODEL_TYPES)
     for model_type, fam in FAMILIES.items():
         assert fam.config_class is CONFIG_CLASS[model_type] and fam.config_class.model_type == model_type
@@ -324,3 +326,37 @@ def test_roberta_config_defaults_and_limit():
         RobertaConfig(max_position_embeddings=2, pad_token_id=1)
     msg = one_line(err)
     assert "max_position_embeddings 2" in msg and "pad_token_id 1" in msg
+
+
+# -- ALBERT's config ---------------------------------------------------------------------------------
+
+def test_albert_config_defaults_are_transformers():
+    """Every field and default of transformers' AlbertConfig (albert-xxlarge's shape, gelu_new, no dropout,
+    pad 0, bos 2, eos 3)."""
+    transformers = pytest.importorskip("transformers")
+    ours, theirs = AlbertConfig(), transformers.AlbertConfig()
+    d = ours.to_dict()
+    for key in ("vocab_size", "embedding_size", "hidden_size", "num_hidden_layers", "num_hidden_groups",
+                "num_attention_heads", "intermediate_size", "inner_group_num", "hidden_act", "hidden_dropout_prob",
+                "attention_probs_dropout_prob", "max_position_embeddings", "type_vocab_size", "initializer_range",
+                "layer_norm_eps", "classifier_dropout_prob", "pad_token_id", "bos_token_id", "eos_token_id"):
+        assert d[key] == getattr(theirs, key), key
+    assert ours.classifier_dropout == 0.1  # the heads' shared name for classifier_dropout_prob
+
+
+@pytest.mark.parametrize("name, layers, hidden, heads", [("tiny", 2, 128, 2), ("base", 12, 768, 12)])
+def test_albert_preset(name, layers, hidden, heads):
+    """The standard sizes with ALBERT's 128-wide embeddings and one shared group (albert-base-v2's shape)."""
+    config = AlbertConfig.preset(name)
+    assert (config.num_hidden_layers, config.hidden_size, config.num_attention_heads) == (layers, hidden, heads)
+    assert config.intermediate_size == 4 * hidden and config.embedding_size == 128
+    assert (config.num_hidden_groups, config.inner_group_num, config.hidden_act) == (1, 1, "gelu_new")
+    assert AlbertConfig.preset(name, embedding_size=64, num_hidden_groups=2).num_hidden_groups == 2
+
+
+def test_albert_group_of_layer_is_transformers_rule():
+    """Layer i runs group int(i / (L / G)): float division, so L need not be a multiple of G."""
+    for L, G, groups in [(12, 1, [0] * 12), (5, 2, [0, 0, 0, 1, 1]), (3, 2, [0, 0, 1]), (2, 3, [0, 1]),
+                         (4, 4, [0, 1, 2, 3])]:
+        config = AlbertConfig(**dict(TINY["albert"], num_hidden_layers=L, num_hidden_groups=G))
+        assert [config.group_of_layer(i) for i in range(L)] == groups, (L, G)

@@ -4,9 +4,10 @@ A model folder is what `transformers` writes: `config.json` plus `model.safetens
 `pytorch_model.bin`, read with `torch.load(weights_only=True)` only). Our module names are chosen for
 reading; each family declares in its own file how `transformers` names them (`key_table`, a
 models.KeyTable) and the prefix of its encoder in head models (`base_model_prefix`: bert., roberta.,
-distilbert.). This module applies those tables and knows nothing of any one family. The one
+distilbert., albert.). This module applies those tables and knows nothing of any one family. The one
 structural difference is attention's fused QKV projection: Hugging Face stores query, key and value
-separately, and they are concatenated on load and split on save.
+separately, and they are concatenated on load and split on save. Layer paths carry one number, or
+two (ALBERT's albert_layer_groups.G.albert_layers.I), as the key table's templates say.
 
 Loading is strict. A tensor that is missing, unexpected or of the wrong shape is an error naming it,
 with two deliberate exceptions that mirror how people use BERT:
@@ -36,7 +37,6 @@ log = logging.getLogger("bertkit")
 
 WEIGHTS_NAME = "model.safetensors"
 LEGACY_WEIGHTS_NAME = "pytorch_model.bin"
-OUR_QKV = "encoder.layers.{}.attn.qkv"  # every family's fused projection
 
 
 def _pattern(path: str) -> re.Pattern:
@@ -68,9 +68,14 @@ class _Names:
         self.head_to_hf = _renamer([(b, a) for a, b in table.heads])
         template, self.qkv_parts = table.qkv
         self.qkv_template = template
-        hf = re.escape(template).replace(r"\{\}", "{}").format(r"(\d+)", f"({'|'.join(self.qkv_parts)})")
+        self.our_qkv_template = table.our_qkv
+        n = table.our_qkv.count("{}")  # layer indices: one, or ALBERT's group and inner layer
+        if template.count("{}") != n + 1:
+            raise ValueError(f"key table: {template!r} needs {n} layer indices and the part, as {table.our_qkv!r}")
+        hf = re.escape(template).replace(r"\{\}", "{}").format(*[r"(\d+)"] * n, f"({'|'.join(self.qkv_parts)})")
         self.hf_qkv = re.compile(f"^{hf}\\.(weight|bias)$")
-        self.our_qkv = re.compile(r"^encoder\.layers\.(\d+)\.attn\.qkv\.(weight|bias)$")
+        ours = re.escape(table.our_qkv).replace(r"\{\}", r"(\d+)")
+        self.our_qkv = re.compile(f"^{ours}\\.(weight|bias)$")
 
 
 @lru_cache(maxsize=None)
@@ -102,7 +107,7 @@ def hf_to_ours(hf_state: dict[str, torch.Tensor], model: nn.Module, source: str 
     names, base, root = _names(model.key_table), _is_base(model), model.base_model_prefix + "."
     prefix = "" if base else root
     state: dict[str, torch.Tensor] = {}
-    qkv: dict[tuple[str, str], dict[str, torch.Tensor]] = {}
+    qkv: dict[tuple[tuple[str, ...], str], dict[str, torch.Tensor]] = {}
     unknown, dropped = [], []
     for raw_key, tensor in hf_state.items():
         key = _legacy_name(raw_key)
@@ -112,8 +117,8 @@ def hf_to_ours(hf_state: dict[str, torch.Tensor], model: nn.Module, source: str 
         if inner.startswith(names.table.encoder_roots):
             m = names.hf_qkv.match(inner)
             if m:
-                layer, part, kind = m.groups()
-                qkv.setdefault((prefix + OUR_QKV.format(layer), kind), {})[part] = tensor
+                *layer, part, kind = m.groups()
+                qkv.setdefault((tuple(layer), kind), {})[part] = tensor
                 continue
             ours = names.enc_to_ours(inner)
             if ours is None:
@@ -126,9 +131,9 @@ def hf_to_ours(hf_state: dict[str, torch.Tensor], model: nn.Module, source: str 
             (unknown if ours is None else dropped).append(raw_key)
         else:
             state[ours or key] = tensor  # a custom head's tensors keep their names
-    for (path, kind), parts in qkv.items():
-        layer = path.split(".")[-3]
-        hf = {p: f"{prefix}{names.qkv_template.format(layer, p)}.{kind}" for p in names.qkv_parts}
+    for (layer, kind), parts in qkv.items():
+        path = prefix + names.our_qkv_template.format(*layer)
+        hf = {p: f"{prefix}{names.qkv_template.format(*layer, p)}.{kind}" for p in names.qkv_parts}
         missing = [hf[p] for p in names.qkv_parts if p not in parts]
         if missing:
             raise CheckpointError(f"{source}: missing tensors: {', '.join(missing)}")
@@ -156,9 +161,9 @@ def ours_to_hf(state: dict[str, torch.Tensor], model: nn.Module) -> dict[str, to
             inner = key[len(prefix):]
             m = names.our_qkv.match(inner)
             if m:
-                layer, kind = m.groups()
+                *layer, kind = m.groups()
                 for part, piece in zip(names.qkv_parts, tensor.chunk(3, dim=0)):
-                    out[prefix + f"{names.qkv_template.format(layer, part)}.{kind}"] = piece
+                    out[prefix + f"{names.qkv_template.format(*layer, part)}.{kind}"] = piece
                 continue
             hf = names.enc_to_hf(inner)
             if hf is None:
@@ -313,6 +318,14 @@ def save_pretrained(model: nn.Module, folder) -> None:
         config.save_pretrained(folder)
 
 
+def _sharing(config: PretrainedConfig) -> str:
+    """ALBERT's factorised embeddings and shared layers, for `describe`; "" for the other families."""
+    if not hasattr(config, "num_hidden_groups"):
+        return ""
+    return (f", embedding {config.embedding_size}, {config.num_hidden_groups} shared group(s) of "
+            f"{config.inner_group_num} layer(s)")
+
+
 def describe(folder) -> str:
     """A short report on a model folder: config, parameter count, and which heads its weights hold."""
     folder = model_folder(folder)
@@ -332,6 +345,7 @@ def describe(folder) -> str:
         "pooler": any(k.startswith("pooler.") for k in ours),
         "masked LM": any(k.startswith("mlm.") for k in ours),
         "next sentence": any(k.startswith("nsp.") for k in ours),
+        "sentence order": any(k.startswith("sop.") for k in ours),
         "classifier": any(k.startswith(("classifier.", "pre_classifier.")) for k in ours),
         "question answering": any(k.startswith("qa_outputs.") for k in ours),
     }
@@ -339,7 +353,8 @@ def describe(folder) -> str:
              f"  model_type: {config.model_type}; architectures: {', '.join(config.architectures or ['(not recorded)'])}",
              f"  weights: {path.name}, {len(hf_state)} tensors, {n_params:,} parameters",
              f"  layers {config.num_hidden_layers}, hidden {config.hidden_size}, heads {config.num_attention_heads}, "
-             f"ffn {config.intermediate_size}, vocab {config.vocab_size}, max positions {config.max_position_embeddings}",
+             f"ffn {config.intermediate_size}, vocab {config.vocab_size}, max positions {config.max_position_embeddings}"
+             + _sharing(config),
              f"  heads present: {', '.join(k for k, v in heads.items() if v) or 'none (bare encoder)'}"]
     if heads["classifier"]:  # a bare encoder's config carries transformers' default LABEL_0/LABEL_1 map
         lines.append(f"  labels: {config.id2label}")

@@ -1,7 +1,8 @@
 """Model configs: the shape of an encoder, with the field names of Hugging Face's `config.json`.
 
 One config class per family, as in `transformers`: BertConfig, RobertaConfig (BERT's fields with
-RoBERTa's defaults) and DistilBertConfig (its own names: dim, n_layers, n_heads, hidden_dim, ...).
+RoBERTa's defaults), DistilBertConfig (its own names: dim, n_layers, n_heads, hidden_dim, ...) and
+AlbertConfig (BERT's names plus embedding_size, num_hidden_groups, inner_group_num).
 CONFIGS maps config.json's `model_type` to the class; `config_from_dict` dispatches on it.
 
 A config is a mutable dataclass, as in `transformers` (tutorials set `config.num_labels = 2` before
@@ -327,7 +328,62 @@ class DistilBertConfig(PretrainedConfig):
             raise ConfigError(f"sinusoidal_pos_embds needs an even dim, got {self.dim}")
 
 
-CONFIGS: dict[str, type[PretrainedConfig]] = {c.model_type: c for c in (BertConfig, RobertaConfig, DistilBertConfig)}
+@dataclass
+class AlbertConfig(PretrainedConfig):
+    """ALBERT (Lan et al., 2020): BERT's layers with factorised embeddings and cross-layer sharing.
+
+    The token, position and segment tables are `embedding_size` (E) wide and projected to `hidden_size`
+    (H) before the first layer. `num_hidden_groups` (G) groups of `inner_group_num` layers hold all the
+    layer weights: layer i of `num_hidden_layers` (L) runs group int(i / (L / G)) (`transformers`' rule,
+    float division, so L need not be a multiple of G), and a group runs its inner layers in turn. The
+    fields and defaults are `transformers`' AlbertConfig's (albert-xxlarge's shape, dropout 0, gelu_new);
+    the presets take the standard sizes with E = 128, as every released ALBERT."""
+
+    model_type: ClassVar[str] = "albert"
+    vocab_size: int = 30000
+    embedding_size: int = 128
+    hidden_size: int = 4096
+    num_hidden_layers: int = 12
+    num_hidden_groups: int = 1
+    num_attention_heads: int = 64
+    intermediate_size: int = 16384
+    inner_group_num: int = 1
+    hidden_act: str = "gelu_new"
+    hidden_dropout_prob: float = 0.0
+    attention_probs_dropout_prob: float = 0.0
+    max_position_embeddings: int = 512
+    type_vocab_size: int = 2
+    initializer_range: float = 0.02
+    layer_norm_eps: float = 1e-12
+    classifier_dropout_prob: float = 0.1
+    pad_token_id: int = 0
+    bos_token_id: int | None = 2
+    eos_token_id: int | None = 3
+
+    @property
+    def classifier_dropout(self) -> float:
+        """The heads' dropout under its shared name (heads.classifier_dropout reads this)."""
+        return self.classifier_dropout_prob
+
+    @classifier_dropout.setter
+    def classifier_dropout(self, p: float) -> None:
+        self.classifier_dropout_prob = p
+
+    def group_of_layer(self, i: int) -> int:
+        """The group whose weights layer i runs: int(i / (L / G)), as `transformers` computes it."""
+        return int(i / (self.num_hidden_layers / self.num_hidden_groups))
+
+    def validate(self) -> None:
+        super().validate()
+        for name in ("embedding_size", "num_hidden_groups", "inner_group_num", "type_vocab_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        _check_probability("classifier_dropout_prob", self.classifier_dropout_prob)  # transformers: no None
+
+
+CONFIGS: dict[str, type[PretrainedConfig]] = {c.model_type: c for c in (BertConfig, RobertaConfig, DistilBertConfig,
+                                                                        AlbertConfig)}
 
 
 def config_class(model_type: Any, source: str = "config") -> type[PretrainedConfig]:

@@ -1,10 +1,14 @@
 """The families under test, in one table: what the parity suites need to know about each.
 
 test_model_parity.py, test_checkpoint_roundtrip.py and test_model_inputs_parity.py run the same tests
-over every family here. Everything family-specific lives in FAMILIES: the `transformers` config class,
-the class-name prefix, the heads the family has, the attribute that holds the bare encoder in a head
-model, whether it has a pooler and segment embeddings, and its random tiny shapes, written with the
-family's own config.json field names (DistilBERT's dim, n_layers, n_heads, hidden_dim, activation).
+over every family here (BERT, RoBERTa, DistilBERT, ALBERT). Everything family-specific lives in
+FAMILIES: the `transformers` config class, the class-name prefix, the heads the family has, the
+attribute that holds the bare encoder in a head model, whether it has a pooler and segment embeddings,
+its pretraining head's sentence task (BERT's NSP, ALBERT's SOP) and the heads that read the pooler,
+and its random tiny shapes, written with the family's own config.json field names (DistilBERT's dim,
+n_layers, n_heads, hidden_dim, activation). ALBERT's embeddings are `embedding_size` wide and each of
+its layers may run several inner layers: tests read `shape.embed_width` and `shape.layer_passes`.
+A family may leave some shapes and round-trip heads to the slow tier, to keep the default one fast.
 
 A test reads a shape's value by its shared name (`shape["hidden_size"]`), which the family's bertkit
 config maps to its own field (DistilBERT: dim), with the family's defaults for fields a shape leaves out
@@ -22,7 +26,7 @@ import pytest
 
 transformers = pytest.importorskip("transformers")
 
-from bertkit.config import BertConfig, DistilBertConfig, PretrainedConfig, RobertaConfig  # noqa: E402
+from bertkit.config import AlbertConfig, BertConfig, DistilBertConfig, PretrainedConfig, RobertaConfig  # noqa: E402
 from bertkit.models import MODELS  # noqa: E402
 
 # every head a family may have, by its class-name suffix (as in transformers: BertForMaskedLM)
@@ -44,6 +48,14 @@ class Family:
     small: dict[str, Any]  # one small shape for the checkpoint round trips
     pooler: bool = True  # the bare encoder has a pooler
     head_extra: dict[str, dict] = field(default_factory=dict)
+    # ForPreTraining's sentence-level task, where it has one: (label keyword, logits field, loss field)
+    sentence_task: tuple[str, str, str] | None = None
+    pooled_heads: tuple[str, ...] = ()  # the heads that read the pooler
+    pooler_key: str = "pooler.dense.weight"  # the pooler's weight as the family's files name it
+    # the default tier's time budget: these shapes run every shape-parametrised test, and these heads
+    # the per-head folder round trips, only in the slow tier (-m slow)
+    slow_shapes: tuple[str, ...] = ()
+    slow_round_trip_heads: tuple[str, ...] = ()
 
     def __str__(self) -> str:
         return self.model_type
@@ -91,6 +103,22 @@ class Shape:
         return getattr(self.config, shared)
 
     @property
+    def slow(self) -> bool:
+        return self.name in self.family.slow_shapes
+
+    @property
+    def layer_passes(self) -> int:
+        """Layer outputs (and attention maps) the encoder gives: num_hidden_layers, times ALBERT's
+        inner_group_num (each of its layers runs a group of inner layers)."""
+        return self.config.num_hidden_layers * getattr(self.config, "inner_group_num", 1)
+
+    @property
+    def embed_width(self) -> int:
+        """The width of the word embeddings, and so of inputs_embeds: embedding_size where the family
+        has one (ALBERT), hidden_size otherwise."""
+        return getattr(self.config, "embedding_size", None) or self.config.hidden_size
+
+    @property
     def segments(self) -> int:
         """Token types the model embeds (0 for DistilBERT, which has no segment table)."""
         return self.config.type_vocab_size
@@ -114,6 +142,8 @@ BERT = Family(
     },
     small=dict(vocab_size=97, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=40,
                max_position_embeddings=24, type_vocab_size=2, hidden_act="gelu"),
+    sentence_task=("next_sentence_label", "seq_relationship_logits", "nsp_loss"),
+    pooled_heads=("ForPreTraining", "ForSequenceClassification"),
 )
 
 ROBERTA = Family(
@@ -153,7 +183,35 @@ DISTILBERT = Family(
     pooler=False,
 )
 
-FAMILIES: dict[str, Family] = {f.model_type: f for f in (BERT, ROBERTA, DISTILBERT)}
+ALBERT = Family(
+    "albert", "Albert", "AlbertConfig", AlbertConfig, "albert", ALL_HEADS,
+    # L1: embedding_size = hidden_size, one group of one layer (BERT's shape, ALBERT's projection);
+    # L2: factorised embeddings (16 → 64), three segments; L3: embeddings 24 → 48 and two groups of two
+    # layers over three layers, so layer i runs group int(i / 1.5) (0, 0, 1): 6 layer passes
+    shapes={
+        "L1-H32-A2": dict(num_hidden_layers=1, hidden_size=32, embedding_size=32, num_attention_heads=2,
+                          intermediate_size=37, vocab_size=99, max_position_embeddings=24, type_vocab_size=2,
+                          hidden_act="gelu"),
+        "L2-H64-A4": dict(num_hidden_layers=2, hidden_size=64, embedding_size=16, num_attention_heads=4,
+                          intermediate_size=128, vocab_size=211, max_position_embeddings=40, type_vocab_size=3,
+                          hidden_act="gelu_new"),
+        "L3-H48-A6-G2x2": dict(num_hidden_layers=3, hidden_size=48, embedding_size=24, num_hidden_groups=2,
+                               inner_group_num=2, num_attention_heads=6, intermediate_size=96, vocab_size=150,
+                               max_position_embeddings=16, type_vocab_size=2, hidden_act="gelu_new",
+                               layer_norm_eps=1e-5, pad_token_id=1),
+    },
+    small=dict(vocab_size=97, hidden_size=32, embedding_size=16, num_hidden_layers=2, num_hidden_groups=2,
+               num_attention_heads=4, intermediate_size=40, max_position_embeddings=24, type_vocab_size=2),
+    sentence_task=("sentence_order_label", "sop_logits", "sop_loss"),
+    pooled_heads=("ForPreTraining", "ForSequenceClassification"),
+    pooler_key="pooler.weight",
+    # the default tier runs the shape that has it all (E != H, two groups of two inner layers) and the
+    # round trips of the heads ALBERT builds differently; the rest in the slow tier
+    slow_shapes=("L1-H32-A2", "L2-H64-A4"),
+    slow_round_trip_heads=("ForTokenClassification", "ForQuestionAnswering"),
+)
+
+FAMILIES: dict[str, Family] = {f.model_type: f for f in (BERT, ROBERTA, DISTILBERT, ALBERT)}
 
 # every (family, shape) pair, and every (family, head) pair
 SHAPES: list[Shape] = [fam.shape(name) for fam in FAMILIES.values() for name in fam.shapes]
@@ -168,3 +226,14 @@ def head_id(case) -> str:
 
 def shapes_of(*families: str) -> list[Shape]:
     return [s for s in SHAPES if s.family.model_type in families]
+
+
+def shape_params(shapes: list[Shape]) -> list:
+    """pytest params of shapes (id: family-shape), the family's slow shapes marked slow."""
+    return [pytest.param(s, id=str(s), marks=pytest.mark.slow if s.slow else ()) for s in shapes]
+
+
+def round_trip_params(cases: list[tuple[Family, str]]) -> list:
+    """pytest params of (family, head) cases for the folder round trips, the family's slow ones marked slow."""
+    return [pytest.param(c, id=head_id(c), marks=pytest.mark.slow if c[1] in c[0].slow_round_trip_heads else ())
+            for c in cases]

@@ -1,5 +1,5 @@
 """Checkpoint folders move both ways between bertkit and `transformers`, and bad folders fail clearly,
-for every head of every family (families.py: BERT, RoBERTa, DistilBERT).
+for every head of every family (families.py: BERT, RoBERTa, DistilBERT, ALBERT).
 
 - a folder written by `transformers` loads into bertkit (the family's class, and bertkit's Auto classes)
   and gives the same outputs;
@@ -32,7 +32,7 @@ import bertkit  # noqa: E402
 import bertkit.registry  # noqa: E402
 from bertkit import CheckpointError  # noqa: E402
 from bertkit.checkpoint import ours_to_hf  # noqa: E402
-from families import FAMILIES, HEAD_CASES, head_id  # noqa: E402
+from families import FAMILIES, HEAD_CASES, round_trip_params  # noqa: E402
 
 transformers.logging.disable_progress_bar()
 
@@ -49,7 +49,7 @@ FAMILY_IDS = list(FAMILIES)
 # the same weights in both libraries: BERT's and RoBERTa's computations agree to 1e-6 here; DistilBERT's
 # attention divides the queries by √d before the product (bertkit scales the scores), which rounds
 # differently, within the suite's 1e-5
-SAME_WEIGHTS_TOL = {"bert": 1e-6, "roberta": 1e-6, "distilbert": 1e-5}
+SAME_WEIGHTS_TOL = {"bert": 1e-6, "roberta": 1e-6, "distilbert": 1e-5, "albert": 1e-6}
 
 
 def _perturb(model: torch.nn.Module, seed: int) -> None:
@@ -104,7 +104,7 @@ def outputs_of(model, head: str, batch, fam=BERT) -> dict[str, torch.Tensor]:
     if head == "Model":
         names = ("last_hidden_state", "pooler_output") if fam.pooler else ("last_hidden_state",)
     elif head == "ForPreTraining":
-        names = ("prediction_logits", "seq_relationship_logits")
+        names = ("prediction_logits", fam.sentence_task[1])  # seq_relationship_logits, sop_logits
     elif head == "ForQuestionAnswering":
         names = ("start_logits", "end_logits")
     else:
@@ -147,7 +147,7 @@ def save_hf(tmp_path, head: str = "ForSequenceClassification", fam=BERT, **extra
 
 # -- transformers → bertkit -------------------------------------------------------------------------
 
-@pytest.mark.parametrize("case", HEAD_CASES, ids=head_id)
+@pytest.mark.parametrize("case", round_trip_params(HEAD_CASES))
 def test_transformers_folder_loads_into_bertkit(tmp_path, case):
     fam, head = case
     folder, hf = save_hf(tmp_path, head, fam)
@@ -160,7 +160,7 @@ def test_transformers_folder_loads_into_bertkit(tmp_path, case):
         assert ours.config.num_labels == HEAD_EXTRA[head]["num_labels"]
 
 
-@pytest.mark.parametrize("case", HEAD_CASES, ids=head_id)
+@pytest.mark.parametrize("case", round_trip_params(HEAD_CASES))
 def test_transformers_folder_loads_through_bertkit_auto_classes(tmp_path, case, caplog):
     """bertkit's AutoModel* read config.json's model_type and build the family's class for the head (the
     class transformers' own Auto class picks: test_bertkit_folder_loads_through_transformers_auto_classes),
@@ -181,7 +181,7 @@ def test_transformers_folder_loads_through_bertkit_auto_classes(tmp_path, case, 
 
 # -- bertkit → transformers -------------------------------------------------------------------------
 
-@pytest.mark.parametrize("case", HEAD_CASES, ids=head_id)
+@pytest.mark.parametrize("case", round_trip_params(HEAD_CASES))
 def test_bertkit_folder_loads_into_transformers(tmp_path, case):
     fam, head = case
     ours = our_model(head, fam=fam)
@@ -209,7 +209,7 @@ def test_bertkit_folder_loads_into_transformers(tmp_path, case):
         assert torch.equal(again.state_dict()[key], value), key
 
 
-@pytest.mark.parametrize("case", HEAD_CASES, ids=head_id)
+@pytest.mark.parametrize("case", round_trip_params(HEAD_CASES))
 def test_bertkit_folder_loads_through_transformers_auto_classes(tmp_path, case):
     """transformers' AutoModel* read bertkit's config.json (model_type, architectures) and load the
     weights completely; the config holds the family's own field names."""
@@ -246,12 +246,17 @@ SAVED_FIELDS = {  # the fields of each family's config.json, in its own names
                    "qa_dropout", "seq_classif_dropout", "sinusoidal_pos_embds"),
 }
 SAVED_FIELDS["roberta"] = SAVED_FIELDS["bert"] + ("bos_token_id", "eos_token_id")
+SAVED_FIELDS["albert"] = tuple(f for f in SAVED_FIELDS["bert"] if f != "classifier_dropout") + (
+    "embedding_size", "num_hidden_groups", "inner_group_num", "classifier_dropout_prob", "bos_token_id",
+    "eos_token_id")
 SAVED_EXTRA = {
     "bert": dict(hidden_act="gelu_new", layer_norm_eps=1e-7, classifier_dropout=0.3, pad_token_id=3),
     "roberta": dict(hidden_act="gelu_new", layer_norm_eps=1e-7, classifier_dropout=0.3, pad_token_id=3,
                     bos_token_id=5, eos_token_id=6),
     "distilbert": dict(activation="gelu_new", qa_dropout=0.2, seq_classif_dropout=0.3, dropout=0.15,
                        pad_token_id=3, sinusoidal_pos_embds=True),
+    "albert": dict(hidden_act="gelu", layer_norm_eps=1e-7, classifier_dropout_prob=0.3, pad_token_id=3,
+                   bos_token_id=5, eos_token_id=6, embedding_size=8, num_hidden_groups=1, inner_group_num=3),
 }
 
 
@@ -407,13 +412,20 @@ HEAD_TENSORS = {
     ("distilbert", "ForSequenceClassification"): ("pre_classifier.weight", "classifier.weight", "classifier.bias"),
     ("distilbert", "ForTokenClassification"): ("classifier.weight", "classifier.bias"),
     ("distilbert", "ForQuestionAnswering"): ("qa_outputs.weight", "qa_outputs.bias"),
+    ("albert", "ForPreTraining"): ("predictions.dense.weight", "predictions.LayerNorm.weight", "predictions.bias",
+                                   "sop_classifier.classifier.weight"),
+    ("albert", "ForMaskedLM"): ("predictions.dense.weight", "predictions.LayerNorm.weight", "predictions.bias"),
+    ("albert", "ForSequenceClassification"): ("classifier.weight", "classifier.bias"),
+    ("albert", "ForTokenClassification"): ("classifier.weight", "classifier.bias"),
+    ("albert", "ForQuestionAnswering"): ("qa_outputs.weight", "qa_outputs.bias"),
 }
 HEADS_ONLY = [c for c in HEAD_CASES if c[1] != "Model"]
 
 
 def _head_has_pooler(fam, head: str) -> bool:
-    """BERT's NSP and sequence classifier read the pooler; no other head does (as in transformers)."""
-    return fam.model_type == "bert" and head in ("ForPreTraining", "ForSequenceClassification")
+    """BERT's and ALBERT's sentence task and sequence classifier read the pooler; no other head does (as
+    in transformers)."""
+    return head in fam.pooled_heads
 
 
 def _lines(caplog) -> list[str]:
@@ -429,7 +441,7 @@ def _encoder_outputs_equal(ours, hf, fam) -> None:
     assert (a - b).abs().max().item() <= 1e-5
 
 
-@pytest.mark.parametrize("case", HEADS_ONLY, ids=head_id)
+@pytest.mark.parametrize("case", round_trip_params(HEADS_ONLY))
 def test_base_folder_into_head_model_gives_a_fresh_head(tmp_path, caplog, case):
     fam, head = case
     folder, hf = save_hf(tmp_path, "Model", fam)
@@ -444,7 +456,7 @@ def test_base_folder_into_head_model_gives_a_fresh_head(tmp_path, caplog, case):
     assert "encoder" not in fresh[0].replace(str(folder), "")  # only the head is fresh
     dropped = [m for m in lines if "dropped" in m]
     if fam.pooler and not _head_has_pooler(fam, head):  # the folder's pooler has no place in the head model
-        assert len(dropped) == 1 and "pooler.dense.weight" in dropped[0], lines
+        assert len(dropped) == 1 and fam.pooler_key in dropped[0], lines
     else:
         assert dropped == [], lines
     _encoder_outputs_equal(ours, hf, fam)
@@ -455,7 +467,7 @@ def test_base_folder_into_head_model_gives_a_fresh_head(tmp_path, caplog, case):
             assert torch.equal(value, hf_state[key]), key
 
 
-@pytest.mark.parametrize("case", HEADS_ONLY, ids=head_id)
+@pytest.mark.parametrize("case", round_trip_params(HEADS_ONLY))
 def test_head_folder_into_base_model_drops_the_head(tmp_path, caplog, case):
     fam, head = case
     folder, hf = save_hf(tmp_path, head, fam)
@@ -469,7 +481,7 @@ def test_head_folder_into_base_model_drops_the_head(tmp_path, caplog, case):
         assert name in dropped[0], (name, dropped[0])
     fresh = [m for m in lines if "fresh" in m]
     if fam.pooler and not _head_has_pooler(fam, head):  # the bare encoder's pooler is not in the head's folder
-        assert len(fresh) == 1 and "pooler.dense.weight" in fresh[0], lines
+        assert len(fresh) == 1 and fam.pooler_key in fresh[0], lines
     else:
         assert fresh == [], lines
     _encoder_outputs_equal(ours, hf, fam)
@@ -490,6 +502,10 @@ CROSS_HEAD = [  # (checkpoint head, target head, a fresh tensor, a dropped tenso
     ("DistilBertForSequenceClassification", "DistilBertForMaskedLM", "vocab_transform.weight",
      "pre_classifier.weight"),
     ("DistilBertForQuestionAnswering", "DistilBertForTokenClassification", "classifier.weight", "qa_outputs.weight"),
+    ("AlbertForPreTraining", "AlbertForSequenceClassification", "classifier.weight",
+     "sop_classifier.classifier.weight"),
+    ("AlbertForMaskedLM", "AlbertForQuestionAnswering", "qa_outputs.weight", "predictions.dense.weight"),
+    ("AlbertModel", "AlbertForTokenClassification", "classifier.weight", "albert.pooler.weight"),
 ]
 
 

@@ -28,7 +28,8 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 HEAD_EXTRA = {"ForSequenceClassification": dict(num_labels=3),
               "ForTokenClassification": dict(num_labels=5)}
 # every head of every shape: (shape, head suffix), named as the BERT suite named them (BertModel-L1-H32-A2)
-SHAPE_HEADS = [pytest.param(shape, head, id=f"{shape.family.name(head)}-{shape.name}")
+SHAPE_HEADS = [pytest.param(shape, head, id=f"{shape.family.name(head)}-{shape.name}",
+                            marks=pytest.mark.slow if shape.slow else ())
                for shape in SHAPES for head in shape.family.heads]
 
 
@@ -41,8 +42,9 @@ def _labels(head: str, shape: str, inputs) -> dict:
     """Labels that make each head compute its loss (and take its fast path)."""
     mask = inputs["attention_mask"].bool()
     V = shape["vocab_size"]
-    if head == "ForPreTraining":
-        return dict(labels=mlm_labels(inputs, V), next_sentence_label=torch.tensor([0, 1, 1, 0]))
+    if head == "ForPreTraining":  # MLM + the family's sentence task (NSP, SOP)
+        label_name = shape.family.sentence_task[0]
+        return dict(labels=mlm_labels(inputs, V), **{label_name: torch.tensor([0, 1, 1, 0])})
     if head == "ForMaskedLM":
         return dict(labels=mlm_labels(inputs, V))
     if head == "ForSequenceClassification":
@@ -84,7 +86,8 @@ def _compare(head: str, shape: str, mine, theirs, inputs, labels) -> dict[str, t
         pairs = {"logits (scored)": (getattr(mine, name), getattr(theirs, name)[picked]),
                  "loss": (mine.loss, theirs.loss)}
         if head == "ForPreTraining":
-            pairs["seq_relationship_logits"] = (mine.seq_relationship_logits, theirs.seq_relationship_logits)
+            logits_name = shape.family.sentence_task[1]  # seq_relationship_logits, sop_logits
+            pairs[logits_name] = (getattr(mine, logits_name), getattr(theirs, logits_name))
         return pairs
     if head == "ForSequenceClassification":
         return {"logits": (mine.logits, theirs.logits), "loss": (mine.loss, theirs.loss)}
@@ -107,7 +110,7 @@ def _embeddings(kind: str, hf, inputs, shape: str) -> torch.Tensor:
         return hf.get_input_embeddings()(inputs["input_ids"]).detach()
     g = torch.Generator().manual_seed(500)
     B, T = inputs["input_ids"].shape
-    return 0.5 * torch.randn(B, T, shape["hidden_size"], generator=g)  # padding rows too
+    return 0.5 * torch.randn(B, T, shape.embed_width, generator=g)  # padding rows too (ALBERT: E wide)
 
 
 @pytest.mark.parametrize("kind", ["word", "random"])
@@ -155,7 +158,7 @@ def test_inputs_embeds_logits_without_labels(case):
         theirs, mine = hf(inputs_embeds=embeds, **rest), ours(inputs_embeds=embeds, **rest)
     real = inputs["attention_mask"].bool()
     names = ("last_hidden_state", "logits", "prediction_logits", "start_logits", "end_logits",
-             "seq_relationship_logits")
+             "seq_relationship_logits", "sop_logits")
     compared = 0
     for name in names:
         a, b = getattr(mine, name, None), getattr(theirs, name, None)
@@ -174,7 +177,7 @@ def test_inputs_embeds_hidden_states_and_attentions(mask_kind, family):
     """Every layer's states and attention maps; hidden_states[0] is the embedding layer's output
     (word vectors given + segment + position, LayerNorm), as in transformers."""
     fam = FAMILIES[family]
-    shape = fam.shape(list(fam.shapes)[2])  # L3-H48-*: three layers
+    shape = fam.shape(list(fam.shapes)[2])  # L3-H48-*: three layers (ALBERT's: of two inner layers each)
     hf, ours = build("Model", shape)
     inputs = batch(shape)
     mask = {"none": None, "all-ones": torch.ones_like(inputs["input_ids"])}[mask_kind]
@@ -183,7 +186,7 @@ def test_inputs_embeds_hidden_states_and_attentions(mask_kind, family):
               **{k: v for k, v in inputs.items() if k == "token_type_ids"})
     with torch.no_grad():
         theirs, mine = hf(**kw), ours(**kw)
-    assert len(mine.hidden_states) == len(theirs.hidden_states) == 4
+    assert len(mine.hidden_states) == len(theirs.hidden_states) == shape.layer_passes + 1
     for i, (a, b) in enumerate(zip(mine.hidden_states, theirs.hidden_states)):
         assert_close(a, b, f"hidden_states[{i}]")
     for i, (a, b) in enumerate(zip(mine.attentions, theirs.attentions)):
@@ -262,7 +265,8 @@ LABEL_CASES = [
 # a tiny model of each family, in its own field names
 _BERT_TINY = dict(vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=20)
 TINY = {"bert": _BERT_TINY, "roberta": _BERT_TINY,
-        "distilbert": dict(vocab_size=50, dim=16, n_layers=1, n_heads=2, hidden_dim=20)}
+        "distilbert": dict(vocab_size=50, dim=16, n_layers=1, n_heads=2, hidden_dim=20),
+        "albert": dict(_BERT_TINY, embedding_size=8)}
 
 
 @pytest.mark.parametrize("family", list(FAMILIES))
@@ -303,8 +307,8 @@ def test_config_keywords_reach_config_json_that_transformers_reads(tmp_path, fam
     theirs = fam.hf_config_class.from_pretrained(tmp_path)
     keys = ["output_hidden_states", "use_cache", "is_decoder", "chunk_size_feed_forward", "my_project_key",
             "num_labels", "id2label", "label2id", "vocab_size", "hidden_size"]
-    if family == "distilbert":
-        keys.remove("use_cache")  # transformers' DistilBertConfig drops it (the model has no cache)
+    if family in ("distilbert", "albert"):
+        keys.remove("use_cache")  # transformers' DistilBertConfig and AlbertConfig drop it (no cache)
     for key in keys:
         assert getattr(theirs, key) == getattr(ours, key), key
     assert theirs.dtype == torch.float16  # transformers reads the old name torch_dtype as dtype
@@ -369,7 +373,7 @@ def test_resize_as_transformers(shape, head, delta, tmp_path):
     hf, ours, hf_emb, our_emb = _resized_pair(head, shape, V + delta)
     new = V + delta
     assert our_emb is ours.get_input_embeddings() and isinstance(our_emb, torch.nn.Embedding)
-    assert our_emb.weight.shape == hf_emb.weight.shape == (new, shape["hidden_size"])
+    assert our_emb.weight.shape == hf_emb.weight.shape == (new, shape.embed_width)
     assert our_emb.num_embeddings == hf_emb.num_embeddings == new
     assert our_emb.padding_idx == hf_emb.padding_idx == shape["pad_token_id"]
     assert ours.config.vocab_size == hf.config.vocab_size == new
@@ -399,7 +403,7 @@ def test_resize_as_transformers(shape, head, delta, tmp_path):
     real = inputs["attention_mask"].bool()
     compared = 0
     for name in ("last_hidden_state", "pooler_output", "logits", "prediction_logits", "seq_relationship_logits",
-                 "start_logits", "end_logits"):
+                 "sop_logits", "start_logits", "end_logits"):
         a, b = getattr(mine, name, None), getattr(theirs, name, None)
         if a is None or b is None:
             continue
@@ -460,7 +464,7 @@ def test_output_embeddings_as_transformers(family):
     assert (our_dec.in_features, our_dec.out_features) == (hf_dec.in_features, hf_dec.out_features)
     assert_close(our_dec.weight, hf_dec.weight, "decoder weight")
     assert_close(our_dec.bias, hf_dec.bias, "decoder bias")
-    h = torch.randn(3, shape["hidden_size"])
+    h = torch.randn(3, shape.embed_width)
     assert_close(our_dec(h), hf_dec(h), "decoder output")
     assert our_dec.weight is ours.get_input_embeddings().weight
     for head in fam.heads:

@@ -1,6 +1,6 @@
 """Parity with `transformers` on random tiny models: every head of every family, outputs, losses and gradients.
 
-The tests run over the families of families.py (BERT, RoBERTa, DistilBERT), three shapes each. Each
+The tests run over the families of families.py (BERT, RoBERTa, DistilBERT, ALBERT), three shapes each. Each
 test builds a seeded random model in `transformers` (eager attention, so attention weights are
 returned), perturbs every weight so that biases and LayerNorm parameters are not at their trivial init,
 copies the weights into bertkit with `checkpoint.load_state`, and compares in float32, eval mode:
@@ -17,10 +17,12 @@ The fast paths run where the inputs allow them: the unpadded encoder, the sparse
 labels, the [CLS]-only sequence classifier.
 
 Deliberate differences, tested as such: bertkit's MLM heads decode only the scored positions when labels
-are given; BertForPreTraining gives a loss with either kind of label; QA gives padding the lowest logit.
+are given; BertForPreTraining and AlbertForPreTraining give a loss with either kind of label; QA gives
+padding the lowest logit.
 
 Family specifics at the end: RoBERTa's position ids (left padding, the position limit, inputs_embeds),
-its one segment and its lm_head's gelu; DistilBERT's ignored token_type_ids, sinusoidal table and dropouts.
+its one segment and its lm_head's gelu; DistilBERT's ignored token_type_ids, sinusoidal table and dropouts;
+ALBERT's shared layers (which group each layer runs, the parameter count) and its dropouts.
 """
 from __future__ import annotations
 
@@ -33,7 +35,8 @@ transformers = pytest.importorskip("transformers")
 
 from bertkit import BertkitError  # noqa: E402
 from bertkit.checkpoint import load_state, ours_to_hf  # noqa: E402
-from families import FAMILIES, HEAD_CASES, LENGTHS, SEQLEN, SHAPES, head_id, shapes_of  # noqa: E402,F401
+from families import (FAMILIES, HEAD_CASES, LENGTHS, SEQLEN, SHAPES, head_id, shape_params,  # noqa: E402,F401
+                      shapes_of)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -184,13 +187,17 @@ def mlm_labels(inputs, vocab: int, seed: int = 0) -> torch.Tensor:
     return labels.masked_fill(~picked, -100)
 
 
-@pytest.fixture(params=SHAPES, ids=str)
+@pytest.fixture(params=shape_params(SHAPES))
 def shape(request):
     return request.param
 
 
-@pytest.fixture(params=shapes_of("bert"), ids=str)
-def bert_shape(request):
+# the families whose pretraining head has a sentence-level task: BERT's NSP, ALBERT's sentence order
+SENTENCE_FAMILIES = [name for name, fam in FAMILIES.items() if fam.sentence_task]
+
+
+@pytest.fixture(params=shape_params(shapes_of(*SENTENCE_FAMILIES)))
+def pretraining_shape(request):
     return request.param
 
 
@@ -210,7 +217,7 @@ def test_base_model_hidden_states_and_pooler(shape, unpad):
         mine = ours(**inputs, output_hidden_states=True)
     mask = inputs["attention_mask"]
     assert_real_close(mine.last_hidden_state, theirs.last_hidden_state, mask, "last_hidden_state", unpad)
-    assert len(mine.hidden_states) == len(theirs.hidden_states) == shape["num_hidden_layers"] + 1
+    assert len(mine.hidden_states) == len(theirs.hidden_states) == shape.layer_passes + 1
     for i, (a, b) in enumerate(zip(mine.hidden_states, theirs.hidden_states)):
         assert_real_close(a, b, mask, f"hidden_states[{i}]", unpad)
     assert_pooler(mine, theirs, shape)
@@ -224,7 +231,7 @@ def test_base_model_attentions(shape, unpad):
     with torch.no_grad():
         theirs = hf(**inputs, output_attentions=True, output_hidden_states=True)
         mine = ours(**inputs, output_attentions=True, output_hidden_states=True)
-    assert len(theirs.attentions) == shape["num_hidden_layers"], "oracle returned no attentions"
+    assert len(theirs.attentions) == shape.layer_passes, "oracle returned no attentions"
     assert len(mine.attentions) == len(theirs.attentions)
     B, T = inputs["input_ids"].shape
     H = shape["num_attention_heads"]
@@ -273,10 +280,14 @@ def test_base_model_gradients(shape, unpad):
     assert_grads_close(ours, hf, base=True)
 
 
-# -- BertForPreTraining (BERT only: the others have no NSP) ----------------------------------------
+# -- ForPreTraining: MLM + NSP (BERT), MLM + SOP (ALBERT) ------------------------------------------
+# The sentence-level task is the family's (families.py: sentence_task): BERT's next_sentence_label,
+# seq_relationship_logits and nsp_loss; ALBERT's sentence_order_label, sop_logits and sop_loss. The loss
+# with both kinds of label is transformers' own (MLM + NSP, MLM + SOP) on the same batch.
 
-def test_pretraining_logits_without_labels(bert_shape, unpad):
-    shape = bert_shape
+def test_pretraining_logits_without_labels(pretraining_shape, unpad):
+    shape = pretraining_shape
+    _, logits_name, _ = shape.family.sentence_task
     hf, ours = build("ForPreTraining", shape)
     ours.base_model.unpad = unpad
     inputs = batch(shape)
@@ -289,36 +300,41 @@ def test_pretraining_logits_without_labels(bert_shape, unpad):
     assert_close(mine.prediction_logits[real], theirs.prediction_logits[real], "prediction_logits")
     if not unpad:
         assert_close(mine.prediction_logits, theirs.prediction_logits, "prediction_logits (all)")
-    assert_close(mine.seq_relationship_logits, theirs.seq_relationship_logits, "seq_relationship_logits")
+    assert_close(getattr(mine, logits_name), getattr(theirs, logits_name), logits_name)
 
 
-def test_pretraining_loss_logits_and_gradients(bert_shape, unpad):
-    shape = bert_shape
+def test_pretraining_loss_logits_and_gradients(pretraining_shape, unpad):
+    """The pretraining loss (BERT: MLM + NSP; ALBERT: MLM + SOP) equals transformers' on the same batch,
+    and so do its parts and every gradient; the last layer runs at the scored positions and [CLS] only."""
+    shape = pretraining_shape
+    label_name, logits_name, loss_name = shape.family.sentence_task
     hf, ours = build("ForPreTraining", shape)
     ours.base_model.unpad = unpad
     inputs = batch(shape)
     labels = mlm_labels(inputs, shape["vocab_size"])
     nsp = torch.tensor([0, 1, 1, 0])
-    theirs = hf(**inputs, labels=labels, next_sentence_label=nsp)
-    mine = ours(**inputs, labels=labels, next_sentence_label=nsp)
+    theirs = hf(**inputs, labels=labels, **{label_name: nsp})
+    mine = ours(**inputs, labels=labels, **{label_name: nsp})
     picked = labels != -100
     assert mine.prediction_logits.shape == (int(picked.sum()), shape["vocab_size"])
     assert_close(mine.prediction_logits, theirs.prediction_logits[picked], "prediction_logits (scored)")
-    assert_close(mine.seq_relationship_logits, theirs.seq_relationship_logits, "seq_relationship_logits")
+    assert_close(getattr(mine, logits_name), getattr(theirs, logits_name), logits_name)
     assert_close(mine.loss, theirs.loss, "loss")
     V = shape["vocab_size"]
     hf_mlm = torch.nn.functional.cross_entropy(theirs.prediction_logits.view(-1, V), labels.view(-1))
-    hf_nsp = torch.nn.functional.cross_entropy(theirs.seq_relationship_logits, nsp)
+    hf_nsp = torch.nn.functional.cross_entropy(getattr(theirs, logits_name), nsp)
     assert_close(mine.mlm_loss, hf_mlm, "mlm_loss")
-    assert_close(mine.nsp_loss, hf_nsp, "nsp_loss")
+    assert_close(getattr(mine, loss_name), hf_nsp, loss_name)
     theirs.loss.backward()
     mine.loss.backward()
     assert_grads_close(ours, hf)
 
 
-def test_pretraining_partial_labels():
+@pytest.mark.parametrize("family", SENTENCE_FAMILIES)
+def test_pretraining_partial_labels(family):
     """bertkit returns a loss with only one of the two label kinds (transformers needs both)."""
-    shape = FAMILIES["bert"].shape("L1-H32-A2")
+    shape = FAMILIES[family].shape("L1-H32-A2")
+    label_name, logits_name, loss_name = shape.family.sentence_task
     hf, ours = build("ForPreTraining", shape)
     inputs = batch(shape)
     V = shape["vocab_size"]
@@ -327,12 +343,12 @@ def test_pretraining_partial_labels():
     with torch.no_grad():
         theirs = hf(**inputs)
         only_mlm = ours(**inputs, labels=labels)
-        only_nsp = ours(**inputs, next_sentence_label=nsp)
+        only_nsp = ours(**inputs, **{label_name: nsp})
     hf_mlm = torch.nn.functional.cross_entropy(theirs.prediction_logits.view(-1, V), labels.view(-1))
-    hf_nsp = torch.nn.functional.cross_entropy(theirs.seq_relationship_logits, nsp)
+    hf_nsp = torch.nn.functional.cross_entropy(getattr(theirs, logits_name), nsp)
     assert_close(only_mlm.loss, hf_mlm, "loss with labels only")
-    assert only_mlm.nsp_loss is None
-    assert_close(only_nsp.loss, hf_nsp, "loss with next_sentence_label only")
+    assert getattr(only_mlm, loss_name) is None
+    assert_close(only_nsp.loss, hf_nsp, f"loss with {label_name} only")
     assert only_nsp.mlm_loss is None
 
 
@@ -681,3 +697,84 @@ def test_distilbert_head_dropouts_from_config():
     a = seq(**inputs).logits
     b = seq(**inputs).logits
     assert not torch.equal(a, b)
+
+
+# -- ALBERT: shared layer groups, parameter count, dropouts ------------------------------------------
+
+def _albert_pair(head: str, seed: int = 0, **fields):
+    """A tiny random ALBERT in transformers and the bertkit model holding its weights."""
+    fam = FAMILIES["albert"]
+    base = dict(vocab_size=40, hidden_size=16, embedding_size=8, num_attention_heads=2, intermediate_size=24,
+                max_position_embeddings=SEQLEN, hidden_act="gelu_new")
+    hc = fam.hf_config_class(**{**base, **fields}, attn_implementation="eager")
+    torch.manual_seed(seed)
+    hf = fam.hf_class(head)(hc)
+    perturb(hf, seed + 1)
+    ours = fam.our_class(head)(fam.config_class.from_dict(hc.to_dict())).eval()
+    load_state(ours, hf.state_dict())
+    return hf.eval(), ours
+
+
+# (num_hidden_layers, num_hidden_groups, inner_group_num): groups that do not divide the layers, more
+# groups than layers (one group never runs), one group per layer, and inner layers
+GROUPINGS = [(5, 2, 1), (2, 3, 1), (4, 4, 1), (3, 2, 2), (7, 3, 2)]
+
+
+@pytest.mark.parametrize("L, G, inner", GROUPINGS, ids=[f"L{a}-G{b}-I{c}" for a, b, c in GROUPINGS])
+def test_albert_layer_groups_as_transformers(L, G, inner):
+    """Layer i runs group int(i / (L / G)) (transformers' rule, float division): every layer pass's
+    output equals transformers', padded and unpadded, and the sparse last pass gives its MLM loss."""
+    hf, ours = _albert_pair("ForMaskedLM", num_hidden_layers=L, num_hidden_groups=G, inner_group_num=inner)
+    runs = [int(i / (L / G)) for i in range(L)]
+    encoder = ours.base_model.encoder
+    assert encoder.layers == [layer for g in runs for layer in encoder.groups[g].layers]
+    assert len(encoder.groups) == G and all(len(g.layers) == inner for g in encoder.groups)
+    assert ours.num_parameters() == hf.num_parameters()
+    shape = FAMILIES["albert"].shape("L1-H32-A2")  # for the batch only: lengths, 2 segments, pad 0
+    inputs = batch(shape)
+    inputs["input_ids"] = inputs["input_ids"] % 40
+    labels = mlm_labels(inputs, 40)
+    mask = inputs["attention_mask"]
+    for unpad in (True, False):
+        ours.base_model.unpad = unpad
+        with torch.no_grad():
+            theirs = hf(**inputs, output_hidden_states=True)
+            mine = ours(**inputs, output_hidden_states=True)
+            assert len(mine.hidden_states) == len(theirs.hidden_states) == L * inner + 1
+            for i, (a, b) in enumerate(zip(mine.hidden_states, theirs.hidden_states)):
+                assert_real_close(a, b, mask, f"hidden_states[{i}]", unpad)
+            assert_close(ours(**inputs, labels=labels).loss, hf(**inputs, labels=labels).loss, "MLM loss (sparse)")
+
+
+@pytest.mark.parametrize("shape", shape_params(shapes_of("albert")))
+def test_albert_parameter_count_as_transformers(shape):
+    """Shared layers count once: the same number of parameters as transformers, every head."""
+    for head in FAMILIES["albert"].heads:
+        hf, ours = build(head, shape)
+        assert ours.num_parameters() == hf.num_parameters(), head
+        assert len(ours.state_dict()) == len(set(ours.state_dict()))
+    cfg = shape.config
+    _, ours = build("Model", shape)
+    E, H, passes = cfg.embedding_size, cfg.hidden_size, shape.layer_passes
+    assert ours.embeddings.word.weight.shape == (cfg.vocab_size, E)
+    assert ours.embeddings.project.weight.shape == (H, E)
+    assert len(ours.encoder.layers) == passes
+    assert len({id(m) for m in ours.encoder.layers}) == cfg.num_hidden_groups * cfg.inner_group_num \
+        or cfg.num_hidden_groups > cfg.num_hidden_layers
+
+
+def test_albert_dropouts_from_config():
+    """classifier_dropout_prob before the classifier, the SOP classifier and the token classifier; no
+    dropout after the FFN; as in transformers."""
+    fam = FAMILIES["albert"]
+    fields = dict(fam.small, classifier_dropout_prob=0.3, hidden_dropout_prob=0.05, attention_probs_dropout_prob=0.02)
+    config, hf_config = fam.config_class(**fields), fam.hf_config_class(**fields)
+    seq = fam.our_class("ForSequenceClassification")(config)
+    assert seq.dropout.p == transformers.AlbertForSequenceClassification(hf_config).dropout.p == 0.3
+    pre = fam.our_class("ForPreTraining")(config)
+    assert pre.sop_dropout.p == transformers.AlbertForPreTraining(hf_config).sop_classifier.dropout.p == 0.3
+    tok = fam.our_class("ForTokenClassification")(config)
+    assert tok.dropout.p == transformers.AlbertForTokenClassification(hf_config).dropout.p == 0.3
+    layer = pre.base_model.encoder.layers[0]
+    assert isinstance(layer.ffn_dropout, torch.nn.Identity) and layer.attn_dropout.p == 0.05
+    assert layer.attn.dropout_p == 0.02 and pre.base_model.embeddings.dropout.p == 0.05

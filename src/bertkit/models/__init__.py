@@ -1,4 +1,6 @@
-"""The models: shared blocks and fast paths, and one small file per family (bert, roberta, distilbert)."""
+"""The models: shared blocks and fast paths, and one small file per family (bert, roberta, distilbert, albert)."""
+from .albert import (AlbertForMaskedLM, AlbertForPreTraining, AlbertForQuestionAnswering,
+                     AlbertForSequenceClassification, AlbertForTokenClassification, AlbertModel, AlbertPreTrainedModel)
 from .base import EncoderModel, KeyTable, PreTrainedModel
 from .bert import (BertForMaskedLM, BertForPreTraining, BertForQuestionAnswering, BertForSequenceClassification,
                    BertForTokenClassification, BertModel, BertPreTrainedModel)
@@ -15,10 +17,12 @@ MODELS = {cls.__name__: cls for cls in (
     RobertaForQuestionAnswering,
     DistilBertModel, DistilBertForMaskedLM, DistilBertForSequenceClassification, DistilBertForTokenClassification,
     DistilBertForQuestionAnswering,
+    AlbertModel, AlbertForPreTraining, AlbertForMaskedLM, AlbertForSequenceClassification,
+    AlbertForTokenClassification, AlbertForQuestionAnswering,
 )}
 
 # BERT's models and heads by name
 HEADS = {name: cls for name, cls in MODELS.items() if name.startswith("Bert")}
 
 __all__ = ["PreTrainedModel", "EncoderModel", "KeyTable", "MODELS", "HEADS", *MODELS,
-           "BertPreTrainedModel", "RobertaPreTrainedModel", "DistilBertPreTrainedModel"]
+           "BertPreTrainedModel", "RobertaPreTrainedModel", "DistilBertPreTrainedModel", "AlbertPreTrainedModel"]

@@ -1,9 +1,10 @@
 """What every model shares: the base class (init, base model, folders in and out) and the bare encoder.
 
 `PreTrainedModel` is the base of every family's models and heads, as in `transformers`; `EncoderModel`
-is the bare encoder that BertModel, RobertaModel and DistilBertModel specialise. The encoder's forward
-checks its inputs, then runs the readable blocks (blocks.py) on the padded batch, or on the real tokens
-only (padding.py), or the last layer at a few positions (sparse.py), with the same numbers on real tokens.
+is the bare encoder that BertModel, RobertaModel, DistilBertModel and AlbertModel specialise. The
+encoder's forward checks its inputs, then runs the readable blocks (blocks.py) on the padded batch, or
+on the real tokens only (padding.py), or the last layer at a few positions (sparse.py), with the same
+numbers on real tokens.
 """
 from __future__ import annotations
 
@@ -38,6 +39,9 @@ class KeyTable:
     qkv: tuple[str, tuple[str, str, str]]
     heads: tuple[tuple[str, str], ...]
     derived: tuple[str, ...] = ()
+    # our fused projection's path; as many "{}" as the HF template has before its part name (ALBERT's
+    # shared layers are numbered by group and by layer within the group: two)
+    our_qkv: str = "encoder.layers.{}.attn.qkv"
 
     @property
     def encoder_roots(self) -> tuple[str, ...]:
@@ -234,8 +238,9 @@ class EncoderModel(PreTrainedModel):
     """The bare encoder of any family: `last_hidden_state`, `pooler_output` (None without a pooler),
     and optionally every layer's states and attention weights.
 
-    A family's encoder (BertModel, RobertaModel, DistilBertModel) subclasses this and its family base,
-    and changes only what differs: `make_embeddings`, `layer_class`, `has_pooler`, `position_ids`.
+    A family's encoder (BertModel, RobertaModel, DistilBertModel, AlbertModel) subclasses this and its
+    family base, and changes only what differs: `make_embeddings`, `make_encoder`, `layer_class`,
+    `has_pooler`, `position_ids`.
 
     `unpad` (default True) runs the dense layers on real tokens only when the batch has padding;
     set it False for the plain padded computation (same numbers on real tokens).
@@ -247,13 +252,17 @@ class EncoderModel(PreTrainedModel):
     def __init__(self, config: PretrainedConfig, add_pooling_layer: bool = True):
         super().__init__(config)
         self.embeddings = self.make_embeddings(config)
-        self.encoder = Encoder(config, self.layer_class)
+        self.encoder = self.make_encoder(config)
         self.pooler = Pooler(config) if add_pooling_layer and self.has_pooler else None
         self.unpad = True
         self.post_init()
 
     def make_embeddings(self, config: PretrainedConfig) -> Embeddings:
         return Embeddings(config)
+
+    def make_encoder(self, config: PretrainedConfig) -> Encoder:
+        """The layers (ALBERT's shares them between groups); anything with `layers` in running order."""
+        return Encoder(config, self.layer_class)
 
     def position_ids(self, input_ids: Tensor | None, B: int, T: int, device: torch.device) -> Tensor:
         """(B, T) position of each token when the caller gives none: 0, 1, ..., T - 1 on every row."""
@@ -284,8 +293,10 @@ class EncoderModel(PreTrainedModel):
         else:
             if not isinstance(inputs_embeds, torch.Tensor):
                 raise TypeError(f"inputs_embeds must be a torch.Tensor, got {type(inputs_embeds).__name__}")
-            if inputs_embeds.dim() != 3 or inputs_embeds.shape[-1] != cfg.hidden_size:
-                raise BertkitError(f"inputs_embeds must be 3-D (batch, seq_len, hidden_size {cfg.hidden_size}), "
+            width = self.get_input_embeddings().embedding_dim  # hidden_size, or ALBERT's embedding_size
+            if inputs_embeds.dim() != 3 or inputs_embeds.shape[-1] != width:
+                what = "hidden_size" if width == cfg.hidden_size else "embedding_size"
+                raise BertkitError(f"inputs_embeds must be 3-D (batch, seq_len, {what} {width}), "
                                    f"got shape {tuple(inputs_embeds.shape)}; e.g. model.get_input_embeddings()(input_ids)")
             if not inputs_embeds.is_floating_point():
                 raise TypeError(f"inputs_embeds must hold floating-point numbers, got {inputs_embeds.dtype}; "

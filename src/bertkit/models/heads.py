@@ -34,13 +34,16 @@ Tensor = torch.Tensor
 class MLMHead(nn.Module):
     """dense → activation → LayerNorm → decoder tied to the word embeddings (+ its own bias).
     The same computation in every family (BERT's cls.predictions, RoBERTa's lm_head, DistilBERT's
-    vocab_transform/vocab_layer_norm/vocab_projector); `act` overrides config.hidden_act (RoBERTa: gelu)."""
+    vocab_transform/vocab_layer_norm/vocab_projector); `act` overrides config.hidden_act (RoBERTa: gelu).
+    The transform maps hidden_size to the word embeddings' width, `embedding_size` where the config has
+    one (ALBERT's predictions.dense: H → E), since the decoder is the (V, E) embedding table."""
 
     def __init__(self, config: PretrainedConfig, act: str | None = None):
         super().__init__()
-        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+        E = getattr(config, "embedding_size", None) or config.hidden_size
+        self.dense = nn.Linear(config.hidden_size, E)
         self.act = activation(act or config.hidden_act)
-        self.norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.norm = nn.LayerNorm(E, eps=config.layer_norm_eps)
         self.bias = nn.Parameter(torch.zeros(config.vocab_size))
 
     def forward(self, hidden: Tensor, word_embeddings: Tensor) -> Tensor:

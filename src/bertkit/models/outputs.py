@@ -57,6 +57,24 @@ class PreTrainingOutput(ModelOutput):
 
 
 @dataclass
+class AlbertPreTrainingOutput(ModelOutput):
+    """ALBERT's pretraining output: masked LM + sentence-order prediction (transformers'
+    AlbertForPreTrainingOutput, plus the two losses apart)."""
+
+    loss: Tensor | None = None
+    prediction_logits: Tensor | None = None  # (B, T, V), or (N_masked, V) when labels were given
+    sop_logits: Tensor | None = None  # (B, 2): 0 = the segments in order, 1 = swapped
+    hidden_states: tuple[Tensor, ...] | None = None
+    attentions: tuple[Tensor, ...] | None = None
+    mlm_loss: Tensor | None = None
+    sop_loss: Tensor | None = None
+
+    @property
+    def logits(self) -> Tensor | None:
+        return self.prediction_logits
+
+
+@dataclass
 class MaskedLMOutput(ModelOutput):
     loss: Tensor | None = None
     logits: Tensor | None = None  # (B, T, V), or (N_masked, V) when labels were given

@@ -6,7 +6,9 @@
     wordpiece.py  BERT's WordPiece: BasicTokenizer + WordpieceTokenizer (the readable pure-Python reference),
                   BertTokenizer, DistilBertTokenizer, load_vocab
     bpe.py        byte-level BPE (vocab.json + merges.txt): RobertaTokenizer
-    vocab.py      training a vocabulary: train_vocab / vocab_main (WordPiece), train_bpe (byte-level BPE)
+    sentencepiece.py  SentencePiece unigram (spiece.model): AlbertTokenizer
+    vocab.py      training a vocabulary: train_vocab / vocab_main (WordPiece), train_bpe (byte-level BPE),
+                  train_unigram (SentencePiece)
     auto.py       AutoTokenizer.from_pretrained(folder): the class named by the folder
 
 `from bertkit.tokenization import BertTokenizer` (and every name below) works as before the split. The
@@ -18,10 +20,11 @@ from .encoding import (AddedToken, BatchEncoding, CharSpan, PreTrainedTokenizer,
 from .wordpiece import (DEFAULT_SPECIALS, BasicTokenizer, BertTokenizer, DistilBertTokenizer, Tokenizer, Word,
                         WordpieceTokenizer, load_vocab)
 from .bpe import RobertaTokenizer
+from .sentencepiece import AlbertTokenizer
 from .auto import TOKENIZER_FOR_MODEL_TYPE, AutoTokenizer
 
 __all__ = ["BasicTokenizer", "WordpieceTokenizer", "BertTokenizer", "DistilBertTokenizer", "RobertaTokenizer",
-           "AutoTokenizer", "PreTrainedTokenizer", "Tokenizer", "BatchEncoding", "Word", "AddedToken",
+           "AlbertTokenizer", "AutoTokenizer", "PreTrainedTokenizer", "Tokenizer", "BatchEncoding", "Word", "AddedToken",
            "load_vocab", "train_vocab", "vocab_main", "train_bpe", "TokenSpan", "CharSpan", "TokenizerError",
            "TokenizerTypeError", "TokenizerIndexError", "TOKENIZER_FOR_MODEL_TYPE", "DEFAULT_SPECIALS"]
 

@@ -1,12 +1,14 @@
 """`AutoTokenizer.from_pretrained(folder)`: the tokenizer class a folder asks for, as in `transformers`.
 
 The class is chosen by, in order:
-1. tokenizer_config.json's `tokenizer_class` (BertTokenizer, DistilBertTokenizer, RobertaTokenizer; a "Fast"
+1. tokenizer_config.json's `tokenizer_class` (BertTokenizer, DistilBertTokenizer, RobertaTokenizer,
+   AlbertTokenizer; a "Fast"
    suffix is ignored: bertkit's classes run the Rust engine by default);
-2. config.json's `model_type` (bert, distilbert, roberta: `TOKENIZER_FOR_MODEL_TYPE`, which the model
+2. config.json's `model_type` (bert, distilbert, roberta, albert: `TOKENIZER_FOR_MODEL_TYPE`, which the model
    registry reads too);
 3. the files present: vocab.txt → WordPiece (BertTokenizer); vocab.json + merges.txt → byte-level BPE
-   (RobertaTokenizer); tokenizer.json alone → its model type (WordPiece or BPE).
+   (RobertaTokenizer); spiece.model → SentencePiece unigram (AlbertTokenizer); tokenizer.json alone → its
+   model type (WordPiece or BPE).
 An unknown class, or a folder with none of these, is a TokenizerError naming the folder and what it holds.
 """
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 
 from ..errors import TokenizerError
 from .bpe import MERGES_FILE, VOCAB_JSON, RobertaTokenizer
+from .sentencepiece import SPIECE_FILE, AlbertTokenizer
 from .encoding import CONFIG_FILE, TOKENIZER_FILE, PreTrainedTokenizer, _read_json
 from .wordpiece import VOCAB_FILE, BertTokenizer, DistilBertTokenizer
 
@@ -27,12 +30,14 @@ TOKENIZER_CLASSES: dict[str, type[PreTrainedTokenizer]] = {
     "BertTokenizer": BertTokenizer,
     "DistilBertTokenizer": DistilBertTokenizer,
     "RobertaTokenizer": RobertaTokenizer,
+    "AlbertTokenizer": AlbertTokenizer,
 }
 # config.json's model_type → class (what transformers' AutoTokenizer picks for these model types)
 TOKENIZER_FOR_MODEL_TYPE: dict[str, type[PreTrainedTokenizer]] = {
     "bert": BertTokenizer,
     "distilbert": DistilBertTokenizer,
     "roberta": RobertaTokenizer,
+    "albert": AlbertTokenizer,
 }
 # tokenizer.json's model.type → class, for a folder with no config and only tokenizer.json
 _FOR_RUST_MODEL = {"WordPiece": BertTokenizer, "BPE": RobertaTokenizer}
@@ -76,6 +81,8 @@ def tokenizer_class_for(folder: str | os.PathLike) -> type[PreTrainedTokenizer]:
         return BertTokenizer
     if (folder / VOCAB_JSON).is_file() and (folder / MERGES_FILE).is_file():
         return RobertaTokenizer
+    if (folder / SPIECE_FILE).is_file():
+        return AlbertTokenizer
     if (folder / TOKENIZER_FILE).is_file():
         kind = (_read_json(folder / TOKENIZER_FILE).get("model") or {}).get("type")
         if kind in _FOR_RUST_MODEL:
@@ -84,8 +91,8 @@ def tokenizer_class_for(folder: str | os.PathLike) -> type[PreTrainedTokenizer]:
                              f"known: {', '.join(_FOR_RUST_MODEL)}")
     found = sorted(p.name for p in folder.iterdir())[:8]
     raise TokenizerError(f"{folder}: not a tokenizer folder (found {found or 'nothing'}); expected "
-                         f"{VOCAB_FILE} (WordPiece), {VOCAB_JSON} + {MERGES_FILE} (byte-level BPE) or "
-                         f"{TOKENIZER_FILE}")
+                         f"{VOCAB_FILE} (WordPiece), {VOCAB_JSON} + {MERGES_FILE} (byte-level BPE), "
+                         f"{SPIECE_FILE} (SentencePiece) or {TOKENIZER_FILE}")
 
 
 class AutoTokenizer:
