@@ -56,14 +56,21 @@ class PretrainError(TrainError):
 # -- speed --------------------------------------------------------------------------------------------
 
 def train_flops(config: BertConfig, batch: dict[str, torch.Tensor]) -> float:
-    """Model FLOPs of one forward + backward (3 × forward) on this batch, real tokens only."""
-    C, L, V = config.hidden_size, config.num_hidden_layers, config.vocab_size
+    """Model FLOPs of one forward + backward (3 × forward) on this batch, real tokens only.
+
+    Layer passes, not distinct layers, count: ALBERT runs each of its shared layers L × inner_group_num
+    times. With factorised embeddings (ALBERT, ELECTRA: embedding_size E ≠ hidden C) the E → C projection
+    runs on every token and the MLM head maps C → E before its E → V decoder."""
+    C, V = config.hidden_size, config.vocab_size
+    L = config.num_hidden_layers * getattr(config, "inner_group_num", 1)
+    E = getattr(config, "embedding_size", C)
     lens = batch["attention_mask"].sum(1).double()
     tokens = float(lens.sum())
     dense = L * (4 * C * C + 2 * C * config.intermediate_size)  # QKV + out, FFN up + down: weights per token
+    dense += E * C if E != C else 0  # the embedding projection
     attn = L * 4 * C * float((lens ** 2).sum())  # QKᵀ and attention·V
     masked = float((batch["labels"] != IGNORE_INDEX).sum())
-    head = masked * (C * C + C * V)  # MLM transform + decoder, only where scored
+    head = masked * (C * E + E * V)  # MLM transform + decoder, only where scored
     return 3 * (2 * dense * tokens + attn + 2 * head)
 
 
