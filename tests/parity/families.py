@@ -22,7 +22,7 @@ import pytest
 
 transformers = pytest.importorskip("transformers")
 
-from bertkit.config import BertConfig, DistilBertConfig, PretrainedConfig, RobertaConfig  # noqa: E402
+from bertkit.config import BertConfig, DistilBertConfig, ElectraConfig, PretrainedConfig, RobertaConfig  # noqa: E402
 from bertkit.models import MODELS  # noqa: E402
 
 # every head a family may have, by its class-name suffix (as in transformers: BertForMaskedLM)
@@ -44,6 +44,9 @@ class Family:
     small: dict[str, Any]  # one small shape for the checkpoint round trips
     pooler: bool = True  # the bare encoder has a pooler
     head_extra: dict[str, dict] = field(default_factory=dict)
+    # ForPreTraining is replaced-token detection (ELECTRA's discriminator): per-token 0/1 labels, logits
+    # (B, T), no vocabulary decoder; the family's MLM is its ForMaskedLM (the generator)
+    replaced_token_detection: bool = False
 
     def __str__(self) -> str:
         return self.model_type
@@ -153,7 +156,30 @@ DISTILBERT = Family(
     pooler=False,
 )
 
-FAMILIES: dict[str, Family] = {f.model_type: f for f in (BERT, ROBERTA, DISTILBERT)}
+ELECTRA = Family(
+    "electra", "Electra", "ElectraConfig", ElectraConfig, "electra", ALL_HEADS,
+    # L1's embeddings are narrower than the hidden size (ELECTRA-Small's discriminator: 128 → 256); L2's
+    # are as wide (ELECTRA-Base: no embeddings_project), with gelu_new, which the generator head does not
+    # follow; L3's are wider (a generator's: embedding_size 768, hidden 256), with relu, odd sizes, eps
+    # 1e-5 and pad id 1
+    shapes={
+        "L1-H32-A2": dict(num_hidden_layers=1, hidden_size=32, num_attention_heads=2, intermediate_size=37,
+                          embedding_size=16, vocab_size=99, max_position_embeddings=24, type_vocab_size=2,
+                          hidden_act="gelu"),
+        "L2-H64-A4": dict(num_hidden_layers=2, hidden_size=64, num_attention_heads=4, intermediate_size=128,
+                          embedding_size=64, vocab_size=211, max_position_embeddings=40, type_vocab_size=3,
+                          hidden_act="gelu_new"),
+        "L3-H48-A3": dict(num_hidden_layers=3, hidden_size=48, num_attention_heads=3, intermediate_size=83,
+                          embedding_size=72, vocab_size=150, max_position_embeddings=16, type_vocab_size=2,
+                          hidden_act="relu", layer_norm_eps=1e-5, pad_token_id=1),
+    },
+    small=dict(vocab_size=97, embedding_size=16, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+               intermediate_size=40, max_position_embeddings=24, type_vocab_size=2, hidden_act="gelu"),
+    pooler=False,
+    replaced_token_detection=True,
+)
+
+FAMILIES: dict[str, Family] = {f.model_type: f for f in (BERT, ROBERTA, DISTILBERT, ELECTRA)}
 
 # every (family, shape) pair, and every (family, head) pair
 SHAPES: list[Shape] = [fam.shape(name) for fam in FAMILIES.values() for name in fam.shapes]

@@ -20,7 +20,7 @@ transformers = pytest.importorskip("transformers")
 import bertkit  # noqa: E402
 from families import FAMILIES, HEAD_CASES, SHAPES, head_id  # noqa: E402
 from test_model_parity import (assert_close, batch, build, masked_qa_loss, mlm_labels,  # noqa: E402
-                               qa_positions)
+                               qa_positions, replaced_labels)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -41,6 +41,8 @@ def _labels(head: str, shape: str, inputs) -> dict:
     """Labels that make each head compute its loss (and take its fast path)."""
     mask = inputs["attention_mask"].bool()
     V = shape["vocab_size"]
+    if head == "ForPreTraining" and shape.family.replaced_token_detection:
+        return dict(labels=replaced_labels(inputs))
     if head == "ForPreTraining":
         return dict(labels=mlm_labels(inputs, V), next_sentence_label=torch.tensor([0, 1, 1, 0]))
     if head == "ForMaskedLM":
@@ -78,6 +80,8 @@ def _compare(head: str, shape: str, mine, theirs, inputs, labels) -> dict[str, t
         else:
             assert mine.pooler_output is None
         return pairs
+    if head == "ForPreTraining" and shape.family.replaced_token_detection:
+        return {"logits (real)": (mine.logits[real], theirs.logits[real]), "loss": (mine.loss, theirs.loss)}
     if head in ("ForPreTraining", "ForMaskedLM"):
         picked = labels["labels"] != -100
         name = "prediction_logits" if head == "ForPreTraining" else "logits"
@@ -107,7 +111,8 @@ def _embeddings(kind: str, hf, inputs, shape: str) -> torch.Tensor:
         return hf.get_input_embeddings()(inputs["input_ids"]).detach()
     g = torch.Generator().manual_seed(500)
     B, T = inputs["input_ids"].shape
-    return 0.5 * torch.randn(B, T, shape["hidden_size"], generator=g)  # padding rows too
+    width = hf.get_input_embeddings().embedding_dim  # hidden_size, or ELECTRA's embedding_size
+    return 0.5 * torch.randn(B, T, width, generator=g)  # padding rows too
 
 
 @pytest.mark.parametrize("kind", ["word", "random"])
@@ -262,7 +267,8 @@ LABEL_CASES = [
 # a tiny model of each family, in its own field names
 _BERT_TINY = dict(vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=20)
 TINY = {"bert": _BERT_TINY, "roberta": _BERT_TINY,
-        "distilbert": dict(vocab_size=50, dim=16, n_layers=1, n_heads=2, hidden_dim=20)}
+        "distilbert": dict(vocab_size=50, dim=16, n_layers=1, n_heads=2, hidden_dim=20),
+        "electra": dict(_BERT_TINY, embedding_size=8)}
 
 
 @pytest.mark.parametrize("family", list(FAMILIES))
@@ -278,7 +284,8 @@ def test_config_labels_as_transformers(kw, family):
     small = TINY[family]
     mine = fam.our_class("ForSequenceClassification")(fam.config_class(**small, **kw))
     hf = fam.hf_class("ForSequenceClassification")(fam.hf_config_class(**small, **kw))
-    out = {"roberta": lambda m: m.classifier.out_proj}.get(family, lambda m: m.classifier)
+    out = {"roberta": lambda m: m.classifier.out_proj,
+           "electra": lambda m: m.classifier.out_proj}.get(family, lambda m: m.classifier)
     assert out(mine).out_features == out(hf).out_features
 
 
@@ -369,7 +376,7 @@ def test_resize_as_transformers(shape, head, delta, tmp_path):
     hf, ours, hf_emb, our_emb = _resized_pair(head, shape, V + delta)
     new = V + delta
     assert our_emb is ours.get_input_embeddings() and isinstance(our_emb, torch.nn.Embedding)
-    assert our_emb.weight.shape == hf_emb.weight.shape == (new, shape["hidden_size"])
+    assert our_emb.weight.shape == hf_emb.weight.shape == (new, old_rows.shape[1])  # hidden or embedding size
     assert our_emb.num_embeddings == hf_emb.num_embeddings == new
     assert our_emb.padding_idx == hf_emb.padding_idx == shape["pad_token_id"]
     assert ours.config.vocab_size == hf.config.vocab_size == new
@@ -454,13 +461,13 @@ def test_resize_without_mean_draws_from_the_initialiser(family):
 def test_output_embeddings_as_transformers(family):
     fam = FAMILIES[family]
     shape = fam.shape("L2-H64-A4")
-    mlm = "ForPreTraining" if "ForPreTraining" in fam.heads else "ForMaskedLM"
+    mlm = "ForPreTraining" if "ForPreTraining" in fam.heads and not fam.replaced_token_detection else "ForMaskedLM"
     hf, ours = build(mlm, shape)
     hf_dec, our_dec = hf.get_output_embeddings(), ours.get_output_embeddings()
     assert (our_dec.in_features, our_dec.out_features) == (hf_dec.in_features, hf_dec.out_features)
     assert_close(our_dec.weight, hf_dec.weight, "decoder weight")
     assert_close(our_dec.bias, hf_dec.bias, "decoder bias")
-    h = torch.randn(3, shape["hidden_size"])
+    h = torch.randn(3, our_dec.in_features)  # hidden_size, or ELECTRA's embedding_size
     assert_close(our_dec(h), hf_dec(h), "decoder output")
     assert our_dec.weight is ours.get_input_embeddings().weight
     for head in fam.heads:

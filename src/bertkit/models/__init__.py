@@ -1,9 +1,12 @@
-"""The models: shared blocks and fast paths, and one small file per family (bert, roberta, distilbert)."""
+"""The models: shared blocks and fast paths, and one small file per family (bert, roberta, distilbert, electra)."""
 from .base import EncoderModel, KeyTable, PreTrainedModel
 from .bert import (BertForMaskedLM, BertForPreTraining, BertForQuestionAnswering, BertForSequenceClassification,
                    BertForTokenClassification, BertModel, BertPreTrainedModel)
 from .distilbert import (DistilBertForMaskedLM, DistilBertForQuestionAnswering, DistilBertForSequenceClassification,
                          DistilBertForTokenClassification, DistilBertModel, DistilBertPreTrainedModel)
+from .electra import (ElectraForMaskedLM, ElectraForPreTraining, ElectraForQuestionAnswering,
+                      ElectraForSequenceClassification, ElectraForTokenClassification, ElectraModel,
+                      ElectraPreTrainedModel)
 from .roberta import (RobertaForMaskedLM, RobertaForQuestionAnswering, RobertaForSequenceClassification,
                       RobertaForTokenClassification, RobertaModel, RobertaPreTrainedModel)
 
@@ -15,10 +18,13 @@ MODELS = {cls.__name__: cls for cls in (
     RobertaForQuestionAnswering,
     DistilBertModel, DistilBertForMaskedLM, DistilBertForSequenceClassification, DistilBertForTokenClassification,
     DistilBertForQuestionAnswering,
+    ElectraModel, ElectraForPreTraining, ElectraForMaskedLM, ElectraForSequenceClassification,
+    ElectraForTokenClassification, ElectraForQuestionAnswering,
 )}
 
 # BERT's models and heads by name
 HEADS = {name: cls for name, cls in MODELS.items() if name.startswith("Bert")}
 
 __all__ = ["PreTrainedModel", "EncoderModel", "KeyTable", "MODELS", "HEADS", *MODELS,
-           "BertPreTrainedModel", "RobertaPreTrainedModel", "DistilBertPreTrainedModel"]
+           "BertPreTrainedModel", "RobertaPreTrainedModel", "DistilBertPreTrainedModel",
+           "ElectraPreTrainedModel"]

@@ -44,11 +44,12 @@ class Embeddings(nn.Module):
     """Token + learned absolute position [+ segment (token type)] embeddings, then LayerNorm and dropout.
 
     A config with type_vocab_size 0 (DistilBERT) has no segment table. `position_padding_idx` keeps
-    that row of the position table at zero with no gradient (RoBERTa: position pad_token_id is padding's)."""
+    that row of the position table at zero with no gradient (RoBERTa: position pad_token_id is padding's).
+    `width` is the tables' width: hidden_size by default, ELECTRA's embedding_size."""
 
-    def __init__(self, config: PretrainedConfig, position_padding_idx: int | None = None):
+    def __init__(self, config: PretrainedConfig, position_padding_idx: int | None = None, width: int | None = None):
         super().__init__()
-        C = config.hidden_size
+        C = width or config.hidden_size
         self.word = nn.Embedding(config.vocab_size, C, padding_idx=config.pad_token_id)
         self.position = nn.Embedding(config.max_position_embeddings, C, padding_idx=position_padding_idx)
         self.token_type = nn.Embedding(config.type_vocab_size, C) if config.type_vocab_size else None

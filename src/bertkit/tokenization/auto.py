@@ -1,10 +1,10 @@
 """`AutoTokenizer.from_pretrained(folder)`: the tokenizer class a folder asks for, as in `transformers`.
 
 The class is chosen by, in order:
-1. tokenizer_config.json's `tokenizer_class` (BertTokenizer, DistilBertTokenizer, RobertaTokenizer; a "Fast"
-   suffix is ignored: bertkit's classes run the Rust engine by default);
-2. config.json's `model_type` (bert, distilbert, roberta: `TOKENIZER_FOR_MODEL_TYPE`, which the model
-   registry reads too);
+1. tokenizer_config.json's `tokenizer_class` (BertTokenizer, DistilBertTokenizer, RobertaTokenizer,
+   ElectraTokenizer = BertTokenizer; a "Fast" suffix is ignored: bertkit's classes run the Rust engine by default);
+2. config.json's `model_type` (bert, distilbert, roberta, electra: `TOKENIZER_FOR_MODEL_TYPE`, which the
+   model registry reads too);
 3. the files present: vocab.txt → WordPiece (BertTokenizer); vocab.json + merges.txt → byte-level BPE
    (RobertaTokenizer); tokenizer.json alone → its model type (WordPiece or BPE).
 An unknown class, or a folder with none of these, is a TokenizerError naming the folder and what it holds.
@@ -27,12 +27,14 @@ TOKENIZER_CLASSES: dict[str, type[PreTrainedTokenizer]] = {
     "BertTokenizer": BertTokenizer,
     "DistilBertTokenizer": DistilBertTokenizer,
     "RobertaTokenizer": RobertaTokenizer,
+    "ElectraTokenizer": BertTokenizer,  # what transformers 4 wrote for ELECTRA folders: BERT's WordPiece
 }
 # config.json's model_type → class (what transformers' AutoTokenizer picks for these model types)
 TOKENIZER_FOR_MODEL_TYPE: dict[str, type[PreTrainedTokenizer]] = {
     "bert": BertTokenizer,
     "distilbert": DistilBertTokenizer,
     "roberta": RobertaTokenizer,
+    "electra": BertTokenizer,  # ELECTRA uses BERT's WordPiece (transformers' ElectraTokenizer is the same)
 }
 # tokenizer.json's model.type → class, for a folder with no config and only tokenizer.json
 _FOR_RUST_MODEL = {"WordPiece": BertTokenizer, "BPE": RobertaTokenizer}
