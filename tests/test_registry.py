@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import bertkit
-from bertkit import BertConfig, CheckpointError, ConfigError, DistilBertConfig, RobertaConfig
+from bertkit import BertConfig, CheckpointError, ConfigError, DistilBertConfig, ElectraConfig, RobertaConfig
 from bertkit.config import CONFIGS, PretrainedConfig
 from bertkit.registry import (FAMILIES, MODEL_TYPES, AutoConfig, AutoModel, AutoModelForMaskedLM,
                               AutoModelForPreTraining, AutoModelForQuestionAnswering,
@@ -28,11 +28,14 @@ TINY = {
     "roberta": dict(vocab_size=40, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=20,
                     max_position_embeddings=18, type_vocab_size=1),
     "distilbert": dict(vocab_size=40, dim=16, n_layers=1, n_heads=2, hidden_dim=20, max_position_embeddings=16),
+    "electra": dict(vocab_size=40, embedding_size=8, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                    intermediate_size=20, max_position_embeddings=16),
 }
-CONFIG_CLASS = {"bert": BertConfig, "roberta": RobertaConfig, "distilbert": DistilBertConfig}
-PREFIX = {"bert": "Bert", "roberta": "Roberta", "distilbert": "DistilBert"}
+CONFIG_CLASS = {"bert": BertConfig, "roberta": RobertaConfig, "distilbert": DistilBertConfig,
+                "electra": ElectraConfig}
+PREFIX = {"bert": "Bert", "roberta": "Roberta", "distilbert": "DistilBert", "electra": "Electra"}
 # Auto class → the class-name suffix it gives; AutoModelForPreTraining gives RoBERTa's and DistilBERT's
-# masked LM, as in transformers (they have no NSP head)
+# masked LM, as in transformers (they have no NSP head), and ELECTRA's discriminator
 AUTOS = {AutoModel: "Model", AutoModelForPreTraining: "ForPreTraining", AutoModelForMaskedLM: "ForMaskedLM",
          AutoModelForSequenceClassification: "ForSequenceClassification",
          AutoModelForTokenClassification: "ForTokenClassification",
@@ -41,7 +44,7 @@ AUTOS = {AutoModel: "Model", AutoModelForPreTraining: "ForPreTraining", AutoMode
 
 def expected_class(model_type: str, auto) -> str:
     suffix = AUTOS[auto]
-    if suffix == "ForPreTraining" and model_type != "bert":
+    if suffix == "ForPreTraining" and model_type not in ("bert", "electra"):
         suffix = "ForMaskedLM"
     return PREFIX[model_type] + suffix
 
@@ -53,7 +56,7 @@ def one_line(err) -> str:
 
 
 def test_the_registered_families():
-    assert MODEL_TYPES == ("bert", "roberta", "distilbert")
+    assert MODEL_TYPES == ("bert", "roberta", "distilbert", "electra")
     assert set(CONFIGS) == set(FAMILIES) == set(MODEL_TYPES)
     for model_type, fam in FAMILIES.items():
         assert fam.config_class is CONFIG_CLASS[model_type] and fam.config_class.model_type == model_type
@@ -189,12 +192,12 @@ def test_unknown_model_type_folder_is_a_one_line_checkpoint_error(folders, auto,
     for name in ("model.safetensors",):
         (tmp_path / name).write_bytes((folder / name).read_bytes())
     d = json.loads((folder / "config.json").read_text())
-    d["model_type"] = "electra"
+    d["model_type"] = "xlnet"
     (tmp_path / "config.json").write_text(json.dumps(d))
     with pytest.raises(CheckpointError) as err:
         auto.from_pretrained(tmp_path)
     msg = one_line(err)
-    assert "'electra'" in msg and "config.json" in msg and "'bert', 'roberta', 'distilbert'" in msg
+    assert "'xlnet'" in msg and "config.json" in msg and "'bert', 'roberta', 'distilbert'" in msg
 
 
 def test_auto_model_missing_folder_is_a_checkpoint_error(tmp_path):

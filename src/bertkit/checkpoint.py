@@ -332,6 +332,7 @@ def describe(folder) -> str:
         "pooler": any(k.startswith("pooler.") for k in ours),
         "masked LM": any(k.startswith("mlm.") for k in ours),
         "next sentence": any(k.startswith("nsp.") for k in ours),
+        "replaced-token detection": any(k.startswith("discriminator.") for k in ours),
         "classifier": any(k.startswith(("classifier.", "pre_classifier.")) for k in ours),
         "question answering": any(k.startswith("qa_outputs.") for k in ours),
     }
@@ -339,7 +340,8 @@ def describe(folder) -> str:
              f"  model_type: {config.model_type}; architectures: {', '.join(config.architectures or ['(not recorded)'])}",
              f"  weights: {path.name}, {len(hf_state)} tensors, {n_params:,} parameters",
              f"  layers {config.num_hidden_layers}, hidden {config.hidden_size}, heads {config.num_attention_heads}, "
-             f"ffn {config.intermediate_size}, vocab {config.vocab_size}, max positions {config.max_position_embeddings}",
+             f"ffn {config.intermediate_size}, vocab {config.vocab_size}, max positions {config.max_position_embeddings}"
+             + (f", embeddings {config.embedding_size}" if getattr(config, "embedding_size", None) else ""),
              f"  heads present: {', '.join(k for k, v in heads.items() if v) or 'none (bare encoder)'}"]
     if heads["classifier"]:  # a bare encoder's config carries transformers' default LABEL_0/LABEL_1 map
         lines.append(f"  labels: {config.id2label}")
