@@ -47,6 +47,7 @@ class Family:
     # ForPreTraining is replaced-token detection (ELECTRA's discriminator): per-token 0/1 labels, logits
     # (B, T), no vocabulary decoder; the family's MLM is its ForMaskedLM (the generator)
     replaced_token_detection: bool = False
+    slow_shapes: tuple[str, ...] = ()  # shapes that run in the slow tier only (shape_params), for the default's time
 
     def __str__(self) -> str:
         return self.model_type
@@ -177,6 +178,7 @@ ELECTRA = Family(
                intermediate_size=40, max_position_embeddings=24, type_vocab_size=2, hidden_act="gelu"),
     pooler=False,
     replaced_token_detection=True,
+    slow_shapes=("L2-H64-A4", "L3-H48-A3"),  # the default tier runs L1 (embeddings narrower than hidden)
 )
 
 FAMILIES: dict[str, Family] = {f.model_type: f for f in (BERT, ROBERTA, DISTILBERT, ELECTRA)}
@@ -194,3 +196,13 @@ def head_id(case) -> str:
 
 def shapes_of(*families: str) -> list[Shape]:
     return [s for s in SHAPES if s.family.model_type in families]
+
+
+def slow_mark(shape: Shape) -> tuple:
+    """The marks of a test parametrised on `shape`: slow for its family's slow_shapes."""
+    return (pytest.mark.slow,) if shape.name in shape.family.slow_shapes else ()
+
+
+def shape_params(shapes: list[Shape]) -> list:
+    """`shapes` as pytest params named by the shape (bert-L1-H32-A2), the slow ones marked slow."""
+    return [pytest.param(s, id=str(s), marks=slow_mark(s)) for s in shapes]

@@ -18,7 +18,7 @@ import torch
 transformers = pytest.importorskip("transformers")
 
 import bertkit  # noqa: E402
-from families import FAMILIES, HEAD_CASES, SHAPES, head_id  # noqa: E402
+from families import FAMILIES, HEAD_CASES, SHAPES, head_id, slow_mark  # noqa: E402
 from test_model_parity import (assert_close, batch, build, masked_qa_loss, mlm_labels,  # noqa: E402
                                qa_positions, replaced_labels)
 
@@ -28,7 +28,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 HEAD_EXTRA = {"ForSequenceClassification": dict(num_labels=3),
               "ForTokenClassification": dict(num_labels=5)}
 # every head of every shape: (shape, head suffix), named as the BERT suite named them (BertModel-L1-H32-A2)
-SHAPE_HEADS = [pytest.param(shape, head, id=f"{shape.family.name(head)}-{shape.name}")
+SHAPE_HEADS = [pytest.param(shape, head, id=f"{shape.family.name(head)}-{shape.name}", marks=slow_mark(shape))
                for shape in SHAPES for head in shape.family.heads]
 
 
@@ -362,8 +362,10 @@ def _ids_with_new_tokens(shape, V_old: int, V_new: int):
     return inputs
 
 
-# the L3 shape of each family (BERT's: pad_token_id 1, RoBERTa's 3, DistilBERT's 1)
-RESIZE_CASES = [pytest.param(fam.shape(list(fam.shapes)[2]), head, id=fam.name(head))
+# the L3 shape of each family (BERT's: pad_token_id 1, RoBERTa's 3, DistilBERT's 1, ELECTRA's 1 with wider embeddings;
+# its slow tier only, but for the tied generator head)
+RESIZE_CASES = [pytest.param(fam.shape(list(fam.shapes)[2]), head, id=fam.name(head),
+                             marks=slow_mark(fam.shape(list(fam.shapes)[2])) if head != "ForMaskedLM" else ())
                 for fam, head in HEAD_CASES]
 
 

@@ -33,7 +33,8 @@ transformers = pytest.importorskip("transformers")
 
 from bertkit import BertkitError  # noqa: E402
 from bertkit.checkpoint import load_state, ours_to_hf  # noqa: E402
-from families import FAMILIES, HEAD_CASES, LENGTHS, SEQLEN, SHAPES, head_id, shapes_of  # noqa: E402,F401
+from families import (FAMILIES, HEAD_CASES, LENGTHS, SEQLEN, SHAPES, head_id, shape_params,  # noqa: E402,F401
+                      shapes_of)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -184,7 +185,7 @@ def mlm_labels(inputs, vocab: int, seed: int = 0) -> torch.Tensor:
     return labels.masked_fill(~picked, -100)
 
 
-@pytest.fixture(params=SHAPES, ids=str)
+@pytest.fixture(params=shape_params(SHAPES))
 def shape(request):
     return request.param
 
@@ -194,7 +195,7 @@ def bert_shape(request):
     return request.param
 
 
-@pytest.fixture(params=shapes_of("electra"), ids=str)
+@pytest.fixture(params=shape_params(shapes_of("electra")))
 def electra_shape(request):
     return request.param
 
