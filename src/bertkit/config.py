@@ -364,8 +364,8 @@ class ElectraConfig(BertConfig):
 
     def generator_config(self, fraction: float = 0.25, **overrides) -> "ElectraConfig":
         """The config of the generator that pretrains this (discriminator) config, as google-research/electra
-        builds it (`get_generator_config`, flag generator_hidden_size, 1/4 in the paper's small and base
-        settings): hidden_size = round(fraction × hidden_size); the same head size as the discriminator's
+        builds it (`get_generator_config`, flag generator_hidden_size; the paper's generators are 1/4 of
+        ELECTRA-Small and -Large, 1/3 of -Base): hidden_size = round(fraction × hidden_size); the same head size as the discriminator's
         (64 in every released ELECTRA, the constant in google's code), so num_attention_heads =
         max(1, generator hidden // head size), lowered to a divisor of the hidden size if needed;
         intermediate_size = the discriminator's FFN ratio (4 in every ELECTRA) × generator hidden; the
