@@ -817,3 +817,53 @@ def test_electra_generator_config_builds_transformers_generator(fraction):
     g = ours.base_model.embeddings
     for table in ("word", "position", "token_type", "norm"):
         assert getattr(g, table).weight.shape == getattr(d, table).weight.shape, table
+
+
+def test_electra_shared_embeddings_as_transformers():
+    """share_embeddings: the generator reads the discriminator's tables (word, position, segment, their
+    LayerNorm; each keeps its embeddings_project), as in google-research/electra. Oracle: the two
+    transformers models with one ElectraEmbeddings module; the loss MLM + 50 × RTD on the same batch,
+    and the summed gradient of the shared tables."""
+    from bertkit.models.electra import share_embeddings
+    fam = FAMILIES["electra"]
+    shape = fam.shape("L1-H32-A2")  # embedding_size 16 < hidden 32
+    gen_fields = dict(shape.config.generator_config(0.5).to_dict())
+    gen_fields.pop("model_type"), gen_fields.pop("architectures", None)
+    gen_shape = type(shape)(fam, "generator", gen_fields)
+    hf_gen, gen = build("ForMaskedLM", gen_shape, seed=3)
+    hf_disc, disc = build("ForPreTraining", shape)
+    hf_gen.electra.embeddings = hf_disc.electra.embeddings
+    hf_gen.generator_lm_head.weight = hf_disc.electra.embeddings.word_embeddings.weight  # the decoder follows
+    share_embeddings(gen, disc)
+    assert gen.base_model.embeddings.word is disc.base_model.embeddings.word
+    assert gen.get_output_embeddings().weight is disc.get_input_embeddings().weight
+    assert gen.base_model.embeddings.project is not disc.base_model.embeddings.project
+    inputs = batch(shape)
+    labels = mlm_labels(inputs, shape["vocab_size"])
+    replaced = replaced_labels(inputs)
+    theirs = hf_gen(**inputs, labels=labels).loss + 50 * hf_disc(**inputs, labels=replaced).loss
+    mine = gen(**inputs, labels=labels).loss + 50 * disc(**inputs, labels=replaced).loss
+    assert_close(mine, theirs, "MLM + 50 × RTD")
+    theirs.backward()
+    mine.backward()
+    for ours_t, hf_t in (("word", "word_embeddings"), ("position", "position_embeddings"),
+                         ("token_type", "token_type_embeddings"), ("norm", "LayerNorm")):
+        a = getattr(disc.base_model.embeddings, ours_t).weight.grad
+        b = getattr(hf_disc.electra.embeddings, hf_t).weight.grad
+        assert_close(a, b, f"grad of the shared {ours_t}")
+
+
+def test_electra_share_embeddings_of_another_shape_is_a_config_error():
+    from bertkit.models.electra import share_embeddings
+    from bertkit import ConfigError
+    from bertkit.config import ElectraConfig
+    disc = FAMILIES["electra"].our_class("ForPreTraining")(ElectraConfig(vocab_size=50, embedding_size=16,
+                                                                          hidden_size=32, num_hidden_layers=1,
+                                                                          num_attention_heads=2, intermediate_size=40))
+    gen = FAMILIES["electra"].our_class("ForMaskedLM")(ElectraConfig(vocab_size=50, embedding_size=8, hidden_size=8,
+                                                                     num_hidden_layers=1, num_attention_heads=1,
+                                                                     intermediate_size=16))
+    with pytest.raises(ConfigError) as err:
+        share_embeddings(gen, disc)
+    msg = str(err.value)
+    assert "\n" not in msg and "word embeddings are (50, 8)" in msg and "(50, 16)" in msg and "generator_config" in msg

@@ -9,6 +9,7 @@ from BERT:
 - no pooler. The heads: the discriminator's (ElectraForPreTraining: dense → hidden_act → one logit
   per token), the generator's MLM head (dense to embedding_size → gelu → LayerNorm → decoder tied to
   the word embeddings), and a sequence classifier on [CLS] shaped like RoBERTa's but with gelu.
+`share_embeddings(generator, discriminator)` ties a generator's embeddings to its discriminator's.
 
 The layers are BERT's, under BERT's names (encoder.layer.N...) with the prefix `electra.` in head models.
 """
@@ -19,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config import ElectraConfig
-from ..errors import BertkitError
+from ..errors import BertkitError, ConfigError
 from .base import EncoderModel, KeyTable, PreTrainedModel
 from .bert import BERT_ENCODER_KEYS, BERT_QKV
 from .blocks import Embeddings, activation
@@ -66,6 +67,24 @@ class ElectraEmbeddings(Embeddings):
     def forward(self, input_ids, token_type_ids, position_ids, inputs_embeds=None) -> Tensor:
         x = super().forward(input_ids, token_type_ids, position_ids, inputs_embeds)  # (..., E)
         return x if self.project is None else self.project(x)  # (..., C)
+
+
+def share_embeddings(generator: PreTrainedModel, discriminator: PreTrainedModel) -> None:
+    """Make `generator` use `discriminator`'s token, position and segment tables and their LayerNorm, as
+    google-research/electra shares its "electra/embeddings" scope between the two; each keeps its own
+    embeddings_project (E → its hidden size). Any ELECTRA models (bare or heads) work; the generator's
+    MLM decoder, tied to the word embeddings, follows. The modules are shared, not copied: one
+    backward over both losses sums both gradients there (an optimizer over the two models' parameters
+    must take each shared one once). Raises ConfigError when the tables' shapes differ."""
+    g, d = generator.base_model.embeddings, discriminator.base_model.embeddings
+    for name in ("word", "position", "token_type", "norm"):
+        a, b = getattr(g, name), getattr(d, name)
+        if a.weight.shape != b.weight.shape:
+            raise ConfigError(f"share_embeddings: the generator's {name} embeddings are {tuple(a.weight.shape)}, "
+                              f"the discriminator's {tuple(b.weight.shape)}; build the generator's config with "
+                              "discriminator_config.generator_config()")
+    for name in ("word", "position", "token_type", "norm"):
+        setattr(g, name, getattr(d, name))
 
 
 class ElectraModel(ElectraPreTrainedModel, EncoderModel):
