@@ -4,14 +4,16 @@ from __future__ import annotations
 import pytest
 import torch
 
-from bertkit import (AlbertConfig, BertConfig, BertkitError, ConfigError, DistilBertConfig, RobertaConfig)
+from bertkit import (AlbertConfig, BertConfig, BertkitError, ConfigError, DistilBertConfig, ElectraConfig,
+                     RobertaConfig)
 from bertkit.models import MODELS
 
 SMALL = dict(vocab_size=50, hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=40,
              max_position_embeddings=12)
 CONFIGS = {"Bert": lambda **kw: BertConfig(**SMALL, **kw), "Roberta": lambda **kw: RobertaConfig(**SMALL, **kw),
            "DistilBert": lambda **kw: DistilBertConfig(**SMALL, **kw),
-           "Albert": lambda **kw: AlbertConfig(**{**SMALL, "embedding_size": 16, **kw})}
+           "Albert": lambda **kw: AlbertConfig(**{**SMALL, "embedding_size": 16, **kw}),
+           "Electra": lambda **kw: ElectraConfig(**SMALL, embedding_size=16, **kw)}
 
 
 @pytest.mark.parametrize("family", list(CONFIGS))

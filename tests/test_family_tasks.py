@@ -24,12 +24,25 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 PEOPLE, PLACES = ["john", "mary"], ["paris", "london"]
 
 
-@pytest.fixture(scope="module", params=["bert", "roberta", "distilbert"])
+@pytest.fixture(scope="module", params=["bert", "roberta", "distilbert",
+                                        pytest.param("electra", marks=pytest.mark.slow)])
 def family_folder(request, tmp_path_factory):
     """(model_type, a bare random tiny folder of that family with its tokenizer)."""
     tmp = tmp_path_factory.mktemp(request.param)
     if request.param == "bert":
         return "bert", tiny_folder(tmp / "model")
+    if request.param == "electra":  # BERT's WordPiece tokenizer; embeddings narrower than the hidden size
+        from bertkit import ElectraConfig, ElectraModel
+        from bertkit.tokenization import AutoTokenizer as Tok
+        bert = tiny_folder(tmp / "bert")
+        tok = Tok.from_pretrained(bert)
+        torch.manual_seed(0)
+        cfg = ElectraConfig(vocab_size=len(tok), embedding_size=32, hidden_size=64, num_hidden_layers=2,
+                            num_attention_heads=2, intermediate_size=128, max_position_embeddings=64,
+                            hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+        ElectraModel(cfg).save_pretrained(tmp / "model")
+        tok.save_pretrained(tmp / "model")
+        return "electra", tmp / "model"
     if request.param == "distilbert":
         bert = tiny_folder(tmp / "bert")
         main(["convert", str(bert), str(tmp / "model"), "--layers", "0,1"])

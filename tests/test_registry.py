@@ -13,7 +13,8 @@ import pytest
 import torch
 
 import bertkit
-from bertkit import AlbertConfig, BertConfig, CheckpointError, ConfigError, DistilBertConfig, RobertaConfig
+from bertkit import (AlbertConfig, BertConfig, CheckpointError, ConfigError, DistilBertConfig, ElectraConfig,
+                     RobertaConfig)
 from bertkit.config import CONFIGS, PretrainedConfig
 from bertkit.registry import (FAMILIES, MODEL_TYPES, AutoConfig, AutoModel, AutoModelForMaskedLM,
                               AutoModelForPreTraining, AutoModelForQuestionAnswering,
@@ -30,11 +31,15 @@ TINY = {
     "distilbert": dict(vocab_size=40, dim=16, n_layers=1, n_heads=2, hidden_dim=20, max_position_embeddings=16),
     "albert": dict(vocab_size=40, embedding_size=8, hidden_size=16, num_hidden_layers=2, num_hidden_groups=2,
                    num_attention_heads=2, intermediate_size=20, max_position_embeddings=16),
+    "electra": dict(vocab_size=40, embedding_size=8, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                    intermediate_size=20, max_position_embeddings=16),
 }
-CONFIG_CLASS = {"bert": BertConfig, "roberta": RobertaConfig, "distilbert": DistilBertConfig, "albert": AlbertConfig}
-PREFIX = {"bert": "Bert", "roberta": "Roberta", "distilbert": "DistilBert", "albert": "Albert"}
+CONFIG_CLASS = {"bert": BertConfig, "roberta": RobertaConfig, "distilbert": DistilBertConfig, "albert": AlbertConfig,
+                "electra": ElectraConfig}
+PREFIX = {"bert": "Bert", "roberta": "Roberta", "distilbert": "DistilBert", "albert": "Albert", "electra": "Electra"}
 # Auto class → the class-name suffix it gives; AutoModelForPreTraining gives RoBERTa's and DistilBERT's
-# masked LM, as in transformers (they have no NSP head); BERT's and ALBERT's their ForPreTraining
+# masked LM, as in transformers (they have no NSP head); BERT's and ALBERT's their ForPreTraining, and
+# ELECTRA's discriminator
 AUTOS = {AutoModel: "Model", AutoModelForPreTraining: "ForPreTraining", AutoModelForMaskedLM: "ForMaskedLM",
          AutoModelForSequenceClassification: "ForSequenceClassification",
          AutoModelForTokenClassification: "ForTokenClassification",
@@ -43,7 +48,7 @@ AUTOS = {AutoModel: "Model", AutoModelForPreTraining: "ForPreTraining", AutoMode
 
 def expected_class(model_type: str, auto) -> str:
     suffix = AUTOS[auto]
-    if suffix == "ForPreTraining" and model_type not in ("bert", "albert"):
+    if suffix == "ForPreTraining" and model_type not in ("bert", "albert", "electra"):
         suffix = "ForMaskedLM"
     return PREFIX[model_type] + suffix
 
@@ -55,7 +60,7 @@ def one_line(err) -> str:
 
 
 def test_the_registered_families():
-    assert MODEL_TYPES[:3] == ("bert", "roberta", "distilbert") and "albert" in MODEL_TYPES
+    assert MODEL_TYPES == ("bert", "roberta", "distilbert", "albert", "electra")
     assert set(CONFIGS) == set(FAMILIES) == set(MODEL_TYPES)
     for model_type, fam in FAMILIES.items():
         assert fam.config_class is CONFIG_CLASS[model_type] and fam.config_class.model_type == model_type
@@ -191,12 +196,12 @@ def test_unknown_model_type_folder_is_a_one_line_checkpoint_error(folders, auto,
     for name in ("model.safetensors",):
         (tmp_path / name).write_bytes((folder / name).read_bytes())
     d = json.loads((folder / "config.json").read_text())
-    d["model_type"] = "electra"
+    d["model_type"] = "xlnet"
     (tmp_path / "config.json").write_text(json.dumps(d))
     with pytest.raises(CheckpointError) as err:
         auto.from_pretrained(tmp_path)
     msg = one_line(err)
-    assert "'electra'" in msg and "config.json" in msg and "'bert', 'roberta', 'distilbert'" in msg
+    assert "'xlnet'" in msg and "config.json" in msg and "'bert', 'roberta', 'distilbert'" in msg
 
 
 def test_auto_model_missing_folder_is_a_checkpoint_error(tmp_path):

@@ -200,7 +200,7 @@ def test_auto_tokenizer_dispatch(pretrain_vocab, bpe_dir, tmp_path):
         assert type(tok) is cls, (k, files.keys())
     assert type(AutoTokenizer.from_pretrained(pretrain_vocab)) is BertTokenizer
     assert TOKENIZER_FOR_MODEL_TYPE == {"bert": BertTokenizer, "distilbert": DistilBertTokenizer,
-                                        "roberta": RobertaTokenizer}
+                                        "roberta": RobertaTokenizer, "electra": BertTokenizer}
     # the lazy names of the package
     import bertkit
     assert bertkit.AutoTokenizer is AutoTokenizer and bertkit.RobertaTokenizer is RobertaTokenizer
@@ -223,7 +223,7 @@ def test_bad_folders_are_one_line_errors(bpe_dir, tmp_path):
     _one_line_error(tmp_path / "absent", f"{tmp_path / 'absent'}: no such folder")
     odd = _folder(tmp_path, "odd", {"vocab.txt": "[PAD]\n", "tokenizer_config.json": {"tokenizer_class": "XLNetTokenizer"}})
     _one_line_error(odd, f"{odd / 'tokenizer_config.json'}: tokenizer_class 'XLNetTokenizer' is not one bertkit has; "
-                         f"use one of BertTokenizer, DistilBertTokenizer, RobertaTokenizer")
+                         f"use one of BertTokenizer, DistilBertTokenizer, RobertaTokenizer, ElectraTokenizer")
     gpt = _folder(tmp_path, "gpt", {"vocab.json": vocab, "merges.txt": merges, "config.json": {"model_type": "gpt2"}})
     _one_line_error(gpt, f"{gpt / 'config.json'}: model_type 'gpt2' has no tokenizer in bertkit")
     # a RobertaTokenizer folder missing its merges, with a bad merges line, with broken JSON

@@ -4,7 +4,7 @@ The configs and errors are imported at once; the models, the Auto classes and th
 use (`from bertkit import RobertaModel` works as usual), so that `import bertkit` and `bertkit --help`
 do not pay for importing torch.
 """
-from .config import AlbertConfig, BertConfig, DistilBertConfig, PretrainedConfig, RobertaConfig
+from .config import AlbertConfig, BertConfig, DistilBertConfig, ElectraConfig, PretrainedConfig, RobertaConfig
 from .errors import (BertkitError, CheckpointError, ConfigError, DataError, TokenizerError,  # noqa: F401
                      TrainError)
 
@@ -18,7 +18,9 @@ _MODELS = ("PreTrainedModel", "BertModel", "BertPreTrainedModel", "BertForPreTra
            "DistilBertForSequenceClassification", "DistilBertForTokenClassification",
            "DistilBertForQuestionAnswering",
            "AlbertModel", "AlbertPreTrainedModel", "AlbertForPreTraining", "AlbertForMaskedLM",
-           "AlbertForSequenceClassification", "AlbertForTokenClassification", "AlbertForQuestionAnswering")
+           "AlbertForSequenceClassification", "AlbertForTokenClassification", "AlbertForQuestionAnswering",
+           "ElectraModel", "ElectraPreTrainedModel", "ElectraForPreTraining", "ElectraForMaskedLM",
+           "ElectraForSequenceClassification", "ElectraForTokenClassification", "ElectraForQuestionAnswering")
 _AUTO = ("AutoConfig", "AutoModel", "AutoModelForPreTraining", "AutoModelForMaskedLM",
          "AutoModelForSequenceClassification", "AutoModelForTokenClassification", "AutoModelForQuestionAnswering")
 _TOKENIZERS = ("BertTokenizer", "Tokenizer", "DistilBertTokenizer", "RobertaTokenizer", "AutoTokenizer")
@@ -42,4 +44,5 @@ def __dir__():
 
 
 __all__ = ["BertkitError", "ConfigError", "CheckpointError", "TokenizerError", "DataError", "TrainError",
-           "PretrainedConfig", "BertConfig", "RobertaConfig", "DistilBertConfig", "AlbertConfig", *_MODELS, *_AUTO, *_TOKENIZERS]
+           "PretrainedConfig", "BertConfig", "RobertaConfig", "DistilBertConfig", "AlbertConfig", "ElectraConfig",
+           *_MODELS, *_AUTO, *_TOKENIZERS]

@@ -346,6 +346,7 @@ def describe(folder) -> str:
         "masked LM": any(k.startswith("mlm.") for k in ours),
         "next sentence": any(k.startswith("nsp.") for k in ours),
         "sentence order": any(k.startswith("sop.") for k in ours),
+        "replaced-token detection": any(k.startswith("discriminator.") for k in ours),
         "classifier": any(k.startswith(("classifier.", "pre_classifier.")) for k in ours),
         "question answering": any(k.startswith("qa_outputs.") for k in ours),
     }

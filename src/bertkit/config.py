@@ -2,7 +2,8 @@
 
 One config class per family, as in `transformers`: BertConfig, RobertaConfig (BERT's fields with
 RoBERTa's defaults), DistilBertConfig (its own names: dim, n_layers, n_heads, hidden_dim, ...) and
-AlbertConfig (BERT's names plus embedding_size, num_hidden_groups, inner_group_num).
+AlbertConfig (BERT's names plus embedding_size, num_hidden_groups, inner_group_num),
+ElectraConfig (BERT's fields plus embedding_size).
 CONFIGS maps config.json's `model_type` to the class; `config_from_dict` dispatches on it.
 
 A config is a mutable dataclass, as in `transformers` (tutorials set `config.num_labels = 2` before
@@ -382,8 +383,65 @@ class AlbertConfig(PretrainedConfig):
         _check_probability("classifier_dropout_prob", self.classifier_dropout_prob)  # transformers: no None
 
 
+@dataclass
+class ElectraConfig(BertConfig):
+    """ELECTRA (Clark et al., 2020): BERT's encoder, with token, position and segment embeddings of width
+    `embedding_size`, projected to hidden_size (`embeddings_project`) when the two differ. The defaults
+    are `transformers`' ElectraConfig's (electra-small-discriminator: 12 layers, hidden 256, 4 heads,
+    embedding_size 128). The summary_* fields are `transformers`' (its multiple-choice head reads them;
+    bertkit keeps them so config.json round-trips). `generator_config` gives the matching generator's."""
+
+    model_type: ClassVar[str] = "electra"
+    embedding_size: int = 128
+    hidden_size: int = 256
+    num_attention_heads: int = 4
+    intermediate_size: int = 1024
+    summary_type: str = "first"
+    summary_use_proj: bool = True
+    summary_activation: str | None = "gelu"
+    summary_last_dropout: float = 0.1
+
+    def validate(self) -> None:
+        super().validate()
+        e = self.embedding_size
+        if not isinstance(e, int) or isinstance(e, bool) or e < 1:
+            raise ConfigError(f"embedding_size must be a positive integer, got {e!r}")
+        _check_probability("summary_last_dropout", self.summary_last_dropout)
+
+    @classmethod
+    def preset(cls, name: str, **overrides) -> "ElectraConfig":
+        """A standard size (tiny ... large, as for BERT) with embedding_size = hidden_size, as the released
+        ELECTRA-Base and -Large have (ELECTRA-Small's embeddings are narrower: pass embedding_size=128)."""
+        config = super().preset(name, **overrides)
+        if "embedding_size" not in overrides:
+            config.embedding_size = config.hidden_size
+        return config
+
+    def generator_config(self, fraction: float = 0.25, **overrides) -> "ElectraConfig":
+        """The config of the generator that pretrains this (discriminator) config, as google-research/electra
+        builds it (`get_generator_config`, flag generator_hidden_size; the paper's generators are 1/4 of
+        ELECTRA-Small and -Large, 1/3 of -Base): hidden_size = round(fraction × hidden_size); the same head size as the discriminator's
+        (64 in every released ELECTRA, the constant in google's code), so num_attention_heads =
+        max(1, generator hidden // head size), lowered to a divisor of the hidden size if needed;
+        intermediate_size = the discriminator's FFN ratio (4 in every ELECTRA) × generator hidden; the
+        same depth. Everything else, embedding_size, vocabulary, positions and segments included, is
+        this config's, so the two models can share their embeddings. `overrides` are applied last.
+        Raises ConfigError for a fraction outside (0, 1]."""
+        if not isinstance(fraction, (int, float)) or isinstance(fraction, bool) or not 0 < fraction <= 1:
+            raise ConfigError(f"generator fraction {fraction!r} is not in (0, 1]; the paper's generator is 1/4 "
+                              "of the discriminator's width (fraction=0.25)")
+        hidden = max(1, round(self.hidden_size * fraction))
+        heads = max(1, hidden // self.head_dim)
+        while hidden % heads:
+            heads -= 1
+        ffn = max(1, round(self.intermediate_size / self.hidden_size * hidden))
+        d = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("extra", "architectures")}
+        d.update(hidden_size=hidden, num_attention_heads=heads, intermediate_size=ffn)
+        return type(self)(**{**d, **overrides}, extra=dict(self.extra))
+
+
 CONFIGS: dict[str, type[PretrainedConfig]] = {c.model_type: c for c in (BertConfig, RobertaConfig, DistilBertConfig,
-                                                                        AlbertConfig)}
+                                                                        AlbertConfig, ElectraConfig)}
 
 
 def config_class(model_type: Any, source: str = "config") -> type[PretrainedConfig]:

@@ -50,6 +50,7 @@ FAMILIES: dict[str, Family] = {f.model_type: f for f in (
     _family("roberta", "Roberta", "ForMaskedLM"),  # MLM only: RoBERTa drops NSP
     _family("distilbert", "DistilBert", "ForMaskedLM"),
     _family("albert", "Albert", "ForPreTraining"),  # MLM + sentence-order prediction
+    _family("electra", "Electra", "ForPreTraining"),  # the discriminator (replaced-token detection)
 )}
 MODEL_TYPES = tuple(FAMILIES)
 

@@ -26,7 +26,8 @@ import pytest
 
 transformers = pytest.importorskip("transformers")
 
-from bertkit.config import AlbertConfig, BertConfig, DistilBertConfig, PretrainedConfig, RobertaConfig  # noqa: E402
+from bertkit.config import (AlbertConfig, BertConfig, DistilBertConfig, ElectraConfig, PretrainedConfig,  # noqa: E402
+                            RobertaConfig)
 from bertkit.models import MODELS  # noqa: E402
 
 # every head a family may have, by its class-name suffix (as in transformers: BertForMaskedLM)
@@ -52,6 +53,9 @@ class Family:
     sentence_task: tuple[str, str, str] | None = None
     pooled_heads: tuple[str, ...] = ()  # the heads that read the pooler
     pooler_key: str = "pooler.dense.weight"  # the pooler's weight as the family's files name it
+    # ForPreTraining is replaced-token detection (ELECTRA's discriminator): per-token 0/1 labels, logits
+    # (B, T), no vocabulary decoder; the family's MLM is its ForMaskedLM (the generator)
+    replaced_token_detection: bool = False
     # the default tier's time budget: these shapes run every shape-parametrised test, and these heads
     # the per-head folder round trips, only in the slow tier (-m slow)
     slow_shapes: tuple[str, ...] = ()
@@ -211,7 +215,31 @@ ALBERT = Family(
     slow_round_trip_heads=("ForTokenClassification", "ForQuestionAnswering"),
 )
 
-FAMILIES: dict[str, Family] = {f.model_type: f for f in (BERT, ROBERTA, DISTILBERT, ALBERT)}
+ELECTRA = Family(
+    "electra", "Electra", "ElectraConfig", ElectraConfig, "electra", ALL_HEADS,
+    # L1's embeddings are narrower than the hidden size (ELECTRA-Small's discriminator: 128 → 256); L2's
+    # are as wide (ELECTRA-Base: no embeddings_project), with gelu_new, which the generator head does not
+    # follow; L3's are wider (a generator's: embedding_size 768, hidden 256), with relu, odd sizes, eps
+    # 1e-5 and pad id 1
+    shapes={
+        "L1-H32-A2": dict(num_hidden_layers=1, hidden_size=32, num_attention_heads=2, intermediate_size=37,
+                          embedding_size=16, vocab_size=99, max_position_embeddings=24, type_vocab_size=2,
+                          hidden_act="gelu"),
+        "L2-H64-A4": dict(num_hidden_layers=2, hidden_size=64, num_attention_heads=4, intermediate_size=128,
+                          embedding_size=64, vocab_size=211, max_position_embeddings=40, type_vocab_size=3,
+                          hidden_act="gelu_new"),
+        "L3-H48-A3": dict(num_hidden_layers=3, hidden_size=48, num_attention_heads=3, intermediate_size=83,
+                          embedding_size=72, vocab_size=150, max_position_embeddings=16, type_vocab_size=2,
+                          hidden_act="relu", layer_norm_eps=1e-5, pad_token_id=1),
+    },
+    small=dict(vocab_size=97, embedding_size=16, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+               intermediate_size=40, max_position_embeddings=24, type_vocab_size=2, hidden_act="gelu"),
+    pooler=False,
+    replaced_token_detection=True,
+    slow_shapes=("L2-H64-A4", "L3-H48-A3"),  # the default tier runs L1 (embeddings narrower than hidden)
+)
+
+FAMILIES: dict[str, Family] = {f.model_type: f for f in (BERT, ROBERTA, DISTILBERT, ALBERT, ELECTRA)}
 
 # every (family, shape) pair, and every (family, head) pair
 SHAPES: list[Shape] = [fam.shape(name) for fam in FAMILIES.values() for name in fam.shapes]
@@ -228,9 +256,14 @@ def shapes_of(*families: str) -> list[Shape]:
     return [s for s in SHAPES if s.family.model_type in families]
 
 
+def slow_mark(shape: Shape) -> tuple:
+    """The marks of a test parametrised on `shape`: slow for its family's slow_shapes."""
+    return (pytest.mark.slow,) if shape.name in shape.family.slow_shapes else ()
+
+
 def shape_params(shapes: list[Shape]) -> list:
-    """pytest params of shapes (id: family-shape), the family's slow shapes marked slow."""
-    return [pytest.param(s, id=str(s), marks=pytest.mark.slow if s.slow else ()) for s in shapes]
+    """`shapes` as pytest params named by the shape (bert-L1-H32-A2), the slow ones marked slow."""
+    return [pytest.param(s, id=str(s), marks=slow_mark(s)) for s in shapes]
 
 
 def round_trip_params(cases: list[tuple[Family, str]]) -> list:

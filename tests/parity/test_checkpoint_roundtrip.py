@@ -49,7 +49,7 @@ FAMILY_IDS = list(FAMILIES)
 # the same weights in both libraries: BERT's and RoBERTa's computations agree to 1e-6 here; DistilBERT's
 # attention divides the queries by √d before the product (bertkit scales the scores), which rounds
 # differently, within the suite's 1e-5
-SAME_WEIGHTS_TOL = {"bert": 1e-6, "roberta": 1e-6, "distilbert": 1e-5, "albert": 1e-6}
+SAME_WEIGHTS_TOL = {"bert": 1e-6, "roberta": 1e-6, "distilbert": 1e-5, "albert": 1e-6, "electra": 1e-6}
 
 
 def _perturb(model: torch.nn.Module, seed: int) -> None:
@@ -103,6 +103,8 @@ def outputs_of(model, head: str, batch, fam=BERT) -> dict[str, torch.Tensor]:
         out = model(**batch)
     if head == "Model":
         names = ("last_hidden_state", "pooler_output") if fam.pooler else ("last_hidden_state",)
+    elif head == "ForPreTraining" and fam.replaced_token_detection:
+        names = ("logits",)  # ELECTRA's discriminator: a logit per token
     elif head == "ForPreTraining":
         names = ("prediction_logits", fam.sentence_task[1])  # seq_relationship_logits, sop_logits
     elif head == "ForQuestionAnswering":
@@ -249,6 +251,8 @@ SAVED_FIELDS["roberta"] = SAVED_FIELDS["bert"] + ("bos_token_id", "eos_token_id"
 SAVED_FIELDS["albert"] = tuple(f for f in SAVED_FIELDS["bert"] if f != "classifier_dropout") + (
     "embedding_size", "num_hidden_groups", "inner_group_num", "classifier_dropout_prob", "bos_token_id",
     "eos_token_id")
+SAVED_FIELDS["electra"] = SAVED_FIELDS["bert"] + ("embedding_size", "summary_type", "summary_use_proj",
+                                                  "summary_activation", "summary_last_dropout")
 SAVED_EXTRA = {
     "bert": dict(hidden_act="gelu_new", layer_norm_eps=1e-7, classifier_dropout=0.3, pad_token_id=3),
     "roberta": dict(hidden_act="gelu_new", layer_norm_eps=1e-7, classifier_dropout=0.3, pad_token_id=3,
@@ -257,6 +261,9 @@ SAVED_EXTRA = {
                        pad_token_id=3, sinusoidal_pos_embds=True),
     "albert": dict(hidden_act="gelu", layer_norm_eps=1e-7, classifier_dropout_prob=0.3, pad_token_id=3,
                    bos_token_id=5, eos_token_id=6, embedding_size=8, num_hidden_groups=1, inner_group_num=3),
+    "electra": dict(hidden_act="gelu_new", layer_norm_eps=1e-7, classifier_dropout=0.3, pad_token_id=3,
+                    embedding_size=24, summary_type="mean", summary_use_proj=False, summary_activation="tanh",
+                    summary_last_dropout=0.2),
 }
 
 
@@ -331,7 +338,7 @@ def test_pytorch_model_bin_folder_loads(tmp_path, family):
     if family != "bert":  # BERT's case as it always was
         base = fam.base + ".embeddings."
         state[base + "position_ids"] = torch.arange(fam.small["max_position_embeddings"])[None]
-        if family == "roberta":
+        if family in ("roberta", "electra"):
             state[base + "token_type_ids"] = torch.zeros(1, fam.small["max_position_embeddings"], dtype=torch.long)
     torch.save(state, tmp_path / "pytorch_model.bin")
     ours = getattr(bertkit, fam.name("ForMaskedLM")).from_pretrained(tmp_path)
@@ -418,6 +425,14 @@ HEAD_TENSORS = {
     ("albert", "ForSequenceClassification"): ("classifier.weight", "classifier.bias"),
     ("albert", "ForTokenClassification"): ("classifier.weight", "classifier.bias"),
     ("albert", "ForQuestionAnswering"): ("qa_outputs.weight", "qa_outputs.bias"),
+    ("electra", "ForPreTraining"): ("discriminator_predictions.dense.weight",
+                                    "discriminator_predictions.dense_prediction.weight"),
+    ("electra", "ForMaskedLM"): ("generator_predictions.dense.weight", "generator_predictions.LayerNorm.weight",
+                                 "generator_lm_head.bias"),
+    ("electra", "ForSequenceClassification"): ("classifier.dense.weight", "classifier.out_proj.weight",
+                                               "classifier.out_proj.bias"),
+    ("electra", "ForTokenClassification"): ("classifier.weight", "classifier.bias"),
+    ("electra", "ForQuestionAnswering"): ("qa_outputs.weight", "qa_outputs.bias"),
 }
 HEADS_ONLY = [c for c in HEAD_CASES if c[1] != "Model"]
 
@@ -506,6 +521,12 @@ CROSS_HEAD = [  # (checkpoint head, target head, a fresh tensor, a dropped tenso
      "sop_classifier.classifier.weight"),
     ("AlbertForMaskedLM", "AlbertForQuestionAnswering", "qa_outputs.weight", "predictions.dense.weight"),
     ("AlbertModel", "AlbertForTokenClassification", "classifier.weight", "albert.pooler.weight"),
+    # ELECTRA's discriminator and generator load into each other's heads (the encoder is the same)
+    ("ElectraForPreTraining", "ElectraForMaskedLM", "generator_predictions.dense.weight",
+     "discriminator_predictions.dense.weight"),
+    ("ElectraForMaskedLM", "ElectraForSequenceClassification", "classifier.out_proj.weight", "generator_lm_head.bias"),
+    ("ElectraForPreTraining", "ElectraForTokenClassification", "classifier.weight",
+     "discriminator_predictions.dense_prediction.weight"),
 ]
 
 

@@ -18,9 +18,9 @@ import torch
 transformers = pytest.importorskip("transformers")
 
 import bertkit  # noqa: E402
-from families import FAMILIES, HEAD_CASES, SHAPES, head_id  # noqa: E402
+from families import FAMILIES, HEAD_CASES, SHAPES, head_id, slow_mark  # noqa: E402
 from test_model_parity import (assert_close, batch, build, masked_qa_loss, mlm_labels,  # noqa: E402
-                               qa_positions)
+                               qa_positions, replaced_labels)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -28,8 +28,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 HEAD_EXTRA = {"ForSequenceClassification": dict(num_labels=3),
               "ForTokenClassification": dict(num_labels=5)}
 # every head of every shape: (shape, head suffix), named as the BERT suite named them (BertModel-L1-H32-A2)
-SHAPE_HEADS = [pytest.param(shape, head, id=f"{shape.family.name(head)}-{shape.name}",
-                            marks=pytest.mark.slow if shape.slow else ())
+SHAPE_HEADS = [pytest.param(shape, head, id=f"{shape.family.name(head)}-{shape.name}", marks=slow_mark(shape))
                for shape in SHAPES for head in shape.family.heads]
 
 
@@ -42,6 +41,8 @@ def _labels(head: str, shape: str, inputs) -> dict:
     """Labels that make each head compute its loss (and take its fast path)."""
     mask = inputs["attention_mask"].bool()
     V = shape["vocab_size"]
+    if head == "ForPreTraining" and shape.family.replaced_token_detection:
+        return dict(labels=replaced_labels(inputs))
     if head == "ForPreTraining":  # MLM + the family's sentence task (NSP, SOP)
         label_name = shape.family.sentence_task[0]
         return dict(labels=mlm_labels(inputs, V), **{label_name: torch.tensor([0, 1, 1, 0])})
@@ -80,6 +81,8 @@ def _compare(head: str, shape: str, mine, theirs, inputs, labels) -> dict[str, t
         else:
             assert mine.pooler_output is None
         return pairs
+    if head == "ForPreTraining" and shape.family.replaced_token_detection:
+        return {"logits (real)": (mine.logits[real], theirs.logits[real]), "loss": (mine.loss, theirs.loss)}
     if head in ("ForPreTraining", "ForMaskedLM"):
         picked = labels["labels"] != -100
         name = "prediction_logits" if head == "ForPreTraining" else "logits"
@@ -266,7 +269,8 @@ LABEL_CASES = [
 _BERT_TINY = dict(vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=20)
 TINY = {"bert": _BERT_TINY, "roberta": _BERT_TINY,
         "distilbert": dict(vocab_size=50, dim=16, n_layers=1, n_heads=2, hidden_dim=20),
-        "albert": dict(_BERT_TINY, embedding_size=8)}
+        "albert": dict(_BERT_TINY, embedding_size=8),
+        "electra": dict(_BERT_TINY, embedding_size=8)}
 
 
 @pytest.mark.parametrize("family", list(FAMILIES))
@@ -282,7 +286,8 @@ def test_config_labels_as_transformers(kw, family):
     small = TINY[family]
     mine = fam.our_class("ForSequenceClassification")(fam.config_class(**small, **kw))
     hf = fam.hf_class("ForSequenceClassification")(fam.hf_config_class(**small, **kw))
-    out = {"roberta": lambda m: m.classifier.out_proj}.get(family, lambda m: m.classifier)
+    out = {"roberta": lambda m: m.classifier.out_proj,
+           "electra": lambda m: m.classifier.out_proj}.get(family, lambda m: m.classifier)
     assert out(mine).out_features == out(hf).out_features
 
 
@@ -359,8 +364,10 @@ def _ids_with_new_tokens(shape, V_old: int, V_new: int):
     return inputs
 
 
-# the L3 shape of each family (BERT's: pad_token_id 1, RoBERTa's 3, DistilBERT's 1)
-RESIZE_CASES = [pytest.param(fam.shape(list(fam.shapes)[2]), head, id=fam.name(head))
+# the L3 shape of each family (BERT's: pad_token_id 1, RoBERTa's 3, DistilBERT's 1, ELECTRA's 1 with wider embeddings;
+# its slow tier only, but for the tied generator head)
+RESIZE_CASES = [pytest.param(fam.shape(list(fam.shapes)[2]), head, id=fam.name(head),
+                             marks=slow_mark(fam.shape(list(fam.shapes)[2])) if head != "ForMaskedLM" else ())
                 for fam, head in HEAD_CASES]
 
 
@@ -458,7 +465,7 @@ def test_resize_without_mean_draws_from_the_initialiser(family):
 def test_output_embeddings_as_transformers(family):
     fam = FAMILIES[family]
     shape = fam.shape("L2-H64-A4")
-    mlm = "ForPreTraining" if "ForPreTraining" in fam.heads else "ForMaskedLM"
+    mlm = "ForPreTraining" if "ForPreTraining" in fam.heads and not fam.replaced_token_detection else "ForMaskedLM"
     hf, ours = build(mlm, shape)
     hf_dec, our_dec = hf.get_output_embeddings(), ours.get_output_embeddings()
     assert (our_dec.in_features, our_dec.out_features) == (hf_dec.in_features, hf_dec.out_features)

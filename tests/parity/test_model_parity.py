@@ -201,6 +201,11 @@ def pretraining_shape(request):
     return request.param
 
 
+@pytest.fixture(params=shape_params(shapes_of("electra")))
+def electra_shape(request):
+    return request.param
+
+
 @pytest.fixture(params=[True, False], ids=["unpad", "padded"])
 def unpad(request) -> bool:
     return request.param
@@ -350,6 +355,77 @@ def test_pretraining_partial_labels(family):
     assert getattr(only_mlm, loss_name) is None
     assert_close(only_nsp.loss, hf_nsp, f"loss with {label_name} only")
     assert only_nsp.mlm_loss is None
+
+
+# -- ElectraForPreTraining: the discriminator, replaced-token detection ------------------------------
+
+def replaced_labels(inputs, seed: int = 0) -> torch.Tensor:
+    """(B, T) 0/1 "replaced" labels: ~30% ones at real positions, and arbitrary values at padding (2 and
+    -100, which transformers' loss never reads: the loss is over attention_mask 1 only)."""
+    g = torch.Generator().manual_seed(250 + seed)
+    mask = inputs["attention_mask"].bool()
+    labels = (torch.rand(mask.shape, generator=g) < 0.3).long()
+    labels[0, 1] = 1  # at least one replaced token
+    labels[~mask] = 2
+    labels[-1, -1] = -100
+    return labels
+
+
+def test_discriminator_logits_without_labels(electra_shape, unpad):
+    shape = electra_shape
+    hf, ours = build("ForPreTraining", shape)
+    ours.base_model.unpad = unpad
+    inputs = batch(shape)
+    with torch.no_grad():
+        theirs, mine = hf(**inputs), ours(**inputs)
+    assert mine.loss is None
+    assert mine.logits.shape == theirs.logits.shape == inputs["input_ids"].shape
+    real = inputs["attention_mask"].bool()
+    assert_close(mine.logits[real], theirs.logits[real], "logits (real positions)")
+    if not unpad:
+        assert_close(mine.logits, theirs.logits, "logits (all)")
+
+
+def test_discriminator_loss_logits_and_gradients(electra_shape, unpad):
+    """BCE over the real tokens, as transformers: the labels at padding are never read."""
+    shape = electra_shape
+    hf, ours = build("ForPreTraining", shape)
+    ours.base_model.unpad = unpad
+    inputs = batch(shape, seed=1)
+    labels = replaced_labels(inputs, seed=1)
+    theirs = hf(**inputs, labels=labels)
+    mine = ours(**inputs, labels=labels)
+    real = inputs["attention_mask"].bool()
+    assert_close(mine.logits[real], theirs.logits[real], "logits (real positions)")
+    assert_close(mine.loss, theirs.loss, "loss")
+    by_hand = torch.nn.functional.binary_cross_entropy_with_logits(theirs.logits[real], labels[real].float())
+    assert_close(mine.loss, by_hand, "loss vs BCE over the real tokens")
+    theirs.loss.backward()
+    mine.loss.backward()
+    assert_grads_close(ours, hf)
+
+
+@pytest.mark.parametrize("mask_kind", ["none", "all-ones"])
+def test_discriminator_without_padding_is_transformers_loss(mask_kind):
+    shape = FAMILIES["electra"].shape("L1-H32-A2")
+    hf, ours = build("ForPreTraining", shape)
+    inputs = batch(shape)
+    inputs["input_ids"] = without_padding(shape, inputs)
+    labels = replaced_labels(inputs).clamp(0, 1)
+    inputs["attention_mask"] = None if mask_kind == "none" else torch.ones_like(inputs["input_ids"])
+    theirs, mine = hf(**inputs, labels=labels), ours(**inputs, labels=labels)
+    assert_close(mine.logits, theirs.logits, "logits")
+    assert_close(mine.loss, theirs.loss, "loss")
+
+
+def test_discriminator_labels_of_another_shape_are_a_clear_error():
+    shape = FAMILIES["electra"].shape("L1-H32-A2")
+    _, ours = build("ForPreTraining", shape)
+    inputs = batch(shape)
+    with pytest.raises(BertkitError) as err:
+        ours(**inputs, labels=torch.zeros(len(LENGTHS), dtype=torch.long))  # one label per sequence
+    msg = str(err.value)
+    assert "\n" not in msg and "labels has shape (4,)" in msg and "(4, 12)" in msg and "one label per token" in msg
 
 
 # -- ForMaskedLM ------------------------------------------------------------------------------------
@@ -778,3 +854,110 @@ def test_albert_dropouts_from_config():
     layer = pre.base_model.encoder.layers[0]
     assert isinstance(layer.ffn_dropout, torch.nn.Identity) and layer.attn_dropout.p == 0.05
     assert layer.attn.dropout_p == 0.02 and pre.base_model.embeddings.dropout.p == 0.05
+# -- ELECTRA: factorised embeddings, no pooler, the heads' fixed activations, the defaults ------------
+
+@pytest.mark.parametrize("head", FAMILIES["electra"].heads)
+def test_electra_parameters_as_transformers(head):
+    """The same parameter count and shapes as transformers for every shape: embeddings_project only
+    where embedding_size differs from hidden_size (not in L2), no pooler."""
+    for shape in shapes_of("electra"):
+        hf, ours = build(head, shape, **({"num_labels": 5} if head == "ForTokenClassification" else {}))
+        assert ours.num_parameters() == hf.num_parameters(), str(shape)
+        project = shape["embedding_size"] != shape["hidden_size"]
+        assert (ours.base_model.embeddings.project is not None) == project == hasattr(hf.base_model, "embeddings_project")
+        assert ours.base_model.pooler is None
+        assert ours.get_input_embeddings().weight.shape == (shape["vocab_size"], shape["embedding_size"])
+
+
+def test_electra_head_activations_as_transformers():
+    """The generator head and the sequence classifier apply exact gelu whatever hidden_act says; the
+    discriminator head follows hidden_act (L2: gelu_new, L3: relu): the parity tests above run on these
+    shapes, this says why they pass."""
+    fam = FAMILIES["electra"]
+    for name, act in (("L2-H64-A4", "gelu_new"), ("L3-H48-A3", "relu")):
+        shape = fam.shape(name)
+        assert shape["hidden_act"] == act
+        _, gen = build("ForMaskedLM", shape)
+        _, cls = build("ForSequenceClassification", shape)
+        _, disc = build("ForPreTraining", shape)
+        for module in (gen.mlm.act, cls.classifier.act):
+            assert isinstance(module, torch.nn.GELU) and module.approximate == "none"
+        assert type(disc.discriminator.act) is {"gelu_new": torch.nn.GELU, "relu": torch.nn.ReLU}[act]
+
+
+def test_electra_config_defaults_are_transformers():
+    from bertkit.config import ElectraConfig
+    ours, theirs = ElectraConfig(), transformers.ElectraConfig()
+    for f in ("vocab_size", "embedding_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
+              "intermediate_size", "hidden_act", "hidden_dropout_prob", "attention_probs_dropout_prob",
+              "max_position_embeddings", "type_vocab_size", "initializer_range", "layer_norm_eps", "summary_type",
+              "summary_use_proj", "summary_activation", "summary_last_dropout", "pad_token_id", "classifier_dropout",
+              "num_labels"):
+        assert getattr(ours, f) == getattr(theirs, f), f
+
+
+@pytest.mark.parametrize("fraction", [0.25, 1 / 3])
+def test_electra_generator_config_builds_transformers_generator(fraction):
+    """A generator built from generator_config has transformers' parameter count for that config, and its
+    embedding tables have the discriminator's shapes (the two share them in pretraining)."""
+    from bertkit.config import ElectraConfig
+    disc = ElectraConfig(vocab_size=120, embedding_size=48, hidden_size=96, num_hidden_layers=2,
+                         num_attention_heads=3, intermediate_size=384, max_position_embeddings=32)
+    gen = disc.generator_config(fraction)
+    ours = FAMILIES["electra"].our_class("ForMaskedLM")(gen)
+    theirs = transformers.ElectraForMaskedLM(transformers.ElectraConfig(**gen.to_dict()))
+    assert ours.num_parameters() == theirs.num_parameters()
+    d = FAMILIES["electra"].our_class("ForPreTraining")(disc).base_model.embeddings
+    g = ours.base_model.embeddings
+    for table in ("word", "position", "token_type", "norm"):
+        assert getattr(g, table).weight.shape == getattr(d, table).weight.shape, table
+
+
+def test_electra_shared_embeddings_as_transformers():
+    """share_embeddings: the generator reads the discriminator's tables (word, position, segment, their
+    LayerNorm; each keeps its embeddings_project), as in google-research/electra. Oracle: the two
+    transformers models with one ElectraEmbeddings module; the loss MLM + 50 × RTD on the same batch,
+    and the summed gradient of the shared tables."""
+    from bertkit.models.electra import share_embeddings
+    fam = FAMILIES["electra"]
+    shape = fam.shape("L1-H32-A2")  # embedding_size 16 < hidden 32
+    gen_fields = dict(shape.config.generator_config(0.5).to_dict())
+    gen_fields.pop("model_type"), gen_fields.pop("architectures", None)
+    gen_shape = type(shape)(fam, "generator", gen_fields)
+    hf_gen, gen = build("ForMaskedLM", gen_shape, seed=3)
+    hf_disc, disc = build("ForPreTraining", shape)
+    hf_gen.electra.embeddings = hf_disc.electra.embeddings
+    hf_gen.generator_lm_head.weight = hf_disc.electra.embeddings.word_embeddings.weight  # the decoder follows
+    share_embeddings(gen, disc)
+    assert gen.base_model.embeddings.word is disc.base_model.embeddings.word
+    assert gen.get_output_embeddings().weight is disc.get_input_embeddings().weight
+    assert gen.base_model.embeddings.project is not disc.base_model.embeddings.project
+    inputs = batch(shape)
+    labels = mlm_labels(inputs, shape["vocab_size"])
+    replaced = replaced_labels(inputs)
+    theirs = hf_gen(**inputs, labels=labels).loss + 50 * hf_disc(**inputs, labels=replaced).loss
+    mine = gen(**inputs, labels=labels).loss + 50 * disc(**inputs, labels=replaced).loss
+    assert_close(mine, theirs, "MLM + 50 × RTD")
+    theirs.backward()
+    mine.backward()
+    for ours_t, hf_t in (("word", "word_embeddings"), ("position", "position_embeddings"),
+                         ("token_type", "token_type_embeddings"), ("norm", "LayerNorm")):
+        a = getattr(disc.base_model.embeddings, ours_t).weight.grad
+        b = getattr(hf_disc.electra.embeddings, hf_t).weight.grad
+        assert_close(a, b, f"grad of the shared {ours_t}")
+
+
+def test_electra_share_embeddings_of_another_shape_is_a_config_error():
+    from bertkit.models.electra import share_embeddings
+    from bertkit import ConfigError
+    from bertkit.config import ElectraConfig
+    disc = FAMILIES["electra"].our_class("ForPreTraining")(ElectraConfig(vocab_size=50, embedding_size=16,
+                                                                          hidden_size=32, num_hidden_layers=1,
+                                                                          num_attention_heads=2, intermediate_size=40))
+    gen = FAMILIES["electra"].our_class("ForMaskedLM")(ElectraConfig(vocab_size=50, embedding_size=8, hidden_size=8,
+                                                                     num_hidden_layers=1, num_attention_heads=1,
+                                                                     intermediate_size=16))
+    with pytest.raises(ConfigError) as err:
+        share_embeddings(gen, disc)
+    msg = str(err.value)
+    assert "\n" not in msg and "word embeddings are (50, 8)" in msg and "(50, 16)" in msg and "generator_config" in msg

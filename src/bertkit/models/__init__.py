@@ -1,4 +1,5 @@
-"""The models: shared blocks and fast paths, and one small file per family (bert, roberta, distilbert, albert)."""
+"""The models: shared blocks and fast paths, and one small file per family (bert, roberta, distilbert, albert,
+electra)."""
 from .albert import (AlbertForMaskedLM, AlbertForPreTraining, AlbertForQuestionAnswering,
                      AlbertForSequenceClassification, AlbertForTokenClassification, AlbertModel, AlbertPreTrainedModel)
 from .base import EncoderModel, KeyTable, PreTrainedModel
@@ -6,6 +7,9 @@ from .bert import (BertForMaskedLM, BertForPreTraining, BertForQuestionAnswering
                    BertForTokenClassification, BertModel, BertPreTrainedModel)
 from .distilbert import (DistilBertForMaskedLM, DistilBertForQuestionAnswering, DistilBertForSequenceClassification,
                          DistilBertForTokenClassification, DistilBertModel, DistilBertPreTrainedModel)
+from .electra import (ElectraForMaskedLM, ElectraForPreTraining, ElectraForQuestionAnswering,
+                      ElectraForSequenceClassification, ElectraForTokenClassification, ElectraModel,
+                      ElectraPreTrainedModel)
 from .roberta import (RobertaForMaskedLM, RobertaForQuestionAnswering, RobertaForSequenceClassification,
                       RobertaForTokenClassification, RobertaModel, RobertaPreTrainedModel)
 
@@ -19,10 +23,13 @@ MODELS = {cls.__name__: cls for cls in (
     DistilBertForQuestionAnswering,
     AlbertModel, AlbertForPreTraining, AlbertForMaskedLM, AlbertForSequenceClassification,
     AlbertForTokenClassification, AlbertForQuestionAnswering,
+    ElectraModel, ElectraForPreTraining, ElectraForMaskedLM, ElectraForSequenceClassification,
+    ElectraForTokenClassification, ElectraForQuestionAnswering,
 )}
 
 # BERT's models and heads by name
 HEADS = {name: cls for name, cls in MODELS.items() if name.startswith("Bert")}
 
 __all__ = ["PreTrainedModel", "EncoderModel", "KeyTable", "MODELS", "HEADS", *MODELS,
-           "BertPreTrainedModel", "RobertaPreTrainedModel", "DistilBertPreTrainedModel", "AlbertPreTrainedModel"]
+           "BertPreTrainedModel", "RobertaPreTrainedModel", "DistilBertPreTrainedModel", "AlbertPreTrainedModel",
+           "ElectraPreTrainedModel"]

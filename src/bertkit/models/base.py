@@ -143,7 +143,8 @@ class PreTrainedModel(nn.Module):
         return base
 
     def get_input_embeddings(self) -> nn.Embedding:
-        """The word-embedding table, nn.Embedding (vocab_size, hidden_size)."""
+        """The word-embedding table, nn.Embedding (vocab_size, hidden_size), or (vocab_size, embedding_size)
+        in a family with narrower embeddings (ELECTRA)."""
         return self._encoder().get_input_embeddings()
 
     def set_input_embeddings(self, value: nn.Embedding) -> None:
@@ -293,7 +294,7 @@ class EncoderModel(PreTrainedModel):
         else:
             if not isinstance(inputs_embeds, torch.Tensor):
                 raise TypeError(f"inputs_embeds must be a torch.Tensor, got {type(inputs_embeds).__name__}")
-            width = self.get_input_embeddings().embedding_dim  # hidden_size, or ALBERT's embedding_size
+            width = self.get_input_embeddings().embedding_dim  # hidden_size, or ALBERT's / ELECTRA's embedding_size
             if inputs_embeds.dim() != 3 or inputs_embeds.shape[-1] != width:
                 what = "hidden_size" if width == cfg.hidden_size else "embedding_size"
                 raise BertkitError(f"inputs_embeds must be 3-D (batch, seq_len, {what} {width}), "

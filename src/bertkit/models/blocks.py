@@ -47,7 +47,7 @@ class Embeddings(nn.Module):
 
     A config with type_vocab_size 0 (DistilBERT) has no segment table. `position_padding_idx` keeps
     that row of the position table at zero with no gradient (RoBERTa: position pad_token_id is padding's).
-    `width` is the tables' width when it is not hidden_size (ALBERT's embedding_size)."""
+    `width` is the tables' width when it is not hidden_size (ALBERT's and ELECTRA's embedding_size)."""
 
     def __init__(self, config: PretrainedConfig, position_padding_idx: int | None = None, width: int | None = None):
         super().__init__()

@@ -34,20 +34,21 @@ Tensor = torch.Tensor
 class MLMHead(nn.Module):
     """dense → activation → LayerNorm → decoder tied to the word embeddings (+ its own bias).
     The same computation in every family (BERT's cls.predictions, RoBERTa's lm_head, DistilBERT's
-    vocab_transform/vocab_layer_norm/vocab_projector); `act` overrides config.hidden_act (RoBERTa: gelu).
-    The transform maps hidden_size to the word embeddings' width, `embedding_size` where the config has
-    one (ALBERT's predictions.dense: H → E), since the decoder is the (V, E) embedding table."""
+    vocab_transform/vocab_layer_norm/vocab_projector, ELECTRA's generator_predictions/generator_lm_head);
+    `act` overrides config.hidden_act (RoBERTa, ELECTRA: gelu). The transform maps hidden_size to the word
+    embeddings' width: `width`, else the config's `embedding_size` where it has one (ALBERT's
+    predictions.dense: H → E), else hidden_size; the decoder is the (V, E) embedding table."""
 
-    def __init__(self, config: PretrainedConfig, act: str | None = None):
+    def __init__(self, config: PretrainedConfig, act: str | None = None, width: int | None = None):
         super().__init__()
-        E = getattr(config, "embedding_size", None) or config.hidden_size
+        E = width or getattr(config, "embedding_size", None) or config.hidden_size
         self.dense = nn.Linear(config.hidden_size, E)
         self.act = activation(act or config.hidden_act)
         self.norm = nn.LayerNorm(E, eps=config.layer_norm_eps)
         self.bias = nn.Parameter(torch.zeros(config.vocab_size))
 
     def forward(self, hidden: Tensor, word_embeddings: Tensor) -> Tensor:
-        h = self.norm(self.act(self.dense(hidden)))  # (..., C)
+        h = self.norm(self.act(self.dense(hidden)))  # (..., C) → (..., E)
         return F.linear(h, word_embeddings, self.bias)  # (..., V)
 class TiedDecoder(nn.Module):
     """What `get_output_embeddings()` gives for an MLM head: the vocabulary decoder seen as a linear
@@ -114,8 +115,11 @@ class MaskedLMModel(PreTrainedModel):
     def __init__(self, config: PretrainedConfig):
         super().__init__(config)
         self.add_base_model(add_pooling_layer=False)
-        self.mlm = MLMHead(config, self.mlm_activation)
+        self.mlm = self.make_mlm_head(config)
         self.post_init()
+
+    def make_mlm_head(self, config: PretrainedConfig) -> MLMHead:
+        return MLMHead(config, self.mlm_activation)
 
     def get_output_embeddings(self) -> TiedDecoder:
         return TiedDecoder(self.base_model.embeddings.word, self.mlm)

@@ -105,3 +105,13 @@ class QuestionAnsweringOutput(ModelOutput):
     end_logits: Tensor | None = None  # (B, T)
     hidden_states: tuple[Tensor, ...] | None = None
     attentions: tuple[Tensor, ...] | None = None
+
+
+@dataclass
+class ReplacedTokenDetectionOutput(ModelOutput):
+    """ELECTRA's discriminator (transformers' ElectraForPreTrainingOutput)."""
+
+    loss: Tensor | None = None
+    logits: Tensor | None = None  # (B, T): > 0 where the token is predicted replaced
+    hidden_states: tuple[Tensor, ...] | None = None
+    attentions: tuple[Tensor, ...] | None = None

@@ -70,12 +70,13 @@ class RobertaClassificationHead(nn.Module):
     def __init__(self, config: RobertaConfig):
         super().__init__()
         self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+        self.act = nn.Tanh()  # ELECTRA's head is this one with gelu
         self.dropout = classifier_dropout(config)
         self.out_proj = nn.Linear(config.hidden_size, config.num_labels)
 
     def forward(self, hidden: Tensor) -> Tensor:
         x = self.dropout(hidden[:, 0])  # (B, T, C) → (B, C)
-        x = self.dropout(torch.tanh(self.dense(x)))
+        x = self.dropout(self.act(self.dense(x)))
         return self.out_proj(x)  # (B, num_labels)
 
 

@@ -2,10 +2,10 @@
 
 The class is chosen by, in order:
 1. tokenizer_config.json's `tokenizer_class` (BertTokenizer, DistilBertTokenizer, RobertaTokenizer,
-   AlbertTokenizer; a "Fast"
-   suffix is ignored: bertkit's classes run the Rust engine by default);
-2. config.json's `model_type` (bert, distilbert, roberta, albert: `TOKENIZER_FOR_MODEL_TYPE`, which the model
-   registry reads too);
+   AlbertTokenizer, ElectraTokenizer = BertTokenizer; a "Fast" suffix is ignored: bertkit's classes run the
+   Rust engine by default);
+2. config.json's `model_type` (bert, distilbert, roberta, albert, electra: `TOKENIZER_FOR_MODEL_TYPE`, which
+   the model registry reads too);
 3. the files present: vocab.txt → WordPiece (BertTokenizer); vocab.json + merges.txt → byte-level BPE
    (RobertaTokenizer); spiece.model → SentencePiece unigram (AlbertTokenizer); tokenizer.json alone → its
    model type (WordPiece or BPE).
@@ -31,6 +31,7 @@ TOKENIZER_CLASSES: dict[str, type[PreTrainedTokenizer]] = {
     "DistilBertTokenizer": DistilBertTokenizer,
     "RobertaTokenizer": RobertaTokenizer,
     "AlbertTokenizer": AlbertTokenizer,
+    "ElectraTokenizer": BertTokenizer,  # what transformers 4 wrote for ELECTRA folders: BERT's WordPiece
 }
 # config.json's model_type → class (what transformers' AutoTokenizer picks for these model types)
 TOKENIZER_FOR_MODEL_TYPE: dict[str, type[PreTrainedTokenizer]] = {
@@ -38,6 +39,7 @@ TOKENIZER_FOR_MODEL_TYPE: dict[str, type[PreTrainedTokenizer]] = {
     "distilbert": DistilBertTokenizer,
     "roberta": RobertaTokenizer,
     "albert": AlbertTokenizer,
+    "electra": BertTokenizer,  # ELECTRA uses BERT's WordPiece (transformers' ElectraTokenizer is the same)
 }
 # tokenizer.json's model.type → class, for a folder with no config and only tokenizer.json
 _FOR_RUST_MODEL = {"WordPiece": BertTokenizer, "BPE": RobertaTokenizer}
