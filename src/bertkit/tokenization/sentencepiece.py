@@ -26,7 +26,11 @@ save_pretrained writes spiece.model, tokenizer.json (transformers reads the pipe
 `protobuf` package it cannot read spiece.model itself), tokenizer_config.json and special_tokens_map.json.
 Differences from transformers are those of the base class (see encoding.py), and: the unknown token's id is
 the vocabulary's (transformers 5 assumes 1, which is where ALBERT has it); remove_space=False is refused
-(transformers 5 ignores it and always splits on whitespace).
+(transformers 5 ignores it and always splits on whitespace). Where transformers differs from the
+sentencepiece library, bertkit follows transformers: the text is split on every Unicode White_Space
+character (U+0085, U+2028, ...), where sentencepiece splits only on the spaces its table makes; and a
+control piece the normalised text spells ("<PAD>" → "<pad>") is that piece's id, where sentencepiece never
+emits a control piece.
 """
 from __future__ import annotations
 
