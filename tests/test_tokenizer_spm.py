@@ -164,6 +164,32 @@ def test_pieces_agree_with_the_sentencepiece_library(tok):
         assert tok(text, add_special_tokens=False, split_special_tokens=True)["input_ids"] == expected, text
 
 
+def test_tokenizer_json_alone(albert_spm_dir, tmp_path):
+    """A folder with tokenizer.json and no spiece.model (transformers 5 saves one so when it loaded the
+    tokenizer from tokenizer.json): its pieces, scores, control pieces and normalisation table make the same
+    model, which save_pretrained writes as spiece.model."""
+    folder = tmp_path / "json"
+    shutil.copytree(albert_spm_dir, folder)
+    (folder / "spiece.model").unlink()
+    tok = AutoTokenizer.from_pretrained(folder)
+    ref = AlbertTokenizer.from_pretrained(albert_spm_dir)
+    assert isinstance(tok, AlbertTokenizer)
+    for field in ("pieces", "scores", "control", "unk_id", "charsmap"):
+        assert getattr(tok.sp_model, field) == getattr(ref.sp_model, field), field
+    for text in TEXTS + ["ﬁ ① the　river"]:
+        assert tok(text)["input_ids"] == ref(text)["input_ids"]
+        assert tok.sp_model.processor.encode(text) == ref.sp_model.processor.encode(text)
+    tok.save_pretrained(tmp_path / "again")
+    again = AlbertTokenizer(tmp_path / "again" / "spiece.model")
+    assert again.sp_model.pieces == ref.sp_model.pieces and again("the river")["input_ids"] == \
+        ref("the river")["input_ids"]
+    bad = tmp_path / "bpe"
+    bad.mkdir()
+    (bad / "tokenizer.json").write_text(json.dumps({"model": {"type": "BPE", "vocab": {}, "merges": []}}))
+    (bad / "tokenizer_config.json").write_text(json.dumps({"tokenizer_class": "AlbertTokenizer"}))
+    _fails(lambda: AutoTokenizer.from_pretrained(bad), "not a SentencePiece unigram tokenizer (model type 'BPE')")
+
+
 def test_dispatch(albert_spm_dir, tmp_path):
     """spiece.model alone, tokenizer_class, or config.json's model_type albert: AlbertTokenizer."""
     assert TOKENIZER_FOR_MODEL_TYPE["albert"] is AlbertTokenizer
@@ -204,7 +230,7 @@ def test_bad_models_and_settings_are_one_line_errors(albert_spm_dir, pretrain_te
     empty = tmp_path / "empty"
     empty.mkdir()
     (empty / "tokenizer_config.json").write_text(json.dumps({"tokenizer_class": "AlbertTokenizer"}))
-    _fails(lambda: AutoTokenizer.from_pretrained(empty), "no spiece.model")
+    _fails(lambda: AutoTokenizer.from_pretrained(empty), "no spiece.model nor tokenizer.json")
     bad = tmp_path / "bad"
     shutil.copytree(albert_spm_dir, bad)
     config = json.loads((bad / "tokenizer_config.json").read_text())

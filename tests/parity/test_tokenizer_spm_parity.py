@@ -192,6 +192,17 @@ def test_albert_specials_and_template_as_transformers(unigram_dir):
     assert tok.all_special_tokens == hf.all_special_tokens
 
 
+def test_folder_transformers_saves_loads_the_same(unigram_dir, tmp_path, lines):
+    """transformers saves a tokenizer it loaded from tokenizer.json without spiece.model: bertkit loads that
+    folder (the model rebuilt from tokenizer.json) and tokenizes as transformers does."""
+    transformers.AutoTokenizer.from_pretrained(unigram_dir).save_pretrained(tmp_path / "hf")
+    assert not (tmp_path / "hf" / "spiece.model").exists()
+    tok, hf = AutoTokenizer.from_pretrained(tmp_path / "hf"), transformers.AutoTokenizer.from_pretrained(tmp_path / "hf")
+    assert isinstance(tok, AlbertTokenizer)
+    assert tok.sp_model.pieces == AutoTokenizer.from_pretrained(unigram_dir).sp_model.pieces
+    _compare(tok, hf, lines[:100] + lines[-50:], what="transformers-saved folder")
+
+
 def test_spm_matches_transformers_on_300_lines(pair, lines):
     """The default tier: alignment helpers on the single texts only, the variants on 60 lines."""
     tok, hf = pair
