@@ -19,7 +19,8 @@ from bertkit.tokenization.auto import TOKENIZER_CLASSES
 from bertkit.tokenization.vocab import train_unigram
 
 TEXTS = ["The river city, and the music of the island.", "  The   KING  played ``music'' in Café Zürich!  ",
-         "", "x[MASK]y the [MASK] [mask] <pad> [CLS]", "Numbers 1990, 12 and 3.5 — the end…", "tabs\tand\nnew\x85lines"]
+         "", "x[MASK]y the [MASK] [mask] <pad> [CLS]", "Numbers 1990, 12 and 3.5 — the end…",
+         "tabs\tand\nnew\x85lines"]
 
 
 @pytest.fixture(scope="module")

@@ -136,7 +136,8 @@ def save_torch(obj, path: str | os.PathLike, note: str | None = None) -> None:
 # existing folder is replaced only when it holds nothing else, so a folder of the user's own files given
 # as --out is refused instead of deleted.
 OUTPUT_NAMES = re.compile(
-    r"(config\.json|model\.safetensors|pytorch_model\.bin|vocab\.txt|vocab\.json|merges\.txt|tokenizer\.json|spiece\.model"
+    r"(config\.json|model\.safetensors|pytorch_model\.bin|vocab\.txt|vocab\.json|merges\.txt|tokenizer\.json"
+    r"|spiece\.model"
     r"|tokenizer_config\.json"
     r"|special_tokens_map\.json|added_tokens\.json|crf\.safetensors|metrics\.jsonl|curves\.png|confusion\.png"
     r"|test_metrics\.json|meta\.json|(train|eval)-\d+\.(tokens|sents|docs)\.npy)")

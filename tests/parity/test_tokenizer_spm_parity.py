@@ -12,7 +12,8 @@ variants with controls, emoji, long words and random code points), plus 500 line
 special tokens ([MASK], [CLS], <pad>, ...) at random places. Compared row by row: input_ids, token_type_ids,
 attention_mask, offset_mapping, special_tokens_mask, tokens, word_ids, sequence_ids and every BatchEncoding
 alignment helper (word_to_tokens, token_to_chars, char_to_word, ...; on single texts, pairs, truncated
-pairs and pre-split words); on single texts and pairs, and on a sample: truncation (longest_first, only_first, only_second), padding (longest, max_length, multiple, left),
+pairs and pre-split words); on single texts and pairs, and on a sample: truncation (longest_first,
+only_first, only_second), padding (longest, max_length, multiple, left),
 overflow windows with a stride (single texts and QA-style pairs), no special tokens, pre-split words,
 decoding, and the cased settings (do_lower_case=False, keep_accents=True). The full 10,000 lines
 (variants on 3,500) are marked slow; the default tier runs 300 of them and 100 with literal specials
@@ -197,7 +198,8 @@ def test_folder_transformers_saves_loads_the_same(unigram_dir, tmp_path, lines):
     folder (the model rebuilt from tokenizer.json) and tokenizes as transformers does."""
     transformers.AutoTokenizer.from_pretrained(unigram_dir).save_pretrained(tmp_path / "hf")
     assert not (tmp_path / "hf" / "spiece.model").exists()
-    tok, hf = AutoTokenizer.from_pretrained(tmp_path / "hf"), transformers.AutoTokenizer.from_pretrained(tmp_path / "hf")
+    tok = AutoTokenizer.from_pretrained(tmp_path / "hf")
+    hf = transformers.AutoTokenizer.from_pretrained(tmp_path / "hf")
     assert isinstance(tok, AlbertTokenizer)
     assert tok.sp_model.pieces == AutoTokenizer.from_pretrained(unigram_dir).sp_model.pieces
     _compare(tok, hf, lines[:100] + lines[-50:], what="transformers-saved folder")

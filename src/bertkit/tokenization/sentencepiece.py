@@ -37,7 +37,7 @@ from __future__ import annotations
 import os
 import struct
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Sequence
 
 from ..errors import TokenizerError
 from ..io import atomic_write_bytes, writing
@@ -209,9 +209,9 @@ class SentencePieceModel:
             processor.LoadFromSerializedProto(data)
             model_type, charsmap = _model_settings(data)
         except Exception as err:  # sentencepiece raises RuntimeError/OSError for a file it cannot parse
-            raise TokenizerError(f"{where}: not a SentencePiece model ({str(err).splitlines()[0] if str(err) else type(err).__name__}); "
-                                 f"pass a spiece.model written by sentencepiece or `bertkit vocab "
-                                 f"--algorithm unigram`") from None
+            reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise TokenizerError(f"{where}: not a SentencePiece model ({reason}); pass a spiece.model written by "
+                                 f"sentencepiece or `bertkit vocab --algorithm unigram`") from None
         if model_type != _UNIGRAM:
             kind = {2: "BPE", 3: "word", 4: "char"}.get(model_type, str(model_type))
             raise TokenizerError(f"{where}: a SentencePiece {kind} model; ALBERT's tokenizer reads unigram "
