@@ -193,7 +193,8 @@ def test_tokenizer_json_alone(albert_spm_dir, tmp_path):
 
 def test_dispatch(albert_spm_dir, tmp_path):
     """spiece.model alone, tokenizer_class, or config.json's model_type albert: AlbertTokenizer."""
-    assert TOKENIZER_FOR_MODEL_TYPE["albert"] is AlbertTokenizer
+    import bertkit
+    assert TOKENIZER_FOR_MODEL_TYPE["albert"] is AlbertTokenizer and bertkit.AlbertTokenizer is AlbertTokenizer
     assert TOKENIZER_CLASSES["AlbertTokenizer"] is AlbertTokenizer
     only = tmp_path / "only"
     only.mkdir()

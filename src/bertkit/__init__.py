@@ -19,7 +19,8 @@ _MODELS = ("PreTrainedModel", "BertModel", "BertPreTrainedModel", "BertForPreTra
            "DistilBertForQuestionAnswering")
 _AUTO = ("AutoConfig", "AutoModel", "AutoModelForPreTraining", "AutoModelForMaskedLM",
          "AutoModelForSequenceClassification", "AutoModelForTokenClassification", "AutoModelForQuestionAnswering")
-_TOKENIZERS = ("BertTokenizer", "Tokenizer", "DistilBertTokenizer", "RobertaTokenizer", "AutoTokenizer")
+_TOKENIZERS = ("BertTokenizer", "Tokenizer", "DistilBertTokenizer", "RobertaTokenizer", "AlbertTokenizer",
+               "AutoTokenizer")
 
 
 def __getattr__(name):
