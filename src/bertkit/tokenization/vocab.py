@@ -37,11 +37,12 @@ SentencePiece unigram (ALBERT):
 
 The lines are normalised as the tokenizer will read them (`` and '' → ", accents stripped, lowercased) and
 given to the `sentencepiece` library's unigram trainer, with ALBERT's settings: <pad>=0, <unk>=1, and
-[CLS]=2, [SEP]=3, [MASK]=4 as control pieces (never cut out of text), no <s> / </s>, NFKC normalisation
-compiled into the model, 99.995% of the characters covered (the rarest become <unk>). It starts from a
-large set of candidate pieces and prunes those that add least to the likelihood of the text until
-`vocab_size` are left (fewer when the text does not have that many). The trainer's log is silenced; with
-show_progress one line says what is trained. Two runs on the same files give the same spiece.model.
+[CLS]=2, [SEP]=3, [MASK]=4 as control pieces (not learned from the text), no <s> / </s>, NFKC
+normalisation compiled into the model, 99.995% of the characters covered (the rarest become <unk>). It
+starts from a large set of candidate pieces and prunes those that add least to the likelihood of the text
+until `vocab_size` are left (fewer when the text does not have that many). The trainer's log is silenced;
+with show_progress one line says what is trained. Two runs on the same files (and the same number of
+cores: the trainer sums over threads) give the same spiece.model.
 
 All six functions are also importable from `bertkit.tokenization`.
 """
