@@ -76,6 +76,18 @@ def pretrain_vocab(pretrain_text, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def albert_spm_dir(pretrain_text, tmp_path_factory) -> Path:
+    """An ALBERT tokenizer folder (spiece.model, tokenizer.json, tokenizer_config.json, special_tokens_map.json):
+    a SentencePiece unigram model of 100 pieces trained on `pretrain_text` as `bertkit vocab --algorithm
+    unigram` trains one (<pad>=0, <unk>=1, [CLS]=2, [SEP]=3, [MASK]=4; a fraction of a second)."""
+    tokenization = pytest.importorskip("bertkit.tokenization", reason="bertkit.tokenization is not there yet")
+    tok = tokenization.train_unigram([pretrain_text], vocab_size=100, show_progress=False)
+    folder = tmp_path_factory.mktemp("albert_spm")
+    tok.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
 def rt_dir() -> Path:
     """Rotten Tomatoes sentence sentiment: {train,dev,test}.jsonl with text and label (positive|negative)."""
     return _need(DATA / "rt")

@@ -199,8 +199,10 @@ def test_auto_tokenizer_dispatch(pretrain_vocab, bpe_dir, tmp_path):
         tok = AutoTokenizer.from_pretrained(_folder(tmp_path, f"case{k}", files))
         assert type(tok) is cls, (k, files.keys())
     assert type(AutoTokenizer.from_pretrained(pretrain_vocab)) is BertTokenizer
+    from bertkit.tokenization import AlbertTokenizer
     assert TOKENIZER_FOR_MODEL_TYPE == {"bert": BertTokenizer, "distilbert": DistilBertTokenizer,
-                                        "roberta": RobertaTokenizer, "electra": BertTokenizer}
+                                        "roberta": RobertaTokenizer, "albert": AlbertTokenizer,
+                                        "electra": BertTokenizer}
     # the lazy names of the package
     import bertkit
     assert bertkit.AutoTokenizer is AutoTokenizer and bertkit.RobertaTokenizer is RobertaTokenizer
@@ -219,7 +221,8 @@ def test_bad_folders_are_one_line_errors(bpe_dir, tmp_path):
     merges = (bpe_dir / "merges.txt").read_text(encoding="utf-8")
     empty = _folder(tmp_path, "empty", {"notes.txt": "hi"})
     _one_line_error(empty, f"{empty}: not a tokenizer folder (found ['notes.txt']); expected vocab.txt (WordPiece), "
-                           f"vocab.json + merges.txt (byte-level BPE) or tokenizer.json")
+                           f"vocab.json + merges.txt (byte-level BPE), spiece.model (SentencePiece) or "
+                           f"tokenizer.json")
     _one_line_error(tmp_path / "absent", f"{tmp_path / 'absent'}: no such folder")
     odd = _folder(tmp_path, "odd", {"vocab.txt": "[PAD]\n", "tokenizer_config.json": {"tokenizer_class": "XLNetTokenizer"}})
     _one_line_error(odd, f"{odd / 'tokenizer_config.json'}: tokenizer_class 'XLNetTokenizer' is not one bertkit has; "

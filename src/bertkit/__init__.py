@@ -23,7 +23,8 @@ _MODELS = ("PreTrainedModel", "BertModel", "BertPreTrainedModel", "BertForPreTra
            "ElectraForSequenceClassification", "ElectraForTokenClassification", "ElectraForQuestionAnswering")
 _AUTO = ("AutoConfig", "AutoModel", "AutoModelForPreTraining", "AutoModelForMaskedLM",
          "AutoModelForSequenceClassification", "AutoModelForTokenClassification", "AutoModelForQuestionAnswering")
-_TOKENIZERS = ("BertTokenizer", "Tokenizer", "DistilBertTokenizer", "RobertaTokenizer", "AutoTokenizer")
+_TOKENIZERS = ("BertTokenizer", "Tokenizer", "DistilBertTokenizer", "RobertaTokenizer", "AlbertTokenizer",
+               "AutoTokenizer")
 
 
 def __getattr__(name):

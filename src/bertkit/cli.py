@@ -101,28 +101,35 @@ def info(a: InfoArgs) -> None:
 @dataclass
 class VocabArgs:
     """Train a vocabulary on text files and write a tokenizer folder `transformers` loads: WordPiece
-    (BertTokenizer: vocab.txt, ...) or byte-level BPE (RobertaTokenizer: vocab.json, merges.txt, ...)."""
+    (BertTokenizer: vocab.txt, ...), byte-level BPE (RobertaTokenizer: vocab.json, merges.txt, ...) or
+    SentencePiece unigram (AlbertTokenizer: spiece.model, ...)."""
     files: list[str] = arg([], "plain-text files to learn from", positional=True, nargs="+")
-    out: str = arg("vocab-out", "folder to write (vocab.txt or vocab.json + merges.txt, tokenizer.json, "
-                                "tokenizer_config.json, ...)")
-    algorithm: str = arg("wordpiece", "wordpiece (BERT: [PAD] [UNK] [CLS] [SEP] [MASK]) or bpe (byte-level BPE, "
-                                      "RoBERTa: <s> <pad> </s> <unk> first, <mask> last)")
+    out: str = arg("vocab-out", "folder to write (vocab.txt, vocab.json + merges.txt or spiece.model; "
+                                "tokenizer.json, tokenizer_config.json, ...)")
+    algorithm: str = arg("wordpiece", "wordpiece (BERT: [PAD] [UNK] [CLS] [SEP] [MASK]), bpe (byte-level BPE, "
+                                      "RoBERTa: <s> <pad> </s> <unk> first, <mask> last) or unigram "
+                                      "(SentencePiece, ALBERT: <pad> <unk> [CLS] [SEP] [MASK])")
     vocab_size: int | None = arg(None, "target vocabulary size, special tokens included (default: 30522 for "
-                                       "wordpiece, 50265 for bpe)")
-    min_frequency: int = arg(2, "ignore pieces seen fewer times")
-    cased: bool = arg(False, "wordpiece: keep case and accents (default: lowercase and strip accents); "
-                             "bpe always keeps them")
+                                       "wordpiece, 50265 for bpe, 30000 for unigram)")
+    min_frequency: int | None = arg(None, "ignore pieces seen fewer times (default 2; wordpiece and bpe only)")
+    cased: bool = arg(False, "wordpiece and unigram: keep case and accents (default: lowercase and strip "
+                             "accents); bpe always keeps them")
 
 
 def vocab(a: VocabArgs) -> None:
-    from .tokenization import train_bpe, train_vocab
-    from .tokenization.vocab import BPE_SPECIALS
+    from .errors import TokenizerError
+    from .tokenization import train_bpe, train_unigram, train_vocab
+    from .tokenization.vocab import BPE_SPECIALS, UNIGRAM_SPECIALS
     from .io import atomic_dir
     from .vocab import DEFAULT_SPECIALS
-    bpe = a.algorithm == "bpe"
+    bpe, unigram = a.algorithm == "bpe", a.algorithm == "unigram"
     if bpe and a.cased:
         raise OptionError("--cased: byte-level BPE always keeps case and accents; drop --cased with --algorithm bpe")
-    vocab_size = a.vocab_size if a.vocab_size is not None else 50265 if bpe else 30522
+    if unigram and a.min_frequency is not None:
+        raise OptionError("--min-frequency: the unigram trainer keeps the pieces that best explain the text, "
+                          "whatever their count; drop --min-frequency with --algorithm unigram")
+    min_frequency = 2 if a.min_frequency is None else a.min_frequency
+    vocab_size = a.vocab_size if a.vocab_size is not None else 50265 if bpe else 30000 if unigram else 30522
     for f in a.files:
         _check_file(f)
     if not any([_has_text(f) for f in a.files]):  # every file checked, then: is there any text at all?
@@ -131,14 +138,22 @@ def vocab(a: VocabArgs) -> None:
     if bpe and vocab_size < len(BPE_SPECIALS) + 256:
         raise OptionError(f"--vocab-size {vocab_size}: byte-level BPE needs at least {len(BPE_SPECIALS) + 256} "
                           f"(the {len(BPE_SPECIALS)} special tokens and the 256 byte characters)")
-    if not bpe and vocab_size <= len(DEFAULT_SPECIALS):
-        raise OptionError(f"--vocab-size {vocab_size}: must be larger than the {len(DEFAULT_SPECIALS)} special "
-                          f"tokens ({', '.join(DEFAULT_SPECIALS.values())})")
+    specials = UNIGRAM_SPECIALS if unigram else tuple(DEFAULT_SPECIALS.values())
+    if not bpe and vocab_size <= len(specials):
+        raise OptionError(f"--vocab-size {vocab_size}: must be larger than the {len(specials)} special "
+                          f"tokens ({', '.join(specials)})")
     if bpe:
-        tok = train_bpe(a.files, vocab_size=vocab_size, min_frequency=a.min_frequency)
+        tok = train_bpe(a.files, vocab_size=vocab_size, min_frequency=min_frequency)
+    elif unigram:
+        try:
+            tok = train_unigram(a.files, vocab_size=vocab_size, do_lower_case=not a.cased, keep_accents=a.cased)
+        except TokenizerError as err:
+            if str(err).startswith(f"vocab_size={vocab_size}:"):  # the option's name, as the user typed it
+                raise OptionError(f"--vocab-size {vocab_size}:{str(err).split(':', 1)[1]}") from None
+            raise
     else:
         tok = train_vocab(a.files, vocab_size=vocab_size, do_lower_case=not a.cased,
-                          min_frequency=a.min_frequency)
+                          min_frequency=min_frequency)
     with atomic_dir(a.out) as tmp:  # the folder appears complete or not at all
         tok.save_pretrained(tmp)
     print(f"wrote a vocabulary of {len(tok)} tokens to {a.out}")
@@ -206,7 +221,7 @@ COMMAND_CHOICES: dict[str, dict[str, tuple[str, ...]]] = {
     "embed": {"dtype": ("fp32", "bf16")},
     "pretrain": {"dtype": ("auto", "bf16", "fp32")},
     "convert": {"to": ("distilbert", "bert")},
-    "vocab": {"algorithm": ("wordpiece", "bpe")},
+    "vocab": {"algorithm": ("wordpiece", "bpe", "unigram")},
 }
 
 

@@ -137,6 +137,7 @@ def save_torch(obj, path: str | os.PathLike, note: str | None = None) -> None:
 # as --out is refused instead of deleted.
 OUTPUT_NAMES = re.compile(
     r"(config\.json|model\.safetensors|pytorch_model\.bin|vocab\.txt|vocab\.json|merges\.txt|tokenizer\.json"
+    r"|spiece\.model"
     r"|tokenizer_config\.json"
     r"|special_tokens_map\.json|added_tokens\.json|crf\.safetensors|metrics\.jsonl|curves\.png|confusion\.png"
     r"|test_metrics\.json|meta\.json|(train|eval)-\d+\.(tokens|sents|docs)\.npy)")

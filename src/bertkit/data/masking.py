@@ -104,7 +104,8 @@ def continuation_table(tokens_or_tokenizer) -> np.ndarray:
     """(V,) bool: True for the ids whose piece continues the word of the piece before it.
 
     Given a tokenizer, its `continuation_mask()` decides, for every algorithm: WordPiece's "##" pieces,
-    byte-level BPE's pieces that do not start with "Ġ" (a space); never a special or added token. Given a
+    byte-level BPE's pieces that do not start with "Ġ" (a space), SentencePiece's that do not start with
+    "▁"; never a special or added token. Given a
     list of token strings in id order, WordPiece's rule ("##ing")."""
     if hasattr(tokens_or_tokenizer, "continuation_mask"):
         return np.array(tokens_or_tokenizer.continuation_mask(), dtype=bool)

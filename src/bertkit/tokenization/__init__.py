@@ -24,14 +24,14 @@ from .sentencepiece import AlbertTokenizer
 from .auto import TOKENIZER_FOR_MODEL_TYPE, AutoTokenizer
 
 __all__ = ["BasicTokenizer", "WordpieceTokenizer", "BertTokenizer", "DistilBertTokenizer", "RobertaTokenizer",
-           "AlbertTokenizer", "AutoTokenizer", "PreTrainedTokenizer", "Tokenizer", "BatchEncoding", "Word", "AddedToken",
-           "load_vocab", "train_vocab", "vocab_main", "train_bpe", "TokenSpan", "CharSpan", "TokenizerError",
-           "TokenizerTypeError", "TokenizerIndexError", "TOKENIZER_FOR_MODEL_TYPE", "DEFAULT_SPECIALS"]
+           "AlbertTokenizer", "AutoTokenizer", "PreTrainedTokenizer", "Tokenizer", "BatchEncoding", "Word",
+           "AddedToken", "load_vocab", "train_vocab", "vocab_main", "train_bpe", "train_unigram", "TokenSpan",
+           "CharSpan", "TokenizerError", "TokenizerTypeError", "TokenizerIndexError", "TOKENIZER_FOR_MODEL_TYPE", "DEFAULT_SPECIALS"]
 
 
 def __getattr__(name: str):
     # vocabulary training (vocab.py imports the tokenizers); re-exported lazily
-    if name in ("train_vocab", "vocab_main", "train_bpe", "bpe_main"):
+    if name in ("train_vocab", "vocab_main", "train_bpe", "bpe_main", "train_unigram", "unigram_main"):
         from . import vocab
         return getattr(vocab, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

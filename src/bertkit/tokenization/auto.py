@@ -8,7 +8,7 @@ The class is chosen by, in order:
    the model registry reads too);
 3. the files present: vocab.txt → WordPiece (BertTokenizer); vocab.json + merges.txt → byte-level BPE
    (RobertaTokenizer); spiece.model → SentencePiece unigram (AlbertTokenizer); tokenizer.json alone → its
-   model type (WordPiece or BPE).
+   model type (WordPiece, BPE or Unigram).
 An unknown class, or a folder with none of these, is a TokenizerError naming the folder and what it holds.
 """
 from __future__ import annotations
@@ -42,7 +42,7 @@ TOKENIZER_FOR_MODEL_TYPE: dict[str, type[PreTrainedTokenizer]] = {
     "electra": BertTokenizer,  # ELECTRA uses BERT's WordPiece (transformers' ElectraTokenizer is the same)
 }
 # tokenizer.json's model.type → class, for a folder with no config and only tokenizer.json
-_FOR_RUST_MODEL = {"WordPiece": BertTokenizer, "BPE": RobertaTokenizer}
+_FOR_RUST_MODEL = {"WordPiece": BertTokenizer, "BPE": RobertaTokenizer, "Unigram": AlbertTokenizer}
 
 
 def _model_type(folder: Path) -> str | None:

@@ -26,14 +26,18 @@ save_pretrained writes spiece.model, tokenizer.json (transformers reads the pipe
 `protobuf` package it cannot read spiece.model itself), tokenizer_config.json and special_tokens_map.json.
 Differences from transformers are those of the base class (see encoding.py), and: the unknown token's id is
 the vocabulary's (transformers 5 assumes 1, which is where ALBERT has it); remove_space=False is refused
-(transformers 5 ignores it and always splits on whitespace).
+(transformers 5 ignores it and always splits on whitespace). Where transformers differs from the
+sentencepiece library, bertkit follows transformers: the text is split on every Unicode White_Space
+character (U+0085, U+2028, ...), where sentencepiece splits only on the spaces its table makes; and a
+control piece the normalised text spells ("<PAD>" → "<pad>") is that piece's id, where sentencepiece never
+emits a control piece.
 """
 from __future__ import annotations
 
 import os
 import struct
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Sequence
 
 from ..errors import TokenizerError
 from ..io import atomic_write_bytes, writing
@@ -102,6 +106,80 @@ def _model_settings(data: bytes) -> tuple[int, bytes]:
     return model_type, charsmap
 
 
+def _key(number: int, wire: int) -> bytes:
+    return _put_varint(number << 3 | wire)
+
+
+def _put_varint(value: int) -> bytes:
+    value &= (1 << 64) - 1  # negative int32 fields are written as 10-byte two's complement
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def _put_bytes(number: int, data: bytes) -> bytes:
+    return _key(number, 2) + _put_varint(len(data)) + data
+
+
+def _put_int(number: int, value: int) -> bytes:
+    return _key(number, 0) + _put_varint(value)
+
+
+def _model_proto(pieces: Sequence[tuple[str, float]], unk_id: int, control: set[int], charsmap: bytes) -> bytes:
+    """A serialised sentencepiece ModelProto for a unigram model given by its pieces and scores (as
+    tokenizer.json holds it): piece types (normal, unknown, control), the trainer fields the processor
+    reads (model type unigram, the unknown id, no <s> / </s>) and the normaliser (the Precompiled table,
+    a dummy "▁" prefix, extra whitespace removed, spaces escaped as "▁")."""
+    out = bytearray()
+    for i, (piece, score) in enumerate(pieces):
+        kind = 2 if i == unk_id else 3 if i in control else 1
+        out += _put_bytes(1, _put_bytes(1, piece.encode("utf-8")) + _key(2, 5) + struct.pack("<f", score)
+                          + _put_int(3, kind))
+    pad = next((i for i in sorted(control) if pieces[i][0] == "<pad>"), -1)
+    out += _put_bytes(2, _put_int(3, _UNIGRAM) + _put_int(40, unk_id) + _put_int(41, -1) + _put_int(42, -1)
+                      + _put_int(43, pad) + _put_bytes(45, pieces[unk_id][0].encode("utf-8")))
+    out += _put_bytes(3, (_put_bytes(2, charsmap) if charsmap else b"") + _put_int(3, 1) + _put_int(4, 1)
+                      + _put_int(5, 1))
+    return bytes(out)
+
+
+def _from_tokenizer_json(rust_json: dict, where: str) -> bytes:
+    """The spiece.model bytes a transformers-written tokenizer.json (a Unigram model, no spiece.model beside
+    it) describes: its pieces and scores, unk_id, the special added tokens as control pieces, and the
+    Precompiled table of its normaliser. Raises TokenizerError for one that is not a unigram tokenizer."""
+    import base64
+
+    model = rust_json.get("model") or {}
+    if model.get("type") != "Unigram":
+        raise TokenizerError(f"{where}: not a SentencePiece unigram tokenizer (model type {model.get('type')!r}), "
+                             f"and there is no {SPIECE_FILE}")
+    vocab, unk_id = model.get("vocab"), model.get("unk_id")
+    if (not isinstance(vocab, list) or not vocab
+            or not all(isinstance(v, list) and len(v) == 2 and isinstance(v[0], str)
+                       and isinstance(v[1], (int, float)) for v in vocab)):
+        raise TokenizerError(f"{where}: model.vocab is not a list of [piece, score] pairs")
+    if not isinstance(unk_id, int) or not 0 <= unk_id < len(vocab):
+        raise TokenizerError(f"{where}: model.unk_id is {unk_id!r}; expected the id of the unknown piece")
+    ids = {piece: i for i, (piece, _) in enumerate(vocab)}
+    control = {ids[t["content"]] for t in rust_json.get("added_tokens") or []
+               if isinstance(t, dict) and t.get("special") and t.get("content") in ids} - {unk_id}
+    charsmap = b""
+    stack = [rust_json.get("normalizer")]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if node.get("type") == "Precompiled" and isinstance(node.get("precompiled_charsmap"), str):
+                charsmap = base64.b64decode(node["precompiled_charsmap"])
+            stack.extend(node.get("normalizers") or [])
+    return _model_proto([(p, float(s)) for p, s in vocab], unk_id, control, charsmap)
+
+
 class SentencePieceModel:
     """A spiece.model as the `sentencepiece` library reads it: `processor` (a SentencePieceProcessor, the
     reference for pieces and ids), `pieces` and `scores` by id, `control` (ids of control pieces such as
@@ -131,9 +209,9 @@ class SentencePieceModel:
             processor.LoadFromSerializedProto(data)
             model_type, charsmap = _model_settings(data)
         except Exception as err:  # sentencepiece raises RuntimeError/OSError for a file it cannot parse
-            raise TokenizerError(f"{where}: not a SentencePiece model ({str(err).splitlines()[0] if str(err) else type(err).__name__}); "
-                                 f"pass a spiece.model written by sentencepiece or `bertkit vocab "
-                                 f"--algorithm unigram`") from None
+            reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise TokenizerError(f"{where}: not a SentencePiece model ({reason}); pass a spiece.model written by "
+                                 f"sentencepiece or `bertkit vocab --algorithm unigram`") from None
         if model_type != _UNIGRAM:
             kind = {2: "BPE", 3: "word", 4: "char"}.get(model_type, str(model_type))
             raise TokenizerError(f"{where}: a SentencePiece {kind} model; ALBERT's tokenizer reads unigram "
@@ -289,7 +367,9 @@ class AlbertTokenizer(PreTrainedTokenizer):
 
     @classmethod
     def from_pretrained(cls, folder: str | os.PathLike, engine: str = "fast", **overrides) -> AlbertTokenizer:
-        """Load an ALBERT tokenizer folder: spiece.model, and from tokenizer_config.json do_lower_case,
+        """Load an ALBERT tokenizer folder: spiece.model (or, as transformers 5 may save it, tokenizer.json
+        alone: its pieces, scores and normalisation table make the spiece.model that save_pretrained then
+        writes), and from tokenizer_config.json do_lower_case,
         remove_space, keep_accents, add_prefix_space; special and added tokens as every tokenizer reads them.
         Keyword arguments override."""
         return super().from_pretrained(folder, engine, **overrides)
@@ -297,9 +377,14 @@ class AlbertTokenizer(PreTrainedTokenizer):
     @classmethod
     def _folder_kwargs(cls, folder: Path, config: dict, rust_json: dict | None, overrides: dict
                        ) -> tuple[tuple, dict[str, Any]]:
-        if not (folder / SPIECE_FILE).is_file():
-            raise TokenizerError(f"{folder}: no {SPIECE_FILE}; an ALBERT tokenizer folder needs its SentencePiece "
-                                 f"model (tokenizer.json alone is not read)")
+        if (folder / SPIECE_FILE).is_file():
+            model = SentencePieceModel(folder / SPIECE_FILE)
+        elif rust_json is not None:  # as transformers 5 saves a tokenizer it loaded from tokenizer.json
+            where = str(folder / TOKENIZER_FILE)
+            model = SentencePieceModel(_from_tokenizer_json(rust_json, where), where)
+        else:
+            raise TokenizerError(f"{folder}: no {SPIECE_FILE} nor {TOKENIZER_FILE}; this is not a SentencePiece "
+                                 f"tokenizer folder")
         kwargs: dict[str, Any] = {}
         for key in ("do_lower_case", "remove_space", "keep_accents", "add_prefix_space"):
             value = config.get(key)
@@ -311,7 +396,7 @@ class AlbertTokenizer(PreTrainedTokenizer):
         if kwargs.get("remove_space") is False:
             raise TokenizerError(f"{folder / 'tokenizer_config.json'}: remove_space is false, which transformers' "
                                  f"AlbertTokenizer ignores (it always splits on whitespace); set it to true")
-        return (SentencePieceModel(folder / SPIECE_FILE),), kwargs
+        return (model,), kwargs
 
     @classmethod
     def _vocab_of(cls, args: tuple) -> dict[str, int]:
