@@ -21,11 +21,11 @@ import torch
 from torch import nn
 
 from ...labels import IGNORE_INDEX
+from ...models.electra import share_embeddings
 from ...models.outputs import ModelOutput
 from ..precision import autocast
 
 RTD_WEIGHT = 50.0  # λ of the paper (§3.1, "we set λ = 50")
-SHARED_EMBEDDINGS = ("word", "position", "token_type", "norm")  # the modules of Embeddings both models use
 
 
 @dataclass
@@ -48,13 +48,8 @@ class ElectraPretrainer(nn.Module):
 
     def __init__(self, generator: nn.Module, discriminator: nn.Module, rtd_weight: float = RTD_WEIGHT):
         super().__init__()
-        g, d = generator.config, discriminator.config
-        if (g.embedding_size, g.vocab_size, g.max_position_embeddings, g.type_vocab_size) != \
-                (d.embedding_size, d.vocab_size, d.max_position_embeddings, d.type_vocab_size):
-            raise ValueError("the generator and the discriminator must have the same embedding_size, vocabulary, "
-                             "positions and segments to share their embeddings")
         self.generator, self.discriminator, self.rtd_weight = generator, discriminator, rtd_weight
-        share_embeddings(generator, discriminator)
+        share_embeddings(generator, discriminator)  # models/electra.py: the shared tables and LayerNorm
 
     @property
     def config(self):
@@ -82,14 +77,6 @@ class ElectraPretrainer(nn.Module):
         return ElectraPreTrainingOutput(loss=gen.loss + self.rtd_weight * disc.loss, mlm_loss=gen.loss,
                                         rtd_loss=disc.loss, mlm_logits=gen.logits, rtd_logits=disc.logits,
                                         replaced=replaced, sampled=sampled)
-
-
-def share_embeddings(generator: nn.Module, discriminator: nn.Module) -> None:
-    """Make the generator use the discriminator's embedding tables and their LayerNorm (the same modules,
-    so the same parameters); the generator's MLM decoder reads the shared word table."""
-    g, d = generator.base_model.embeddings, discriminator.base_model.embeddings
-    for name in SHARED_EMBEDDINGS:
-        setattr(g, name, getattr(d, name))
 
 
 class ReplacedTokenDetection:
