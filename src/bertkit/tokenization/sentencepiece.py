@@ -30,7 +30,8 @@ the vocabulary's (transformers 5 assumes 1, which is where ALBERT has it); remov
 sentencepiece library, bertkit follows transformers: the text is split on every Unicode White_Space
 character (U+0085, U+2028, ...), where sentencepiece splits only on the spaces its table makes; and a
 control piece the normalised text spells ("<PAD>" → "<pad>") is that piece's id, where sentencepiece never
-emits a control piece.
+emits a control piece; and the model's table is applied to whole grapheme clusters (an ideographic space
+followed by a combining accent loses the accent).
 """
 from __future__ import annotations
 
