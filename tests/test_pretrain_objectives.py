@@ -131,8 +131,9 @@ def _resume_is_exact(args, tmp_path, monkeypatch, N=3):
         with pytest.raises(SystemExit):
             pretrain_mod.pretrain(args(stopped))
     assert torch.load(stopped / "checkpoint.pt", weights_only=True)["step"] == N
-    from dataclasses import replace
-    pretrain_mod.pretrain(replace(args(stopped), resume=True))
+    # --resume alone: every option of the run comes from its args.json
+    from bertkit.train.pretrain_args import PretrainArgs
+    pretrain_mod.pretrain(PretrainArgs(out=str(stopped), resume=True, threads=1, no_progress=True))
     keep = ("step", "loss", "mlm_loss", "sop_loss", "rtd_loss", "rtd_acc", "grad_norm", "eval_mlm_loss",
             "eval_mlm_acc", "eval_sop_acc", "eval_rtd_acc")
     rows = [[{k: r[k] for k in keep if k in r} for r in _rows(o)] for o in (straight, stopped)]

@@ -376,7 +376,32 @@ def plot_metrics(metrics_path: Path, png: Path) -> None:
 
 # -- the loop -----------------------------------------------------------------------------------------
 
+# options of this process only: a resumed run takes every other option from the run's args.json
+_PER_PROCESS = ("out", "resume", "threads", "no_progress", "workers", "files", "skip_bad_files")
+
+
+def with_run_options(a: PretrainArgs) -> PretrainArgs:
+    """With --resume, every option of the run (its tokenizer, shards, config, steps, schedule, ...) is taken
+    from the run's args.json wherever the command line leaves it at its default, so
+    `bertkit pretrain --out run --resume` is enough; an option given again with another value wins (the
+    checks that follow refuse a change that does not fit the checkpoint)."""
+    if not a.resume:
+        return a
+    try:
+        saved = json.loads((Path(a.out) / "args.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return a  # no record: the checks below say what is missing
+    if not isinstance(saved, dict):
+        return a
+    from dataclasses import fields, replace
+    defaults = {f.name: f.default for f in fields(PretrainArgs)}
+    fill = {k: saved[k] for k in defaults
+            if k not in _PER_PROCESS and k in saved and getattr(a, k) == defaults[k] and saved[k] != defaults[k]}
+    return replace(a, **fill) if fill else a
+
+
 def pretrain(a: PretrainArgs) -> Path:
+    a = with_run_options(a)
     a = resolve_model_type(a, _resumed_model_type(a))  # before any work: a bad combination costs nothing
     rank, world, device = init_distributed()
     out = Path(a.out)

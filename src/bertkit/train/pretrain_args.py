@@ -45,7 +45,8 @@ class PretrainArgs:
     generator_fraction: float = _arg(0.25, "electra: the generator's width as a fraction of the discriminator's "
                                      "(hidden size, heads and FFN; the paper's 1/4)")
     init_from: str = _arg("", "continue from this model folder; missing MLM/NSP heads are initialised fresh")
-    resume: bool = _arg(False, "continue the interrupted run in --out exactly where it stopped")
+    resume: bool = _arg(False, "continue the interrupted run in --out exactly where it stopped; options left out "
+                        "are the run's own (from <out>/args.json)")
     max_seq_length: int = _arg(128, "tokens per example, [CLS]/[SEP] included")
     batch_size: int = _arg(32, "examples per optimizer step, over all processes")
     micro_batch_size: int = _arg(0, "examples per forward pass and process (0 = batch_size / processes); "
