@@ -309,7 +309,7 @@ def test_new_run_over_an_interrupted_one(files, interrupted, tmp_path, capsys):
     (["--batch-size", "5"], "batch_size 4 (this run: 5)"),  # 4 steps per epoch either way
     (["--max-length", "16"], "max_length 32 (this run: 16), stride 15 (this run: 7), doc_stride 10 (this run: 5)"),
 ])
-def test_resume_with_other_options(files, interrupted, tmp_path, capsys, change, said):
+def test_resume_with_other_options(files, interrupted, tmp_path, capsys, caplog, change, said):
     out = copy_interrupted(interrupted, tmp_path)
     partial = trainer.partial_dir(out)
     before = {n: (partial / n).read_bytes() for n in names(partial)}
@@ -323,6 +323,7 @@ def test_resume_with_other_options(files, interrupted, tmp_path, capsys, change,
     assert line == (f"bertkit finetune: --resume: the run in {partial} was started with {said}; resume with "
                     "the run's own options, or start a new --out")
     assert {n: (partial / n).read_bytes() for n in names(partial)} == before and not out.exists()
+    assert "initialised fresh" not in caplog.text  # the head comes from the checkpoint: no such warning line
 
 
 def test_damaged_checkpoint(files, interrupted, tmp_path, capsys):

@@ -169,7 +169,17 @@ def finetune(a: FinetuneArgs, tokenizer=None) -> dict:
     task.read()  # every input file is checked before anything is written
     tok = tokenizer or load_tokenizer(a.model, a.task)
     torch.manual_seed(a.seed)  # the fresh head's initialisation
-    task.build(tok)
+    if a.resume:  # the weights come from the checkpoint: the folder's "initialised fresh" warnings were the first run's
+        import logging
+        log = logging.getLogger("bertkit")
+        level = log.level
+        log.setLevel(logging.ERROR)
+        try:
+            task.build(tok)
+        finally:
+            log.setLevel(level)
+    else:
+        task.build(tok)
     task.module.to(device)
     optim = OptimConfig(lr=a.lr, weight_decay=a.weight_decay, warmup=a.warmup)
     cfg = TrainConfig(out=a.out, epochs=a.epochs, grad_accum=a.grad_accum, dtype=dtype,
