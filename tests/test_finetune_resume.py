@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from _finetune_util import cli_error, tiny_folder
 from safetensors.torch import load_file
 
-from _finetune_util import cli_error, tiny_folder
 from bertkit.cli import main
 from bertkit.tasks import finetune as ft
 from bertkit.train import loop as loop_mod
@@ -63,7 +63,7 @@ def files(tmp_path_factory):
 
 def make_files(d: Path) -> Path:
     """A tiny random BERT with dropout (d/model), 16 training and 8 dev sentences whose label a word tells."""
-    model = with_dropout(tiny_folder(d / "model", hidden=32, max_positions=32))
+    with_dropout(tiny_folder(d / "model", hidden=32, max_positions=32))
     rng = random.Random(0)
     rows = []
     for i in range(24):
@@ -144,7 +144,7 @@ def test_crash_mid_epoch_then_resume_is_bitwise(files, straight, tmp_path, monke
     monkeypatch.undo()
     assert not out.exists() and checkpoint_step(out) == 6
     assert [r["step"] for r in rows(trainer.partial_dir(out), "eval")] == [4]
-    main(classify_args(files, out, "--save-every", "3", "--resume"))
+    main(classify_args(files, out, "--resume"))  # --save-every may change: it does not shape the run
     assert_same_run(straight, out)
 
 
@@ -219,11 +219,10 @@ def scripted(monkeypatch):
     return seen
 
 
-@pytest.mark.parametrize("crash_at", [12, 16])
-def test_best_weights_and_patience_survive_resume(files, tmp_path, monkeypatch, scripted, crash_at):
-    """The accuracy peaks at step 8, before the crash at step 12 (one evaluation without improvement so
-    far) or at step 16 (the early stop's own checkpoint). The resumed run must keep step 8's weights and
-    stop at step 16 exactly as the run that was never stopped."""
+def test_best_weights_and_patience_survive_resume(files, tmp_path, monkeypatch, scripted):
+    """The accuracy peaks at step 8, before a crash at step 12 (one evaluation without improvement so far)
+    or at step 16 (the early stop's own checkpoint). The resumed run must keep step 8's weights and stop
+    at step 16 exactly as the run that was never stopped."""
     first = tmp_path / "first"
     main(classify_args(files, first, "--patience", "2"))
     (done,) = rows(first, "done")
@@ -234,23 +233,17 @@ def test_best_weights_and_patience_survive_resume(files, tmp_path, monkeypatch, 
     assert all(torch.equal(final[k], scripted[8][k]) for k in final)  # step 8's weights, not step 16's
     assert not all(torch.equal(final[k], scripted[16][k]) for k in final)
 
-    out = tmp_path / "out"
-    save = loop_mod.Loop.save_checkpoint
-
-    def save_then_crash(self):
-        save(self)
-        if self.step == crash_at:
-            raise Crash
-
-    with monkeypatch.context() as m:
-        m.setattr(loop_mod.Loop, "save_checkpoint", save_then_crash)
-        with pytest.raises(Crash):
-            main(classify_args(files, out, "--patience", "2"))
-    state = torch.load(trainer.partial_dir(out) / "checkpoint.pt", map_location="cpu", weights_only=True)
-    best = state["callbacks"]["best"]
-    assert (best["step"], best["score"], best["bad_evals"]) == (8, 0.9, crash_at // 4 - 2)
-    main(classify_args(files, out, "--patience", "2", "--resume"))
-    assert_same_run(first, out)
+    for crash_at in (12, 16):
+        out = tmp_path / f"crash{crash_at}"
+        with monkeypatch.context() as m:
+            crash_after(m, crash_at)
+            with pytest.raises(Crash):
+                main(classify_args(files, out, "--patience", "2"))
+        state = torch.load(trainer.partial_dir(out) / "checkpoint.pt", map_location="cpu", weights_only=True)
+        best = state["callbacks"]["best"]
+        assert (state["step"], best["step"], best["score"], best["bad_evals"]) == (crash_at, 8, 0.9, crash_at // 4 - 2)
+        main(classify_args(files, out, "--patience", "2", "--resume"))
+        assert_same_run(first, out)
 
 
 # -- 4. errors: one line, exit 2, nothing written or lost ---------------------------------------------------
@@ -303,11 +296,11 @@ def test_new_run_over_an_interrupted_one(files, interrupted, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("change, said", [
-    (["--epochs", "7"], "epochs 6.0 (this run: 7.0), total_steps 24 (this run: 28)"),
-    (["--lr", "0.002"], "optim.lr 0.01 (this run: 0.002)"),
-    (["--seed", "1"], "seed 42 (this run: 1)"),
-    (["--batch-size", "5"], "batch_size 4 (this run: 5)"),  # 4 steps per epoch either way
-    (["--max-length", "16"], "max_length 32 (this run: 16), stride 15 (this run: 7), doc_stride 10 (this run: 5)"),
+    (["--epochs", "7"], "--epochs 6.0 (this run: 7.0), total steps 24 (this run: 28)"),
+    (["--lr", "0.002"], "--lr 0.01 (this run: 0.002)"),
+    (["--seed", "1"], "--seed 42 (this run: 1)"),
+    (["--batch-size", "5"], "--batch-size 4 (this run: 5)"),  # 4 steps per epoch either way
+    (["--max-length", "16"], "--max-length 32 (this run: 16), --stride 15 (this run: 7), --doc-stride 10 (this run: 5)"),
 ])
 def test_resume_with_other_options(files, interrupted, tmp_path, capsys, caplog, change, said):
     out = copy_interrupted(interrupted, tmp_path)

@@ -216,7 +216,9 @@ def _check_resume(ckpt: dict, path: Path, cfg: TrainConfig, optim: OptimConfig, 
     diff = [k for k in now if k in saved and saved[k] != now[k]]
     if diff:
         from ..errors import OptionError
-        parts = ", ".join(f"{k} {saved[k]!r} (this run: {now[k]!r})" for k in diff[:5])
+        shown = {k: "total steps" if k == "total_steps" else "--" + k.removeprefix("optim.").replace("_", "-")
+                 for k in diff}  # the command's option names
+        parts = ", ".join(f"{shown[k]} {saved[k]!r} (this run: {now[k]!r})" for k in diff[:5])
         raise OptionError(f"--resume: the run in {path.parent} was started with {parts}; resume with the run's "
                           "own options, or start a new --out")
 
