@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -28,16 +29,21 @@ from bertkit.cli import main
 from bertkit.tasks import finetune as ft
 from bertkit.train import loop as loop_mod
 from bertkit.train import trainer
+from bertkit.train.optim import OptimConfig
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 HANG = str(Path(__file__).with_name("hang_after.py"))
 
 
 @pytest.fixture(autouse=True, scope="module")
-def one_thread():
+def one_thread_no_plots():
+    """One torch thread; curves.png is not drawn in this process (a second of matplotlib per run, and not
+    what these tests are about: the runs in a separate process draw it)."""
     n = torch.get_num_threads()
     torch.set_num_threads(1)
-    yield
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(trainer, "plot_curves", lambda history, path: None)
+        yield
     torch.set_num_threads(n)
 
 
@@ -244,6 +250,64 @@ def test_best_weights_and_patience_survive_resume(files, tmp_path, monkeypatch, 
         assert (state["step"], best["step"], best["score"], best["bad_evals"]) == (crash_at, 8, 0.9, crash_at // 4 - 2)
         main(classify_args(files, out, "--patience", "2", "--resume"))
         assert_same_run(first, out)
+
+
+# -- the trainer alone: gradient accumulation, --eval-every, no dev set -------------------------------------
+
+class _DropToy(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin, self.drop = torch.nn.Linear(4, 1), torch.nn.Dropout(0.3)
+
+    def forward(self, x, y):
+        return SimpleNamespace(loss=((self.lin(self.drop(x)).squeeze(-1) - y) ** 2).mean())
+
+
+def _toy_run(tmp_path, name, evaluate, crash_at=None, resume=False, monkeypatch=None, **kw):
+    """10 examples in batches of 3 (the last holds 1), 2 per optimizer step: 2 steps per epoch, the second
+    of one batch; 5 epochs."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(10, 4, generator=g)
+    y = x @ torch.tensor([1.0, -2.0, 0.5, 3.0])
+
+    def batches(epoch, gen):
+        perm = torch.randperm(10, generator=gen)
+        return [{"x": x[perm[i:i + 3]], "y": y[perm[i:i + 3]]} for i in range(0, 10, 3)]
+
+    torch.manual_seed(0)
+    model = _DropToy()
+    cfg = trainer.TrainConfig(out=str(tmp_path / name), epochs=5, grad_accum=2, dtype="fp32", progress=False,
+                              metric="neg_mse", log_every=1, resume=resume, **kw)
+    save = lambda m, folder: torch.save(m.state_dict(), folder / "w.pt")
+    optim = OptimConfig(lr=0.05, weight_decay=0.01, warmup=2)
+    if crash_at is None:
+        return trainer.train(model, batches, evaluate, save, optim, cfg)
+    with monkeypatch.context() as m:
+        crash_after(m, crash_at)
+        with pytest.raises(Crash):
+            trainer.train(model, batches, evaluate, save, optim, cfg)
+
+
+@pytest.mark.parametrize("with_dev, kw, crash_at", [
+    (False, {}, 4),  # no dev set: a checkpoint at each epoch's end all the same
+    (True, {"eval_every": 3}, 6),
+    (True, {"save_every": 1}, 5),  # mid-epoch: after the first of the epoch's two steps
+])
+def test_trainer_resume_with_grad_accum(tmp_path, monkeypatch, with_dev, kw, crash_at):
+    def evaluate(m):
+        return {"neg_mse": -float(((m.lin(torch.ones(2, 4)).squeeze(-1) - 1) ** 2).mean())}
+
+    evaluate = evaluate if with_dev else None
+    a = _toy_run(tmp_path, "a", evaluate, **kw)
+    assert a["steps"] == 10
+    _toy_run(tmp_path, "b", evaluate, crash_at=crash_at, monkeypatch=monkeypatch, **kw)
+    assert checkpoint_step(tmp_path / "b") == crash_at
+    b = _toy_run(tmp_path, "b", evaluate, resume=True, **kw)
+    assert (a["steps"], a["best_step"]) == (b["steps"], b["best_step"])
+    assert rows(tmp_path / "a", "train", "eval") == rows(tmp_path / "b", "train", "eval")
+    assert len(rows(tmp_path / "a", "train")) == 10
+    wa, wb = (torch.load(tmp_path / n / "w.pt", weights_only=True) for n in "ab")
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
 
 
 # -- 4. errors: one line, exit 2, nothing written or lost ---------------------------------------------------

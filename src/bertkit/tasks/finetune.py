@@ -72,8 +72,8 @@ class FinetuneArgs:
     fp32: bool = _arg(False, "the same as --dtype fp32")
     resume: bool = _arg(False, "continue the interrupted run of --out (its checkpoint is in <out>.partial) exactly "
                         "where it stopped; give the same options as the first time")
-    save_every: int = _arg(0, "write a checkpoint every N optimizer steps (0 = after each evaluation); "
-                           "Ctrl-C and SIGTERM also write one")
+    save_every: int = _arg(0, "write a checkpoint every N optimizer steps (0 = at each evaluation: each epoch "
+                           "or every --eval-every steps, with or without --dev); Ctrl-C and SIGTERM also write one")
     seed: int = _arg(42, "seed of the head initialisation, dropout and batch order")
     eval_every: int = _arg(0, "evaluate every N optimizer steps (0 = each epoch)")
     patience: int = _arg(0, "stop after N evaluations without improvement (0 = never)")

@@ -164,7 +164,8 @@ class EpochSource:
 class EvaluateAndKeepBest(Callback):
     """Fine-tuning's evaluation: every epoch (or every `eval_every` steps, and once at the end), log the
     metrics, keep the weights with the best `metric`, stop after `patience` evaluations without
-    improvement. After an evaluation the loop writes a checkpoint (when `save_every` is 0)."""
+    improvement. After an evaluation (or where one would be, without an `evaluate`) the loop writes a
+    checkpoint when `save_every` is 0."""
 
     name = "best"
 
@@ -182,7 +183,11 @@ class EvaluateAndKeepBest(Callback):
             loop.stop_reason = "early_stop"  # resumed from the checkpoint of a run that had stopped early
 
     def on_step_end(self, loop: Loop, metrics: dict) -> None:
-        if self.evaluate is None or not self._due(loop):
+        if not self._due(loop):
+            return
+        if not self.cfg.save_every:
+            loop.save_now = True  # after each evaluation, or where one would be when there is no dev set
+        if self.evaluate is None:
             return
         model = loop.model
         model.eval()
@@ -199,8 +204,6 @@ class EvaluateAndKeepBest(Callback):
                        + ", ".join(f"{k} {v:.4f}" for k, v in _scalars(result).items()) + (" *" if improved else ""))
         if self.cfg.patience and self.best.bad_evals >= self.cfg.patience and loop.step < loop.cfg.steps:
             loop.stop_reason = "early_stop"
-        if not self.cfg.save_every:
-            loop.save_now = True
 
     def state_dict(self) -> dict:
         return self.best.to_dict()
