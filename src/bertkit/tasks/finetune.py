@@ -72,8 +72,8 @@ class FinetuneArgs:
     fp32: bool = _arg(False, "the same as --dtype fp32")
     resume: bool = _arg(False, "continue the interrupted run of --out (its checkpoint is in <out>.partial) exactly "
                         "where it stopped; give the same options as the first time")
-    save_every: int = _arg(0, "write a checkpoint every N optimizer steps (0 = after each evaluation); "
-                           "Ctrl-C and SIGTERM also write one")
+    save_every: int = _arg(0, "write a checkpoint every N optimizer steps (0 = at each evaluation: each epoch "
+                           "or every --eval-every steps, with or without --dev); Ctrl-C and SIGTERM also write one")
     seed: int = _arg(42, "seed of the head initialisation, dropout and batch order")
     eval_every: int = _arg(0, "evaluate every N optimizer steps (0 = each epoch)")
     patience: int = _arg(0, "stop after N evaluations without improvement (0 = never)")
@@ -164,16 +164,28 @@ def finetune(a: FinetuneArgs, tokenizer=None) -> dict:
     a = _resolve(a)  # checks --max-length against the model's positions
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dtype = resolve_dtype("fp32" if a.fp32 else a.dtype, device)  # fp16 without CUDA: said before any work
+    OutputFolder.check(a.out, a.resume)  # --resume without a checkpoint (or a new run over one): the same
     task = {"classify": _Classify, "ner": _Ner, "qa": _QA}[a.task](a)
     task.read()  # every input file is checked before anything is written
     tok = tokenizer or load_tokenizer(a.model, a.task)
     torch.manual_seed(a.seed)  # the fresh head's initialisation
-    task.build(tok)
+    if a.resume:  # the weights come from the checkpoint: the folder's "initialised fresh" warnings were the first run's
+        import logging
+        log = logging.getLogger("bertkit")
+        level = log.level
+        log.setLevel(logging.ERROR)
+        try:
+            task.build(tok)
+        finally:
+            log.setLevel(level)
+    else:
+        task.build(tok)
     task.module.to(device)
     optim = OptimConfig(lr=a.lr, weight_decay=a.weight_decay, warmup=a.warmup)
     cfg = TrainConfig(out=a.out, epochs=a.epochs, grad_accum=a.grad_accum, dtype=dtype,
                       seed=a.seed, eval_every=a.eval_every, metric=task.metric, greater_is_better=True,
-                      patience=a.patience, progress=not a.quiet, resume=a.resume, save_every=a.save_every)
+                      patience=a.patience, progress=not a.quiet, resume=a.resume, save_every=a.save_every,
+                      options=_run_options(a))
     folder = OutputFolder(a.out, resume=a.resume)
     try:
         summary = train(task.module, task.batches, task.evaluate if task.dev else None,
@@ -191,6 +203,18 @@ def finetune(a: FinetuneArgs, tokenizer=None) -> dict:
         raise
     summary["out"] = str(a.out)
     return summary
+
+
+def _run_options(a: FinetuneArgs) -> dict:
+    """The options besides the trainer's that shape a run (files, model, batches, task options): a --resume
+    must give the same. Paths are compared absolute; --test, --out, --quiet and --save-every may change."""
+    skip = {"out", "resume", "save_every", "quiet", "test", "full", "fp32", "dtype", "epochs", "grad_accum", "lr",
+            "warmup", "weight_decay", "seed", "eval_every", "patience"}  # the last ones: TrainConfig/OptimConfig
+    opts = {k: v for k, v in asdict(a).items() if k not in skip}
+    for k in ("model", "train", "dev"):
+        if opts[k] is not None:
+            opts[k] = str(Path(opts[k]).absolute())
+    return opts
 
 
 # -- the three tasks: read, build, batches, evaluate, save -----------------------------------------------

@@ -63,6 +63,7 @@ class TrainConfig:
     dtype: str = "auto"  # auto, bf16, fp16 (CUDA), fp32; `bf16` (when not None) decides under auto
     resume: bool = False  # continue the interrupted run in <out>.partial exactly
     save_every: int = 0  # optimizer steps between checkpoints; 0 = after each evaluation
+    options: dict | None = None  # the caller's own options that shape the run (files, batch size...): resume checks them
 
 
 class OutputFolder:
@@ -74,20 +75,28 @@ class OutputFolder:
     def __init__(self, out: str | os.PathLike, resume: bool = False):
         self.out = Path(out)
         self.tmp = partial_dir(self.out)
-        ckpt = self.tmp / CHECKPOINT
-        if resume and not ckpt.is_file():
-            raise TrainError(f"--resume: {ckpt} does not exist, so there is no interrupted run of --out "
-                             f"{self.out} to continue; start without --resume")
+        self.check(out, resume)
         if not resume:
-            if ckpt.exists():
-                raise TrainError(f"{self.tmp} holds an interrupted run (checkpoint.pt); continue it with --resume, "
-                                 "or delete that folder to start over")
-            check_replaceable(self.out)
             shutil.rmtree(self.tmp, ignore_errors=True)  # a leftover without a checkpoint: nothing to keep
             with writing(self.out):
                 if self.out.exists() and not self.out.is_dir():
                     raise FileExistsError(errno.EEXIST, "a file of that name exists", str(self.out))
                 self.tmp.mkdir(parents=True)
+
+    @staticmethod
+    def check(out: str | os.PathLike, resume: bool = False) -> None:
+        """Raise, before any work, what creating the folder would: TrainError when `resume` finds no
+        checkpoint in `<out>.partial`, or when a new run would overwrite one there; OptionError when `out`
+        is someone's folder (io.check_replaceable). Writes nothing."""
+        ckpt = partial_dir(out) / CHECKPOINT
+        if resume and not ckpt.is_file():
+            raise TrainError(f"--resume: {ckpt} does not exist, so there is no interrupted run of --out "
+                             f"{out} to continue; start without --resume")
+        if not resume:
+            if ckpt.exists():
+                raise TrainError(f"{ckpt.parent} holds an interrupted run (checkpoint.pt); continue it with "
+                                 "--resume, or delete that folder to start over")
+            check_replaceable(out)
 
     def writing(self):
         """A context in which a failed write (OSError) is a WriteError naming the output folder."""
@@ -104,18 +113,18 @@ class OutputFolder:
         if not (self.tmp / CHECKPOINT).exists():
             shutil.rmtree(self.tmp, ignore_errors=True)
 
-
-def partial_dir(out: str | os.PathLike) -> Path:
-    """`<out>.partial`: where a fine-tuning run works until it is complete."""
-    out = Path(out).absolute()
-    return out.with_name(out.name + ".partial")
-
     def __enter__(self) -> "OutputFolder":
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is not None:
             self.discard()
+
+
+def partial_dir(out: str | os.PathLike) -> Path:
+    """`<out>.partial`: where a fine-tuning run works until it is complete."""
+    out = Path(out).absolute()
+    return out.with_name(out.name + ".partial")
 
 
 class EpochSource:
@@ -155,7 +164,8 @@ class EpochSource:
 class EvaluateAndKeepBest(Callback):
     """Fine-tuning's evaluation: every epoch (or every `eval_every` steps, and once at the end), log the
     metrics, keep the weights with the best `metric`, stop after `patience` evaluations without
-    improvement. After an evaluation the loop writes a checkpoint (when `save_every` is 0)."""
+    improvement. After an evaluation (or where one would be, without an `evaluate`) the loop writes a
+    checkpoint when `save_every` is 0."""
 
     name = "best"
 
@@ -168,8 +178,16 @@ class EvaluateAndKeepBest(Callback):
             return loop.step % self.cfg.eval_every == 0 or loop.step >= loop.cfg.steps
         return loop.epoch_end or loop.step >= loop.cfg.steps
 
+    def on_start(self, loop: Loop) -> None:
+        if self.cfg.patience and self.best.bad_evals >= self.cfg.patience:
+            loop.stop_reason = "early_stop"  # resumed from the checkpoint of a run that had stopped early
+
     def on_step_end(self, loop: Loop, metrics: dict) -> None:
-        if self.evaluate is None or not self._due(loop):
+        if not self._due(loop):
+            return
+        if not self.cfg.save_every:
+            loop.save_now = True  # after each evaluation, or where one would be when there is no dev set
+        if self.evaluate is None:
             return
         model = loop.model
         model.eval()
@@ -186,8 +204,6 @@ class EvaluateAndKeepBest(Callback):
                        + ", ".join(f"{k} {v:.4f}" for k, v in _scalars(result).items()) + (" *" if improved else ""))
         if self.cfg.patience and self.best.bad_evals >= self.cfg.patience and loop.step < loop.cfg.steps:
             loop.stop_reason = "early_stop"
-        if not self.cfg.save_every:
-            loop.save_now = True
 
     def state_dict(self) -> dict:
         return self.best.to_dict()
@@ -198,19 +214,23 @@ class EvaluateAndKeepBest(Callback):
 
 def _check_resume(ckpt: dict, path: Path, cfg: TrainConfig, optim: OptimConfig, total: int) -> None:
     """--resume continues the run the checkpoint was written by: the options that shape the run must match."""
-    saved = ckpt.get("run") or {}
+    saved = json.loads(json.dumps(ckpt.get("run") or {}))  # both as JSON sees them: tuples are lists
     now = json.loads(json.dumps(_run_options(cfg, optim, total)))
     diff = [k for k in now if k in saved and saved[k] != now[k]]
     if diff:
         from ..errors import OptionError
-        parts = ", ".join(f"{k} {saved[k]!r} (this run: {now[k]!r})" for k in diff[:5])
+        shown = {k: "total steps" if k == "total_steps" else "--" + k.removeprefix("optim.").replace("_", "-")
+                 for k in diff}  # the command's option names
+        parts = ", ".join(f"{shown[k]} {saved[k]!r} (this run: {now[k]!r})" for k in diff[:5])
         raise OptionError(f"--resume: the run in {path.parent} was started with {parts}; resume with the run's "
                           "own options, or start a new --out")
 
 
 def _run_options(cfg: TrainConfig, optim: OptimConfig, total: int) -> dict:
-    keep = {k: v for k, v in asdict(cfg).items() if k not in ("out", "resume", "progress", "log_every", "save_every")}
-    return {**keep, **{f"optim.{k}": v for k, v in asdict(optim).items()}, "total_steps": total}
+    keep = {k: v for k, v in asdict(cfg).items()
+            if k not in ("out", "resume", "progress", "log_every", "save_every", "options")}
+    return {**keep, **(cfg.options or {}), **{f"optim.{k}": v for k, v in asdict(optim).items()},
+            "total_steps": total}
 
 
 def train(model: nn.Module, batches: Callable[[int, torch.Generator], Sequence[dict]],
