@@ -31,6 +31,11 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 PEOPLE, PLACES = ["john", "mary"], ["paris", "london"]
 TWO_SEGMENTS = ("bert", "albert", "electra")  # families whose model reads token_type_ids 0 / 1
+# NER and QA fine-tuning on ALBERT run in the slow tier (classify, embed, info, fill-mask run by default)
+SLOW_ALBERT = pytest.mark.parametrize("family_folder", ["bert", "roberta", "distilbert",
+                                                        pytest.param("albert", marks=pytest.mark.slow),
+                                                        pytest.param("electra", marks=pytest.mark.slow)],
+                                      indirect=True)
 
 
 @pytest.fixture(scope="module", params=["bert", "roberta", "distilbert", "albert",
@@ -154,6 +159,7 @@ def _conll(path, n, rng):
     return path
 
 
+@SLOW_ALBERT
 def test_ner(family_folder, tmp_path):
     model_type, folder = family_folder
     rng = random.Random(2)
@@ -185,6 +191,7 @@ def test_ner(family_folder, tmp_path):
     assert (mine - theirs)[mask].abs().max() < 1e-4
 
 
+@SLOW_ALBERT
 def test_qa(family_folder, tmp_path):
     model_type, folder = family_folder
     rng = random.Random(3)
