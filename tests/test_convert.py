@@ -152,3 +152,31 @@ def test_cli_refuses_a_non_bert_source_and_the_source_as_output(tmp_path, capsys
     capsys.readouterr()
     line = cli_error(["convert", str(distil), str(tmp_path / "again")], capsys)
     assert "model_type 'distilbert'; convert takes layers from a BERT folder" in line
+
+
+@pytest.mark.parametrize("family_name", ["albert", "electra"])
+def test_cli_refuses_an_albert_or_electra_source_in_one_line(tmp_path, capsys, family_name):
+    """ALBERT (layers shared across depth) and ELECTRA (projected embeddings, its own heads) are not
+    sources: one line saying so and what to do, nothing written; the Python API says the same."""
+    from bertkit import AlbertConfig, AlbertModel, ElectraConfig, ElectraModel
+    torch.manual_seed(0)
+    if family_name == "albert":
+        model = AlbertModel(AlbertConfig(vocab_size=60, embedding_size=16, hidden_size=32, num_hidden_layers=2,
+                                         num_attention_heads=2, intermediate_size=40, max_position_embeddings=24))
+        why = "ALBERT's layers share their weights across depth"
+    else:
+        model = ElectraModel(ElectraConfig(vocab_size=60, embedding_size=16, hidden_size=32, num_hidden_layers=2,
+                                           num_attention_heads=2, intermediate_size=40, max_position_embeddings=24))
+        why = "ELECTRA's embeddings are embedding_size wide"
+    src = tmp_path / family_name
+    model.save_pretrained(src)
+    for to in ("distilbert", "bert"):
+        out = tmp_path / f"out-{to}"
+        line = cli_error(["convert", str(src), str(out), "--to", to], capsys)
+        assert line == (f"bertkit convert: {src}: model_type {family_name!r}; convert takes layers from a BERT "
+                        f"folder ({why}" + line.split(why, 1)[1])
+        assert line.endswith("; give a BERT folder, or fine-tune this model as it is")
+        assert leftovers(out) == []
+    from bertkit.errors import ConfigError
+    with pytest.raises(ConfigError, match=f"model_type '{family_name}'; convert takes layers from a BERT folder"):
+        convert_model(model, "distilbert", [0])

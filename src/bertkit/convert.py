@@ -24,6 +24,23 @@ from .cliargs import arg
 from .errors import ConfigError, OptionError
 
 TARGETS = ("distilbert", "bert")
+# why a family other than BERT is not a source: said in the one-line error
+_NOT_A_SOURCE = {
+    "albert": "ALBERT's layers share their weights across depth (num_hidden_groups), so there are no separate "
+              "layers to take",
+    "electra": "ELECTRA's embeddings are embedding_size wide with their own projection to the hidden size, "
+               "and its heads (discriminator, generator) have no BERT or DistilBERT counterpart",
+    "roberta": "RoBERTa's positions start after the padding index and its tokenizer is byte-level BPE, which "
+               "a BERT or DistilBERT folder cannot hold",
+    "distilbert": "it is already a converted model",
+}
+
+
+def source_error(folder, model_type: str) -> str:
+    """The one-line message for a source folder of a family convert does not read."""
+    why = _NOT_A_SOURCE.get(model_type)
+    return (f"{folder}: model_type {model_type!r}; convert takes layers from a BERT folder"
+            + (f" ({why})" if why else "") + "; give a BERT folder, or fine-tune this model as it is")
 
 
 @dataclass
@@ -78,9 +95,8 @@ def convert_model(teacher, target: str, layers: list[int]):
 
     from .models import BertPreTrainedModel
     from .registry import family
-    if not isinstance(teacher, BertPreTrainedModel):
-        raise ConfigError(f"convert reads BERT models; this one is {type(teacher).__name__} "
-                          f"(model_type {teacher.config.model_type!r})")
+    if not isinstance(teacher, BertPreTrainedModel) or teacher.config.model_type != "bert":
+        raise ConfigError(source_error(type(teacher).__name__, teacher.config.model_type))
     if target not in TARGETS:
         raise ConfigError(f"--to {target!r}: use one of {', '.join(TARGETS)}")
     has_mlm = hasattr(teacher, "mlm")
@@ -118,7 +134,7 @@ def convert_command(a: ConvertArgs) -> None:
         raise OptionError("give the source folder and the output folder: bertkit convert SOURCE OUT")
     config = AutoConfig.from_pretrained(a.source)
     if config.model_type != "bert":
-        raise ConfigError(f"{a.source}: model_type {config.model_type!r}; convert takes layers from a BERT folder")
+        raise ConfigError(source_error(a.source, config.model_type))
     layers = parse_layers(a.layers, config.num_hidden_layers)
     if Path(a.out).resolve() == Path(a.source).resolve():
         raise OptionError(f"{a.out}: the output folder is the source; write the new model elsewhere")

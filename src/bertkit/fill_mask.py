@@ -14,7 +14,10 @@ from .errors import DataError
 @torch.no_grad()
 def fill_mask(model_dir: str | os.PathLike, text: str, top_k: int = 5, model=None, tokenizer=None) -> list[list[dict]]:
     """For each mask token in `text` ([MASK], <mask>: the tokenizer's mask_token): the top_k predictions as {"score", "token", "token_str", "sequence"}
-    (the text with that one mask filled), like the `transformers` fill-mask pipeline.
+    (the text with that one mask filled), as the `transformers` fill-mask pipeline gives them: token_str is
+    the token decoded on its own ("cat" for ALBERT's "▁cat", " cat" for RoBERTa's "Ġcat"), and the sequence
+    is decoded without special tokens when the text has one mask, with them (the other masks stay) when it
+    has several.
 
     Raises CheckpointError (no such folder, no MLM head, a tokenizer of another model), DataError (no
     mask token in the text, or more tokens than the model's positions) or OptionError (top_k above the
@@ -51,6 +54,7 @@ def fill_mask(model_dir: str | os.PathLike, text: str, top_k: int = 5, model=Non
     logits = model(input_ids=ids, attention_mask=enc["attention_mask"],
                    token_type_ids=enc.get("token_type_ids")).logits[0]  # (T, V)
     results = []
+    single = len(where) == 1
     for pos in where:
         probs = logits[pos].float().softmax(-1)
         scores, cand = probs.topk(top_k)
@@ -58,7 +62,7 @@ def fill_mask(model_dir: str | os.PathLike, text: str, top_k: int = 5, model=Non
         for s, c in zip(scores.tolist(), cand.tolist()):
             filled = ids[0].clone()
             filled[pos] = c
-            seq = tok.decode(filled.tolist(), skip_special_tokens=True)
-            preds.append({"score": s, "token": c, "token_str": tok.convert_ids_to_tokens([c])[0], "sequence": seq})
+            seq = tok.decode(filled.tolist(), skip_special_tokens=single)
+            preds.append({"score": s, "token": c, "token_str": tok.decode([c]), "sequence": seq})
         results.append(preds)
     return results
