@@ -70,7 +70,7 @@ def main() -> None:
     p.add_argument("--mlm-steps", type=int, default=1200, help="optimizer steps of the MLM + NSP run")
     p.add_argument("--jobs", type=int, default=2, help="processes at a time (threads = cores / jobs)")
     p.add_argument("--finetune-lr", type=float, default=5e-4)
-    p.add_argument("--epochs", type=float, default=3)
+    p.add_argument("--epochs", type=float, default=1)
     a = p.parse_args()
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
