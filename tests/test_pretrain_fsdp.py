@@ -45,6 +45,27 @@ def test_fsdp_in_one_process_is_a_one_line_error(tmp_path, capsys, monkeypatch, 
     assert not (tmp_path / "run").exists()
 
 
+def test_electra_samples_of_a_keyed_micro_batch_do_not_depend_on_earlier_ones():
+    """What makes N processes draw one process's replacements: a micro-batch that carries its stream
+    position (SAMPLE_KEY) gets the same samples (so the same loss) whether the sampler drew for another
+    micro-batch before or not; without the key it does not, and another position draws other samples."""
+    from test_pretrain_objectives import _electra_pair, _masked_batch
+
+    from bertkit.train.objectives.electra import SAMPLE_KEY, ReplacedTokenDetection
+    pair = _electra_pair()
+    first, second = _masked_batch(seed=1), _masked_batch(seed=2)
+
+    def loss(batches, key=None):  # the loss of the last batch, after the others, from a fresh objective
+        objective = ReplacedTokenDetection(7, torch.device("cpu"))
+        for k, batch in enumerate(batches):
+            out, _ = objective(pair, batch if key is None else {**batch, SAMPLE_KEY: key + k})
+        return out.detach()
+
+    assert torch.equal(loss([first, second], key=0), loss([second], key=1))  # rank 1 of 2 = micro-batch 2 of 1
+    assert not torch.equal(loss([first, second]), loss([second]))  # sequential draws: what went wrong before
+    assert not torch.equal(loss([second], key=1), loss([second], key=2))
+
+
 # -- the runs ---------------------------------------------------------------------------------------------
 
 def _free_port() -> int:
