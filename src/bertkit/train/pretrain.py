@@ -479,7 +479,11 @@ def pretrain(a: PretrainArgs) -> Path:
                   file=sys.stderr)
     wrapped, loop_dtype = model, dtype
     if a.fsdp:
+        import warnings
         from .distributed import shard_model
+        # ELECTRA's root returns views (its per-token logits, squeezed); FSDP2 warns at every forward that
+        # an in-place op on one would skip its backward hook. Nothing here changes an output in place.
+        warnings.filterwarnings("ignore", message=r"FSDP2-wrapped module .* returned a view tensor")
         # FSDP2 casts the gathered weights itself (MixedPrecisionPolicy): no autocast on top of it
         wrapped = model = shard_model(model, mp_policy=dtype if dtype != "fp32" else None)
         loop_dtype = "fp32"
@@ -519,7 +523,8 @@ def pretrain(a: PretrainArgs) -> Path:
         objective, evaluate = ReplacedTokenDetection(a.seed * 1000 + 7, device), evaluate_electra
     else:
         objective, evaluate = PreTrainingObjective(), evaluate_mlm
-    source = StreamSource(stream, a.batch_size, per_rank, micro, rank, tok.pad_token_id, pairs)
+    source = StreamSource(stream, a.batch_size, per_rank, micro, rank, tok.pad_token_id, pairs,
+                          sample_keys=electra)
     meter = Throughput(model, peak, world)
     log = MetricsLog(metrics_path, a.log_every, rank, world, device, event=False, extra=meter.row)
     held_out = HeldOut(eval_batches, a.eval_every, dtype, device, log, metrics_path, png, meter, evaluate,
@@ -587,9 +592,11 @@ class StreamSource:
     batch), this rank's contiguous share of them, cut into micro-batches and masked. The position in the
     stream, (epoch, index), is the whole state: the examples and masks are functions of it and the seed."""
 
-    def __init__(self, stream, batch_size: int, per_rank: int, micro: int, rank: int, pad_id: int, pairs: dict):
+    def __init__(self, stream, batch_size: int, per_rank: int, micro: int, rank: int, pad_id: int, pairs: dict,
+                 sample_keys: bool = False):
         self.stream, self.batch_size, self.per_rank, self.micro = stream, batch_size, per_rank, micro
         self.rank, self.pad_id, self.pairs = rank, pad_id, pairs  # pairs: collate's nsp= and sop=
+        self.sample_keys = sample_keys  # ELECTRA: each micro-batch says where it starts (objectives/electra.py)
         self.position = (0, 0)
         self.it = stream.instances(*self.position)
 
@@ -599,6 +606,10 @@ class StreamSource:
         mine = chunk[self.rank * self.per_rank:(self.rank + 1) * self.per_rank]
         micro = [collate([self.stream.mask(inst, e) for e, _, inst in mine[m:m + self.micro]], self.pad_id,
                          **self.pairs) for m in range(0, len(mine), self.micro)]
+        if self.sample_keys:  # the same replacements however the global batch is split over processes
+            from .objectives.electra import SAMPLE_KEY
+            for m, batch in zip(range(0, len(mine), self.micro), micro):
+                batch[SAMPLE_KEY] = mine[m][0] * 2 ** 40 + mine[m][1]  # (epoch, index) of its first example
         return StepBatches(micro, float(self.position[0]))
 
     def state_dict(self) -> dict:

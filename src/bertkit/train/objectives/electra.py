@@ -79,14 +79,31 @@ class ElectraPretrainer(nn.Module):
                                         replaced=replaced, sampled=sampled)
 
 
+SAMPLE_KEY = "sample_key"  # a batch's optional int: where its first example is in the stream
+
+
+def sample_seed(seed: int, key: int) -> int:
+    """The seed of the replacements of the micro-batch whose first example is at stream position `key`."""
+    return (seed * 0x9E3779B97F4A7C15 + key) % 2 ** 63
+
+
 class ReplacedTokenDetection:
     """The loop's objective for an ElectraPretrainer: draws the replacements from its own generator
-    (`seed`), whose state is in `state_dict()` so that resume is exact."""
+    (`seed`), whose state is in `state_dict()` so that resume is exact.
+
+    A batch that carries SAMPLE_KEY (an int: the stream position of its first example; pretraining's
+    source adds it) reseeds the generator with sample_seed(seed, key) first, so a micro-batch's samples
+    depend on which examples it holds, not on how many micro-batches this process drew before: N processes
+    (DDP or FSDP) draw the replacements one process draws for the same global batches."""
 
     def __init__(self, seed: int, device: torch.device):
+        self.seed = seed
         self.sampler = torch.Generator(device).manual_seed(seed)
 
     def __call__(self, model: nn.Module, batch: dict):
+        if SAMPLE_KEY in batch:
+            batch = dict(batch)
+            self.sampler.manual_seed(sample_seed(self.seed, int(batch.pop(SAMPLE_KEY))))
         out = model(**batch, sampler=self.sampler)
         real = batch["attention_mask"].bool()
         guess = (out.rtd_logits.detach() > 0).long()
