@@ -49,7 +49,7 @@ def native_bf16() -> bool:
 def bench_dtypes(quick: bool) -> tuple[str, ...]:
     """Quick: the dtype `--dtype auto` trains in here (bf16 where its matmul is faster than fp32, as with
     AMX; fp32 on AVX-512 BF16 alone, where bf16 is slower). Full: fp32 and bf16 where bf16 is native."""
-    from bertkit.train.trainer import bf16_pays
+    from bertkit.train.precision import bf16_pays
     if not native_bf16():
         print("bf16 is not native on this CPU (no AVX-512 BF16 / AMX): measuring fp32 only", flush=True)
         return ("fp32",)
