@@ -348,7 +348,9 @@ def _check_resume_config(ckpt_path: Path, saved: dict, current: dict) -> None:
 
 
 def plot_metrics(metrics_path: Path, png: Path) -> None:
-    """Redraw the loss curve from metrics.jsonl (train MLM/NSP loss; held-out MLM loss and accuracy)."""
+    """Redraw the loss curve from metrics.jsonl: the training losses (MLM, and NSP, SOP or ELECTRA's
+    replaced-token detection) and the held-out scores (MLM loss and accuracy, the pair task's or the
+    discriminator's accuracy)."""
     from ..plots import pyplot, save
     plt = pyplot()
     rows = [json.loads(line) for line in metrics_path.read_text(encoding="utf-8").split("\n") if line.strip()]
@@ -357,13 +359,17 @@ def plot_metrics(metrics_path: Path, png: Path) -> None:
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
     if train:
         ax1.plot([r["step"] for r in train], [r["mlm_loss"] for r in train], label="train MLM loss", lw=1)
-        if train[0].get("nsp_loss") is not None:
-            ax1.plot([r["step"] for r in train], [r["nsp_loss"] for r in train], label="train NSP loss", lw=1)
+        for key, name in (("nsp_loss", "NSP"), ("sop_loss", "SOP"), ("rtd_loss", "replaced-token detection")):
+            if train[0].get(key) is not None:
+                ax1.plot([r["step"] for r in train], [r[key] for r in train], label=f"train {name} loss", lw=1)
     if ev:
         ax1.plot([r["step"] for r in ev], [r["eval_mlm_loss"] for r in ev], "o-", label="held-out MLM loss")
         ax2.plot([r["step"] for r in ev], [r["eval_mlm_acc"] for r in ev], "o-", label="held-out MLM accuracy")
-        if "eval_nsp_acc" in ev[0]:
-            ax2.plot([r["step"] for r in ev], [r["eval_nsp_acc"] for r in ev], "o-", label="held-out NSP accuracy")
+        for key, name in (("eval_nsp_acc", "NSP accuracy"), ("eval_sop_acc", "SOP accuracy"),
+                          ("eval_rtd_acc", "replaced-token detection accuracy"),
+                          ("eval_rtd_recall", "replaced tokens found")):
+            if key in ev[0]:
+                ax2.plot([r["step"] for r in ev], [r[key] for r in ev], "o-", label=f"held-out {name}")
     ax1.set_xlabel("step"), ax1.set_ylabel("loss"), ax2.set_xlabel("step"), ax2.set_ylabel("accuracy")
     ax2.set_ylim(0, 1)
     for ax in (ax1, ax2):
