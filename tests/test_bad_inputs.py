@@ -238,7 +238,7 @@ CASES = [
     Case("pretrain-lr-zero", "pretrain {corpus} --vocab {model} --lr 0 --out {out}", r"--lr 0\.0: must be greater than 0"),
     Case("pretrain-lr-nan", "pretrain {corpus} --vocab {model} --lr nan --out {out}", r"--lr nan: must be a finite number"),
     Case("pretrain-dtype", "pretrain {corpus} --vocab {model} --dtype fp17 --out {out}",
-         r"--dtype 'fp17': use one of auto, bf16, fp32"),
+         r"--dtype 'fp17': use one of auto, bf16, fp16, fp32"),
     Case("pretrain-schedule", "pretrain {corpus} --vocab {model} --schedule cosine2 --out {out}", r"--schedule 'cosine2'"),
     Case("pretrain-log-every-0", "pretrain {corpus} --vocab {model} --log-every 0 --out {out}", r"--log-every 0"),
     Case("pretrain-max-seq-length", "pretrain {corpus} --vocab {model} --max-seq-length 4 --out {out}",

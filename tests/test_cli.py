@@ -116,7 +116,7 @@ def test_bad_options_are_one_line_naming_the_option(capsys):
         (["nosuchcommand"], "bertkit: argument command: invalid choice: 'nosuchcommand'"),
         (["embed", "--batch-size", "x"], "bertkit embed: argument --batch-size: invalid int value: 'x'"),
         (["embed", "--batch-size", "0"], "bertkit embed: --batch-size 0: must be at least 1"),
-        (["pretrain", "--dtype", "fp17"], "bertkit pretrain: --dtype 'fp17': use one of auto, bf16, fp32"),
+        (["pretrain", "--dtype", "fp17"], "bertkit pretrain: --dtype 'fp17': use one of auto, bf16, fp16, fp32"),
     ]:
         with pytest.raises(SystemExit) as e:
             main(argv)

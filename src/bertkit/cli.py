@@ -219,7 +219,7 @@ COMMANDS: dict[str, tuple[Callable, type]] = {
 # per command: choices of a field whose choices differ between commands (see cliargs.check_options)
 COMMAND_CHOICES: dict[str, dict[str, tuple[str, ...]]] = {
     "embed": {"dtype": ("fp32", "bf16")},
-    "pretrain": {"dtype": ("auto", "bf16", "fp32")},
+    "pretrain": {"dtype": ("auto", "bf16", "fp16", "fp32")},
     "convert": {"to": ("distilbert", "bert")},
     "vocab": {"algorithm": ("wordpiece", "bpe", "unigram")},
 }
@@ -292,7 +292,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
-        prog="bertkit", description="BERT and its family (RoBERTa, DistilBERT) from scratch: tokenize, train "
+        prog="bertkit", description="BERT and its family (RoBERTa, DistilBERT, ALBERT, ELECTRA) from scratch: tokenize, train "
         "vocabularies, pretrain, convert, fine-tune, predict, embed, inspect. Model folders are Hugging Face "
         "folders, readable by `transformers` too.")
     sub = parser.add_subparsers(dest="command", metavar="command")

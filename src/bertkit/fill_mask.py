@@ -32,8 +32,10 @@ def fill_mask(model_dir: str | os.PathLike, text: str, top_k: int = 5, model=Non
         fresh: list = []
         model = AutoModelForMaskedLM.from_pretrained(folder, fresh=fresh)
         if fresh:
-            raise CheckpointError(f"{folder}: the weights hold no masked-LM head ({', '.join(fresh)}); fill-mask "
-                                  "needs a pretrained MLM, e.g. the model/ folder of `bertkit pretrain`")
+            electra = model.config.model_type == "electra"
+            where = ("an ELECTRA discriminator has none: give the generator/ folder beside it" if electra else
+                     "fill-mask needs a pretrained MLM, e.g. the model/ folder of `bertkit pretrain`")
+            raise CheckpointError(f"{folder}: the weights hold no masked-LM head ({', '.join(fresh)}); {where}")
     tok = tokenizer or AutoTokenizer.from_pretrained(folder)
     model.eval()
     if len(tok) > model.config.vocab_size:

@@ -31,7 +31,7 @@ ARCH_SUFFIX = {"classify": "ForSequenceClassification", "ner": "ForTokenClassifi
 
 @dataclass
 class FinetuneArgs:
-    """Fine-tune a model folder (BERT, RoBERTa or DistilBERT) on your files: text classification, NER or extractive QA. With no
+    """Fine-tune a model folder (BERT, RoBERTa, DistilBERT, ALBERT or ELECTRA) on your files: text classification, NER or extractive QA. With no
     arguments: the demo, all-MiniLM-L6-v2 on Rotten Tomatoes sentences (a subset, one epoch; --full
     for the whole 3-epoch recipe)."""
     task: str = _arg("classify", "classify | ner | qa")

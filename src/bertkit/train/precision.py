@@ -74,8 +74,9 @@ def resolve_dtype(name: str, device: torch.device, option: str = "--dtype") -> s
     if name == "auto":
         return "bf16" if bf16_pays(device) else "fp32"
     if name == "fp16" and device.type != "cuda":
+        instead = f"{option} bf16 or fp32" if bf16_supported(device) else f"{option} fp32"
         raise OptionError(f"{option} fp16: needs a CUDA GPU (fp16 autocast with a gradient scaler), and this "
-                          f"run is on {device.type}; use {option} bf16 or fp32")
+                          f"run is on {device.type}; use {instead}")
     if name == "bf16" and not bf16_supported(device):
         raise OptionError(f"{option} bf16: this {device.type} has no bfloat16 support; use {option} fp32")
     return name

@@ -101,6 +101,11 @@ def _load_tokenizer(folder: str):
     return AutoTokenizer.from_pretrained(folder)
 
 
+def _a(word: str) -> str:
+    """The word with its article: a bert, an albert."""
+    return ("an " if word[:1] in "aeiou" else "a ") + word
+
+
 def _folder_model_type(folder: str) -> str | None:
     """model_type of a model folder's config.json (None when unreadable: loading it says why)."""
     try:
@@ -141,8 +146,8 @@ def resolve_model_type(a: PretrainArgs, resumed: str | None = None) -> PretrainA
             raise PretrainError(f"--init-from {a.init_from}: a {found!r} model; bertkit pretrain continues "
                                 f"{known} models")
         if found is not None and a.model_type and a.model_type != found:
-            raise PretrainError(f"--model-type {a.model_type}: the --init-from folder {a.init_from} holds a "
-                                f"{found} model; drop --model-type (or give a {a.model_type} folder)")
+            raise PretrainError(f"--model-type {a.model_type}: the --init-from folder {a.init_from} holds "
+                                f"{_a(found)} model; drop --model-type (or give {_a(a.model_type)} folder)")
         model_type = found or model_type
     elif a.config.endswith(".json"):
         try:
@@ -156,7 +161,7 @@ def resolve_model_type(a: PretrainArgs, resumed: str | None = None) -> PretrainA
             raise PretrainError(f"{a.config}: model_type is {found!r} but this run pretrains {model_type}; "
                                 f"pass --model-type {found} (or drop model_type from the file)")
     if model_type in ("albert", "electra") and a.init_from:
-        raise PretrainError(f"--init-from with --model-type {model_type}: continuing a {model_type} checkpoint is "
+        raise PretrainError(f"--init-from with --model-type {model_type}: continuing {_a(model_type)} checkpoint is "
                             "not supported yet; pretrain it from scratch (--vocab, --config)")
     if model_type == "albert" and a.no_nsp:
         raise PretrainError("--no-nsp: --model-type albert pairs consecutive segments for sentence-order "
@@ -383,7 +388,8 @@ def plot_metrics(metrics_path: Path, png: Path) -> None:
 # -- the loop -----------------------------------------------------------------------------------------
 
 # options of this process only: a resumed run takes every other option from the run's args.json
-_PER_PROCESS = ("out", "resume", "threads", "no_progress", "workers", "files", "skip_bad_files")
+_PER_PROCESS = ("out", "resume", "no_progress", "workers", "files", "skip_bad_files")  # threads: the run's, as
+# another thread count sums in another order and a resumed run would no longer be bitwise the same
 
 
 def with_run_options(a: PretrainArgs) -> PretrainArgs:
@@ -556,8 +562,8 @@ def pretrain(a: PretrainArgs) -> Path:
         export(model, out, tok, a, rank)
         if rank == 0:
             if stopped:
-                print(f"stopped by signal {loop.signal} at step {loop.step}; checkpoint written, continue with "
-                      "--resume", file=sys.stderr)
+                print(f"stopped by signal {loop.signal} at step {loop.step}; checkpoint written (model/ holds the "
+                      "weights of this step, not the finished run), continue with --resume", file=sys.stderr)
             else:
                 plot_metrics(metrics_path, png)
     finally:

@@ -29,8 +29,8 @@ PRETRAIN_MODEL_TYPES = ("bert", "roberta", "albert", "electra")
 
 @dataclass
 class PretrainArgs:
-    """Pretrain BERT (MLM + NSP) or RoBERTa (MLM on full sentences) from scratch, or continue from a
-    checkpoint folder (domain adaptation)."""
+    """Pretrain BERT (MLM + NSP), RoBERTa (MLM on full sentences), ALBERT (MLM + sentence order) or ELECTRA
+    (replaced-token detection) from scratch, or continue from a checkpoint folder (domain adaptation)."""
     files: list[str] = _arg([], "text/JSONL corpus files (prepared into shards first; skip when --data is ready)",
                             positional=True, nargs="*")
     out: str = _arg("pretrain-out", "run folder: metrics.jsonl, loss.png, checkpoint.pt, model/ (final)")
@@ -60,7 +60,8 @@ class PretrainArgs:
     weight_decay: float = _arg(0.01, "AdamW weight decay (not on biases and LayerNorm)")
     beta2: float = _arg(0.999, "AdamW beta2 (0.98 is common for large batches)")
     clip: float = _arg(1.0, "clip the global gradient norm to this (0 = off)")
-    dtype: str = _arg("auto", "auto (bf16 where it is faster than fp32 on this hardware), bf16 or fp32")
+    dtype: str = _arg("auto", "auto (bf16 where it is faster than fp32 on this hardware), bf16, fp16 (CUDA only, "
+                      "with a gradient scaler) or fp32")
     dropout: float | None = _arg(None, "hidden and attention dropout of this run only (saved configs keep their own)")
     mlm_probability: float = _arg(0.15, "fraction of tokens selected for MLM")
     eval_mlm_probability: float = _arg(0.15, "masking rate of the held-out evaluation (fixed, so that runs with "
@@ -89,7 +90,8 @@ class PretrainArgs:
 
 @dataclass
 class FillMaskArgs:
-    """Predict the masked tokens of a text ([MASK] for BERT and DistilBERT, <mask> for RoBERTa): the top-k
+    """Predict the masked tokens of a text ([MASK], or <mask> for RoBERTa) with a masked LM of any family (for
+    ELECTRA, the generator/ folder of `bertkit pretrain`): the top-k
     tokens with their probabilities."""
     text: str = _arg("", "text with one or more mask tokens ([MASK], or <mask> for RoBERTa)", positional=True)
     model: str = _arg("", "model folder with an MLM head, of any family (e.g. the model/ folder of "
