@@ -226,7 +226,7 @@ def test_bad_folders_are_one_line_errors(bpe_dir, tmp_path):
     _one_line_error(tmp_path / "absent", f"{tmp_path / 'absent'}: no such folder")
     odd = _folder(tmp_path, "odd", {"vocab.txt": "[PAD]\n", "tokenizer_config.json": {"tokenizer_class": "XLNetTokenizer"}})
     _one_line_error(odd, f"{odd / 'tokenizer_config.json'}: tokenizer_class 'XLNetTokenizer' is not one bertkit has; "
-                         f"use one of BertTokenizer, DistilBertTokenizer, RobertaTokenizer, ElectraTokenizer")
+                         f"use one of BertTokenizer, DistilBertTokenizer, RobertaTokenizer, AlbertTokenizer, ElectraTokenizer")
     gpt = _folder(tmp_path, "gpt", {"vocab.json": vocab, "merges.txt": merges, "config.json": {"model_type": "gpt2"}})
     _one_line_error(gpt, f"{gpt / 'config.json'}: model_type 'gpt2' has no tokenizer in bertkit")
     # a RobertaTokenizer folder missing its merges, with a bad merges line, with broken JSON

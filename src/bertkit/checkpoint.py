@@ -319,9 +319,10 @@ def save_pretrained(model: nn.Module, folder) -> None:
 
 
 def _sharing(config: PretrainedConfig) -> str:
-    """ALBERT's factorised embeddings and shared layers, for `describe`; "" for the other families."""
+    """The embedding width where the family factorises it (ALBERT, ELECTRA) and ALBERT's shared layers, for
+    `describe`; "" for the other families."""
     if not hasattr(config, "num_hidden_groups"):
-        return ""
+        return f", embeddings {config.embedding_size}" if getattr(config, "embedding_size", None) else ""
     return (f", embedding {config.embedding_size}, {config.num_hidden_groups} shared group(s) of "
             f"{config.inner_group_num} layer(s)")
 
