@@ -50,6 +50,8 @@ def _weights(out: Path) -> dict:
     return load_file(out / "model" / "model.safetensors")
 
 
+@pytest.mark.slow  # 30 s of subprocesses; the default tier keeps the in-process exact-resume tests of every
+# objective (test_pretrain_roberta.py, test_pretrain_objectives.py)
 def test_exact_resume_after_kill(shards, pretrain_vocab, tmp_path):
     N = 4
     straight, killed = tmp_path / "straight", tmp_path / "killed"

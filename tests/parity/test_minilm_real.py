@@ -46,6 +46,7 @@ def test_last_hidden_state_matches_transformers(minilm_dir, sentences, oracle):
     assert worst <= 2e-5, f"max abs difference {worst}"
 
 
+@pytest.mark.slow  # 30 s: the real model through the CLI; the in-process parity tests above stay in the default tier
 @torch.no_grad()
 def test_embed_command_matches_mean_pooled_transformers(minilm_dir, sentences, oracle, tmp_path):
     hf_tok, hf = oracle
