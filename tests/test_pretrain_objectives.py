@@ -6,6 +6,7 @@ import json
 
 import pytest
 import torch
+from _loop_util import StopAfter
 
 pytestmark = pytest.mark.usefixtures("keep_threads")  # pretrain() sets the thread count
 
@@ -95,29 +96,6 @@ def _rows(out):
     return [json.loads(x) for x in (out / "metrics.jsonl").read_text().split("\n") if x.strip()]
 
 
-class _StopAfter:
-    """Stands in for the loop's signal flag: raised after `n` steps, as a SIGTERM would be."""
-
-    def __init__(self, base, n):
-        self.base, self.n = base, n
-
-    def __call__(self):
-        n = self.n
-
-        class Stop(self.base):
-            reads = 0
-
-            @property
-            def flag(self):
-                self.reads += 1
-                return self.reads >= n
-
-            @flag.setter
-            def flag(self, value):
-                pass
-        return Stop()
-
-
 def _resume_is_exact(args, tmp_path, monkeypatch, N=3):
     from safetensors.torch import load_file
 
@@ -127,7 +105,7 @@ def _resume_is_exact(args, tmp_path, monkeypatch, N=3):
     straight, stopped = tmp_path / "straight", tmp_path / "stopped"
     pretrain_mod.pretrain(args(straight))
     with monkeypatch.context() as m:
-        m.setattr(loop_mod, "_Signals", _StopAfter(loop_mod._Signals, N))
+        m.setattr(loop_mod, "_Signals", StopAfter(loop_mod._Signals, N))
         with pytest.raises(SystemExit):
             pretrain_mod.pretrain(args(stopped))
     assert torch.load(stopped / "checkpoint.pt", weights_only=True)["step"] == N

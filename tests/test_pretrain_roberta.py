@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from _loop_util import StopAfter
 
 from bertkit.data.corpus import TokenCorpus, write_token_corpus
 from bertkit.data.masking import IGNORE, Masker, MaskingConfig
@@ -245,29 +246,6 @@ def test_roberta_run_learns_and_its_folder_loads_in_transformers(shards, pretrai
     assert len(preds) == 1 and len(scores) == 3 and scores == sorted(scores, reverse=True)
 
 
-class _StopAfter:
-    """Stands in for the loop's signal flag: raised after `n` steps, as a SIGTERM would be."""
-
-    def __init__(self, base, n):
-        self.base, self.n = base, n
-
-    def __call__(self):
-        n = self.n
-
-        class Stop(self.base):
-            reads = 0
-
-            @property
-            def flag(self):
-                self.reads += 1
-                return self.reads >= n
-
-            @flag.setter
-            def flag(self, value):
-                pass
-        return Stop()
-
-
 def test_roberta_resume_is_exact(shards, pretrain_vocab, tmp_path, monkeypatch):
     """Stopped after N steps (checkpoint written), resumed to 2N: the losses, gradient norms, held-out
     scores and final weights are bitwise those of an uninterrupted run (dropout on)."""
@@ -284,7 +262,7 @@ def test_roberta_resume_is_exact(shards, pretrain_vocab, tmp_path, monkeypatch):
     pretrain_mod.pretrain(_args(shards, pretrain_vocab, straight, config, **common))
     with monkeypatch.context() as m:
         from bertkit.train import loop as loop_mod
-        m.setattr(loop_mod, "_Signals", _StopAfter(loop_mod._Signals, N))
+        m.setattr(loop_mod, "_Signals", StopAfter(loop_mod._Signals, N))
         with pytest.raises(SystemExit):
             pretrain_mod.pretrain(_args(shards, pretrain_vocab, stopped, config, **common))
     assert torch.load(stopped / "checkpoint.pt", weights_only=True)["step"] == N

@@ -36,6 +36,7 @@ from torch import nn
 
 from ..errors import CheckpointError, TrainError
 from ..io import check_replaceable, write_error, writing
+from .loop import one_line as _one_line
 
 __all__ = ["init_distributed", "shard_model", "mixed_precision", "encoder_layers", "is_sharded",
            "clip_grad_norm", "save_sharded", "load_sharded", "full_model_state", "unwrap_class",
@@ -295,7 +296,7 @@ def load_sharded(folder, model: nn.Module, optimizer: torch.optim.Optimizer) -> 
         n = int(saved["world_size"])
         extra = dict(saved["ranks"][min(rank, n - 1)])
     except Exception as e:  # noqa: BLE001 - any read failure means a damaged file
-        raise CheckpointError(f"{folder / EXTRA}: cannot be read ({_one_line(e)}); the checkpoint is damaged: "
+        raise CheckpointError(f"{folder / EXTRA}: cannot be read ({_one_line(e, 300)}); the checkpoint is damaged: "
                               "start a new --out (or restore the folder)") from None
     # the current states give DCP the names, shapes and shardings to load into (in place)
     model_state, optim_state = get_state_dict(model, optimizer)
@@ -304,15 +305,10 @@ def load_sharded(folder, model: nn.Module, optimizer: torch.optim.Optimizer) -> 
         dcp.load(state, checkpoint_id=str(folder))
         set_state_dict(model, optimizer, model_state_dict=state["model"], optim_state_dict=state["optimizer"])
     except (Exception, CheckpointException) as e:  # noqa: BLE001 - missing keys, shapes, bad files alike
-        raise CheckpointError(f"{folder}: does not fit this run's model or is damaged ({_one_line(e)}); "
+        raise CheckpointError(f"{folder}: does not fit this run's model or is damaged ({_one_line(e, 300)}); "
                               "resume with the run's own --config/--vocab, or start a new --out") from None
     extra["saved_world_size"] = n
     return extra
-
-
-def _one_line(e: BaseException, limit: int = 300) -> str:
-    text = " ".join(str(e).split())
-    return text if len(text) <= limit else text[:limit] + "..."
 
 
 # -- export -------------------------------------------------------------------------------------------
@@ -377,7 +373,7 @@ class ShardedCheckpointIO:
             saved = torch.load(self.path / EXTRA, map_location="cpu", weights_only=True)
             return dict(saved["ranks"][0])
         except Exception as e:  # noqa: BLE001 - any read failure means a damaged file
-            raise CheckpointError(f"{self.path / EXTRA}: cannot be read ({_one_line(e)}); the checkpoint is "
+            raise CheckpointError(f"{self.path / EXTRA}: cannot be read ({_one_line(e, 300)}); the checkpoint is "
                                   "damaged: start a new --out (or restore the folder)") from None
 
     def load(self, loop, state: dict) -> None:
