@@ -17,6 +17,7 @@ from . import paths
 from .cliargs import OptionError, add_arguments, arg, check_options
 from .convert import ConvertArgs, convert_command
 from .tasks.finetune import FinetuneArgs, PredictArgs, finetune_cli, predict_cli
+from .tasks.distill import DistillArgs, distill_cli
 from .train import pretrain_args as _pt  # prepare, pretrain, fill-mask (no torch import)
 
 
@@ -211,6 +212,7 @@ COMMANDS: dict[str, tuple[Callable, type]] = {
     "finetune": (finetune_cli, FinetuneArgs),
     "predict": (predict_cli, PredictArgs),
     "convert": (convert_command, ConvertArgs),
+    "distill": (distill_cli, DistillArgs),
 }
 
 
@@ -221,6 +223,7 @@ COMMAND_CHOICES: dict[str, dict[str, tuple[str, ...]]] = {
     "embed": {"dtype": ("fp32", "bf16")},
     "pretrain": {"dtype": ("auto", "bf16", "fp16", "fp32")},
     "convert": {"to": ("distilbert", "bert")},
+    "distill": {"task": ("classify", "ner", "qa", "embed")},
     "vocab": {"algorithm": ("wordpiece", "bpe", "unigram")},
 }
 

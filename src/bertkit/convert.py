@@ -157,3 +157,35 @@ def convert_command(a: ConvertArgs) -> None:
               "so outputs differ slightly from the source's layers", file=sys.stderr)
     print(f"wrote {a.out}: {type(student).__name__}, layers {','.join(map(str, layers))} of "
           f"{config.num_hidden_layers}, {student.num_parameters() / 1e6:.1f}M parameters", file=sys.stderr)
+
+
+def take_layers(model, layers: list[int]):
+    """A copy of `model` (any family but ALBERT, bare or with a head) with only the listed layers of its
+    encoder, in that order: everything else (embeddings, pooler, heads) is copied as it is. This is how
+    DistilBERT initialises its student (Sanh et al., 2019, §3) and where `bertkit distill --student
+    layers:0,2,4` starts. Raises ConfigError for ALBERT (its layers share one set of weights) and
+    OptionError for a layer the model does not have."""
+    import copy
+    import re
+
+    config = model.config
+    if config.model_type == "albert":
+        raise ConfigError(f"layers: {_NOT_A_SOURCE['albert']}; give a student folder or a preset instead")
+    n = config.num_hidden_layers
+    bad = [i for i in layers if not 0 <= i < n]
+    if bad or not layers or len(set(layers)) != len(layers):
+        raise OptionError(f"layers:{','.join(map(str, layers))}: name each of the teacher's layers 0..{n - 1} at "
+                          "most once, e.g. layers:0,2,4")
+    config = copy.deepcopy(config)
+    config.num_hidden_layers = len(layers)
+    student = type(model)(config)
+    pattern = re.compile(r"^(.*\bencoder\.layers\.)(\d+)(\..*)$")
+    state = {}
+    for key, value in model.state_dict().items():
+        m = pattern.match(key)
+        if m is None:
+            state[key] = value
+        elif int(m.group(2)) in layers:
+            state[f"{m.group(1)}{layers.index(int(m.group(2)))}{m.group(3)}"] = value
+    student.load_state_dict(state)  # strict: every tensor of the student is the teacher's
+    return student.train(model.training)

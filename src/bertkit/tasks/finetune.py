@@ -153,8 +153,12 @@ def load_tokenizer(folder, task: str | None = None):
     return cls.from_pretrained(folder, **({"add_prefix_space": True} if task == "ner" and byte_level else {}))
 
 
-def finetune(a: FinetuneArgs, tokenizer=None) -> dict:
-    """Train and write the output folder; return the summary (with test metrics when --test is given)."""
+def finetune(a: FinetuneArgs, tokenizer=None, hooks=None) -> dict:
+    """Train and write the output folder; return the summary (with test metrics when --test is given).
+
+    `hooks` (distillation's, tasks/distill.py) may change the run: `after_read(task)` once the files are
+    read, `setup(task, tok, device, dtype)` → (module to train, objective, batches, evaluate),
+    `options()` → more options a --resume must repeat, `finish(task, folder, summary)` before the commit."""
     import torch
 
     from ..train.optim import OptimConfig
@@ -167,6 +171,8 @@ def finetune(a: FinetuneArgs, tokenizer=None) -> dict:
     OutputFolder.check(a.out, a.resume)  # --resume without a checkpoint (or a new run over one): the same
     task = {"classify": _Classify, "ner": _Ner, "qa": _QA}[a.task](a)
     task.read()  # every input file is checked before anything is written
+    if hooks is not None:
+        hooks.after_read(task)
     tok = tokenizer or load_tokenizer(a.model, a.task)
     torch.manual_seed(a.seed)  # the fresh head's initialisation
     if a.resume:  # the weights come from the checkpoint: the folder's "initialised fresh" warnings were the first run's
@@ -181,15 +187,19 @@ def finetune(a: FinetuneArgs, tokenizer=None) -> dict:
     else:
         task.build(tok)
     task.module.to(device)
+    module, objective, batches = task.module, None, task.batches
+    evaluate = task.evaluate if task.dev else None
+    if hooks is not None:
+        module, objective, batches, evaluate = hooks.setup(task, tok, device, dtype)
     optim = OptimConfig(lr=a.lr, weight_decay=a.weight_decay, warmup=a.warmup)
     cfg = TrainConfig(out=a.out, epochs=a.epochs, grad_accum=a.grad_accum, dtype=dtype,
                       seed=a.seed, eval_every=a.eval_every, metric=task.metric, greater_is_better=True,
                       patience=a.patience, progress=not a.quiet, resume=a.resume, save_every=a.save_every,
-                      options=_run_options(a))
+                      options={**_run_options(a), **(hooks.options() if hooks is not None else {})})
     folder = OutputFolder(a.out, resume=a.resume)
     try:
-        summary = train(task.module, task.batches, task.evaluate if task.dev else None,
-                        lambda m, d: task.save(tok, d), optim, cfg, folder=folder)
+        summary = train(module, batches, evaluate, lambda m, d: task.save(tok, d), optim, cfg, folder=folder,
+                        objective=objective)
         summary.update(getattr(task, "notes", {}))
         if task.test:
             from ..train.precision import autocast
@@ -197,6 +207,8 @@ def finetune(a: FinetuneArgs, tokenizer=None) -> dict:
                 result = task.evaluate(task.module, split="test", folder=folder.tmp)
             (folder.tmp / "test_metrics.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
             summary["test"] = {k: v for k, v in result.items() if isinstance(v, (int, float))}
+        if hooks is not None:
+            hooks.finish(task, folder.tmp, summary)
         folder.commit()
     except BaseException:
         folder.discard()
@@ -399,7 +411,8 @@ class _QA(_Task):
 
     def batches(self, epoch, gen):
         from .qa import make_batches
-        return make_batches(self.data["train"][1], self.a.batch_size, self.tok.pad_token_id, gen, train=True)
+        return make_batches(self.data["train"][1], self.a.batch_size, self.tok.pad_token_id, gen, train=True,
+                            index=getattr(self, "index", False))
 
     def evaluate(self, module, split="dev", folder=None):
         from .qa import logits_for, postprocess, squad_metrics

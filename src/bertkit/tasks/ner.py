@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..data.batching import collate, length_grouped
@@ -325,11 +326,15 @@ class Tagger(nn.Module):
         if self.crf is None:
             return self.model(input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids, labels=labels)
         logits = self.model(input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).logits
-        loss = None
-        if labels is not None:
-            em, tags, mask = _first_pieces(logits, labels)
-            loss = self.crf.neg_log_likelihood(em, tags, mask)
-        return TokenClassifierOutput(loss=loss, logits=logits)
+        return TokenClassifierOutput(loss=self.loss(logits, labels) if labels is not None else None, logits=logits)
+
+    def loss(self, logits: Tensor, labels: Tensor) -> Tensor:
+        """The head's loss on (B, T, L) logits and (B, T) labels (IGNORE_INDEX where unscored): the CRF's
+        negative log-likelihood over the labelled pieces, or the token cross-entropy without a CRF."""
+        if self.crf is None:
+            return F.cross_entropy(logits.float().view(-1, logits.size(-1)), labels.view(-1), ignore_index=IGNORE_INDEX)
+        em, tags, mask = _first_pieces(logits, labels)
+        return self.crf.neg_log_likelihood(em, tags, mask)
 
 
 def _first_pieces(logits: Tensor, labels: Tensor) -> tuple[Tensor, Tensor, Tensor]:

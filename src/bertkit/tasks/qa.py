@@ -165,7 +165,10 @@ def _positions(e: QAExample, offsets: list) -> tuple[int, int]:
     return start, end
 
 
-def make_batches(features: list[dict], batch_size: int, pad_id: int, generator, train: bool) -> list[dict]:
+def make_batches(features: list[dict], batch_size: int, pad_id: int, generator, train: bool,
+                 index: bool = False) -> list[dict]:
+    """Length-grouped batches; training ones carry the answer positions, evaluation ones (and any with
+    `index`) the indices of their features (`features`)."""
     out = []
     for group in length_grouped([len(f["input_ids"]) for f in features], batch_size, generator):
         rows = [features[i] for i in group]
@@ -173,7 +176,7 @@ def make_batches(features: list[dict], batch_size: int, pad_id: int, generator, 
         if train:
             batch["start_positions"] = torch.tensor([r["start_positions"] for r in rows])
             batch["end_positions"] = torch.tensor([r["end_positions"] for r in rows])
-        else:
+        if index or not train:
             batch["features"] = torch.tensor(group)
         out.append(batch)
     return out

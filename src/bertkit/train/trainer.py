@@ -235,7 +235,7 @@ def _run_options(cfg: TrainConfig, optim: OptimConfig, total: int) -> dict:
 
 def train(model: nn.Module, batches: Callable[[int, torch.Generator], Sequence[dict]],
           evaluate: Callable[[nn.Module], dict] | None, save: Callable[[nn.Module, Path], None],
-          optim: OptimConfig, cfg: TrainConfig, folder: OutputFolder | None = None) -> dict:
+          optim: OptimConfig, cfg: TrainConfig, folder: OutputFolder | None = None, objective=None) -> dict:
     """Fine-tune `model` on the one loop (train/loop.py), keep the best weights, write the output folder;
     return a summary dict.
 
@@ -243,6 +243,7 @@ def train(model: nn.Module, batches: Callable[[int, torch.Generator], Sequence[d
     `evaluate(model)` returns metrics (higher or lower is better, as `cfg.greater_is_better` says).
     `save(model, folder)` writes the model (and tokenizer, labels...) into `folder`.
     If `folder` is given, the caller commits it (to add files after training); else it is committed here.
+    `objective(model, batch) -> (loss, metrics)` is the head's own loss unless given (distillation's).
     With `cfg.resume`, the run continues from the checkpoint in the folder's `.partial` twin exactly.
     A SIGINT/SIGTERM writes a checkpoint there and raises SystemExit(128 + signal)."""
     torch.manual_seed(cfg.seed)
@@ -263,7 +264,7 @@ def train(model: nn.Module, batches: Callable[[int, torch.Generator], Sequence[d
             _check_resume(resumed, ckpt_io.path, cfg, optim, total)
         log = MetricsLog(folder.tmp / "metrics.jsonl", cfg.log_every)
         best = EvaluateAndKeepBest(evaluate, cfg, log)
-        loop = Loop(model, TaskObjective(), source, opt, sched,
+        loop = Loop(model, objective or TaskObjective(), source, opt, sched,
                     LoopConfig(steps=total, accum=cfg.grad_accum, max_grad_norm=cfg.max_grad_norm, dtype=dtype,
                                save_every=cfg.save_every, progress=cfg.progress),
                     device=device, callbacks=[log, best], checkpoint_io=ckpt_io,
