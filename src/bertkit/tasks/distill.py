@@ -63,6 +63,16 @@ class DistillArgs:
                                       "and value-value relations)")
     relation_heads: int | None = _arg(None, "relation heads of --alpha-relation (default: the student's attention "
                                             "heads); must divide both widths")
+    augment: int = _arg(0, "classify: N extra copies of each training example with some pieces replaced, labelled by "
+                           "the teacher alone (TinyBERT-style augmentation for small training sets)")
+    augment_mlm: str | None = _arg(None, "classify --augment: a folder with a masked-LM head whose top predictions "
+                                         "replace the pieces (default: the teacher's folder if it holds one; "
+                                         "without any, pieces become [MASK], as Tang et al. 2019)")
+    augment_prob: float | None = _arg(None, "classify --augment: the chance that a piece is replaced (default 0.4 "
+                                            "with a masked LM, as TinyBERT; 0.1 with [MASK], as Tang et al.)")
+    augment_top_k: int = _arg(15, "classify --augment with a masked LM: draw the replacement from its top K")
+    unlabeled: str | None = _arg(None, "classify: a file of extra texts (one per line, or CSV/JSONL with 'text') "
+                                       "that the teacher labels for the student")
     alpha_mse: float = _arg(1.0, "embed: weight of the MSE to the teacher's sentence vectors")
     alpha_cos: float = _arg(1.0, "embed: weight of 1 − cosine to the teacher's sentence vectors")
     cache_teacher: bool = _arg(False, "compute the teacher's logits (embed: vectors) once and keep them in "
@@ -128,11 +138,12 @@ def make_student(spec: str, teacher, seed: int = 42):
     return None
 
 
-def _check_same_vocab(teacher_tok, student_tok, student: str) -> None:
-    if teacher_tok.get_vocab() != student_tok.get_vocab():
-        raise ConfigError(f"--student {student}: its tokenizer's vocabulary differs from the teacher's; both read "
-                          "the same token ids, so give a student made from the teacher (layers:..., a preset) or "
-                          "one with the teacher's vocabulary")
+def _check_same_vocab(teacher_tok, other_tok, what: str) -> None:
+    """`what` (e.g. "--student DIR") must read the teacher's token ids: ConfigError otherwise."""
+    if teacher_tok.get_vocab() != other_tok.get_vocab():
+        raise ConfigError(f"{what}: its tokenizer's vocabulary differs from the teacher's; both read the same token "
+                          "ids, so give a model made from the teacher (layers:..., a preset) or one with the "
+                          "teacher's vocabulary")
 
 
 @contextmanager
@@ -290,7 +301,7 @@ class _Hooks:
         from ..train.precision import autocast
         from .finetune import load_tokenizer
         a = self.a
-        _check_same_vocab(load_tokenizer(self.teacher_folder, self.task_name), tok, self.student_spec)
+        _check_same_vocab(load_tokenizer(self.teacher_folder, self.task_name), tok, f"--student {self.student_spec}")
         teacher = self.load_teacher(task).to(device).eval()
         student = task.module
         if self.task_name == "ner" and teacher.crf is not None and student.crf is not None \
@@ -313,6 +324,8 @@ class _Hooks:
         if a.cache_teacher and (w.hidden or w.attention or w.relation):
             raise OptionError("--cache-teacher: the cache holds the teacher's logits only, and --alpha-hidden, "
                               "--alpha-attention and --alpha-relation need its layers at every step; drop one of them")
+        if a.augment or a.unlabeled:
+            self.add_unlabelled(task, tok, device)
         distiller = Distiller(student, s_cfg.hidden_size, t_cfg.hidden_size, project=bool(w.hidden)).to(device)
         task.index = True  # QA's training batches carry their feature indices (the cache's key)
         cache = None
@@ -337,6 +350,70 @@ class _Hooks:
             print(f"teacher dev: {_fmt(self.teacher_scores['dev'])}", file=sys.stderr)
         evaluate = (lambda m: task.evaluate(m.student)) if task.dev else None
         return distiller, objective, task.batches, evaluate
+
+    def add_unlabelled(self, task, tok, device) -> None:
+        """Append the --unlabeled texts and the --augment copies to the training data, with no hard label
+        (IGNORE_INDEX): the student learns the teacher's soft targets on them."""
+        import torch
+
+        from ..data.readers import ClassExample, read_classification
+        from ..labels import IGNORE_INDEX
+        from .augment import fill_with_mlm, masked_copies
+        from .classification import encode
+        a = self.a
+        if self.task_name != "classify" or task.kind != "single_label_classification":
+            raise OptionError("--augment/--unlabeled: for single-label classification (--task classify) only")
+        xs, feats, labels = task.data["train"]
+        new_feats: list[dict] = []
+        n_texts = 0
+        if a.unlabeled:
+            extra = [ClassExample(x.text, x.text_pair, None, x.line)
+                     for x in read_classification(a.unlabeled, require_label=False)]
+            if bool(extra and extra[0].text_pair is not None) != bool(task.pair):
+                raise OptionError(f"--unlabeled {a.unlabeled}: its rows must be {'pairs' if task.pair else 'single texts'}, "
+                                  "like the training file's")
+            new_feats += encode(tok, extra, task.opts)  # doc: the text's index in the file
+            n_texts = len(extra)
+            print(f"--unlabeled: {len(extra)} texts from {a.unlabeled}", file=sys.stderr)
+        n_unlabelled = len(new_feats)
+        if a.augment:
+            special = set(tok.all_special_ids)
+            gen = torch.Generator().manual_seed(a.seed + 1)
+            mlm = self.augment_model(tok, device)
+            prob = a.augment_prob if a.augment_prob is not None else (0.4 if mlm is not None else 0.1)
+            copies = masked_copies(feats, a.augment, prob, tok.mask_token_id, special, gen)
+            if mlm is not None:
+                fill_with_mlm(copies, mlm, tok.pad_token_id, a.augment_top_k, gen, special=special)
+            new_feats += [c[1] for c in copies]
+            print(f"--augment: {len(copies)} copies ({a.augment} per training example), pieces replaced with "
+                  f"probability {prob} by " + ("a masked LM's top predictions" if mlm is not None else "[MASK]"),
+                  file=sys.stderr)
+        n = len(xs)
+        for k, f in enumerate(new_feats):  # each text (or copy) is a document of its own, after the training ones
+            f["doc"] = n + (f["doc"] if k < n_unlabelled else n_texts + k - n_unlabelled)
+        n_new = n_texts + len(new_feats) - n_unlabelled
+        task.data["train"] = (list(xs) + [ClassExample("")] * n_new, feats + new_feats,
+                              torch.cat([labels, torch.full((n_new,), IGNORE_INDEX, dtype=labels.dtype)]))
+
+    def augment_model(self, tok, device):
+        """The masked LM for --augment: --augment-mlm, else the teacher's folder when it holds an MLM head,
+        else None ([MASK] replacement)."""
+        from ..registry import AutoModelForMaskedLM
+        from .finetune import load_tokenizer
+        folder = self.a.augment_mlm or str(self.teacher_folder)
+        fresh: list = []
+        try:
+            model = AutoModelForMaskedLM.from_pretrained(folder, fresh=fresh)
+        except ValueError:
+            model = None
+        if model is None or fresh:
+            if self.a.augment_mlm:
+                raise ConfigError(f"--augment-mlm {folder}: holds no masked-LM head"
+                                  + (f" ({', '.join(fresh[:3])} missing)" if fresh else "")
+                                  + "; give a folder pretrained with MLM (bertkit pretrain, or a *ForMaskedLM one)")
+            return None
+        _check_same_vocab(tok, load_tokenizer(folder), f"--augment-mlm {folder}")
+        return model.to(device)
 
     def load_teacher(self, task):
         from .classification import WindowClassifier

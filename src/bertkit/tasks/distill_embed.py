@@ -160,7 +160,7 @@ def distill_embeddings(a) -> dict:
     torch.manual_seed(a.seed)
     if kind == "folder":
         student_tok = load_tokenizer(a.student)
-        _check_same_vocab(tok, student_tok, a.student)
+        _check_same_vocab(tok, student_tok, f"--student {a.student}")
         student = AutoModel.from_pretrained(a.student, fresh=[])
     else:
         student = make_student(a.student, teacher, a.seed)

@@ -30,6 +30,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ...labels import IGNORE_INDEX
+
 Tensor = torch.Tensor
 
 
@@ -153,8 +155,15 @@ class ClassifyAdapter:
             doc_index = torch.arange(out.logits.size(0), device=out.logits.device)
         n_docs = int(doc_index.max()) + 1 if doc_index.numel() else 0
         logits = pool_windows(out.logits, doc_index, n_docs, module.pool)  # (D, L)
-        loss = classification_loss(logits, batch["labels"], self.problem_type) \
-            if labels and batch.get("labels") is not None else None
+        loss = None
+        if labels and batch.get("labels") is not None:
+            y = batch["labels"]
+            if self.problem_type == "single_label_classification":  # augmented rows have no label (IGNORE_INDEX)
+                keep = y.view(-1) != IGNORE_INDEX
+                if bool(keep.any()):
+                    loss = classification_loss(logits[keep], y.view(-1)[keep], self.problem_type)
+            else:
+                loss = classification_loss(logits, y, self.problem_type)
         return Outputs((logits,), inputs["attention_mask"].bool(), loss, out.hidden_states, out.attentions)
 
     def kd_loss(self, s: Outputs, t: tuple[Tensor, ...], temperature: float) -> Tensor:
@@ -311,7 +320,9 @@ class DistillationObjective:
         s = self.adapter.run(distiller.student, batch, hidden, attn, labels=w.hard > 0)
         t_out = None
         with torch.no_grad():
-            if self.cache is not None:
+            if not (w.kd or self.needs_layers):
+                t_logits = ()  # labels alone: the teacher has nothing to add (a baseline run)
+            elif self.cache is not None:
                 t_logits = self.cache.lookup(batch)
             else:
                 t_out = self.adapter.run(self.teacher, batch, hidden, attn, labels=False)
