@@ -85,7 +85,8 @@ class DistillArgs:
     weight_decay: float = _arg(0.01, "AdamW weight decay (not on biases and LayerNorm)")
     max_length: int | None = _arg(None, "tokens per window (default: the teacher's own; embed 128)")
     holdout: int = _arg(2000, "embed: sentences held out (by a hash of the text) to score the student")
-    limit: int | None = _arg(None, "use only the first N training examples (embed: sentences)")
+    limit: int | None = _arg(None, "use only the first N training examples (embed: N sentences drawn by a hash of "
+                                   "the text, from every file)")
     eval_every: int = _arg(0, "evaluate every N optimizer steps (0 = each epoch)")
     patience: int = _arg(0, "stop after N evaluations without improvement (0 = never)")
     seed: int = _arg(42, "seed of the fresh weights, dropout and batch order")

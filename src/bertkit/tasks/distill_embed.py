@@ -38,12 +38,16 @@ def read_sentences(files: list[str], min_words: int = 3) -> list[str]:
     return out
 
 
-def holdout_split(sentences: list[str], n: int) -> tuple[list[str], list[str]]:
-    """(train, held-out): the `n` sentences with the smallest sha256 of their text are held out."""
+def holdout_split(sentences: list[str], n: int, limit: int | None = None) -> tuple[list[str], list[str]]:
+    """(train, held-out), each in corpus order: the `n` sentences with the smallest sha256 of their text are
+    held out; with `limit`, the training set is the next `limit` by that order (a uniform sample of every
+    file, not the first file's sentences)."""
     def key(s: str) -> str:
         return hashlib.sha256(s.encode("utf-8")).hexdigest()
-    held = set(sorted(sentences, key=key)[:n])
-    return [s for s in sentences if s not in held], [s for s in sentences if s in held]
+    ranked = sorted(sentences, key=key)
+    held = set(ranked[:n])
+    train = set(ranked[n:n + limit] if limit else ranked[n:])
+    return [s for s in sentences if s in train], [s for s in sentences if s in held]
 
 
 def encode(tok, sentences: list[str], max_length: int) -> list[dict]:
@@ -152,9 +156,7 @@ def distill_embeddings(a) -> dict:
     if len(sentences) <= a.holdout + 1:
         raise DataError(f"{', '.join(a.files)}: {len(sentences)} distinct sentences of 3 words or more; --holdout "
                         f"{a.holdout} leaves too few to train on; give more text or a smaller --holdout")
-    train_s, held = holdout_split(sentences, a.holdout)
-    if a.limit:
-        train_s = train_s[:a.limit]
+    train_s, held = holdout_split(sentences, a.holdout, a.limit)
     tok = load_tokenizer(teacher_dir)
     teacher = AutoModel.from_pretrained(teacher_dir, fresh=[]).to(device).eval()
     torch.manual_seed(a.seed)
