@@ -339,7 +339,7 @@ class _Hooks:
 
             def compute():
                 c = TeacherCache.compute(teacher, adapter, self.eval_batches(task, "train"), n,
-                                         autocast=lambda: autocast(device, dtype))
+                                         autocast=lambda: autocast(device, dtype), progress=not a.quiet)
                 return c.rows
             cache = TeacherCache(load_or_compute(path, compute), adapter.index_key, adapter.token_level)
         self.teacher, self.adapter, self.device, self.dtype = teacher, adapter, device, dtype

@@ -75,10 +75,11 @@ def pooled(model: nn.Module, batch: dict) -> Tensor:
 
 
 @torch.no_grad()
-def vectors(model: nn.Module, batches: list[dict], n: int, device, autocast) -> Tensor:
-    """(n, C) pooled vectors of every sentence, in sentence order."""
+def vectors(model: nn.Module, batches: list[dict], n: int, device, autocast, desc: str | None = None) -> Tensor:
+    """(n, C) pooled vectors of every sentence, in sentence order (a progress bar named `desc` if given)."""
+    from tqdm.auto import tqdm
     out = None
-    for b in batches:
+    for b in tqdm(batches, desc=desc, unit="batch", disable=desc is None):
         b = {k: v.to(device) for k, v in b.items()}
         with autocast():
             v = pooled(model, b).float().cpu()
@@ -179,7 +180,7 @@ def distill_embeddings(a) -> dict:
         key = {"dtype": dtype, "max_length": max_length, "inputs": [[f["input_ids"], f["token_type_ids"]] for f in feats["train"]]}
         cache = load_or_compute(cache_path(teacher_dir, "sentence-vectors", key),
                                 lambda: vectors(teacher, make_batches(feats["train"], a.batch_size * 2, pad, None),
-                                                len(train_s), device, amp))
+                                                len(train_s), device, amp, None if a.quiet else "teacher"))
     held_batches = make_batches(feats["held"], a.batch_size * 2, pad, None)
     t_held = vectors(teacher, held_batches, len(held), device, amp)
     distiller = Distiller(student, student.config.hidden_size, teacher.config.hidden_size, project=True).to(device)

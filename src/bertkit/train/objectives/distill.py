@@ -252,12 +252,15 @@ class TeacherCache:
 
     @classmethod
     @torch.no_grad()
-    def compute(cls, teacher: nn.Module, adapter, batches, n: int, autocast=None) -> "TeacherCache":
+    def compute(cls, teacher: nn.Module, adapter, batches, n: int, autocast=None, progress: bool = False
+                ) -> "TeacherCache":
         """Run `teacher` over `batches` (each with the adapter's index key) for `n` examples."""
         from contextlib import nullcontext
+
+        from tqdm.auto import tqdm
         rows: list = [None] * n
         device = next(teacher.parameters()).device
-        for batch in batches:
+        for batch in tqdm(batches, desc="teacher", unit="batch", disable=not progress):
             batch = {k: v.to(device) if isinstance(v, Tensor) else v for k, v in batch.items()}
             with autocast() if autocast else nullcontext():
                 out = adapter.run(teacher, batch, False, False, False)
