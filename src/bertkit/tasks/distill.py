@@ -84,6 +84,8 @@ class DistillArgs:
     warmup: float = _arg(0.1, "warmup: a fraction of the steps (< 1) or a number of steps")
     weight_decay: float = _arg(0.01, "AdamW weight decay (not on biases and LayerNorm)")
     max_length: int | None = _arg(None, "tokens per window (default: the teacher's own; embed 128)")
+    tag_column: int | None = _arg(None, "ner: the CoNLL column that holds the tags, counted from 1, or -1 for the "
+                                        "last (default: the last column)")
     holdout: int = _arg(2000, "embed: sentences held out (by a hash of the text) to score the student")
     limit: int | None = _arg(None, "use only the first N training examples (embed: N sentences drawn by a hash of "
                                    "the text, from every file)")
@@ -264,6 +266,9 @@ class _Hooks:
                 "alpha_relation", "relation_heads", "cache_teacher")
         opts = {k: getattr(self.a, k) for k in keep}
         opts["teacher"] = str(self.teacher_folder.absolute())
+        opts["model"] = self.student_spec  # not the temporary folder a layers: or preset student is written to
+        for k in ("augment", "augment_mlm", "augment_prob", "augment_top_k", "unlabeled"):
+            opts[k] = getattr(self.a, k)
         return opts
 
     def after_read(self, task) -> None:
@@ -559,7 +564,7 @@ def finetune_args(a: DistillArgs, task: str, saved: dict) -> FinetuneArgs:
                       epochs=3.0 if a.epochs is None else a.epochs, batch_size=a.batch_size, lr=a.lr,
                       warmup=a.warmup, weight_decay=a.weight_decay, max_length=a.max_length or saved.get("max_length"),
                       seed=a.seed, eval_every=a.eval_every, patience=a.patience, limit=a.limit, dtype=a.dtype,
-                      resume=a.resume, save_every=a.save_every, quiet=a.quiet)
+                      resume=a.resume, save_every=a.save_every, quiet=a.quiet, tag_column=a.tag_column)
     for name in ("long", "stride", "pool", "crf", "doc_stride", "max_answer_length", "null_threshold",
                  "max_query_length"):
         if name in saved and saved[name] is not None:
