@@ -48,3 +48,15 @@ def collate(features: Sequence[dict], pad_id: int) -> dict[str, torch.Tensor]:
     if "token_labels" in features[0]:
         batch["labels"] = pad([f["token_labels"] for f in features], IGNORE_INDEX)
     return batch
+
+
+def indexed_batches(features: Sequence[dict], batch_size: int, pad_id: int, generator: torch.Generator | None
+                    ) -> list[dict[str, torch.Tensor]]:
+    """Length-grouped, collated batches of `features`, each with the indices of its rows (`features`, (B,)):
+    NER windows, sentences to embed, anything whose outputs are put back by index."""
+    out = []
+    for group in length_grouped([len(f["input_ids"]) for f in features], batch_size, generator):
+        batch = collate([features[i] for i in group], pad_id)
+        batch["features"] = torch.tensor(group)
+        out.append(batch)
+    return out

@@ -17,6 +17,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..data.batching import indexed_batches as make_batches
+
 from ..errors import DataError, OptionError
 
 Tensor = torch.Tensor
@@ -54,17 +56,6 @@ def encode(tok, sentences: list[str], max_length: int) -> list[dict]:
     enc = tok(sentences, truncation=True, max_length=max_length, return_token_type_ids=True)
     types = enc.get("token_type_ids") or [None] * len(sentences)
     return [{"input_ids": ids, "token_type_ids": tt} for ids, tt in zip(enc["input_ids"], types)]
-
-
-def make_batches(features: list[dict], batch_size: int, pad_id: int, generator) -> list[dict]:
-    """Length-grouped batches with the indices of their sentences (`features`)."""
-    from ..data.batching import collate, length_grouped
-    out = []
-    for group in length_grouped([len(f["input_ids"]) for f in features], batch_size, generator):
-        batch = collate([features[i] for i in group], pad_id)
-        batch["features"] = torch.tensor(group)
-        out.append(batch)
-    return out
 
 
 def pooled(model: nn.Module, batch: dict) -> Tensor:

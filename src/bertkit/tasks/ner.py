@@ -37,7 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..data.batching import collate, length_grouped
+from ..data.batching import indexed_batches
 from ..labels import IGNORE_INDEX
 from ..data.readers import NerExample, ReaderError
 from ..errors import ConfigError
@@ -302,12 +302,8 @@ def encode(tok, examples: Sequence[NerExample], opts: NerOptions, label2id: dict
 
 
 def make_batches(features: list[dict], batch_size: int, pad_id: int, generator) -> list[dict]:
-    out = []
-    for group in length_grouped([len(f["input_ids"]) for f in features], batch_size, generator):
-        batch = collate([features[i] for i in group], pad_id)
-        batch["features"] = torch.tensor(group)
-        out.append(batch)
-    return out
+    """Length-grouped batches of windows, with their indices (`features`)."""
+    return indexed_batches(features, batch_size, pad_id, generator)
 
 
 class Tagger(nn.Module):
