@@ -55,8 +55,8 @@ class DistillArgs:
     temperature: float = _arg(2.0, "soft-target temperature T (the KL term is scaled by T², Hinton et al. 2015)")
     alpha_kd: float = _arg(0.5, "weight of the soft-target KL")
     alpha_hard: float = _arg(0.5, "weight of the head's loss on the labels")
-    alpha_hidden: float = _arg(0.0, "weight of the hidden-state MSE, layer to layer (TinyBERT); a learned "
-                                    "projection when the widths differ")
+    alpha_hidden: float = _arg(0.0, "weight of the hidden-state MSE, layer to layer (TinyBERT; embed too); a "
+                                    "learned projection when the widths differ")
     alpha_attention: float = _arg(0.0, "weight of the attention-distribution KL, layer to layer (TinyBERT); the "
                                        "head counts must match")
     alpha_relation: float = _arg(0.0, "weight of the last layer's self-attention relation KL (MiniLM: query-key "

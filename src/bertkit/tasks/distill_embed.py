@@ -58,11 +58,14 @@ def encode(tok, sentences: list[str], max_length: int) -> list[dict]:
     return [{"input_ids": ids, "token_type_ids": tt} for ids, tt in zip(enc["input_ids"], types)]
 
 
-def pooled(model: nn.Module, batch: dict) -> Tensor:
-    """Mean-pooled last hidden states (B, C) of a bare encoder, unnormalised."""
+def pooled(model: nn.Module, batch: dict, hidden_states: bool = False):
+    """Mean-pooled last hidden states (B, C) of a bare encoder, unnormalised; with `hidden_states`, also
+    every layer's states (a tuple of (B, T, C))."""
     from ..inference import mean_pool
     inputs = {k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids") if batch.get(k) is not None}
-    return mean_pool(model(**inputs).last_hidden_state.float(), batch["attention_mask"])
+    out = model(**inputs, output_hidden_states=hidden_states)
+    vec = mean_pool(out.last_hidden_state.float(), batch["attention_mask"])
+    return (vec, out.hidden_states) if hidden_states else vec
 
 
 @torch.no_grad()
@@ -99,25 +102,40 @@ def agreement(student: Tensor, teacher: Tensor) -> dict:
 
 class EmbeddingObjective:
     """(loss, metrics) for the loop: the student's pooled vectors (through the Distiller's projection when
-    the widths differ) against the teacher's, live or from a cache (n, C) indexed by `features`."""
+    the widths differ) against the teacher's, live or from a cache (n, C) indexed by `features`; with
+    `hidden` > 0, plus that weight × the hidden-state MSE of every matched layer (TinyBERT's uniform map,
+    train/objectives/distill.py), which needs the live teacher."""
 
-    def __init__(self, teacher: nn.Module | None, cache: Tensor | None, mse: float, cosine: float):
-        self.teacher, self.cache, self.mse, self.cosine = teacher, cache, mse, cosine
+    def __init__(self, teacher: nn.Module | None, cache: Tensor | None, mse: float, cosine: float,
+                 hidden: float = 0.0):
+        self.teacher, self.cache, self.mse, self.cosine, self.hidden = teacher, cache, mse, cosine, hidden
+        if hidden and cache is not None:
+            raise ValueError("the hidden-state loss needs the teacher's layers; a cache holds its vectors only")
         if teacher is not None:
             teacher.eval()
             for p in teacher.parameters():
                 p.requires_grad_(False)
 
     def __call__(self, model: nn.Module, batch: dict):
-        from ..train.objectives.distill import embedding_loss
+        from ..train.objectives.distill import embedding_loss, hidden_mse, layer_map
         distiller = getattr(model, "module", model)
-        s = distiller.project(pooled(distiller.student, batch))
+        want = bool(self.hidden)
+        s = pooled(distiller.student, batch, want)
+        s_vec, s_h = (s if want else (s, None))
+        s_vec = distiller.project(s_vec)
         if self.cache is not None:
-            t = self.cache[batch["features"].cpu()].to(s.device)
+            t_vec, t_h = self.cache[batch["features"].cpu()].to(s_vec.device), None
         else:
             with torch.no_grad():
-                t = pooled(self.teacher, batch)
-        loss, parts = embedding_loss(s, t, self.mse, self.cosine)
+                t = pooled(self.teacher, batch, want)
+            t_vec, t_h = (t if want else (t, None))
+        loss, parts = embedding_loss(s_vec, t_vec, self.mse, self.cosine)
+        if want:
+            mask = batch["attention_mask"].bool()
+            pairs = list(enumerate(layer_map(len(s_h) - 1, len(t_h) - 1)))
+            parts["hidden"] = sum(hidden_mse(distiller.project(s_h[m]), t_h[n], mask) for m, n in pairs) / len(pairs)
+            loss = loss + self.hidden * parts["hidden"]
+            parts["hidden"] = parts["hidden"].detach()
         return loss, {"loss": loss.detach(), **parts}
 
 
@@ -139,6 +157,13 @@ def distill_embeddings(a) -> dict:
     for opt in ("train", "dev", "test"):
         if getattr(a, opt):
             raise OptionError(f"--{opt}: --task embed learns from the corpus files given as arguments; drop --{opt}")
+    if a.cache_teacher and a.alpha_hidden:
+        raise OptionError("--cache-teacher: the cache holds the teacher's sentence vectors only, and --alpha-hidden "
+                          "needs its layers at every step; drop one of them")
+    for opt in ("alpha_attention", "alpha_relation", "augment", "unlabeled"):
+        if getattr(a, opt):
+            raise OptionError(f"--{opt.replace('_', '-')}: not for --task embed (it takes --alpha-mse, --alpha-cos "
+                              "and --alpha-hidden)")
     kind, _ = parse_student(a.student)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dtype = resolve_dtype(a.dtype, device)
@@ -175,6 +200,9 @@ def distill_embeddings(a) -> dict:
     held_batches = make_batches(feats["held"], a.batch_size * 2, pad, None)
     t_held = vectors(teacher, held_batches, len(held), device, amp)
     distiller = Distiller(student, student.config.hidden_size, teacher.config.hidden_size, project=True).to(device)
+    if a.alpha_kd != 0.5 or a.alpha_hard != 0.5 or a.temperature != 2.0:
+        print("note: --alpha-kd, --alpha-hard and --temperature are for the task distillation; --task embed uses "
+              "--alpha-mse, --alpha-cos and --alpha-hidden", file=sys.stderr)
 
     def evaluate(m):
         s_held = vectors(m.student, held_batches, len(held), device, amp)
@@ -186,12 +214,13 @@ def distill_embeddings(a) -> dict:
         m.student.save_pretrained(folder)
         tok.save_pretrained(folder)
 
-    objective = EmbeddingObjective(teacher if cache is None else None, cache, a.alpha_mse, a.alpha_cos)
+    objective = EmbeddingObjective(teacher if cache is None else None, cache, a.alpha_mse, a.alpha_cos,
+                                   a.alpha_hidden)
     epochs = 1.0 if a.epochs is None else a.epochs
     options = {"task": "embed", "teacher": str(teacher_dir.absolute()), "student": a.student,
                "files": [str(Path(f).absolute()) for f in a.files], "holdout": a.holdout, "limit": a.limit,
                "max_length": max_length, "batch_size": a.batch_size, "alpha_mse": a.alpha_mse,
-               "alpha_cos": a.alpha_cos, "cache_teacher": a.cache_teacher}
+               "alpha_cos": a.alpha_cos, "alpha_hidden": a.alpha_hidden, "cache_teacher": a.cache_teacher}
     cfg = TrainConfig(out=a.out, epochs=epochs, dtype=dtype, seed=a.seed, eval_every=a.eval_every, metric="cosine",
                       greater_is_better=True, patience=a.patience, progress=not a.quiet, resume=a.resume,
                       save_every=a.save_every, options=options)
@@ -215,7 +244,7 @@ def distill_embeddings(a) -> dict:
                   "held_out": scores, "throughput": {"split": "held-out", "unit": "sentences/s", **speed,
                                                      "speedup": round(speed["student"] / speed["teacher"], 2)},
                   "parameters": {"teacher": _count(teacher), "student": _count(student)},
-                  "weights": {"alpha_mse": a.alpha_mse, "alpha_cos": a.alpha_cos}}
+                  "weights": {"alpha_mse": a.alpha_mse, "alpha_cos": a.alpha_cos, "alpha_hidden": a.alpha_hidden}}
         (folder.tmp / "distillation.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
         plot_distillation(folder.tmp / "metrics.jsonl", "cosine", 1.0, folder.tmp / "distill.png")
         folder.commit()
