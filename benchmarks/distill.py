@@ -60,7 +60,8 @@ def embed_runner(folder: Path, data: str, batch_size: int):
     tok = load_tokenizer(folder)
     model = AutoModel.from_pretrained(folder, fresh=[]).eval()
     lines = [ln.strip() for ln in Path(data).read_text(encoding="utf-8").split("\n") if ln.strip()]
-    batches = indexed_batches(encode(tok, lines, 128), batch_size, tok.pad_token_id, None)
+    max_length = min(128, model.config.max_sequence_length or 128)  # as distill --task embed trains
+    batches = indexed_batches(encode(tok, lines, max_length), batch_size, tok.pad_token_id, None)
     return (lambda b: pooled(model, b)), batches, len(lines)
 
 
