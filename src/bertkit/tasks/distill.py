@@ -252,6 +252,7 @@ class _Hooks:
                 "alpha_relation", "relation_heads", "cache_teacher")
         opts = {k: getattr(self.a, k) for k in keep}
         opts["teacher"] = str(self.teacher_folder.absolute())
+        opts["model"] = opts["student"]  # not the student's temporary folder, which --resume makes anew
         return opts
 
     def after_read(self, task) -> None:
