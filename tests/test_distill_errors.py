@@ -68,9 +68,9 @@ def test_teacher_missing_or_not_a_folder(f, tmp_path, capsys):
     ("layers:0,x", "--student 'layers:0,x': give layer numbers separated by commas"),
     ("layers:", "--student 'layers:': give layer numbers"),
     ("nonsense", "--student 'nonsense': not a model folder (no config.json), a preset (tiny"),
-    ("layers:9", "layers:9: name each of the teacher's layers 0..1 at most once"),
-    ("layers:1,1", "layers:1,1: name each of the teacher's layers 0..1 at most once"),
-    ("layers:-1", "layers:-1: name each of the teacher's layers 0..1"),
+    ("layers:9", "--student layers:9: the model has layers 0..1; name each at most once"),
+    ("layers:1,1", "--student layers:1,1: the model has layers 0..1; name each at most once"),
+    ("layers:-1", "--student layers:-1: the model has layers 0..1"),
 ])
 def test_bad_student_spec(f, tmp_path, capsys, spec, start):
     assert fails(clf_args(f, "--student", spec), capsys, tmp_path / "out").startswith(start)
@@ -132,8 +132,6 @@ def test_embed_holdout_too_large(f, tmp_path, capsys):
     assert msg.startswith(f"{f['corpus']}: 30 distinct sentences of 3 words or more; --holdout 30 leaves too few")
 
 
-@pytest.mark.xfail(strict=True, reason="bug: --holdout 0 crashes (distill_embed.vectors returns None for no "
-                                       "held-out batches); a negative --holdout holds out all but N sentences")
 @pytest.mark.parametrize("n", ["0", "-5"])
 def test_embed_holdout_not_positive(f, tmp_path, capsys, n):
     msg = fails(["--task", "embed", "--teacher", str(f["base"]), "--student", "layers:1", str(f["corpus"]),
@@ -145,7 +143,7 @@ def test_training_label_the_teacher_does_not_know(f, tmp_path, capsys):
     train = write_jsonl(tmp_path / "t.jsonl", [{"text": "good movie", "label": "pos"},
                                                {"text": "so so movie", "label": "meh"}])
     msg = fails(["--teacher", str(f["clf"]), "--train", str(train), "--student", "layers:1"], capsys, tmp_path / "out")
-    assert msg.startswith(f"{train}:2: field 'label': 'meh' is not one of")
+    assert msg.startswith(f"{train}:2: field 'label': 'meh' is not one of the teacher's labels")
 
 
 def test_training_labels_of_another_kind(f, tmp_path, capsys):
@@ -162,8 +160,6 @@ def test_ner_tag_the_teacher_does_not_know(f, tmp_path, capsys):
     assert msg.startswith(f"{conll}:1: tag 'B-ORG' is not one of the teacher's (B-LOC, B-PER, O)")
 
 
-@pytest.mark.xfail(strict=True, reason="bug: tasks/distill.py _Hooks.after_read names the sentence's first line "
-                                       "(e.line), not the line of the unknown tag (e.line + k)")
 def test_ner_tag_the_teacher_does_not_know_names_its_line(f, tmp_path, capsys):
     conll = tmp_path / "t.conll"
     conll.write_text("john\tB-PER\nvisited\tO\nlondon\tB-ORG\n", encoding="utf-8")
@@ -171,8 +167,6 @@ def test_ner_tag_the_teacher_does_not_know_names_its_line(f, tmp_path, capsys):
     assert msg.startswith(f"{conll}:3: tag 'B-ORG'")
 
 
-@pytest.mark.xfail(strict=True, reason="bug: --temperature 0 trains on NaN losses and writes NaN weights; a "
-                                       "negative one runs too (no check of the temperature)")
 @pytest.mark.parametrize("t", ["0", "-1"])
 def test_temperature_must_be_positive(f, tmp_path, capsys, t):
     msg = fails(clf_args(f, "--student", "layers:1", "--temperature", t), capsys, tmp_path / "out")
@@ -192,4 +186,14 @@ def test_albert_teacher_has_no_layers_to_take(f, tmp_path, capsys):
     tok.save_pretrained(folder)
     msg = fails(["--teacher", str(folder), "--train", str(f["train"]), "--student", "layers:0"], capsys,
                 tmp_path / "out")
-    assert msg.startswith("layers: ALBERT's layers share their weights") and "a preset" in msg
+    assert msg.startswith("--student layers:0: ALBERT's layers share their weights") and "a preset" in msg
+
+
+def test_every_weight_zero_is_refused(f, tmp_path, capsys):
+    msg = fails(clf_args(f, "--student", "layers:1", "--alpha-kd", "0", "--alpha-hard", "0"), capsys, tmp_path / "out")
+    assert msg.startswith("--alpha-kd, --alpha-hard, --alpha-hidden, --alpha-attention, --alpha-relation: all 0")
+
+
+def test_negative_weight_is_refused(f, tmp_path, capsys):
+    msg = fails(clf_args(f, "--student", "layers:1", "--alpha-kd", "-1"), capsys, tmp_path / "out")
+    assert msg.startswith("--alpha-kd -1.0: must be at least 0")

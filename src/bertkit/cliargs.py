@@ -78,6 +78,9 @@ LIMITS: dict[str, tuple] = {
     "beta2": (lambda v: 0 <= v < 1, "must be in [0, 1)"), "min_lr_ratio": _in_closed(0, 1),
     "patience": _at_least(0), "limit": _at_least(1), "stride": _at_least(0), "doc_stride": _at_least(1),
     "max_answer_length": _at_least(1),
+    "temperature": POSITIVE, "holdout": _at_least(2), "augment": _at_least(0), "augment_top_k": _at_least(1),
+    "augment_prob": (lambda v: 0 < v <= 1, "must be in (0, 1]"), "relation_heads": _at_least(1),
+    **{f"alpha_{w}": _at_least(0) for w in ("kd", "hard", "hidden", "attention", "relation", "mse", "cos")},
 }
 # choices that do not depend on the command (a command with other choices for the same name lists its own)
 CHOICES: dict[str, tuple[str, ...]] = {

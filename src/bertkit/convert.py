@@ -170,12 +170,12 @@ def take_layers(model, layers: list[int]):
 
     config = model.config
     if config.model_type == "albert":
-        raise ConfigError(f"layers: {_NOT_A_SOURCE['albert']}; give a student folder or a preset instead")
+        raise ConfigError(f"{_NOT_A_SOURCE['albert']}; give a student folder or a preset instead")
     n = config.num_hidden_layers
     bad = [i for i in layers if not 0 <= i < n]
     if bad or not layers or len(set(layers)) != len(layers):
-        raise OptionError(f"layers:{','.join(map(str, layers))}: name each of the teacher's layers 0..{n - 1} at "
-                          "most once, e.g. layers:0,2,4")
+        raise OptionError(f"the model has layers 0..{n - 1}; name each at most once, e.g. "
+                          f"layers:{','.join(map(str, range(0, n, 2)))}")
     config = copy.deepcopy(config)
     config.num_hidden_layers = len(layers)
     student = type(model)(config)

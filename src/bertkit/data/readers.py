@@ -425,13 +425,13 @@ def class_names(examples: list[ClassExample], path) -> list[str]:
     return sorted(names, key=_natural)
 
 
-def check_labels(examples, label2id: dict[str, int], path) -> None:
-    """An evaluation file may only use labels seen in training."""
+def check_labels(examples, label2id: dict[str, int], path, known: str = "the training labels") -> None:
+    """An evaluation file may only use labels seen in training (or those of `known`, e.g. a teacher's)."""
     for e in examples:
         labels = e.label if isinstance(e.label, list) else [e.label] if isinstance(e.label, str) else []
         for lab in labels:
             if lab not in label2id:
-                raise ReaderError(f"{path}:{e.line}: field 'label': {lab!r} is not one of the training labels "
+                raise ReaderError(f"{path}:{e.line}: field 'label': {lab!r} is not one of {known} "
                                   f"({', '.join(label2id)})")
 
 

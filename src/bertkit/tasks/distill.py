@@ -34,6 +34,7 @@ from ..errors import ConfigError, OptionError
 from .finetune import TASKS, FinetuneArgs
 
 DISTILL_TASKS = (*TASKS, "embed")
+CRF_FILE = "crf.safetensors"  # tasks/ner.py save_crf
 
 
 @dataclass
@@ -128,7 +129,10 @@ def make_student(spec: str, teacher, seed: int = 42):
     kind, value = parse_student(spec)
     if kind == "layers":
         from ..convert import take_layers
-        return take_layers(teacher, value)
+        try:
+            return take_layers(teacher, value)
+        except (OptionError, ConfigError) as e:
+            raise type(e)(f"--student {spec}: {e}") from None
     if kind == "preset":
         t = teacher.config
         cfg = type(t).preset(value, vocab_size=t.vocab_size, max_position_embeddings=t.max_position_embeddings,
@@ -164,9 +168,9 @@ def student_folder(spec: str, teacher_folder: str | Path, task: str, seed: int):
     try:
         student.save_pretrained(tmp)
         load_tokenizer(teacher_folder).save_pretrained(tmp)
-        crf = Path(teacher_folder) / "crf.pt"
+        crf = Path(teacher_folder) / CRF_FILE
         if kind == "layers" and crf.is_file():
-            shutil.copy(crf, tmp / "crf.pt")
+            shutil.copy(crf, tmp / CRF_FILE)
         yield tmp
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -200,7 +204,7 @@ def file_digest(*paths_: Path) -> str:
 
 
 def teacher_digest(folder: Path) -> str:
-    return file_digest(*(folder / n for n in ("config.json", "model.safetensors", "pytorch_model.bin", "crf.pt")))
+    return file_digest(*(folder / n for n in ("config.json", "model.safetensors", "pytorch_model.bin", CRF_FILE)))
 
 
 def cache_path(teacher: Path, what: str, data: object) -> Path:
@@ -286,16 +290,16 @@ class _Hooks:
                 for split in ("train", "dev", "test"):
                     xs = getattr(task, split)
                     if xs:
-                        check_labels(xs, label2id, getattr(self.a, split))
+                        check_labels(xs, label2id, getattr(self.a, split), "the teacher's labels")
                 task.label2id = label2id
         elif self.task_name == "ner":
             known = set(label2id)
             for split in ("train", "dev", "test"):
                 for e in getattr(task, split) or []:
-                    bad = next((t for t in e.tags if t not in known), None)
-                    if bad is not None:
-                        raise ConfigError(f"{getattr(self.a, split)}:{e.line}: tag {bad!r} is not one of the teacher's "
-                                          f"({', '.join(sorted(known))}); the student learns the teacher's tags")
+                    k = next((k for k, t in enumerate(e.tags) if t not in known), None)
+                    if k is not None:
+                        raise ConfigError(f"{getattr(self.a, split)}:{e.line + k}: tag {e.tags[k]!r} is not one of the "
+                                          f"teacher's ({', '.join(sorted(known))}); the student learns the teacher's tags")
             task.labels = [t for t, _ in sorted(label2id.items(), key=lambda kv: kv[1])]
             task.label2id = label2id
 
@@ -528,8 +532,15 @@ def plot_distillation(metrics_path: Path, metric: str, teacher_dev: float | None
 
 def distill(a: DistillArgs) -> dict:
     """Run the distillation `a` describes; return the summary (with "distillation": the report)."""
+    from ..cliargs import check_options
+    check_options(a, {"task": DISTILL_TASKS})  # the CLI did this already; Python callers get the same checks
     if a.teacher is None:
         raise OptionError("--teacher: give the teacher's model folder (a fine-tuned one; for --task embed any model)")
+    weights = ("alpha_mse", "alpha_cos", "alpha_hidden") if a.task == "embed" else \
+        ("alpha_kd", "alpha_hard", "alpha_hidden", "alpha_attention", "alpha_relation")
+    if not any(getattr(a, w) for w in weights):
+        raise OptionError(f"{', '.join('--' + w.replace('_', '-') for w in weights)}: all 0, so there is nothing to "
+                          "learn; give at least one a positive weight")
     teacher = Path(a.teacher)
     saved_task, saved = teacher_task(teacher)
     task = a.task or saved_task
