@@ -393,6 +393,7 @@ def test_ner_student_predicts(w, tmp_path, teacher, capsys):
     assert cfg["num_hidden_layers"] == 1 and cfg["bertkit_task"]["crf"] == (teacher == "ner_crf")
     rep = json.loads((out / "distillation.json").read_text(encoding="utf-8"))
     assert 0 <= rep["student_scores"]["test"]["f1"] <= 1 and rep["throughput"]["student"] > 0
+    assert set(rep["student_scores"]) == {"dev", "test"} == set(rep["teacher_scores"])
     assert "kd" in metrics(out)[0]
     rows = predict(out, w["conll_dev"], capsys)  # a CoNLL file: a tag per word
     assert len(rows) == 12 and all(len(r["tags"]) == 7 for r in rows)
@@ -597,3 +598,17 @@ def test_take_layers(model_type, tmp_path):
     bare = take_layers(bare_teacher, [3])
     a, b = _layer_state(bare, 0), _layer_state(bare_teacher, 3)
     assert bare.config.num_hidden_layers == 1 and all(torch.equal(a[k], b[k]) for k in b)
+
+
+def test_ner_training_file_without_a_teacher_tag(w, tmp_path):
+    """The student predicts the teacher's tags: a training file that lacks one (here B-LOC) is fine, and a dev
+    file that has it is checked against the teacher's tags, not the training file's."""
+    lines = w["conll"].read_text(encoding="utf-8").replace("B-LOC", "O")
+    train = tmp_path / "no-loc.conll"
+    train.write_text(lines, encoding="utf-8")
+    out = tmp_path / "student"
+    distill("--teacher", str(w["ner_crf"]), "--student", "layers:1", "--train", str(train),
+            "--dev", str(w["conll_dev"]), "--out", str(out), "--epochs", "1", *FAST)
+    teacher = json.loads((w["ner_crf"] / "config.json").read_text(encoding="utf-8"))
+    student = json.loads((out / "config.json").read_text(encoding="utf-8"))
+    assert student["id2label"] == teacher["id2label"] and "B-LOC" in student["label2id"]

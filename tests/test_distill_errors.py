@@ -157,14 +157,14 @@ def test_ner_tag_the_teacher_does_not_know(f, tmp_path, capsys):
     conll = tmp_path / "t.conll"
     conll.write_text("london\tB-ORG\nvisited\tO\n\njohn\tB-PER\n", encoding="utf-8")
     msg = fails(["--teacher", str(f["ner"]), "--train", str(conll), "--student", "layers:1"], capsys, tmp_path / "out")
-    assert msg.startswith(f"{conll}:1: tag 'B-ORG' is not one of the teacher's (B-LOC, B-PER, O)")
+    assert msg.startswith(f"{conll}:1: field 'tag': 'B-ORG' is not one of the teacher's tags (O, B-LOC, B-PER)")
 
 
 def test_ner_tag_the_teacher_does_not_know_names_its_line(f, tmp_path, capsys):
     conll = tmp_path / "t.conll"
     conll.write_text("john\tB-PER\nvisited\tO\nlondon\tB-ORG\n", encoding="utf-8")
     msg = fails(["--teacher", str(f["ner"]), "--train", str(conll), "--student", "layers:1"], capsys, tmp_path / "out")
-    assert msg.startswith(f"{conll}:3: tag 'B-ORG'")
+    assert msg.startswith(f"{conll}:3: field 'tag': 'B-ORG' is not one of the teacher's tags")
 
 
 @pytest.mark.parametrize("t", ["0", "-1"])
@@ -197,3 +197,14 @@ def test_every_weight_zero_is_refused(f, tmp_path, capsys):
 def test_negative_weight_is_refused(f, tmp_path, capsys):
     msg = fails(clf_args(f, "--student", "layers:1", "--alpha-kd", "-1"), capsys, tmp_path / "out")
     assert msg.startswith("--alpha-kd -1.0: must be at least 0")
+
+
+@pytest.mark.parametrize("opt", ["--train", "--dev", "--test", "--unlabeled"])
+def test_a_missing_file_names_its_option(f, tmp_path, capsys, opt):
+    args = ["--teacher", str(f["clf"]), "--train", str(f["train"]), "--student", "layers:1"]
+    if opt == "--train":
+        args[3] = str(tmp_path / "nope.jsonl")
+    else:
+        args += [opt, str(tmp_path / "nope.jsonl")]
+    msg = fails(args, capsys, tmp_path / "out")
+    assert msg == f"{opt} {tmp_path / 'nope.jsonl'}: no such file"

@@ -344,6 +344,11 @@ def main(argv: list[str] | None = None) -> None:
         raise CommandFailed(f"bertkit {ns.command}: {e.filename or e}: no such file") from None
     except BrokenPipeError:
         pass
+    except KeyboardInterrupt:  # before or after a loop that saves on SIGINT (the loop itself exits 130)
+        if os.environ.get("BERTKIT_DEBUG"):
+            raise
+        raise CommandFailed(f"bertkit {ns.command}: interrupted; nothing was written (a training run continues "
+                            "with --resume when it said it wrote a checkpoint)") from None
 
 
 if __name__ == "__main__":

@@ -43,9 +43,9 @@ class DistillArgs:
     model into a smaller one on unlabelled text (embed). The output is an ordinary model folder."""
     files: list[str] = _arg([], "embed: text or JSONL corpus files (one sentence or paragraph per line)",
                             positional=True, nargs="*")
-    teacher: str | None = _arg(None, "the teacher: a folder fine-tuned for the task (embed: any model folder, "
-                                     "e.g. all-MiniLM-L6-v2)")
-    student: str = _arg("layers:0,2,4", "a model folder, a preset (tiny, mini, small, medium, base: a fresh model "
+    teacher: str | None = _arg(None, "required: the teacher, a folder fine-tuned for the task (embed: any model "
+                                     "folder, e.g. all-MiniLM-L6-v2)")
+    student: str = _arg("layers:0,2,4", "a model folder, a preset (tiny, mini, small, medium, base, large: a fresh model "
                                         "of the teacher's family and vocabulary), or layers:I,J,...: the teacher "
                                         "with only those layers, counted from 0 (DistilBERT's initialisation)")
     task: str | None = _arg(None, "classify | ner | qa | embed (default: the teacher's fine-tuned task)")
@@ -64,16 +64,17 @@ class DistillArgs:
                                       "and value-value relations)")
     relation_heads: int | None = _arg(None, "relation heads of --alpha-relation (default: the student's attention "
                                             "heads); must divide both widths")
-    augment: int = _arg(0, "classify: N extra copies of each training example with some pieces replaced, labelled by "
-                           "the teacher alone (TinyBERT-style augmentation for small training sets)")
+    augment: int = _arg(0, "classify (single-label): N extra copies of each training example with some pieces "
+                           "replaced, labelled by the teacher alone (TinyBERT-style augmentation for small training "
+                           "sets)")
     augment_mlm: str | None = _arg(None, "classify --augment: a folder with a masked-LM head whose top predictions "
                                          "replace the pieces (default: the teacher's folder if it holds one; "
                                          "without any, pieces become [MASK], as Tang et al. 2019)")
     augment_prob: float | None = _arg(None, "classify --augment: the chance that a piece is replaced (default 0.4 "
                                             "with a masked LM, as TinyBERT; 0.1 with [MASK], as Tang et al.)")
     augment_top_k: int = _arg(15, "classify --augment with a masked LM: draw the replacement from its top K")
-    unlabeled: str | None = _arg(None, "classify: a file of extra texts (one per line, or CSV/JSONL with 'text') "
-                                       "that the teacher labels for the student")
+    unlabeled: str | None = _arg(None, "classify (single-label): a file of extra texts (one per line, or CSV/JSONL "
+                                       "with 'text') that the teacher labels for the student")
     alpha_mse: float = _arg(1.0, "embed: weight of the MSE to the teacher's sentence vectors")
     alpha_cos: float = _arg(1.0, "embed: weight of 1 − cosine to the teacher's sentence vectors")
     cache_teacher: bool = _arg(False, "compute the teacher's logits (embed: vectors) once and keep them in "
@@ -261,7 +262,7 @@ class _Hooks:
     """What distillation changes in the fine-tuning pipeline (finetune(hooks=...)): the teacher's labels, the
     trained module (student + projection), the objective, and the report at the end."""
 
-    def __init__(self, a: DistillArgs, task: str, student_spec: str):
+    def __init__(self, a: "DistillArgs", task: str, student_spec: str):
         self.a, self.task_name, self.student_spec = a, task, student_spec
         self.teacher_folder = Path(a.teacher)
 
@@ -275,33 +276,25 @@ class _Hooks:
             opts[k] = getattr(self.a, k)
         return opts
 
-    def after_read(self, task) -> None:
-        """The student predicts the teacher's labels, in the teacher's order."""
-        from ..data.readers import check_labels
-        from ..registry import AutoConfig
-        cfg = AutoConfig.from_pretrained(self.teacher_folder)
+    def before_read(self, task) -> None:
+        """The student predicts the teacher's labels, in the teacher's order: every file is checked against them."""
+        cfg = self.teacher_config()
         label2id = {str(k): int(v) for k, v in (cfg.label2id or {}).items()}
+        if self.task_name in ("classify", "ner") and label2id and cfg.problem_type != "regression":
+            task.fixed_labels = [t for t, _ in sorted(label2id.items(), key=lambda kv: kv[1])]
+            task.fixed_labels_name = "the teacher's labels"
+
+    def after_read(self, task) -> None:
+        """A classification teacher and the data must be of one kind (classes, multi-label, regression)."""
         if self.task_name == "classify":
-            kind = cfg.problem_type or "single_label_classification"
+            kind = self.teacher_config().problem_type or "single_label_classification"
             if task.kind != kind:
                 raise ConfigError(f"--train {self.a.train}: its labels make a {task.kind} task, but the teacher "
                                   f"{self.teacher_folder} was fine-tuned for {kind}; give data of the teacher's kind")
-            if task.label2id is not None:
-                for split in ("train", "dev", "test"):
-                    xs = getattr(task, split)
-                    if xs:
-                        check_labels(xs, label2id, getattr(self.a, split), "the teacher's labels")
-                task.label2id = label2id
-        elif self.task_name == "ner":
-            known = set(label2id)
-            for split in ("train", "dev", "test"):
-                for e in getattr(task, split) or []:
-                    k = next((k for k, t in enumerate(e.tags) if t not in known), None)
-                    if k is not None:
-                        raise ConfigError(f"{getattr(self.a, split)}:{e.line + k}: tag {e.tags[k]!r} is not one of the "
-                                          f"teacher's ({', '.join(sorted(known))}); the student learns the teacher's tags")
-            task.labels = [t for t, _ in sorted(label2id.items(), key=lambda kv: kv[1])]
-            task.label2id = label2id
+
+    def teacher_config(self):
+        from ..registry import AutoConfig
+        return AutoConfig.from_pretrained(self.teacher_folder)
 
     def setup(self, task, tok, device, dtype):
         import torch
@@ -410,12 +403,18 @@ class _Hooks:
         else None ([MASK] replacement)."""
         from ..registry import AutoModelForMaskedLM
         from .finetune import load_tokenizer
+        import logging
         folder = self.a.augment_mlm or str(self.teacher_folder)
         fresh: list = []
+        log = logging.getLogger("bertkit")
+        level = log.level
+        log.setLevel(logging.ERROR)  # probing the teacher's folder for an MLM head: what it lacks is the answer
         try:
             model = AutoModelForMaskedLM.from_pretrained(folder, fresh=fresh)
         except ValueError:
             model = None
+        finally:
+            log.setLevel(level)
         if model is None or fresh:
             if self.a.augment_mlm:
                 raise ConfigError(f"--augment-mlm {folder}: holds no masked-LM head"
@@ -457,10 +456,13 @@ class _Hooks:
         report = {"teacher": str(self.teacher_folder), "student": self.student_spec,
                   "weights": {k: v for k, v in self.options().items() if k.startswith(("alpha", "temperature"))},
                   "teacher_scores": dict(self.teacher_scores), "student_scores": {}}
-        if task.test:
-            with torch.no_grad(), autocast(self.device, self.dtype):
+        task.module.eval()
+        with torch.no_grad(), autocast(self.device, self.dtype):
+            if task.dev:  # the kept (best) student
+                report["student_scores"]["dev"] = _numbers(task.evaluate(task.module))
+            if task.test:
                 report["teacher_scores"]["test"] = _numbers(task.evaluate(self.teacher, split="test"))
-            report["student_scores"]["test"] = summary.get("test", {})
+                report["student_scores"]["test"] = summary.get("test", {})
         split = next(s for s in ("test", "dev", "train") if s in task.data)
         batches = [{k: v.to(self.device) for k, v in b.items() if hasattr(v, "to")} for b in self.eval_batches(task, split)]
         student = task.module
@@ -499,9 +501,12 @@ def _fmt(d: dict) -> str:
     return ", ".join(f"{k} {v:.4f}" for k, v in d.items() if not k.endswith("total"))
 
 
-def plot_distillation(metrics_path: Path, metric: str, teacher_dev: float | None, out: Path) -> None:
-    """Left: the loss terms over the steps; right: the student's dev `metric` over the steps, and the
-    teacher's as a line."""
+def plot_distillation(metrics_path: Path, metric: str, teacher_dev: float | None, out: Path,
+                      label: str | None = None) -> None:
+    """Left: the loss terms over the steps; right: the student's dev `metric` over the steps (`label` names
+    the axis), and the teacher's as a line. Points get markers when there are few of them."""
+    from matplotlib.ticker import MaxNLocator
+
     from ..plots import pyplot, save
     from ..train.loop import read_metrics
     rows = read_metrics(metrics_path)
@@ -509,11 +514,11 @@ def plot_distillation(metrics_path: Path, metric: str, teacher_dev: float | None
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
     train = [r for r in rows if r.get("event") == "train"]
     for key in ("loss", "kd", "hard", "hidden", "attention", "relation", "mse", "cosine"):
-        pts = [(r["step"], r[key]) for r in train if key in r]
+        pts = [(r["step"], r[key]) for r in train if key in r and r[key] > 0]
         if pts:
-            ax1.plot(*zip(*pts), label=key)
+            ax1.plot(*zip(*pts), "o-" if len(pts) <= 20 else "-", label=key)
     ax1.set_xlabel("step")
-    ax1.set_ylabel("loss")
+    ax1.set_ylabel("training loss (log scale)")
     ax1.set_yscale("log")
     if ax1.lines:
         ax1.legend()
@@ -523,11 +528,28 @@ def plot_distillation(metrics_path: Path, metric: str, teacher_dev: float | None
     if teacher_dev is not None:
         ax2.axhline(teacher_dev, color="gray", linestyle="--", label="teacher")
     ax2.set_xlabel("step")
-    ax2.set_ylabel(f"dev {metric}")
+    ax2.set_ylabel(label or f"dev {metric}")
     if ax2.lines:
         ax2.legend()
+    for ax in (ax1, ax2):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.tight_layout()
     save(fig, out)
+
+
+def check_files(a, options) -> None:
+    """Each of `options` that is given names an existing path (a file, or for augment_mlm a folder): DataError
+    naming the option otherwise, before the teacher is loaded."""
+    from ..errors import DataError
+    for opt in options:
+        path = getattr(a, opt, None)
+        if path is None or path == "-":
+            continue
+        ok = Path(path).is_dir() if opt == "augment_mlm" else Path(path).is_file()
+        if not ok:
+            what = "no such folder" if opt == "augment_mlm" else ("a folder, not a file" if Path(path).is_dir()
+                                                                   else "no such file")
+            raise DataError(f"--{opt.replace('_', '-')} {path}: {what}")
 
 
 def distill(a: DistillArgs) -> dict:
@@ -552,6 +574,9 @@ def distill(a: DistillArgs) -> dict:
     if task == "embed":
         from .distill_embed import distill_embeddings
         return distill_embeddings(a)
+    if a.alpha_mse != 1.0 or a.alpha_cos != 1.0:
+        raise OptionError(f"--alpha-mse/--alpha-cos: for --task embed; --task {task} takes --alpha-kd, --alpha-hard, "
+                          "--alpha-hidden, --alpha-attention and --alpha-relation")
     if saved_task not in (None, task):
         raise ConfigError(f"--task {task}: the teacher {teacher} was fine-tuned for {saved_task}; give a teacher "
                           f"fine-tuned for {task}")
@@ -560,6 +585,7 @@ def distill(a: DistillArgs) -> dict:
     if a.train is None:
         raise OptionError(f"--train: --task {task} needs a training file (and --dev, to keep the best student)")
     parse_student(a.student)  # a malformed --student is said before any work
+    check_files(a, ("train", "dev", "test", "unlabeled", "augment_mlm"))
     from .finetune import finetune
     fa = finetune_args(a, task, saved)
     with student_folder(a.student, teacher, task, a.seed) as folder:
@@ -587,12 +613,12 @@ def distill_cli(a: DistillArgs) -> None:
     summary = distill(a)
     rep = summary.get("distillation", {})
     print(f"wrote {summary['out']} ({summary['steps']} steps, {summary['elapsed_s']} s)")
-    for side in ("teacher", "student"):
-        scores = rep.get(f"{side}_scores", {})
-        for split, d in scores.items():
+    for split in ("dev", "test"):
+        for side in ("teacher", "student"):
+            d = rep.get(f"{side}_scores", {}).get(split)
             if d:
                 print(f"{side} {split}: {_fmt(d)}")
-    held = rep.get("held_out")
+    held = rep.get("held_out")  # --task embed
     if held:
         print(f"held-out sentences: {rep['sentences']['held_out']}: " + _fmt(held))
     if "retained" in rep:

@@ -91,12 +91,12 @@ def agreement(student: Tensor, teacher: Tensor) -> dict:
     t = torch.nn.functional.normalize(teacher.float(), dim=-1)
     out = {}
     if s.shape == t.shape:
-        out["cosine"] = float((s * t).sum(-1).mean())
+        out["cosine"] = round(float((s * t).sum(-1).mean()), 6)
     def nearest(x: Tensor) -> Tensor:
         sim = x @ x.T
         sim.fill_diagonal_(float("-inf"))
         return sim.argmax(-1)
-    out["nn_agreement"] = float((nearest(s) == nearest(t)).float().mean())
+    out["nn_agreement"] = round(float((nearest(s) == nearest(t)).double().mean()), 6)
     return out
 
 
@@ -151,19 +151,19 @@ def distill_embeddings(a) -> dict:
                           plot_distillation, throughput)
     from .finetune import load_tokenizer
 
-    if not a.files:
-        raise OptionError("--task embed: give the corpus files to distil on (text, one sentence or paragraph per "
-                          "line, or JSONL with 'text')")
     for opt in ("train", "dev", "test"):
         if getattr(a, opt):
             raise OptionError(f"--{opt}: --task embed learns from the corpus files given as arguments; drop --{opt}")
-    if a.cache_teacher and a.alpha_hidden:
-        raise OptionError("--cache-teacher: the cache holds the teacher's sentence vectors only, and --alpha-hidden "
-                          "needs its layers at every step; drop one of them")
     for opt in ("alpha_attention", "alpha_relation", "augment", "unlabeled"):
         if getattr(a, opt):
             raise OptionError(f"--{opt.replace('_', '-')}: not for --task embed (it takes --alpha-mse, --alpha-cos "
                               "and --alpha-hidden)")
+    if not a.files:
+        raise OptionError("--task embed: give the corpus files to distil on (text, one sentence or paragraph per "
+                          "line, or JSONL with 'text')")
+    if a.cache_teacher and a.alpha_hidden:
+        raise OptionError("--cache-teacher: the cache holds the teacher's sentence vectors only, and --alpha-hidden "
+                          "needs its layers at every step; drop one of them")
     kind, _ = parse_student(a.student)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dtype = resolve_dtype(a.dtype, device)
@@ -246,13 +246,12 @@ def distill_embeddings(a) -> dict:
                   "parameters": {"teacher": _count(teacher), "student": _count(student)},
                   "weights": {"alpha_mse": a.alpha_mse, "alpha_cos": a.alpha_cos, "alpha_hidden": a.alpha_hidden}}
         (folder.tmp / "distillation.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-        plot_distillation(folder.tmp / "metrics.jsonl", "cosine", 1.0, folder.tmp / "distill.png")
+        plot_distillation(folder.tmp / "metrics.jsonl", "cosine", None, folder.tmp / "distill.png",
+                          label="held-out cosine to the teacher")
         folder.commit()
     except BaseException:
         folder.discard()
         raise
     summary["distillation"] = report
     summary["out"] = str(a.out)
-    print(f"held-out ({len(held)} sentences): cosine to the teacher {scores.get('cosine', float('nan')):.4f}, "
-          f"nearest-neighbour agreement {100 * scores['nn_agreement']:.1f}%", file=sys.stderr)
     return summary

@@ -156,8 +156,8 @@ def load_tokenizer(folder, task: str | None = None):
 def finetune(a: FinetuneArgs, tokenizer=None, hooks=None) -> dict:
     """Train and write the output folder; return the summary (with test metrics when --test is given).
 
-    `hooks` (distillation's, tasks/distill.py) may change the run: `after_read(task)` once the files are
-    read, `setup(task, tok, device, dtype)` → (module to train, objective, batches, evaluate),
+    `hooks` (distillation's, tasks/distill.py) may change the run: `before_read(task)` (fixed labels),
+    `after_read(task)` once the files are read, `setup(task, tok, device, dtype)` → (module to train, objective, batches, evaluate),
     `options()` → more options a --resume must repeat, `finish(task, folder, summary)` before the commit."""
     import torch
 
@@ -170,6 +170,8 @@ def finetune(a: FinetuneArgs, tokenizer=None, hooks=None) -> dict:
     dtype = resolve_dtype("fp32" if a.fp32 else a.dtype, device)  # fp16 without CUDA: said before any work
     OutputFolder.check(a.out, a.resume)  # --resume without a checkpoint (or a new run over one): the same
     task = {"classify": _Classify, "ner": _Ner, "qa": _QA}[a.task](a)
+    if hooks is not None:
+        hooks.before_read(task)
     task.read()  # every input file is checked before anything is written
     if hooks is not None:
         hooks.after_read(task)
@@ -237,6 +239,10 @@ class _Task:
     def __init__(self, a: FinetuneArgs):
         self.a = a
         self.dev = self.test = None
+        # labels fixed from outside (a distillation teacher's, in id order) instead of the training file's;
+        # every file is then checked against them, `fixed_labels_name` saying whose they are
+        self.fixed_labels: list[str] | None = None
+        self.fixed_labels_name = "the training labels"
 
     def _limit(self, xs):
         return xs[:self.a.limit] if self.a.limit else xs
@@ -260,14 +266,17 @@ class _Classify(_Task):
         check_pairs(self.train, a.train, self.pair, f"the first example of {a.train} has")
         self.label2id = None
         if self.kind != "regression":
-            self.label2id = {n: i for i, n in enumerate(class_names(self.train, a.train))}
+            names = self.fixed_labels or class_names(self.train, a.train)
+            self.label2id = {n: i for i, n in enumerate(names)}
+            if self.fixed_labels:
+                check_labels(self.train, self.label2id, a.train, self.fixed_labels_name)
         for attr in ("dev", "test"):
             path = getattr(a, attr)
             if path:
                 xs = read_classification(path, problem_type=self.kind)  # read as the training labels are
                 check_pairs(xs, path, self.pair, f"the training file {a.train} has")
                 if self.label2id:
-                    check_labels(xs, self.label2id, path)
+                    check_labels(xs, self.label2id, path, self.fixed_labels_name)
                 setattr(self, attr, xs)
         from .classification import main_metric
         self.metric = main_metric(self.kind)[0]
@@ -324,23 +333,25 @@ class _Ner(_Task):
         a = self.a
         check_window(a.max_length, a.stride)
         self.train = self._limit(read_conll(a.train, tag_column=a.tag_column))
-        self.labels = label_list(self.train)
+        self.labels = self.fixed_labels or label_list(self.train)
         if self.labels == ["O"]:
             raise ReaderError(f"{a.train}: every tag is O, no entity to learn; tag the entities (B-PER, I-PER, "
                               "...), or check --tag-column")
         self.label2id = {t: i for i, t in enumerate(self.labels)}
         self.scheme = detect_scheme(self.train, a.train)
-        for attr in ("dev", "test"):
+        known = "the training tags" if self.fixed_labels is None else self.fixed_labels_name.replace("labels", "tags")
+        for attr in (("train", "dev", "test") if self.fixed_labels else ("dev", "test")):
             path = getattr(a, attr)
             if path:
-                xs = read_conll(path, tag_column=a.tag_column)
+                xs = self.train if attr == "train" else read_conll(path, tag_column=a.tag_column)
                 for e in xs:
                     for k, t in enumerate(e.tags):
                         if t not in self.label2id:
-                            raise ReaderError(f"{path}:{e.line + k}: field 'tag': {t!r} is not one of the "
-                                              f"training tags ({', '.join(self.labels)})")
-                check_scheme(xs, self.scheme, path)
-                setattr(self, attr, xs)
+                            raise ReaderError(f"{path}:{e.line + k}: field 'tag': {t!r} is not one of "
+                                              f"{known} ({', '.join(self.labels)})")
+                if attr != "train":
+                    check_scheme(xs, self.scheme, path)
+                    setattr(self, attr, xs)
 
     def _options(self):
         return {"max_length": self.a.max_length, "stride": self.a.stride, "scheme": self.scheme,
