@@ -3,8 +3,8 @@
 #
 #   scripts/distill_experiments.sh OUT [PART...]
 #
-# PART is one or more of: teachers rt-kd3 rt-lab3 rt-kd2 rt-lab2 ner embed (default: all of them, in that
-# order). Each run is skipped when its folder is complete, so the script can be stopped and started again.
+# PART is one or more of: teachers rt-kd3 rt-lab3 rt-kd2 rt-lab2 rt-pretrained rt-augment ner embed
+# (default: all of them, in that order; rt-kd2 and rt-lab2 run seed 42 only). Each run is skipped when its folder is complete, so the script can be stopped and started again.
 # Every run is single-threaded (OMP_NUM_THREADS=1): two parts can share a 2-core machine, e.g.
 #   scripts/distill_experiments.sh exp teachers
 #   scripts/distill_experiments.sh exp rt-kd3 rt-kd2 & scripts/distill_experiments.sh exp rt-lab3 rt-lab2 ner
@@ -12,7 +12,7 @@
 set -euo pipefail
 OUT=${1:?usage: scripts/distill_experiments.sh OUT [PART...]}
 shift
-PARTS=${*:-teachers rt-kd3 rt-lab3 rt-kd2 rt-lab2 ner embed}
+PARTS=${*:-teachers rt-kd3 rt-lab3 rt-kd2 rt-lab2 rt-pretrained rt-augment ner embed}
 D=${BERTKIT_CACHE:-$HOME/.cache/bertkit}/data
 B=${BERTKIT:-bertkit}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
@@ -22,10 +22,12 @@ WNUT="--train $D/wnut/train.conll --dev $D/wnut/dev.conll --test $D/wnut/test.co
 
 done_() { [ -f "$1/config.json" ]; }
 
-rt_students() {  # name, layers, extra options
-  for seed in 42 7 1; do
-    done_ "$OUT/rt-$1-s$seed" || $B distill --teacher "$OUT/rt-teacher" --student "layers:$2" $RT \
-      --out "$OUT/rt-$1-s$seed" --seed $seed --quiet $3
+rt_students() {  # name, layers, extra options, seeds...
+  local name=$1 layers=$2 extra=$3
+  shift 3
+  for seed in "$@"; do
+    done_ "$OUT/rt-$name-s$seed" || $B distill --teacher "$OUT/rt-teacher" --student "$layers" $RT \
+      --out "$OUT/rt-$name-s$seed" --seed $seed --quiet $extra
   done
 }
 
@@ -34,19 +36,24 @@ for part in $PARTS; do
     teachers)
       done_ "$OUT/rt-teacher" || $B finetune --task classify --model "$D/minilm" $RT --out "$OUT/rt-teacher" --epochs 3 --quiet
       done_ "$OUT/wnut-teacher" || $B finetune --task ner --model "$D/minilm" $WNUT --out "$OUT/wnut-teacher" --epochs 10 --quiet ;;
-    rt-kd3) rt_students kd3 0,2,4 "--cache-teacher" ;;
-    rt-lab3) rt_students lab3 0,2,4 "--alpha-kd 0 --alpha-hard 1" ;;
-    rt-kd2) rt_students kd2 0,3 "--cache-teacher" ;;
-    rt-lab2) rt_students lab2 0,3 "--alpha-kd 0 --alpha-hard 1" ;;
+    rt-kd3) rt_students kd3 layers:0,2,4 "--cache-teacher" 42 7 1 ;;
+    rt-lab3) rt_students lab3 layers:0,2,4 "--alpha-kd 0 --alpha-hard 1" 42 7 1 ;;
+    rt-kd2) rt_students kd2 layers:0,3 "--cache-teacher" 42 ;;
+    rt-lab2) rt_students lab2 layers:0,3 "--alpha-kd 0 --alpha-hard 1" 42 ;;
+    rt-pretrained)  # the student made of the *pretrained* MiniLM's layers 0,2,4 (not the fine-tuned teacher's)
+      done_ "$OUT/minilm-024" || $B convert "$D/minilm" "$OUT/minilm-024" --to bert --layers 0,2,4
+      rt_students kdP3 "$OUT/minilm-024" "--cache-teacher" 42
+      rt_students labP3 "$OUT/minilm-024" "--alpha-kd 0 --alpha-hard 1" 42 ;;
+    rt-augment) rt_students kdaug3 layers:0,2,4 "--augment 2 --epochs 1 --cache-teacher" 42 ;;
     ner)
       done_ "$OUT/wnut-kd3" || $B distill --teacher "$OUT/wnut-teacher" --student layers:0,2,4 $WNUT \
         --out "$OUT/wnut-kd3" --epochs 10 --cache-teacher --quiet
       done_ "$OUT/wnut-lab3" || $B distill --teacher "$OUT/wnut-teacher" --student layers:0,2,4 $WNUT \
         --out "$OUT/wnut-lab3" --epochs 10 --alpha-kd 0 --alpha-hard 1 --quiet ;;
     embed)
-      done_ "$OUT/embed-3" || $B distill --task embed --teacher "$D/minilm" --student layers:0,2,4 \
+      done_ "$OUT/embed-035" || $B distill --task embed --teacher "$D/minilm" --student layers:0,3,5 \
         "$D/text/wiki.txt" "$D/text/pydoc.txt" "$D/text/kernel.txt" --holdout 2000 --limit 40000 \
-        --cache-teacher --eval-every 250 --out "$OUT/embed-3" --quiet ;;
+        --cache-teacher --epochs 2 --lr 2e-4 --eval-every 250 --out "$OUT/embed-035" --quiet ;;
     *) echo "unknown part $part" >&2; exit 2 ;;
   esac
 done
