@@ -42,8 +42,8 @@ for part in $PARTS; do
     rt-lab2) rt_students lab2 layers:0,3 "--alpha-kd 0 --alpha-hard 1" 42 ;;
     rt-pretrained)  # the student made of the *pretrained* MiniLM's layers 0,2,4 (not the fine-tuned teacher's)
       done_ "$OUT/minilm-024" || $B convert "$D/minilm" "$OUT/minilm-024" --to bert --layers 0,2,4
-      rt_students kdP3 "$OUT/minilm-024" "--cache-teacher" 42
-      rt_students labP3 "$OUT/minilm-024" "--alpha-kd 0 --alpha-hard 1" 42 ;;
+      rt_students kdP3 "$OUT/minilm-024" "--cache-teacher" 42 7 1
+      rt_students labP3 "$OUT/minilm-024" "--alpha-kd 0 --alpha-hard 1" 42 7 1 ;;
     rt-augment) rt_students kdaug3 layers:0,2,4 "--augment 2 --epochs 1 --cache-teacher" 42 ;;
     ner)
       done_ "$OUT/wnut-kd3" || $B distill --teacher "$OUT/wnut-teacher" --student layers:0,2,4 $WNUT \
