@@ -75,6 +75,22 @@ def autocast(dtype: str):
     return torch.autocast("cpu", dtype=torch.bfloat16) if dtype == "bf16" else nullcontext()
 
 
+def train_steps(model, data, dtype: str, optimizer=None):
+    """A function running one training step per batch of `data`: forward (under `dtype` autocast),
+    backward, optimizer step. The optimizer is fused AdamW at lr 1e-4 (what each side uses by default)
+    unless one is given."""
+    opt = optimizer or torch.optim.AdamW(model.parameters(), lr=1e-4, fused=True)
+
+    def run():
+        for b in data:
+            with autocast(dtype):
+                loss = model(**b).loss
+            loss.backward()
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+    return run
+
+
 def encoder_flops(config, lengths, backward: bool = False) -> float:
     """Model FLOPs of the encoder on sequences of the given real lengths (padding not counted).
 

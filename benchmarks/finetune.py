@@ -19,7 +19,7 @@ import json
 import random
 
 import torch
-from common import DATA, add_dtype_arg, autocast, best_times_and_peak, chosen_dtype, encoder_flops, matmul_peak, report
+from common import DATA, add_dtype_arg, best_times_and_peak, chosen_dtype, encoder_flops, matmul_peak, report, train_steps
 
 import transformers
 from bertkit import BertConfig, BertForSequenceClassification
@@ -42,20 +42,6 @@ def make_batches(tok, texts, labels, order, batch_size):
         b["labels"] = torch.tensor([labels[j] for j in idx])
         out.append(b)
     return out
-
-
-def step_runner(model, data, dtype: str):
-    """A function running one training step per batch of `data`: forward, backward, AdamW."""
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=True)  # what each uses by default
-
-    def run():
-        for b in data:
-            with autocast(dtype):
-                loss = model(**b).loss
-            loss.backward()
-            opt.step()
-            opt.zero_grad(set_to_none=True)
-    return run
 
 
 def main() -> None:
@@ -87,7 +73,7 @@ def main() -> None:
         real_hf = sum(int(b["attention_mask"].sum()) for b in random_batches)
         real_ours = sum(int(b["attention_mask"].sum()) for b in ours_data)
         best, peak = best_times_and_peak(
-            {"hf": step_runner(hf, random_batches, dtype), "ours": step_runner(ours, ours_data, dtype)},
+            {"hf": train_steps(hf, random_batches, dtype), "ours": train_steps(ours, ours_data, dtype)},
             repeats=3 if a.quick else 5, dtype=dtype, peak=peak)
         t_hf, t_ours = best["hf"], best["ours"]
         lengths = [int(n) for b in ours_data for n in b["attention_mask"].sum(1)]

@@ -30,7 +30,7 @@ import argparse
 
 import torch
 from common import (DATA, add_dtype_arg, autocast, best_times, best_times_and_peak, chosen_dtype, encoder_flops, matmul_peak,
-                    real_sentences, report)
+                    real_sentences, report, train_steps)
 
 import transformers
 from bertkit import BertConfig, BertForPreTraining
@@ -75,19 +75,6 @@ def batches(tok, seq: int, batch_size: int, n: int, seed: int = 0):
     return out
 
 
-def step_fn(model, data, dtype):
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=True)  # what each uses by default
-
-    def run():
-        for b in data:
-            with autocast(dtype):
-                loss = model(**b).loss
-            loss.backward()
-            opt.step()
-            opt.zero_grad(set_to_none=True)
-    return run
-
-
 def run_case(shape, seq, batch_size, n_batches, dtype, peak, repeats, tok):
     hf, ours = models(shape)
     data = batches(tok, seq, batch_size, n_batches)
@@ -97,7 +84,7 @@ def run_case(shape, seq, batch_size, n_batches, dtype, peak, repeats, tok):
     flops = encoder_flops(cfg, [seq] * batch_size * n_batches, backward=True) \
         + 3 * masked * 2 * (cfg.hidden_size * cfg.hidden_size + cfg.hidden_size * cfg.vocab_size)
     # the warm-up also allocates the optimizers' state
-    best, peak = best_times_and_peak({"hf": step_fn(hf, data, dtype), "ours": step_fn(ours, data, dtype)},
+    best, peak = best_times_and_peak({"hf": train_steps(hf, data, dtype), "ours": train_steps(ours, data, dtype)},
                                      repeats, dtype, peak)
     return {"shape": shape, "seq": seq, "batch": batch_size, "dtype": dtype,
             "tok_s_hf": tokens / best["hf"], "tok_s_bertkit": tokens / best["ours"],
@@ -243,7 +230,7 @@ def run_family_case(family, shape, seq, batch_size, n_batches, dtype, peak, repe
     data = family_batches(tok, seq, batch_size, n_batches, family)
     if family == "albert":
         hf, ours = albert_models(shape, vocab)
-        runs = {"hf": step_fn(hf, data, dtype), "ours": step_fn(ours, data, dtype)}
+        runs = {"hf": train_steps(hf, data, dtype), "ours": train_steps(ours, data, dtype)}
         flops = sum(model_train_flops(ours, b) for b in data)
     else:
         hf, ours = electra_models(shape, vocab)
@@ -285,16 +272,8 @@ def loop_overhead(tok, dtype: str, batch_size: int, repeats: int) -> dict:
             for b in data:
                 loop.train_step(StepBatches([b], 0.0))
         loops[name] = run_loop
-    hand_opt = make_optimizer(plain, OptimConfig(lr=1e-4))  # the same optimizer, no loop around it
-
-    def run_hand():
-        for b in data:
-            with autocast(dtype):
-                loss = plain(**b).loss
-            loss.backward()
-            hand_opt.step()
-            hand_opt.zero_grad(set_to_none=True)
-
+    # the same optimizer, no loop around it
+    run_hand = train_steps(plain, data, dtype, make_optimizer(plain, OptimConfig(lr=1e-4)))
     best = best_times({"hand": run_hand, **loops}, repeats)
     return {"dtype": dtype, "batch": batch_size, "hand_s": best["hand"] / len(data),
             "loop_s": best["loop"] / len(data), "loop_noclip_s": best["loop_noclip"] / len(data),
