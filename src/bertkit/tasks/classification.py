@@ -132,14 +132,19 @@ class WindowClassifier(nn.Module):
     def forward(self, input_ids, attention_mask=None, token_type_ids=None, doc_index=None, docs=None,
                 labels=None):
         window_logits = self.model(input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).logits
-        if doc_index is None:
-            doc_index = torch.arange(input_ids.size(0), device=input_ids.device)
-        n_docs = int(doc_index.max()) + 1 if doc_index.numel() else 0
-        logits = pool_windows(window_logits, doc_index, n_docs, self.pool)  # (D, L)
+        logits = self.pool_logits(window_logits, doc_index)  # (D, L)
         loss = None
         if labels is not None:
             loss = classification_loss(logits, labels, self.config.problem_type or "single_label_classification")
         return SequenceClassifierOutput(loss=loss, logits=logits)
+
+    def pool_logits(self, window_logits: Tensor, doc_index: Tensor | None) -> Tensor:
+        """(W, L) window logits and (W,) each window's document in the batch (None: a window per
+        document) → (D, L) document logits."""
+        if doc_index is None:
+            doc_index = torch.arange(window_logits.size(0), device=window_logits.device)
+        n_docs = int(doc_index.max()) + 1 if doc_index.numel() else 0
+        return pool_windows(window_logits, doc_index, n_docs, self.pool)
 
 
 @torch.no_grad()

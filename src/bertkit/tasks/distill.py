@@ -267,14 +267,11 @@ class _Hooks:
         self.teacher_folder = Path(a.teacher)
 
     def options(self) -> dict:
-        keep = ("teacher", "student", "temperature", "alpha_kd", "alpha_hard", "alpha_hidden", "alpha_attention",
-                "alpha_relation", "relation_heads", "cache_teacher")
-        opts = {k: getattr(self.a, k) for k in keep}
-        opts["teacher"] = str(self.teacher_folder.absolute())
-        opts["model"] = self.student_spec  # not the temporary folder a layers: or preset student is written to
-        for k in ("augment", "augment_mlm", "augment_prob", "augment_top_k", "unlabeled"):
-            opts[k] = getattr(self.a, k)
-        return opts
+        keep = ("student", "temperature", "alpha_kd", "alpha_hard", "alpha_hidden", "alpha_attention",
+                "alpha_relation", "relation_heads", "cache_teacher", "augment", "augment_mlm", "augment_prob",
+                "augment_top_k", "unlabeled")
+        return {**{k: getattr(self.a, k) for k in keep}, "teacher": str(self.teacher_folder.absolute()),
+                "model": self.student_spec}  # not the temporary folder a layers: or preset student is written to
 
     def before_read(self, task) -> None:
         """The student predicts the teacher's labels, in the teacher's order: every file is checked against them."""
@@ -300,12 +297,12 @@ class _Hooks:
         import torch
 
         from ..train.objectives.distill import (ADAPTERS, Distiller, DistillationObjective, DistillWeights,
-                                                TeacherCache, check_relation_heads)
+                                                TeacherCache, check_relation_heads, freeze)
         from ..train.precision import autocast
         from .finetune import load_tokenizer
         a = self.a
         _check_same_vocab(load_tokenizer(self.teacher_folder, self.task_name), tok, f"--student {self.student_spec}")
-        teacher = self.load_teacher(task).to(device).eval()
+        teacher = freeze(self.load_teacher(task).to(device))
         student = task.module
         if self.task_name == "ner" and teacher.crf is not None and student.crf is not None \
                 and parse_student(self.student_spec)[0] == "layers":
@@ -456,23 +453,21 @@ class _Hooks:
         report = {"teacher": str(self.teacher_folder), "student": self.student_spec,
                   "weights": {k: v for k, v in self.options().items() if k.startswith(("alpha", "temperature"))},
                   "teacher_scores": dict(self.teacher_scores), "student_scores": {}}
-        task.module.eval()
-        with torch.no_grad(), autocast(self.device, self.dtype):
-            if task.dev:  # the kept (best) student
-                report["student_scores"]["dev"] = _numbers(task.evaluate(task.module))
-            if task.test:
+        if task.dev:  # the kept (best) student's, as evaluated in training
+            report["student_scores"]["dev"] = best_eval(folder / "metrics.jsonl", summary["best_step"])
+        if task.test:
+            with torch.no_grad(), autocast(self.device, self.dtype):
                 report["teacher_scores"]["test"] = _numbers(task.evaluate(self.teacher, split="test"))
-                report["student_scores"]["test"] = summary.get("test", {})
+            report["student_scores"]["test"] = summary.get("test", {})
         split = next(s for s in ("test", "dev", "train") if s in task.data)
         batches = [{k: v.to(self.device) for k, v in b.items() if hasattr(v, "to")} for b in self.eval_batches(task, split)]
-        student = task.module
+        student = task.module  # train() left it in eval mode
 
         def runner(module):
             def run(b):
                 with autocast(self.device, self.dtype):
                     self.adapter.run(module, b, False, False, False)
             return run
-        student.eval()
         speed = throughput({"teacher": runner(self.teacher), "student": runner(student)}, batches,
                            len(task.data[split][0]) if self.task_name == "classify" else len(task.data[split][1]))
         report["throughput"] = {"split": split, "unit": "examples/s", **speed,
@@ -495,6 +490,14 @@ def _count(module) -> int:
 
 def _numbers(d: dict) -> dict:
     return {k: float(v) for k, v in d.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
+def best_eval(metrics_path: Path, step: int) -> dict:
+    """The scores logged by the evaluation at `step` (the kept weights': summary["best_step"]) in
+    metrics.jsonl, so the report needs no second pass over the evaluation set."""
+    from ..train.loop import read_metrics
+    row = next((r for r in read_metrics(metrics_path) if r.get("event") == "eval" and r.get("step") == step), {})
+    return {k: v for k, v in _numbers(row).items() if k not in ("step", "epoch")}
 
 
 def _fmt(d: dict) -> str:

@@ -20,6 +20,7 @@ from torch import nn
 from ..data.batching import indexed_batches as make_batches
 
 from ..errors import DataError, OptionError
+from ..train.objectives.distill import freeze
 
 Tensor = torch.Tensor
 
@@ -112,9 +113,7 @@ class EmbeddingObjective:
         if hidden and cache is not None:
             raise ValueError("the hidden-state loss needs the teacher's layers; a cache holds its vectors only")
         if teacher is not None:
-            teacher.eval()
-            for p in teacher.parameters():
-                p.requires_grad_(False)
+            freeze(teacher)
 
     def __call__(self, model: nn.Module, batch: dict):
         from ..train.objectives.distill import embedding_loss, hidden_mse, layer_map
@@ -147,8 +146,8 @@ def distill_embeddings(a) -> dict:
     from ..train.optim import OptimConfig
     from ..train.precision import autocast, resolve_dtype
     from ..train.trainer import OutputFolder, TrainConfig, train
-    from .distill import (_check_same_vocab, _count, cache_path, load_or_compute, make_student, parse_student,
-                          plot_distillation, throughput)
+    from .distill import (_check_same_vocab, _count, best_eval, cache_path, load_or_compute, make_student,
+                          parse_student, plot_distillation, throughput)
     from .finetune import load_tokenizer
 
     for opt in ("train", "dev", "test"):
@@ -229,8 +228,8 @@ def distill_embeddings(a) -> dict:
     try:
         summary = train(distiller, lambda epoch, gen: make_batches(feats["train"], a.batch_size, pad, gen), evaluate,
                         save, optim, cfg, folder=folder, objective=objective)
-        student.eval()
-        scores = evaluate(distiller)
+        # the kept student's held-out scores, as evaluated in training (train() leaves it in eval mode)
+        scores = best_eval(folder.tmp / "metrics.jsonl", summary["best_step"])
         dev_batches = [{k: v.to(device) for k, v in b.items()} for b in held_batches]
 
         def runner(model):

@@ -147,14 +147,10 @@ class ClassifyAdapter:
                                                                                              "softmax")
 
     def run(self, module, batch: dict, hidden: bool, attentions: bool, labels: bool) -> Outputs:
-        from ...tasks.classification import classification_loss, pool_windows
+        from ...tasks.classification import classification_loss
         inputs = _encoder_inputs(batch)
         out = module.model(**inputs, output_hidden_states=hidden, output_attentions=attentions)
-        doc_index = batch.get("doc_index")
-        if doc_index is None:
-            doc_index = torch.arange(out.logits.size(0), device=out.logits.device)
-        n_docs = int(doc_index.max()) + 1 if doc_index.numel() else 0
-        logits = pool_windows(out.logits, doc_index, n_docs, module.pool)  # (D, L)
+        logits = module.pool_logits(out.logits, batch.get("doc_index"))  # (D, L)
         loss = None
         if labels and batch.get("labels") is not None:
             y = batch["labels"]
@@ -234,10 +230,6 @@ class Distiller(nn.Module):
         self.projection = nn.Linear(student_width, teacher_width) if project and student_width != teacher_width \
             else None
 
-    @property
-    def config(self):
-        return self.student.config
-
     def project(self, h: Tensor) -> Tensor:
         return h if self.projection is None else self.projection(h)
 
@@ -300,16 +292,10 @@ class DistillationObjective:
     intermediate-layer loss is on: those need the teacher's layers). Metrics: loss and each term on."""
 
     def __init__(self, teacher: nn.Module, adapter, weights: DistillWeights, cache: TeacherCache | None = None):
-        self.teacher, self.adapter, self.w, self.cache = teacher, adapter, weights, cache
-        self.teacher.eval()
-        for p in self.teacher.parameters():
-            p.requires_grad_(False)
+        self.teacher, self.adapter, self.w, self.cache = freeze(teacher), adapter, weights, cache
         if cache is not None and self.needs_layers:
             raise ValueError("a teacher cache holds logits only; the hidden, attention and relation losses need "
                              "the teacher's layers")
-        t_cfg = _encoder_config(teacher)
-        self.teacher_layers, self.teacher_heads = t_cfg.num_hidden_layers, t_cfg.num_attention_heads
-        self.teacher_width = t_cfg.hidden_size
 
     @property
     def needs_layers(self) -> bool:
@@ -336,7 +322,7 @@ class DistillationObjective:
         if w.hard and s.loss is not None:
             terms["hard"] = s.loss
         if self.needs_layers:
-            mapping = layer_map(_encoder_config(distiller.student).num_hidden_layers, self.teacher_layers)
+            mapping = layer_map(distiller.student.config.num_hidden_layers, self.teacher.config.num_hidden_layers)
             if w.hidden:
                 terms["hidden"] = sum(hidden_mse(distiller.project(s.hidden_states[m]), t_out.hidden_states[n], s.mask)
                                       for m, n in enumerate(mapping)) / len(mapping)
@@ -346,8 +332,7 @@ class DistillationObjective:
                                          for m, n in pairs) / len(pairs)
             if w.relation:
                 terms["relation"] = self._relation(distiller.student, s, t_out)
-        weight = {"kd": w.kd, "hard": w.hard, "hidden": w.hidden, "attention": w.attention, "relation": w.relation}
-        loss = sum(weight[k] * v for k, v in terms.items())
+        loss = sum(getattr(w, k) * v for k, v in terms.items())  # each term's weight is the field of its name
         if not terms:
             loss = s.logits[0].sum() * 0.0  # nothing to learn from in this batch (e.g. unlabelled, kd off)
         metrics = {"loss": loss.detach(), **{k: v.detach() for k, v in terms.items()}}
@@ -356,13 +341,17 @@ class DistillationObjective:
     def _relation(self, student: nn.Module, s: Outputs, t: Outputs) -> Tensor:
         s_q, s_k, s_v = last_layer_qkv(student, s.hidden_states)
         t_q, t_k, t_v = last_layer_qkv(self.teacher, t.hidden_states)
-        heads = self.w.relation_heads or _encoder_config(student).num_attention_heads
+        heads = self.w.relation_heads or student.config.num_attention_heads
         return (relation_kl((s_q, s_k), (t_q, t_k), heads, s.mask)
                 + relation_kl((s_v, s_v), (t_v, t_v), heads, s.mask)) / 2
 
 
-def _encoder_config(module: nn.Module):
-    return module.config
+def freeze(teacher: nn.Module) -> nn.Module:
+    """`teacher` in eval mode with no gradients (it is never trained, and dropout stays off); returned."""
+    teacher.eval()
+    for p in teacher.parameters():
+        p.requires_grad_(False)
+    return teacher
 
 
 def last_layer_qkv(module: nn.Module, hidden_states: tuple[Tensor, ...]) -> tuple[Tensor, Tensor, Tensor]:
@@ -387,4 +376,4 @@ def check_relation_heads(heads: int, student_width: int, teacher_width: int) -> 
 
 __all__ = ["soft_target_loss", "hidden_mse", "attention_kl", "relation_kl", "embedding_loss", "layer_map",
            "Outputs", "ClassifyAdapter", "TokenAdapter", "SpanAdapter", "ADAPTERS", "DistillWeights", "Distiller",
-           "TeacherCache", "DistillationObjective", "last_layer_qkv", "check_relation_heads"]
+           "TeacherCache", "DistillationObjective", "freeze", "last_layer_qkv", "check_relation_heads"]
