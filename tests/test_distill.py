@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import random
 from pathlib import Path
 
@@ -612,3 +613,29 @@ def test_ner_training_file_without_a_teacher_tag(w, tmp_path):
     teacher = json.loads((w["ner_crf"] / "config.json").read_text(encoding="utf-8"))
     student = json.loads((out / "config.json").read_text(encoding="utf-8"))
     assert student["id2label"] == teacher["id2label"] and "B-LOC" in student["label2id"]
+
+
+def test_masked_copies_mask_only_ordinary_pieces():
+    from bertkit.tasks.augment import masked_copies
+    feats = [{"input_ids": [2, 10, 11, 12, 3], "doc": 0}, {"input_ids": [2, 20, 3], "doc": 1}]
+    copies = masked_copies(feats, 3, 0.5, mask_id=4, special={2, 3}, generator=torch.Generator().manual_seed(0))
+    assert [k for k, _, _ in copies] == [0, 0, 0, 1, 1, 1]
+    for k, copy, picked in copies:
+        src = feats[k]["input_ids"]
+        assert picked and all(src[p] not in (2, 3) for p in picked)  # at least one, never a special token
+        assert copy["input_ids"] == [4 if i in picked else t for i, t in enumerate(src)]
+    assert feats[0]["input_ids"] == [2, 10, 11, 12, 3]  # the originals are untouched
+
+
+def test_augment_and_unlabeled_add_teacher_labelled_documents(w, tmp_path):
+    """--unlabeled adds each text, --augment N adds N copies of each training example: documents of their own
+    with no hard label. 96 training reviews + 10 texts + 96 copies = 202 documents, 13 batches of 16."""
+    unl = tmp_path / "more.txt"
+    unl.write_text("\n".join(r["text"] for r in _reviews(random.Random(5), 10)) + "\n", encoding="utf-8")
+    out = tmp_path / "student"
+    distill("--teacher", str(w["clf"]), "--student", "layers:1", "--train", str(w["train"]), "--out", str(out),
+            "--epochs", "1", "--augment", "1", "--unlabeled", str(unl), "--cache-teacher", *FAST)
+    (config,) = metrics(out, "config")
+    assert config["steps_per_epoch"] == 13
+    rows = metrics(out)
+    assert rows and all(math.isfinite(r["kd"]) and math.isfinite(r["hard"]) for r in rows)

@@ -365,17 +365,17 @@ class _Hooks:
             raise OptionError("--augment/--unlabeled: for single-label classification (--task classify) only")
         xs, feats, labels = task.data["train"]
         new_feats: list[dict] = []
-        n_texts = 0
+        next_doc = len(xs)  # each new text (or copy) is a document of its own, after the training ones
         if a.unlabeled:
             extra = [ClassExample(x.text, x.text_pair, None, x.line)
                      for x in read_classification(a.unlabeled, require_label=False)]
             if bool(extra and extra[0].text_pair is not None) != bool(task.pair):
                 raise OptionError(f"--unlabeled {a.unlabeled}: its rows must be {'pairs' if task.pair else 'single texts'}, "
                                   "like the training file's")
-            new_feats += encode(tok, extra, task.opts)  # doc: the text's index in the file
-            n_texts = len(extra)
+            for f in encode(tok, extra, task.opts):  # doc: the text's index in the file (a text may have windows)
+                new_feats.append({**f, "doc": next_doc + f["doc"]})
+            next_doc += len(extra)
             print(f"--unlabeled: {len(extra)} texts from {a.unlabeled}", file=sys.stderr)
-        n_unlabelled = len(new_feats)
         if a.augment:
             special = set(tok.all_special_ids)
             gen = torch.Generator().manual_seed(a.seed + 1)
@@ -384,14 +384,13 @@ class _Hooks:
             copies = masked_copies(feats, a.augment, prob, tok.mask_token_id, special, gen)
             if mlm is not None:
                 fill_with_mlm(copies, mlm, tok.pad_token_id, a.augment_top_k, gen, special=special)
-            new_feats += [c[1] for c in copies]
+            for _, copy, _ in copies:
+                new_feats.append({**copy, "doc": next_doc})
+                next_doc += 1
             print(f"--augment: {len(copies)} copies ({a.augment} per training example), pieces replaced with "
                   f"probability {prob} by " + ("a masked LM's top predictions" if mlm is not None else "[MASK]"),
                   file=sys.stderr)
-        n = len(xs)
-        for k, f in enumerate(new_feats):  # each text (or copy) is a document of its own, after the training ones
-            f["doc"] = n + (f["doc"] if k < n_unlabelled else n_texts + k - n_unlabelled)
-        n_new = n_texts + len(new_feats) - n_unlabelled
+        n_new = next_doc - len(xs)
         task.data["train"] = (list(xs) + [ClassExample("")] * n_new, feats + new_feats,
                               torch.cat([labels, torch.full((n_new,), IGNORE_INDEX, dtype=labels.dtype)]))
 
