@@ -22,6 +22,7 @@ import json
 import logging
 import os
 import re
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
@@ -34,6 +35,18 @@ from .io import atomic_path, write_error, writing
 from .models.base import EncoderModel, KeyTable
 
 log = logging.getLogger("bertkit")
+
+
+@contextmanager
+def loading_quietly():
+    """No loading notes (tensors initialised fresh, or dropped) within: for a caller to whom they say nothing,
+    e.g. a resumed run whose weights come from its checkpoint, or a probe for a head that may be absent."""
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
 
 WEIGHTS_NAME = "model.safetensors"
 LEGACY_WEIGHTS_NAME = "pytorch_model.bin"

@@ -399,18 +399,14 @@ class _Hooks:
         else None ([MASK] replacement)."""
         from ..registry import AutoModelForMaskedLM
         from .finetune import load_tokenizer
-        import logging
+        from ..checkpoint import loading_quietly
         folder = self.a.augment_mlm or str(self.teacher_folder)
         fresh: list = []
-        log = logging.getLogger("bertkit")
-        level = log.level
-        log.setLevel(logging.ERROR)  # probing the teacher's folder for an MLM head: what it lacks is the answer
         try:
-            model = AutoModelForMaskedLM.from_pretrained(folder, fresh=fresh)
+            with loading_quietly():  # probing the folder for an MLM head: what it lacks is the answer
+                model = AutoModelForMaskedLM.from_pretrained(folder, fresh=fresh)
         except ValueError:
             model = None
-        finally:
-            log.setLevel(level)
         if model is None or fresh:
             if self.a.augment_mlm:
                 raise ConfigError(f"--augment-mlm {folder}: holds no masked-LM head"

@@ -177,16 +177,11 @@ def finetune(a: FinetuneArgs, tokenizer=None, hooks=None) -> dict:
         hooks.after_read(task)
     tok = tokenizer or load_tokenizer(a.model, a.task)
     torch.manual_seed(a.seed)  # the fresh head's initialisation
-    if a.resume:  # the weights come from the checkpoint: the folder's "initialised fresh" warnings were the first run's
-        import logging
-        log = logging.getLogger("bertkit")
-        level = log.level
-        log.setLevel(logging.ERROR)
-        try:
-            task.build(tok)
-        finally:
-            log.setLevel(level)
-    else:
+    from contextlib import nullcontext
+
+    from ..checkpoint import loading_quietly
+    # on --resume the weights come from the checkpoint: the folder's "initialised fresh" notes were the first run's
+    with loading_quietly() if a.resume else nullcontext():
         task.build(tok)
     task.module.to(device)
     module, objective, batches = task.module, None, task.batches
