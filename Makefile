@@ -5,9 +5,19 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 export BERTKIT_CACHE ?= $(HOME)/.cache/bertkit
 
-.PHONY: setup data demo test test-slow test-all bench clean
+.PHONY: setup browser data demo test test-slow test-all bench clean
 
-setup: $(STAMP)
+setup: $(STAMP) browser
+
+# Debian's chromium and chromedriver, for the attention page's browser test (tests/test_viz_browser.py).
+# Installed as root or through passwordless sudo; where neither works the test skips and says why.
+browser:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
+	elif ! command -v apt-get >/dev/null; then echo "setup: no apt-get here; the browser test will skip"; \
+	else SUDO=; [ "$$(id -u)" = 0 ] || SUDO="sudo -n"; \
+	  ( $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
+	    --no-install-recommends chromium chromium-driver fonts-noto-cjk >/dev/null ) \
+	  || echo "setup: could not install chromium (apt-get failed); the browser test will skip"; fi
 
 # torch is installed only where none is present: the CPU build on disk is pinned, because an
 # unpinned `pip install torch` would pull a multi-GB CUDA build.
