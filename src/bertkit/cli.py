@@ -19,6 +19,7 @@ from .convert import ConvertArgs, convert_command
 from .tasks.finetune import FinetuneArgs, PredictArgs, finetune_cli, predict_cli
 from .tasks.distill import DistillArgs, distill_cli
 from .train import pretrain_args as _pt  # prepare, pretrain, fill-mask (no torch import)
+from .viz.attention_cli import AttentionArgs, attention_command
 
 
 # -- commands -------------------------------------------------------------------------------------------
@@ -213,6 +214,7 @@ COMMANDS: dict[str, tuple[Callable, type]] = {
     "predict": (predict_cli, PredictArgs),
     "convert": (convert_command, ConvertArgs),
     "distill": (distill_cli, DistillArgs),
+    "attention": (attention_command, AttentionArgs),
 }
 
 
