@@ -10,6 +10,7 @@ spelled-out kernel in models/attention.py, which computes them on the padded gri
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -65,7 +66,9 @@ def attention_maps(model, tokenizer, text: str, pair: str | None = None,
                           model.config.max_sequence_length) if n]
     limit = min(limits) if limits else None
     args = (text,) if pair is None else (text, pair)
-    full = tokenizer(*args, return_token_type_ids=True)
+    with warnings.catch_warnings():  # the untruncated length only tells whether truncation happened
+        warnings.simplefilter("ignore")
+        full = tokenizer(*args, return_token_type_ids=True)
     enc = tokenizer(*args, truncation=limit is not None, max_length=limit, return_token_type_ids=True,
                     return_offsets_mapping=True)
     ids = enc["input_ids"]
