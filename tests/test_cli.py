@@ -139,3 +139,13 @@ def test_info_describes_an_albert_folder(tmp_path, capsys):
     assert f"{model.num_parameters():,} parameters" in out
     assert "layers 3, hidden 16" in out and "embedding 8, 2 shared group(s) of 2 layer(s)" in out
     assert "heads present: pooler, masked LM, sentence order" in out
+
+
+def test_help_imports_neither_torch_nor_matplotlib():
+    """`bertkit --help` stays quick: the command table imports no torch, matplotlib, sklearn or captum."""
+    import subprocess
+    import sys
+    code = ("import sys, bertkit.cli; bertkit.cli.build_parser(); "
+            "print(sorted(m for m in ('torch', 'matplotlib', 'sklearn', 'captum', 'numpy') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
