@@ -327,7 +327,8 @@ body{font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,san
 main{max-width:980px;margin:0 auto;padding:24px 28px 40px}
 h1{font-size:22px;margin:0 0 4px}
 .sub{color:#59636e;margin:0 0 16px}
-.legend{display:flex;align-items:center;gap:10px;font-size:13px;color:#59636e;margin:0 0 20px;flex-wrap:wrap}
+.legend{display:flex;align-items:center;gap:10px;font-size:13px;color:#59636e;margin:0 0 2px;flex-wrap:wrap}
+.hint{font-size:12px;color:#59636e;margin:0 0 18px}
 .bar{width:220px;height:12px;border-radius:6px;border:1px solid #d0d7de;
   background:linear-gradient(90deg,rgb(214,40,40),#fff 50%,rgb(22,150,70))}
 section{background:#fff;border:1px solid #d0d7de;border-radius:10px;padding:14px 18px;margin:0 0 16px}
@@ -398,8 +399,8 @@ def explain_page(results: Sequence[dict[str, Explanation]], title: str = "Token 
         sub += f" · model <code>{html.escape(model_name)}</code>"
     parts.append(f"<p class=\"sub\">{sub}.</p>")
     parts.append("<div class=\"legend\"><span>against the predicted label</span><span class=\"bar\"></span>"
-                 "<span>for the predicted label</span><span>· strength = |score| ÷ the text's largest |score| "
-                 "· hover a token for its score</span></div>")
+                 "<span>for the predicted label</span></div><p class=\"hint\">Colour strength: |score| relative to "
+                 "the text's largest |score|. Hover a token for its score.</p>")
     for i, by_method in enumerate(results):
         first = next(iter(by_method.values()))
         if first.kind == "regression":
