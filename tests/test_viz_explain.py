@@ -262,3 +262,33 @@ def test_ig_completeness_on_minilm(minilm_dir):
     for text in ["A gorgeous, witty and deeply moving film.", "Tedious, predictable and far too long."]:
         e = explain(model, tok, text, "ig", n_steps=50)
         assert abs(sum(a.score for a in e) - e.gap) <= 0.01 * abs(e.gap), (text, e.delta, e.gap)
+
+
+def test_byte_level_offsets_and_a_character_cut_in_two(roberta_bpe_dir, tmp_path):
+    """RoBERTa's byte-level BPE: pieces map back to the text's characters (an emoji cut into two byte
+    pieces: both point at it, and the page shows it once)."""
+    from bertkit.viz.explain import explain_page
+    tok = AutoTokenizer.from_pretrained(roberta_bpe_dir)
+    torch.manual_seed(0)
+    model = bertkit.RobertaForSequenceClassification(bertkit.RobertaConfig(
+        vocab_size=len(tok), hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
+        max_position_embeddings=40, pad_token_id=1, num_labels=2, initializer_range=0.1))
+    text = "Héllo  wörld, naïve café 😀!"
+    e = explain(model, tok, text, "ig", n_steps=20)
+    assert abs(sum(a.score for a in e) - e.gap) <= 0.01 * abs(e.gap)
+    for a in e:
+        piece = tok.convert_tokens_to_string([a.token]).strip()
+        assert text[a.start:a.end] == piece or text[a.start:a.end] == "😀", (a, piece)
+    assert sum(text[a.start:a.end] == "😀" for a in e) == 2
+    page = explain_page([{"ig": e}])
+    assert page.count(">😀</span>") == 1
+
+
+def test_long_text_is_truncated_to_the_models_length(clf, tmp_path, capsys):
+    text = " ".join(["good"] * 100)  # 102 tokens with [CLS]/[SEP]; the tiny model has 64 positions
+    main(["explain", "--model", str(clf), text, "--out", str(tmp_path / "o"), "--steps", "10"])
+    err = capsys.readouterr().err
+    assert "38 tokens longer than max_length 64" in err
+    rows = (tmp_path / "o" / "attributions.jsonl").read_text(encoding="utf-8").split("\n")
+    assert len([r for r in rows if r]) == 62
+    assert "38 tokens past the model's max_length were cut" in (tmp_path / "o" / "explain.html").read_text(encoding="utf-8")

@@ -318,7 +318,7 @@ def explain_rows(model, tokenizer, examples, rows: list[dict], method: str, max_
 
 # -- the page --------------------------------------------------------------------------------------------
 
-_GREEN, _RED = (22, 150, 70), (214, 40, 40)
+_GREEN, _RED, _BLUE = (22, 150, 70), (214, 40, 40), (37, 99, 235)
 _NAMES = {"ig": "Integrated gradients", "rollout": "Attention rollout"}
 
 _CSS = """
@@ -331,6 +331,7 @@ h1{font-size:22px;margin:0 0 4px}
 .hint{font-size:12px;color:#59636e;margin:0 0 18px}
 .bar{width:220px;height:12px;border-radius:6px;border:1px solid #d0d7de;
   background:linear-gradient(90deg,rgb(214,40,40),#fff 50%,rgb(22,150,70))}
+.bar.roll{width:110px;margin-left:14px;background:linear-gradient(90deg,#fff,rgb(37,99,235))}
 section{background:#fff;border:1px solid #d0d7de;border-radius:10px;padding:14px 18px;margin:0 0 16px}
 section h2{font-size:15px;margin:0 0 8px;font-weight:600}
 .pred{display:inline-block;padding:1px 8px;border-radius:10px;background:#dafbe1;color:#116329;font-weight:600}
@@ -350,15 +351,16 @@ footer{font-size:12px;color:#59636e}
 """
 
 
-def _colour(score: float, scale: float) -> str:
-    """Background for a score: green for, red against the predicted label; strength |score| / scale."""
+def _colour(score: float, scale: float, signed: bool = True) -> str:
+    """Background for a score: green for, red against the predicted label (blue for an unsigned score,
+    rollout's); strength |score| / scale."""
     if scale <= 0 or score == 0:
         return "transparent"
-    r, g, b = _GREEN if score > 0 else _RED
+    r, g, b = _BLUE if not signed else _GREEN if score > 0 else _RED
     return f"rgba({r},{g},{b},{min(1.0, abs(score) / scale) * 0.85:.3f})"
 
 
-def _highlight(text: str, attrs: list[Attribution], scale: float) -> str:
+def _highlight(text: str, attrs: list[Attribution], scale: float, signed: bool = True) -> str:
     """`text` as escaped HTML with each token's characters in a coloured span (hover: token and score).
     Tokens sharing characters (a byte-level BPE may cut one character in two) share one span."""
     import html
@@ -375,8 +377,8 @@ def _highlight(text: str, attrs: list[Attribution], scale: float) -> str:
     for s, e, members in groups:
         out.append(html.escape(text[at:s]))
         score = sum(a.score for a in members)
-        tip = " + ".join(a.token for a in members) + f": {score:+.4f}"
-        out.append(f'<span class="t" style="background:{_colour(score, scale)}" data-tip="{html.escape(tip)}" '
+        tip = " + ".join(a.token for a in members) + (f": {score:+.4f}" if signed else f": {score:.4f}")
+        out.append(f'<span class="t" style="background:{_colour(score, scale, signed)}" data-tip="{html.escape(tip)}" '
                    f'title="{html.escape(tip)}">{html.escape(text[s:e])}</span>')
         at = e
     out.append(html.escape(text[at:]))
@@ -399,8 +401,9 @@ def explain_page(results: Sequence[dict[str, Explanation]], title: str = "Token 
         sub += f" · model <code>{html.escape(model_name)}</code>"
     parts.append(f"<p class=\"sub\">{sub}.</p>")
     parts.append("<div class=\"legend\"><span>against the predicted label</span><span class=\"bar\"></span>"
-                 "<span>for the predicted label</span></div><p class=\"hint\">Colour strength: |score| relative to "
-                 "the text's largest |score|. Hover a token for its score.</p>")
+                 "<span>for the predicted label</span><span class=\"bar roll\"></span><span>attention rollout "
+                 "(no sign)</span></div><p class=\"hint\">Colour strength: |score| relative to the text's largest "
+                 "|score|. Hover a token for its score.</p>")
     for i, by_method in enumerate(results):
         first = next(iter(by_method.values()))
         if first.kind == "regression":
@@ -420,8 +423,9 @@ def explain_page(results: Sequence[dict[str, Explanation]], title: str = "Token 
             for seg, txt in enumerate([e.text] + ([e.text_pair] if e.text_pair is not None else [])):
                 if seg == 1:
                     parts.append("<div class=\"pairlabel\">text_pair</div>")
-                parts.append(f"<p class=\"text\">{_highlight(txt, [a for a in e if a.segment == seg], scale)}</p>")
-            top = ", ".join(f"{html.escape(a.token)} {a.score:+.3f}" for a in e.top(3))
+                parts.append(f"<p class=\"text\">{_highlight(txt, [a for a in e if a.segment == seg], scale, m == 'ig')}"
+                             "</p>")
+            top = ", ".join(f"{html.escape(a.token)} {a.score:{'+' if m == 'ig' else ''}.3f}" for a in e.top(3))
             parts.append(f"<p class=\"top\">top tokens: {top}</p>")
             if e.truncated:
                 parts.append(f"<p class=\"note\">{e.truncated} tokens past the model's max_length were cut and "

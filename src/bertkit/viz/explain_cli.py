@@ -86,9 +86,14 @@ def explain_cli(a: ExplainArgs) -> None:
         short = text if len(text) <= 70 else text[:67] + "..."
         print(f"[{i}] {head}  {short}")
         for m, e in by_method.items():
-            tops = ", ".join(f"{x.token} {x.score:+.3f}" for x in e.top(a.top))
-            extra = f"  (completeness: {abs(e.delta) / max(abs(e.gap), 1e-12):.2%} off)" if m == "ig" else ""
+            tops = ", ".join(f"{x.token} {x.score:{'+' if m == 'ig' else ''}.3f}" for x in e.top(a.top))
+            off = abs(e.delta) / max(abs(e.gap), 1e-12) if m == "ig" else 0.0
+            extra = f"  (completeness: {off:.2%} off)" if m == "ig" else ""
             print(f"    {m:>7}: {tops}{extra}")
+            if off > 0.01:
+                print(f"    (text {i}: the scores miss F(x) - F(baseline) = {e.gap:+.4f} by {off:.1%}: the path "
+                      f"from the baseline is not resolved by {a.steps} steps; try --steps {2 * a.steps})",
+                      file=sys.stderr)
         if first.truncated:
             print(f"    (the text is {first.truncated} tokens longer than max_length {max_length}: the rest "
                   "is not explained)", file=sys.stderr)
