@@ -20,6 +20,7 @@ from .tasks.finetune import FinetuneArgs, PredictArgs, finetune_cli, predict_cli
 from .tasks.distill import DistillArgs, distill_cli
 from .train import pretrain_args as _pt  # prepare, pretrain, fill-mask (no torch import)
 from .viz.attention_cli import AttentionArgs, attention_command
+from .viz import explain_cli as _explain  # no torch import
 
 
 # -- commands -------------------------------------------------------------------------------------------
@@ -215,6 +216,7 @@ COMMANDS: dict[str, tuple[Callable, type]] = {
     "convert": (convert_command, ConvertArgs),
     "distill": (distill_cli, DistillArgs),
     "attention": (attention_command, AttentionArgs),
+    "explain": (_explain.explain_cli, _explain.ExplainArgs),
 }
 
 
@@ -227,6 +229,8 @@ COMMAND_CHOICES: dict[str, dict[str, tuple[str, ...]]] = {
     "convert": {"to": ("distilbert", "bert")},
     "distill": {"task": ("classify", "ner", "qa", "embed")},
     "vocab": {"algorithm": ("wordpiece", "bpe", "unigram")},
+    "explain": {"method": ("ig", "rollout", "both")},
+    "predict": {"explain": ("ig", "rollout")},
 }
 
 

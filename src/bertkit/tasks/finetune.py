@@ -443,6 +443,9 @@ class PredictArgs:
     bf16: bool = _arg(False, "bf16 autocast")
     tag_column: int | None = _arg(None, "ner CoNLL input with tags: their column, counted from 1 (1 is the "
                                         "token), or -1 for the last (default: the last column)")
+    explain: str | None = _arg(None, "classify: ig | rollout, add 'attributions' (token, start, end, score per "
+                                     "token, for the predicted label; see bertkit explain) to each row; texts "
+                                     "past max_length are explained on their first window")
 
 
 def _stdin_rows(source: str, required=("text",)) -> list[dict]:
@@ -557,6 +560,10 @@ def predict_rows(a: PredictArgs) -> list[dict]:
     task = a.task or saved
     if task not in TASKS:
         raise ReaderError(f"{folder}: cannot tell the task from config.json; give --task classify|ner|qa")
+    if a.explain is not None and task != "classify":
+        from ..cliargs import OptionError
+        raise OptionError(f"--explain {a.explain}: attributions are for classifiers; {folder} is a {task} "
+                          "model: drop --explain")
     if "max_length" in opts:
         check_max_length(opts["max_length"], folder, f"max_length (in {folder / 'config.json'}, bertkit_task)")
     tok = load_tokenizer(folder, task)
@@ -571,8 +578,12 @@ def predict_rows(a: PredictArgs) -> list[dict]:
             check_pair_room(tok, xs, a.input, copts, folder)
             model = _trained(folder, task)
             preds = predict(model, tok, xs, copts, a.batch_size)
-            return [{"text": x.text, **({"text_pair": x.text_pair} if x.text_pair else {}), **p}
+            rows = [{"text": x.text, **({"text_pair": x.text_pair} if x.text_pair else {}), **p}
                     for x, p in zip(xs, preds)]
+            if a.explain is not None:
+                from ..viz.explain import explain_rows
+                explain_rows(model, tok, xs, rows, a.explain, copts.max_length)
+            return rows
         if task == "ner":
             from .ner import NerOptions, default_stride, guess_scheme, load_tagger, predict, predict_words
             model = _trained(folder, task)
