@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from bertkit.viz.explain import explain
+from bertkit.viz.attribution import explain
 from bertkit.viz.explain_cli import load_classifier
 
 

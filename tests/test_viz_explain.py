@@ -1,4 +1,4 @@
-"""Token attributions (bertkit.viz.explain, `bertkit explain`, `predict --explain`): integrated gradients
+"""Token attributions (bertkit.viz.attribution, `bertkit explain`, `predict --explain`): integrated gradients
 pass the completeness check (scores add up to F(x) − F(baseline) within 1% at 50 steps) and agree with a
 hand-written path integral; attention rollout equals a direct numpy product; offsets slice the text; the
 command writes a page and JSONL; predict rows gain attributions; bad folders and options are one line.
@@ -16,7 +16,7 @@ from _finetune_util import cli_error, tiny_folder, write_jsonl
 import bertkit
 from bertkit.cli import main
 from bertkit.tokenization import AutoTokenizer
-from bertkit.viz.explain import attention_rollout, explain, integrated_gradients
+from bertkit.viz.attribution import attention_rollout, explain, integrated_gradients
 
 TEXTS = ["the movie was very good !", "john visited paris and the river bank .", "a bad , awful film"]
 
@@ -267,7 +267,7 @@ def test_ig_completeness_on_minilm(minilm_dir):
 def test_byte_level_offsets_and_a_character_cut_in_two(roberta_bpe_dir, tmp_path):
     """RoBERTa's byte-level BPE: pieces map back to the text's characters (an emoji cut into two byte
     pieces: both point at it, and the page shows it once)."""
-    from bertkit.viz.explain import explain_page
+    from bertkit.viz.attribution import explain_page
     tok = AutoTokenizer.from_pretrained(roberta_bpe_dir)
     torch.manual_seed(0)
     model = bertkit.RobertaForSequenceClassification(bertkit.RobertaConfig(

@@ -581,7 +581,7 @@ def predict_rows(a: PredictArgs) -> list[dict]:
             rows = [{"text": x.text, **({"text_pair": x.text_pair} if x.text_pair else {}), **p}
                     for x, p in zip(xs, preds)]
             if a.explain is not None:
-                from ..viz.explain import explain_rows
+                from ..viz.attribution import explain_rows
                 explain_rows(model, tok, xs, rows, a.explain, copts.max_length)
             return rows
         if task == "ner":

@@ -6,7 +6,7 @@ Names are imported on first use, so `import bertkit.viz` stays light:
 - `attention_png(attentions, tokens, layer=None, head=None)` → a matplotlib Figure;
 - `attention_maps(model, tokenizer, text, pair=None)` → tokens and (L, H, T, T) weights for one input;
 - `layer_probe`, `layer_similarity`, `embedding_map` (viz/probe.py), `integrated_gradients`,
-  `attention_rollout`, `explain` (viz/explain.py).
+  `attention_rollout`, `explain` (viz/attribution.py).
 """
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ _WHERE = {
     "attention_page": "page", "AttentionPage": "page", "page_attentions": "page",
     "attention_png": "attention", "attention_maps": "attention", "AttentionMaps": "attention",
     "layer_states": "probe", "layer_probe": "probe", "layer_similarity": "probe", "embedding_map": "probe",
-    "integrated_gradients": "explain", "attention_rollout": "explain", "explain": "explain",
-    "Attribution": "explain",
+    "integrated_gradients": "attribution", "attention_rollout": "attribution", "explain": "attribution",
+    "Attribution": "attribution",
 }
 
 __all__ = sorted(_WHERE)

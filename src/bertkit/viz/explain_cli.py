@@ -73,7 +73,7 @@ def explain_cli(a: ExplainArgs) -> None:
         from ..errors import DataError
         raise DataError(f"{a.model}: the classifier was fine-tuned on sentence pairs; give --input FILE with "
                         "text and text_pair on every row")
-    from .explain import explain, explain_page
+    from .attribution import explain, explain_page
     methods = ("ig", "rollout") if a.method == "both" else (a.method,)
     results = []
     for i, (text, text_pair) in enumerate(texts):

@@ -31,7 +31,6 @@ Conventions (the same in `explain`, the JSONL of `bertkit explain` and `predict 
 """
 from __future__ import annotations
 
-import sys
 from dataclasses import asdict, dataclass
 from typing import Sequence
 
@@ -436,15 +435,3 @@ def explain_page(results: Sequence[dict[str, Explanation]], title: str = "Token 
                  "embeddings, baseline: [PAD] at every non-special token · attention rollout (Abnar &amp; "
                  "Zuidema, 2020)</footer></main></body></html>\n")
     return "".join(parts)
-
-
-# `bertkit.viz.explain` names both this module and its main function. Importing the module makes it an
-# attribute of the package, which then hides the function that `bertkit.viz` exports under the same name;
-# so the module itself is made callable: `from bertkit.viz import explain; explain(model, tok, text)`
-# works in whichever order things were imported.
-class _CallableModule(type(sys.modules[__name__])):
-    def __call__(self, *args, **kwargs) -> Explanation:
-        return explain(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
