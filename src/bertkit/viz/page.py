@@ -272,7 +272,13 @@ def _static(name: str) -> str:
     return resources.files("bertkit.viz").joinpath("static", name).read_text(encoding="utf-8")
 
 
-def _page(title: str, data_text: str, T: int, L: int, H: int) -> str:
+def _info(T: int, L: int, H: int, min_weight: float) -> str:
+    stored = (f"weights below {min_weight:g} are not stored (the page keeps its size down)" if min_weight > 0
+              else "every weight stored, rounded to 4 decimals")
+    return f"{T} tokens · {L} layers × {H} heads · {stored}"
+
+
+def _page(title: str, data_text: str, info: str) -> str:
     css = _static("attention.css")
     js = _static("attention.js")
     t = _html.escape(title)
@@ -283,7 +289,7 @@ def _page(title: str, data_text: str, T: int, L: int, H: int) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         '<link rel="icon" href="data:,">\n'
         f"<title>{t}</title>\n<style>\n{css}\n</style>\n</head>\n<body>\n"
-        f'<header class="bk-header"><h1 id="bk-title">{t}</h1><p id="bk-info"></p></header>\n'
+        f'<header class="bk-header"><h1 id="bk-title">{t}</h1><p id="bk-info">{_html.escape(info)}</p></header>\n'
         '<noscript><p class="bk-noscript">This page draws with JavaScript; the attention weights are in the '
         f'script element with id "{DATA_ID}".</p></noscript>\n'
         '<main id="bk-app"></main>\n'
@@ -322,10 +328,10 @@ def attention_page(outputs, tokens: Sequence[str], *, title: str | None = None,
 
     head = {"format": FORMAT, "title": title, "tokens": tokens, "layers": L, "heads": H, "decimals": DECIMALS,
             "min_weight": 0.0, "attentions": None}
-    # the page without its rows: the rows' JSON replaces "null"; the threshold's text may grow by 6 chars
-    shell = _page(title, _json_text(head), T, L, H)
+    # the page without its rows: the rows' JSON replaces "null"; min_weight's two mentions may grow it a little
+    shell = _page(title, _json_text(head), _info(T, L, H, 0.0))
     structure = L * H * (T - 1 + 2) + L * (H - 1 + 2) + (L - 1 + 2) - len("null")
-    budget = max_bytes - len(shell.encode("utf-8")) - structure - 8
+    budget = max_bytes - len(shell.encode("utf-8")) - structure - 80
     t = _choose_threshold(Q, budget) if budget > 0 else None
     if t is None:
         raise DataError(f"attention_page: the page for {T} tokens ({L} layers × {H} heads) cannot fit in "
@@ -341,7 +347,9 @@ def attention_page(outputs, tokens: Sequence[str], *, title: str | None = None,
     head["min_weight"] = min_weight
     data_text = _json_text(head)
     data_text = data_text.replace('"attentions":null', '"attentions":[' + ",".join(layers) + "]", 1)
-    page = _page(title, data_text, T, L, H)
+    page = _page(title, data_text, _info(T, L, H, min_weight))
+    if len(page.encode("utf-8")) > max_bytes:  # cannot happen: the budget above counts every byte
+        raise AssertionError(f"attention_page: page of {len(page.encode('utf-8'))} bytes > max_bytes={max_bytes}")
     return AttentionPage(page, tokens, (L, H, T), min_weight)
 
 

@@ -92,7 +92,7 @@
   /* ---------- page skeleton ---------- */
   var app = document.getElementById("bk-app");
   var info = document.getElementById("bk-info");
-  info.textContent = T + " tokens · " + L + " layers × " + H + " heads · " +
+  if (!info.textContent) info.textContent = T + " tokens · " + L + " layers × " + H + " heads · " +
     (minWeight > 0 ? "weights below " + fmt(minWeight) + " are not stored (the page keeps its size down)"
                    : "every weight stored, rounded to 4 decimals");
 
