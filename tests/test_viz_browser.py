@@ -184,6 +184,28 @@ def test_hostile_tokens_show_as_text(driver, tmp_path):
     assert driver.find_elements(By.CSS_SELECTOR, "#bk-app img") == []
 
 
+def test_jupyter_iframe_runs_the_page(driver, tmp_path):
+    """_repr_html_ (what Jupyter shows) is an iframe whose srcdoc is the page; its script runs there."""
+    from selenium.webdriver.common.by import By
+
+    T = 5
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((2, 3, T, T))
+    page = attention_page(np.exp(x) / np.exp(x).sum(-1, keepdims=True), ["a", "</script>", "<b>", "d", "e"])
+    host = tmp_path / "notebook.html"
+    host.write_text(f"<!DOCTYPE html><html><body><h1>notebook</h1>{page._repr_html_()}</body></html>", encoding="utf-8")
+    driver.get_log("browser")
+    driver.get(host.as_uri())
+    try:
+        driver.switch_to.frame(driver.find_element(By.TAG_NAME, "iframe"))
+        assert driver.execute_script("return document.documentElement.getAttribute('data-bertkit-ready')") == "1"
+        assert len(driver.find_elements(By.CSS_SELECTOR, ".bk-thumb")) == 6
+        assert texts(driver, '.bk-tok[data-side="q"]') == ["a", "</script>", "<b>", "d", "e"]
+    finally:
+        driver.switch_to.default_content()
+    assert severe(driver) == []
+
+
 @pytest.mark.slow
 def test_512_tokens_render_under_3s(driver, minilm, tmp_path):
     from selenium.webdriver.common.by import By

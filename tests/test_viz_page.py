@@ -125,7 +125,7 @@ def test_page_needs_no_network():
 def _check_thresholded(w, page, max_bytes):
     L, H, T, _ = w.shape
     assert page.nbytes <= max_bytes and page.min_weight > 0
-    got_tokens, got, min_weight = page_attentions(page.html)
+    _, got, min_weight = page_attentions(page.html)
     assert min_weight == page.min_weight
     assert f'<p id="bk-info">{T} tokens · {L} layers × {H} heads · weights below {min_weight:g} are not stored' in page.html
     stored = got > 0
@@ -182,6 +182,7 @@ def test_shape_and_value_errors_name_the_problem():
         (lambda: attention_page(w * 3, list("abcde")), DataError, "not attention weights"),
         (lambda: attention_page(np.full_like(w, np.nan), list("abcde")), DataError, "NaN"),
         (lambda: attention_page([], list("abcde")), DataError, "no layers"),
+        (lambda: attention_page(np.zeros((2, 3, 0, 0)), []), DataError, "no heads or no tokens"),
         (lambda: attention_page(w, list("abcde"), max_bytes=0), ConfigError, "max_bytes=0"),
         (lambda: attention_page(w, list("abcde"), max_bytes=1000), DataError, "cannot fit in max_bytes=1000"),
         (lambda: page_attentions("<html><body>nothing</body></html>"), DataError, "no <script"),

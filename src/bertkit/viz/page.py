@@ -52,10 +52,10 @@ import html as _html
 import json
 import os
 import sys
+from collections.abc import Sequence
 from html.parser import HTMLParser
 from importlib import resources
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -155,6 +155,9 @@ def _as_array(outputs) -> np.ndarray:
         if a.shape != first:
             raise DataError(f"attention_page: attentions[{i}] has shape {tuple(a.shape)} but attentions[0] has "
                             f"{tuple(first)}; every layer must have the same heads and tokens")
+    if first[1] == 0 or first[2] == 0:
+        raise DataError(f"attention_page: attentions[0] has shape {tuple(first)}, with no heads or no tokens; "
+                        "give the attentions of a non-empty input")
     if first[1] != first[2]:
         raise DataError(f"attention_page: attentions[0] has shape {tuple(first)}; the last two sizes (queries, "
                         "keys) must be equal")
@@ -401,4 +404,4 @@ def page_attentions(html: str) -> tuple[list[str], np.ndarray, float]:
     return tokens, out, float(data["min_weight"])
 
 
-__all__ = ["attention_page", "AttentionPage", "page_attentions"]
+__all__ = ["AttentionPage", "attention_page", "page_attentions"]
