@@ -157,9 +157,21 @@ def test_minilm_page_in_chromium(driver, minilm, tmp_path):
     assert head_view.get_attribute("data-highlight") == "5"
     assert canvas_pixels(driver, "bk-head-canvas") != hovered
 
+    # leaving the tokens clears the highlight
+    ActionChains(driver).move_to_element(driver.find_element(By.ID, "bk-head-title")).perform()
+    assert head_view.get_attribute("data-highlight") == ""
+    assert driver.find_elements(By.CSS_SELECTOR, ".bk-tok.bk-active") == []
+
     # the selectors drive the head view too
     Select(driver.find_element(By.ID, "bk-layer")).select_by_value("5")
     assert head_view.get_attribute("data-layer") == "5"
+    # the threshold slider hides the weaker links
+    all_links = canvas_pixels(driver, "bk-head-canvas")[1]
+    driver.execute_script("var s = document.getElementById('bk-threshold'); s.value = '0.3';"
+                          "s.dispatchEvent(new Event('input'));")
+    assert head_view.get_attribute("data-threshold") == "0.3"
+    assert driver.find_element(By.ID, "bk-threshold-value").text == "0.3"
+    assert canvas_pixels(driver, "bk-head-canvas")[1] < all_links
     assert severe(driver) == []
 
     shot = tmp_path / "attention.png"

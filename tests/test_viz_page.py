@@ -12,6 +12,7 @@ import torch
 
 from bertkit.errors import BertkitError, ConfigError, DataError, WriteError
 from bertkit.viz import AttentionPage, attention_page, page_attentions
+from bertkit.viz.page import _info
 
 
 def softmax_weights(rng, shape, sharpness=1.0):
@@ -137,23 +138,28 @@ def _check_thresholded(w, page, max_bytes):
     return data
 
 
-def test_size_limit_keeps_the_smallest_threshold_that_fits():
+@pytest.mark.parametrize("L, H, T, form", [(2, 4, 128, dict), (3, 5, 4, list)])
+def test_size_limit_keeps_the_smallest_threshold_that_fits(L, H, T, form):
     rng = np.random.default_rng(4)
-    L, H, T = 2, 4, 128
     w = softmax_weights(rng, (L, H, T, T), 4.0)
     tokens = [f"w{i}" for i in range(T)]
     full = attention_page(w, tokens, max_bytes=10**9)
     assert full.min_weight == 0
-    limit = full.nbytes // 3
+    empty = attention_page(np.zeros_like(w), tokens)
+    limit = (full.nbytes + empty.nbytes) // 2
     page = attention_page(w, tokens, max_bytes=limit)
     data = _check_thresholded(w, page, limit)
-    assert any(isinstance(r, dict) for layer in data["attentions"] for head in layer for r in head)
+    assert any(isinstance(r, form) for layer in data["attentions"] for head in layer for r in head)
     # one step (1e-4) lower would not fit: the page storing every weight >= min_weight - 1e-4
     t = round(page.min_weight * 1e4)
     w_lower = np.where(np.rint(w * 1e4) >= t - 1, w, 0)
     bigger = attention_page(w_lower, tokens, max_bytes=10**9)
     assert bigger.min_weight == 0
-    assert bigger.nbytes > limit - len(f"{page.min_weight}")
+    lower = (t - 1) / 1e4  # that page, saying min_weight = t - 1e-4 as a thresholded page would
+    html = bigger.html.replace('"min_weight":0.0', f'"min_weight":{lower}', 1).replace(
+        _info(T, L, H, 0.0), _info(T, L, H, lower), 1)
+    assert html != bigger.html
+    assert len(html.encode("utf-8")) > limit
 
 
 @pytest.mark.slow

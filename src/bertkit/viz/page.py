@@ -194,23 +194,26 @@ def _key_len(T: int) -> np.ndarray:
     return np.array([len(str(k)) for k in range(T)], dtype=np.int64)
 
 
-def _row_costs(rows: np.ndarray, keys: np.ndarray, q: np.ndarray, n_rows: int, T: int) -> np.ndarray:
-    """The JSON length of each of `n_rows` rows when exactly the entries (rows, keys, q) are stored,
-    in its shorter form (dense list or {"k","w"})."""
+def _row_lengths(rows: np.ndarray, keys: np.ndarray, q: np.ndarray, n_rows: int,
+                 T: int) -> tuple[np.ndarray, np.ndarray]:
+    """The JSON length of each of `n_rows` rows as a dense list and as {"k","w"}, when exactly the entries
+    (rows, keys, q) are stored (q in 1e-4; a dense row writes 0 for the others)."""
     wlen = _WEIGHT_LEN[q]
-    klen = _key_len(T)[keys]
     n = np.bincount(rows, minlength=n_rows)
-    dense = 2 * T + 1 + np.bincount(rows, weights=wlen - 1, minlength=n_rows)
-    sparse = _SPARSE_FIXED + np.bincount(rows, weights=wlen + klen + 2, minlength=n_rows) - 2 * (n > 0)
-    return np.minimum(dense, sparse)
+    dense = 2 * T + 1 + np.bincount(rows, weights=wlen - 1, minlength=n_rows)  # "[" T numbers, T-1 commas "]"
+    sparse = (_SPARSE_FIXED + np.bincount(rows, weights=wlen + _key_len(T)[keys] + 2, minlength=n_rows)
+              - 2 * (n > 0))
+    return dense, sparse
 
 
-def _choose_threshold(Q: np.ndarray, budget: int) -> int | None:
+def _choose_threshold(Q: np.ndarray, budget: np.ndarray) -> int | None:
     """The smallest t in 1..10001 (units of 1e-4) such that storing the entries of Q (rows × T, int16) that
-    are >= t takes at most `budget` bytes of rows; None when even t = 10001 (no weights) does not fit.
+    are >= t takes at most budget[t] bytes of rows; None when no t does (10001: no weights at all).
+    budget[t] varies a little with t, as the page states min_weight in words.
 
-    The row sizes shrink as t grows, so a binary search finds t. The stored entries are sorted by weight
-    once (a radix sort, as Q is int16), so each try looks only at the entries >= t."""
+    The rows' size shrinks as t grows, so a binary search against the smallest budget finds a t that fits;
+    a short walk down then finds any smaller t that fits its own budget. The stored entries are sorted by
+    weight once (a radix sort, as Q is int16), so each try looks only at the entries >= t."""
     n_rows, T = Q.shape
     flat = Q.ravel()
     where = np.flatnonzero(flat)
@@ -223,42 +226,51 @@ def _choose_threshold(Q: np.ndarray, budget: int) -> int | None:
         start = int(np.searchsorted(q, t, side="left"))
         f = where[start:]
         rows = f // T
-        return int(_row_costs(rows, f - rows * T, q[start:].astype(np.int64), n_rows, T).sum())
+        return int(np.minimum(*_row_lengths(rows, f - rows * T, q[start:], n_rows, T)).sum())
 
-    # a bracket from per-weight totals: every row costs at least 13 + sum(len(w) - 1) over its entries
-    # (either form), and at most its sparse form, 15 + sum(len(k) + len(w) + 2)
+    # a bracket from per-weight totals: a row takes at least min(2T + 1, 13) + sum(len(w) - 1) over its
+    # entries (either form), and at most its sparse form, 15 + sum(len(k) + len(w) + 2)
+    def above(per_q):  # [t] = the sum over q >= t
+        return np.concatenate([np.cumsum(per_q[::-1])[::-1], [0]])
+
     count = np.bincount(q, minlength=_SCALE + 1)
     wl = count * (_WEIGHT_LEN - 1)
     kl = np.bincount(q, weights=_key_len(T)[where % T], minlength=_SCALE + 1)
-    above = lambda per_q: np.concatenate([np.cumsum(per_q[::-1])[::-1], [0]])  # [t] = sum over q >= t
-    lower = 13 * n_rows + above(wl)
+    lower = min(2 * T + 1, _SPARSE_FIXED - 2) * n_rows + above(wl)
     upper = _SPARSE_FIXED * n_rows + above(count * (_WEIGHT_LEN + 2) + kl)
-    lo = max(1, int(np.argmax(lower <= budget)) if (lower <= budget).any() else _SCALE + 2)
-    hi = int(np.argmax(upper <= budget)) if (upper <= budget).any() else _SCALE + 1
-    hi = max(hi, 1)
-    if lo > _SCALE + 1 or size(hi) > budget:
-        return None
-    while lo < hi:  # the answer is in [lo, hi]
-        mid = (lo + hi) // 2
-        if size(mid) <= budget:
-            hi = mid
-        else:
-            lo = mid + 1
-    return lo
+    least, most = int(budget[1:].min()), int(budget[1:].max())
+    lo = max(1, int(np.argmax(lower <= least)) if (lower <= least).any() else _SCALE + 2)
+    hi = max(1, int(np.argmax(upper <= least)) if (upper <= least).any() else _SCALE + 1)
+    if lo <= _SCALE + 1 and size(hi) <= least:
+        while lo < hi:  # the smallest t that fits the smallest budget is in [lo, hi]
+            mid = (lo + hi) // 2
+            if size(mid) <= least:
+                hi = mid
+            else:
+                lo = mid + 1
+        best = lo
+    else:
+        best, lo = None, _SCALE + 2
+    # below lo, a t may still fit its own (larger) budget; none does once the rows outgrow the largest
+    t = lo - 1
+    while t >= 1:
+        rows = size(t)
+        if rows > most:
+            break
+        if rows <= budget[t]:
+            best = t
+        t -= 1
+    return best
 
 
 def _rows_json(Q: np.ndarray, T: int) -> list[str]:
     """The JSON text of each row of Q (rows × T, ints in 1e-4; 0 = not stored), in its shorter form."""
     n_rows = Q.shape[0]
-    rows, keys = np.nonzero(Q)
-    q = Q[rows, keys].astype(np.int64)
-    wlen = _WEIGHT_LEN[q]
-    n = np.bincount(rows, minlength=n_rows)
-    dense_len = 2 * T + 1 + np.bincount(rows, weights=wlen - 1, minlength=n_rows)
-    klen = _key_len(T)[keys]
-    sparse_len = _SPARSE_FIXED + np.bincount(rows, weights=wlen + klen + 2, minlength=n_rows) - 2 * (n > 0)
+    rows, keys = np.nonzero(Q)  # row-major: each row's entries together, by key
+    q = Q[rows, keys]
+    dense_len, sparse_len = _row_lengths(rows, keys, q, n_rows, T)
     key_text = np.array([str(k) for k in range(T)], dtype=object)
-    starts = np.concatenate([[0], np.cumsum(n)])
+    starts = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=n_rows))])
     wtext = _WEIGHT_TEXT[q]
     ktext = key_text[keys]
     out = []
@@ -331,11 +343,14 @@ def attention_page(outputs, tokens: Sequence[str], *, title: str | None = None,
 
     head = {"format": FORMAT, "title": title, "tokens": tokens, "layers": L, "heads": H, "decimals": DECIMALS,
             "min_weight": 0.0, "attentions": None}
-    # the page without its rows: the rows' JSON replaces "null"; min_weight's two mentions may grow it a little
-    shell = _page(title, _json_text(head), _info(T, L, H, 0.0))
+    # the page without its rows: their JSON replaces "null", inside brackets and commas; min_weight (t / 1e4,
+    # 0 for t = 1) is written in the JSON and in words, which changes the page's size by a few bytes
+    shell = len(_page(title, _json_text(head), _info(T, L, H, 0.0)).encode("utf-8"))
     structure = L * H * (T - 1 + 2) + L * (H - 1 + 2) + (L - 1 + 2) - len("null")
-    budget = max_bytes - len(shell.encode("utf-8")) - structure - 80
-    t = _choose_threshold(Q, budget) if budget > 0 else None
+    zero = len(_info(T, L, H, 0.0).encode("utf-8")) + len(json.dumps(0.0))
+    said = np.array([zero] * 2 + [len(_info(T, L, H, t / _SCALE).encode("utf-8")) + len(json.dumps(t / _SCALE))
+                                  for t in range(2, _SCALE + 2)])
+    t = _choose_threshold(Q, max_bytes - shell - structure - (said - zero))
     if t is None:
         raise DataError(f"attention_page: the page for {T} tokens ({L} layers × {H} heads) cannot fit in "
                         f"max_bytes={max_bytes} even with no weights stored; shorten the input or raise max_bytes")
