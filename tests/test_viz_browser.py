@@ -152,6 +152,8 @@ def test_minilm_page_in_chromium(driver, minilm, tmp_path):
     assert len(driver.find_elements(By.CSS_SELECTOR, ".bk-tok.bk-active")) == 1
     hovered = canvas_pixels(driver, "bk-head-canvas")
     assert hovered != opened and 0 < hovered[1] < opened[1]  # one row's lines instead of all
+    assert driver.find_element(By.ID, "bk-readout").text.startswith(f"query 2 “{tokens[2]}” attends most to: “")
+    assert driver.find_element(By.ID, "bk-heat-mark").is_displayed()  # the row framed on the heatmap
     other = driver.find_element(By.CSS_SELECTOR, '.bk-tok[data-side="q"][data-index="5"]')
     ActionChains(driver).move_to_element(other).perform()
     assert head_view.get_attribute("data-highlight") == "5"

@@ -41,8 +41,9 @@ Stable hooks (ids and classes, for tests and for styling)
     #bk-head-canvas      the head view's canvas (the lines)
     .bk-tok              a token in the head view; data-index, data-side "q" (left, queries) or "k"
                          (right, keys); the hovered or pinned token has class bk-active
-    #bk-heatmap          the chosen head as a large heatmap canvas; #bk-readout names the cell under
-                         the pointer
+    #bk-heatmap          the chosen head as a large heatmap canvas; #bk-heat-mark frames the highlighted
+                         row (or column) on it; #bk-readout names the cell under the pointer, or the
+                         highlighted token's five strongest links
     window.bertkitRenderMs   milliseconds from the start of the page's script to the end of its first
                              full render (every thumbnail, the head view and the heatmap drawn)
 """

@@ -167,6 +167,9 @@
   heatBox.appendChild(el("div", {"class": "bk-heat-axes"}, "rows: queries ↓ · columns: keys →"));
   var heat = el("canvas", {id: "bk-heatmap", "class": "bk-heatmap"});
   if (T < 400) heat.classList.add("bk-pixelated");
+  var heatWrap = el("div", {"class": "bk-heat-wrap"});
+  var heatMark = el("div", {id: "bk-heat-mark", "class": "bk-heat-mark"});
+  heatWrap.appendChild(heat); heatWrap.appendChild(heatMark);
   if (T <= 48) {  /* short inputs: the tokens label the axes */
     var hgrid = el("div", {"class": "bk-heat-grid"});
     var top = el("div", {"class": "bk-heat-top"}), left = el("div", {"class": "bk-heat-left"});
@@ -174,10 +177,10 @@
       top.appendChild(el("div", {"class": "bk-heat-label", title: ti + ": " + tokens[ti]}, tokens[ti]));
       left.appendChild(el("div", {"class": "bk-heat-label", title: ti + ": " + tokens[ti]}, tokens[ti]));
     }
-    hgrid.appendChild(el("div")); hgrid.appendChild(top); hgrid.appendChild(left); hgrid.appendChild(heat);
+    hgrid.appendChild(el("div")); hgrid.appendChild(top); hgrid.appendChild(left); hgrid.appendChild(heatWrap);
     heatBox.appendChild(hgrid);
   } else {
-    heatBox.appendChild(heat);
+    heatBox.appendChild(heatWrap);
   }
   var readout = el("div", {id: "bk-readout", "class": "bk-readout bk-mono"}, "Point at the heatmap to read a weight.");
   heatBox.appendChild(readout);
@@ -288,6 +291,31 @@
     headView.setAttribute("data-highlight", hq >= 0 ? String(hq) : "");
     headView.setAttribute("data-highlight-key", hk >= 0 ? String(hk) : "");
     headView.style.setProperty("--bk-hue", String(hue));
+    if (focused) readout.textContent = topLinks(head, hq, hk);
+    /* the same row (or column) framed on the heatmap */
+    var ms = heatMark.style, cell = 100 / T;
+    ms.display = focused ? "block" : "none";
+    ms.borderColor = "hsl(" + hue + ",70%,42%)";
+    if (hq >= 0) { ms.left = "0"; ms.width = "100%"; ms.top = (hq * cell) + "%"; ms.height = cell + "%"; }
+    else if (hk >= 0) { ms.top = "0"; ms.height = "100%"; ms.left = (hk * cell) + "%"; ms.width = cell + "%"; }
+  }
+
+  /* "query 10 “it” attends most to: “animal” 0.677 · …" (or, for a key, the queries that attend to it most) */
+  function topLinks(head, hq, hk) {
+    var pairs = [], r, i, q;
+    if (hq >= 0) {
+      r = head[hq];
+      for (i = 0; i < r.k.length; i++) pairs.push([r.w[i], r.k[i]]);
+    } else {
+      for (q = 0; q < T; q++) {
+        r = head[q];
+        for (i = 0; i < r.k.length; i++) if (r.k[i] === hk) pairs.push([r.w[i], q]);
+      }
+    }
+    pairs.sort(function (a, b) { return b[0] - a[0]; });
+    var parts = pairs.slice(0, 5).map(function (p) { return "“" + tokens[p[1]] + "” " + fmt(p[0]); });
+    return (hq >= 0 ? "query " + hq + " “" + tokens[hq] + "” attends most to: "
+                    : "key " + hk + " “" + tokens[hk] + "” is attended most by: ") + (parts.join(" · ") || "nothing stored");
   }
 
   function drawHeat() { paintMatrix(heat, state.layer, state.head, Math.min(T, 400)); }
