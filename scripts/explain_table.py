@@ -51,13 +51,15 @@ def main() -> None:
              "|---|---|---|---|---|---|"]
     errors, rechecked, gaps, t0 = [], [], [], time.time()
     for i, r in enumerate(rows):
-        ig = explain(model, tok, r["text"], "ig", n_steps=a.steps, max_length=opts["max_length"])
+        ig = explain(model, tok, r["text"], "ig", n_steps=a.steps, max_length=opts["max_length"],
+                     tolerance=None)
         ro = explain(model, tok, r["text"], "rollout", max_length=opts["max_length"])
         rel = abs(sum(x.score for x in ig) - ig.gap) / abs(ig.gap)
         errors.append(rel)
         gaps.append((ig.label, ig.gap))
         if a.recheck_steps:
-            again = explain(model, tok, r["text"], "ig", n_steps=a.recheck_steps, max_length=opts["max_length"])
+            again = explain(model, tok, r["text"], "ig", n_steps=a.recheck_steps,
+                            max_length=opts["max_length"], tolerance=None)
             rechecked.append(abs(sum(x.score for x in again) - again.gap) / abs(again.gap))
         top_ig = ", ".join(f"{x.token} {x.score:+.2f}" for x in ig.top(3))
         top_ro = ", ".join(f"{x.token} {x.score:.2f}" for x in ro.top(3))

@@ -17,6 +17,7 @@ import bertkit
 from bertkit.cli import main
 from bertkit.tokenization import AutoTokenizer
 from bertkit.viz.attribution import attention_rollout, explain, integrated_gradients
+from bertkit.viz.explain_cli import load_classifier
 
 TEXTS = ["the movie was very good !", "john visited paris and the river bank .", "a bad , awful film"]
 
@@ -260,7 +261,8 @@ def test_ig_completeness_on_minilm(minilm_dir):
         model.classifier.weight.normal_(0, 1.0)
     tok = AutoTokenizer.from_pretrained(minilm_dir)
     for text in ["A gorgeous, witty and deeply moving film.", "Tedious, predictable and far too long."]:
-        e = explain(model, tok, text, "ig", n_steps=50)
+        e = explain(model, tok, text, "ig", n_steps=50, tolerance=None)  # 50 steps, not doubled
+        assert e.n_steps == 50
         assert abs(sum(a.score for a in e) - e.gap) <= 0.01 * abs(e.gap), (text, e.delta, e.gap)
 
 
@@ -274,8 +276,8 @@ def test_byte_level_offsets_and_a_character_cut_in_two(roberta_bpe_dir, tmp_path
         vocab_size=len(tok), hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
         max_position_embeddings=40, pad_token_id=1, num_labels=2, initializer_range=0.1))
     text = "Héllo  wörld, naïve café 😀!"
-    e = explain(model, tok, text, "ig", n_steps=20)
-    assert abs(sum(a.score for a in e) - e.gap) <= 0.01 * abs(e.gap)
+    e = explain(model, tok, text, "ig", n_steps=20, tolerance=None)
+    assert e.n_steps == 20 and abs(sum(a.score for a in e) - e.gap) <= 0.01 * abs(e.gap)
     for a in e:
         piece = tok.convert_tokens_to_string([a.token]).strip()
         assert text[a.start:a.end] == piece or text[a.start:a.end] == "😀", (a, piece)
@@ -292,3 +294,15 @@ def test_long_text_is_truncated_to_the_models_length(clf, tmp_path, capsys):
     rows = (tmp_path / "o" / "attributions.jsonl").read_text(encoding="utf-8").split("\n")
     assert len([r for r in rows if r]) == 62
     assert "38 tokens past the model's max_length were cut" in (tmp_path / "o" / "explain.html").read_text(encoding="utf-8")
+
+
+def test_steps_double_until_the_scores_are_complete(clf):
+    """With a tolerance, too few steps are doubled until Σ scores = F(x) − F(baseline) within it."""
+    model, tok, _ = load_classifier(clf)
+    text = "good good bad good"
+    coarse = explain(model, tok, text, "ig", n_steps=1, tolerance=None)
+    assert coarse.n_steps == 1 and abs(coarse.delta) > 1e-4 * abs(coarse.gap)
+    fine = explain(model, tok, text, "ig", n_steps=1, tolerance=1e-4, max_steps=256)
+    assert fine.n_steps > 1 and abs(fine.delta) <= 1e-4 * abs(fine.gap)
+    capped = explain(model, tok, text, "ig", n_steps=1, tolerance=1e-12, max_steps=4)
+    assert capped.n_steps == 4

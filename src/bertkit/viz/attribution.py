@@ -68,13 +68,13 @@ class Explanation(list):
     `label` (None for regression), `probability` (softmax for single-label, sigmoid for multi-label, None
     for regression), `logit` (the target's logit, or the regression output), `target` (its index),
     `method`, `delta` (integrated gradients: sum of scores − (F(x) − F(baseline)); None for rollout),
-    `gap` (F(x) − F(baseline); None for rollout), `text`, `text_pair`, `truncated` (tokens cut), `kind`
+    `gap` (F(x) − F(baseline); None for rollout), `n_steps` (the integration steps used), `text`, `text_pair`, `truncated` (tokens cut), `kind`
     (the head's problem_type)."""
 
     def __init__(self, items=(), **info):
         super().__init__(items)
         self.label = self.probability = self.logit = self.target = self.delta = self.gap = None
-        self.method = self.text = self.text_pair = self.kind = None
+        self.method = self.text = self.text_pair = self.kind = self.n_steps = None
         self.truncated = 0
         self.__dict__.update(info)
 
@@ -229,14 +229,19 @@ def _prediction(logits: Tensor, kind: str, id2label: dict) -> tuple[int, str | N
 
 def explain(model, tokenizer, text: str, method: str = "ig", text_pair: str | None = None,
             target: int | str | None = None, n_steps: int = 50, baseline: str = "pad",
-            max_length: int | None = None, ig_method: str = "gausslegendre") -> Explanation:
+            max_length: int | None = None, ig_method: str = "gausslegendre", tolerance: float | None = 0.01,
+            max_steps: int = 400) -> Explanation:
     """Token attributions for `model`'s prediction on `text` (and `text_pair`): an Explanation, a list
     of Attribution (token, start, end, score; specials left out, offsets into the original text) that
     also carries the predicted `label` and `probability` (see the module docstring for the
     conventions).
 
     method: "ig" (integrated gradients, `n_steps`, `baseline`, `ig_method`: captum's quadrature) or
-    "rollout" (attention rollout). target: a label index or name to explain instead of the predicted
+    "rollout" (attention rollout). Integrated gradients are complete when the scores sum to F(x) −
+    F(baseline) (Sundararajan et al., 2017, §3); while they miss it by more than `tolerance` (a share of
+    |F(x) − F(baseline)|), the steps are doubled, up to `max_steps` (`tolerance=None`: `n_steps` only).
+    The Explanation's `n_steps` says how many were used. A path along which the logit dips and recovers
+    needs more steps than a monotone one: 50 resolve most sentences, 100 the rest (docs/inspect.md). target: a label index or name to explain instead of the predicted
     one. max_length: truncate to this many tokens (default: the model's positions). Raises BertkitError
     for an unknown method or label, ConfigError for a model that is not a sequence classifier."""
     if method not in METHODS:
@@ -275,7 +280,11 @@ def explain(model, tokenizer, text: str, method: str = "ig", text_pair: str | No
     special = [bool(s) for s in enc["special_tokens_mask"]]
     delta = gap = None
     if method == "ig":
-        scores, delta, pred, gap = integrated_gradients(model, enc, pred, n_steps, baseline, ig_method)
+        while True:
+            scores, delta, pred, gap = integrated_gradients(model, enc, pred, n_steps, baseline, ig_method)
+            if tolerance is None or abs(delta) <= tolerance * abs(gap) or 2 * n_steps > max_steps:
+                break
+            n_steps *= 2
     else:
         R = attention_rollout(out.attentions)[0]  # (T, T)
         row = R[0].copy()  # what reaches [CLS] (<s>), where the classifier reads
@@ -286,7 +295,8 @@ def explain(model, tokenizer, text: str, method: str = "ig", text_pair: str | No
     attrs = [Attribution(tokens[i], int(s), int(e), float(scores[i]), segs[i])
              for i, ((s, e), sp) in enumerate(zip(enc["offset_mapping"], special)) if not sp]
     return Explanation(attrs, label=label, probability=prob, logit=float(logits[pred]), target=pred,
-                       method=method, delta=delta, gap=gap, text=text, text_pair=text_pair,
+                       method=method, delta=delta, gap=gap, n_steps=n_steps if method == "ig" else None,
+                       text=text, text_pair=text_pair,
                        truncated=max(0, full - len(ids)), kind=kind)
 
 
@@ -385,7 +395,7 @@ def _highlight(text: str, attrs: list[Attribution], scale: float, signed: bool =
 
 
 def explain_page(results: Sequence[dict[str, Explanation]], title: str = "Token attributions",
-                 model_name: str | None = None, n_steps: int | None = None) -> str:
+                 model_name: str | None = None) -> str:
     """A self-contained HTML page (no scripts, no network) for `results` (one {method: Explanation} per
     text, as `explain_many` returns): each text with its characters highlighted per token — green for the
     predicted label, red against it, stronger for a larger |score| relative to the text's largest —,
@@ -414,7 +424,7 @@ def explain_page(results: Sequence[dict[str, Explanation]], title: str = "Token 
         for m, e in by_method.items():
             scale = max((abs(a.score) for a in e), default=0.0)
             if m == "ig":
-                detail = (f"{n_steps} steps, " if n_steps else "") + (
+                detail = (f"{e.n_steps} steps, " if e.n_steps else "") + (
                     f"Σ scores = {sum(a.score for a in e):+.4f}, F(x) − F(baseline) = {e.gap:+.4f}")
             else:
                 detail = "[CLS] row, shares of the text's tokens"
