@@ -19,6 +19,7 @@ from .convert import ConvertArgs, convert_command
 from .tasks.finetune import FinetuneArgs, PredictArgs, finetune_cli, predict_cli
 from .tasks.distill import DistillArgs, distill_cli
 from .train import pretrain_args as _pt  # prepare, pretrain, fill-mask (no torch import)
+from .viz import inspect_cli as _inspect  # inspect (no torch import)
 
 
 # -- commands -------------------------------------------------------------------------------------------
@@ -213,6 +214,7 @@ COMMANDS: dict[str, tuple[Callable, type]] = {
     "predict": (predict_cli, PredictArgs),
     "convert": (convert_command, ConvertArgs),
     "distill": (distill_cli, DistillArgs),
+    "inspect": (_inspect.inspect_cli, _inspect.InspectArgs),
 }
 
 
@@ -225,6 +227,7 @@ COMMAND_CHOICES: dict[str, dict[str, tuple[str, ...]]] = {
     "convert": {"to": ("distilbert", "bert")},
     "distill": {"task": ("classify", "ner", "qa", "embed")},
     "vocab": {"algorithm": ("wordpiece", "bpe", "unigram")},
+    "inspect": {"pooling": ("mean", "cls"), "map": ("pca", "tsne", "umap")},
 }
 
 
