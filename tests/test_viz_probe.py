@@ -321,3 +321,54 @@ def test_help_does_not_import_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={"PYTHONPATH": str(Path(__file__).parents[1] / "src")}).stdout
     assert out.strip() == "[]"
+
+
+def _browser():
+    """Headless Debian chromium through Selenium, or a skip saying what is missing."""
+    import shutil
+    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver = shutil.which("chromedriver")
+    if not chromium or not driver:
+        pytest.skip("no chromium/chromedriver on this machine (make browser installs Debian's)")
+    from selenium.webdriver.chrome.service import Service
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = chromium
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
+        opts.add_argument(flag)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    return webdriver.Chrome(service=Service(driver), options=opts)
+
+
+@pytest.mark.slow  # starts a browser: a few seconds
+def test_map_page_in_a_browser(tmp_path):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+
+    from bertkit.viz.probe import map_page
+    rng = np.random.default_rng(5)
+    texts = [f"sentence {i} <i>&amp;</i>" for i in range(30)]
+    labels = ["pos" if i % 3 else "neg" for i in range(30)]
+    page = tmp_path / "map.html"
+    page.write_text(map_page(rng.normal(size=(30, 2)), labels, texts, ["neg", "pos"], "a <map>"), encoding="utf-8")
+    browser = _browser()
+    try:
+        browser.get(page.as_uri())
+        assert browser.title == "a <map>"
+        circles = browser.find_elements(By.CSS_SELECTOR, "#points circle")
+        assert len(circles) == 30
+        info = browser.find_element(By.ID, "info")
+        ActionChains(browser).move_to_element(circles[7]).perform()
+        assert info.text == f"pos: {texts[7]}"  # the sentence as written, not as markup
+        assert "hot" in circles[7].get_attribute("class")
+        browser.find_element(By.CSS_SELECTOR, '#legend span[data-class="0"]').click()  # hide "neg"
+        assert sum(c.is_displayed() for c in circles) == labels.count("pos")
+        errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+        assert errors == []
+        png = tmp_path / "shot.png"
+        browser.save_screenshot(str(png))
+        from PIL import Image
+        pixels = np.asarray(Image.open(png).convert("L"))
+        assert pixels.std() > 5  # not a blank page
+    finally:
+        browser.quit()

@@ -149,7 +149,7 @@ def inspect_cli(a: InspectArgs) -> None:
     save(P.similarity_figure(sim, f"Layer similarity (linear CKA, {a.pooling} pooling)\n{model_name} on "
                                   f"{file_name}, {len(xs)} examples"), out / "similarity.png")
     map_title = f"{a.map.upper() if a.map != 'tsne' else 't-SNE'} of layer {names[layer]} ({a.pooling} pooling)"
-    save(P.map_figure(points, labels, classes, f"{map_title}: {model_name} on {file_name}"), out / "map.png")
+    save(P.map_figure(points, labels, classes, f"{map_title}: {model_name} on {file_name}", a.map), out / "map.png")
     from ..io import atomic_write_text
     atomic_write_text(out / "map.html", P.map_page(
         points, labels, texts, classes, f"{map_title}: {model_name} on {file_name}",

@@ -193,13 +193,19 @@ def layer_probe(states, labels: Sequence, split, C: float | None = None, seed: i
     if len(classes) < 2:
         raise BertkitError(f"layer_probe: the training part has one class ({classes[0]!r}); a probe needs two")
     majority = str(classes[int(np.argmax(counts))])  # np.unique sorts, so a tie goes to the first name
+    import sklearn.linear_model  # noqa: F401  (loaded before the limit, so that it covers their BLAS)
+    import sklearn.model_selection  # noqa: F401
+    from threadpoolctl import threadpool_limits  # installed with scikit-learn
+
     accuracy, train_accuracy, used = [], [], []
-    for layer in X:  # (N, C)
-        c = choose_C(layer[train], y[train], seed=seed) if C is None else float(C)
-        probe = _probe(c, seed).fit(layer[train], y[train])
-        accuracy.append(float(probe.score(layer[held], y[held])))
-        train_accuracy.append(float(probe.score(layer[train], y[train])))
-        used.append(c)
+    # many small lbfgs fits: a second BLAS or OpenMP thread only waits (10× slower on a busy 2-core machine)
+    with threadpool_limits(limits=1):
+        for layer in X:  # (N, C)
+            c = choose_C(layer[train], y[train], seed=seed) if C is None else float(C)
+            probe = _probe(c, seed).fit(layer[train], y[train])
+            accuracy.append(float(probe.score(layer[held], y[held])))
+            train_accuracy.append(float(probe.score(layer[train], y[train])))
+            used.append(c)
     count = lambda mask: {str(k): int(v) for k, v in zip(*np.unique(y[mask], return_counts=True))}  # noqa: E731
     return ProbeResult(accuracy=accuracy, train_accuracy=train_accuracy,
                        baseline=float(np.mean(y[held] == majority)), majority_class=majority,
@@ -305,14 +311,15 @@ def probe_figure(result: ProbeResult, title: str):
     plt = pyplot()
     n = len(result.accuracy)
     xs = list(range(n))
-    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    fig, ax = plt.subplots(figsize=(7.5, 5))
     ax.plot(xs, result.train_accuracy, marker=".", color="#9ab", lw=1, label="probe, training part")
     ax.plot(xs, result.accuracy, marker="o", color="#1f77b4", lw=2,
             label=f"probe, held-out part ({result.n_held_out} examples)")
     ax.axhline(result.baseline, color="#d62728", ls="--", lw=1.2,
                label=f"majority class ({result.majority_class!r}): {result.baseline:.3f}")
     for x, a in zip(xs, result.accuracy):
-        ax.annotate(f"{a:.3f}", (x, a), textcoords="offset points", xytext=(0, 7), ha="center", fontsize=8)
+        ax.annotate(f"{a:.3f}", (x, a), textcoords="offset points", xytext=(0, -15), ha="center", fontsize=8,
+                    color="#1f77b4")  # below: the training curve is usually above
     best = result.best_layer
     ax.plot([best], [result.accuracy[best]], marker="o", ms=12, mfc="none", mec="#ff7f0e", mew=2,
             label=f"best: layer {layer_names(n)[best]}")
@@ -322,8 +329,8 @@ def probe_figure(result: ProbeResult, title: str):
     lo = min(min(result.accuracy), result.baseline)
     ax.set_ylim(max(0.0, lo - 0.08), 1.02)
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8)
     ax.set_title(title, fontsize=10)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, fontsize=8, frameon=False)
     fig.tight_layout()
     return fig
 
@@ -355,7 +362,10 @@ def similarity_figure(sim: np.ndarray, title: str):
     return fig
 
 
-def map_figure(points: np.ndarray, labels: Sequence[str], classes: Sequence[str], title: str):
+AXIS_NAMES = {"pca": "PC", "tsne": "t-SNE", "umap": "UMAP"}
+
+
+def map_figure(points: np.ndarray, labels: Sequence[str], classes: Sequence[str], title: str, method: str = "pca"):
     """A scatter of (N, 2) points coloured by label, with a legend (class and count): a matplotlib Figure."""
     from ..plots import pyplot
     plt = pyplot()
@@ -369,6 +379,8 @@ def map_figure(points: np.ndarray, labels: Sequence[str], classes: Sequence[str]
     ax.legend(title="label", markerscale=2, fontsize=8)
     ax.set_xticks([])
     ax.set_yticks([])
+    ax.set_xlabel(f"{AXIS_NAMES.get(method, method)} 1")
+    ax.set_ylabel(f"{AXIS_NAMES.get(method, method)} 2")
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
     return fig
