@@ -153,7 +153,7 @@ def _cka_hsic(x, y):
     n = len(x)
     H = np.eye(n) - np.ones((n, n)) / n
     K, L = x @ x.T, y @ y.T
-    hsic = lambda a, b: np.trace(a @ H @ b @ H)  # noqa: E731  (the 1/(n-1)² cancels)
+    hsic = lambda a, b: np.trace(a @ H @ b @ H)  # the 1/(n-1)² of HSIC cancels
     return hsic(K, L) / np.sqrt(hsic(K, K) * hsic(L, L))
 
 
@@ -358,9 +358,14 @@ def test_map_page_in_a_browser(tmp_path):
         circles = browser.find_elements(By.CSS_SELECTOR, "#points circle")
         assert len(circles) == 30
         info = browser.find_element(By.ID, "info")
-        ActionChains(browser).move_to_element(circles[7]).perform()
-        assert info.text == f"pos: {texts[7]}"  # the sentence as written, not as markup
-        assert "hot" in circles[7].get_attribute("class")
+        shown = set()
+        for c in circles[:5]:
+            ActionChains(browser).move_to_element(c).perform()
+            assert "hot" in c.get_attribute("class")
+            assert info.text == browser.execute_script("return arguments[0].textContent", c)
+            shown.add(info.text)
+        # the sentence and its label as written, not as markup; each point its own
+        assert len(shown) == 5 and shown <= {f"{lab}: {t}" for lab, t in zip(labels, texts)}
         browser.find_element(By.CSS_SELECTOR, '#legend span[data-class="0"]').click()  # hide "neg"
         assert sum(c.is_displayed() for c in circles) == labels.count("pos")
         errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]

@@ -3,6 +3,7 @@ alike the layers are (linear CKA), and a map of the sentences. The work is in vi
 scikit-learn and matplotlib are imported inside the command, so `bertkit --help` stays quick."""
 from __future__ import annotations
 
+import math
 import os
 import sys
 from dataclasses import asdict, dataclass
@@ -167,7 +168,7 @@ def inspect_cli(a: InspectArgs) -> None:
                   "C": result.C, "method": "standardised features, L2 logistic regression (scikit-learn, "
                   "random_state 0), C per layer by 5-fold cross-validation on the training part"},
         "similarity": {"method": "linear CKA (null: a layer whose vectors are all the same)",
-                       "matrix": [[None if v != v else round(float(v), 6) for v in row] for row in sim]},
+                       "matrix": [[None if math.isnan(v) else round(float(v), 6) for v in row] for row in sim]},
         "map": {"method": a.map, "layer": layer},
     })
 

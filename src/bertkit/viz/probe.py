@@ -193,7 +193,8 @@ def layer_probe(states, labels: Sequence, split, C: float | None = None, seed: i
     if len(classes) < 2:
         raise BertkitError(f"layer_probe: the training part has one class ({classes[0]!r}); a probe needs two")
     majority = str(classes[int(np.argmax(counts))])  # np.unique sorts, so a tie goes to the first name
-    import sklearn.linear_model  # noqa: F401  (loaded before the limit, so that it covers their BLAS)
+    # loaded before the limit, so that it covers the BLAS they load
+    import sklearn.linear_model
     import sklearn.model_selection  # noqa: F401
     from threadpoolctl import threadpool_limits  # installed with scikit-learn
 
@@ -206,7 +207,9 @@ def layer_probe(states, labels: Sequence, split, C: float | None = None, seed: i
             accuracy.append(float(probe.score(layer[held], y[held])))
             train_accuracy.append(float(probe.score(layer[train], y[train])))
             used.append(c)
-    count = lambda mask: {str(k): int(v) for k, v in zip(*np.unique(y[mask], return_counts=True))}  # noqa: E731
+
+    def count(mask):
+        return {str(k): int(v) for k, v in zip(*np.unique(y[mask], return_counts=True))}
     return ProbeResult(accuracy=accuracy, train_accuracy=train_accuracy,
                        baseline=float(np.mean(y[held] == majority)), majority_class=majority,
                        classes=sorted(set(y.tolist())), n_train=int(train.sum()), n_held_out=int(held.sum()),
@@ -355,8 +358,8 @@ def similarity_figure(sim: np.ndarray, title: str):
         for i in range(n):
             for j in range(n):
                 v = sim[i, j]
-                ax.text(j, i, "–" if v != v else f"{v:.2f}", ha="center", va="center", fontsize=8 if n <= 13 else 6,
-                        color="black" if v == v and v > 0.6 else "white")
+                ax.text(j, i, "–" if np.isnan(v) else f"{v:.2f}", ha="center", va="center",
+                        fontsize=8 if n <= 13 else 6, color="black" if v > 0.6 else "white")
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
     return fig
@@ -367,16 +370,22 @@ AXIS_NAMES = {"pca": "PC", "tsne": "t-SNE", "umap": "UMAP"}
 
 def map_figure(points: np.ndarray, labels: Sequence[str], classes: Sequence[str], title: str, method: str = "pca"):
     """A scatter of (N, 2) points coloured by label, with a legend (class and count): a matplotlib Figure."""
+    from matplotlib.lines import Line2D
+
     from ..plots import pyplot
     plt = pyplot()
     labels = np.array([str(v) for v in labels])
+    points = np.asarray(points, dtype=np.float64)
+    index = {c: i for i, c in enumerate(classes)}
+    colours = np.array([class_colour(index[lab]) for lab in labels])
+    order = np.random.default_rng(0).permutation(len(points))  # interleaved: no class is drawn over the others
     fig, ax = plt.subplots(figsize=(7.5, 6.5))
     small = len(points) > 500
-    for i, c in enumerate(classes):
-        m = labels == c
-        ax.scatter(points[m, 0], points[m, 1], s=7 if small else 18, alpha=0.55 if small else 0.8,
-                   color=class_colour(i), label=f"{c} ({int(m.sum())})", edgecolors="none")
-    ax.legend(title="label", markerscale=2, fontsize=8)
+    ax.scatter(points[order, 0], points[order, 1], s=7 if small else 18, alpha=0.55 if small else 0.8,
+               c=colours[order], edgecolors="none")
+    handles = [Line2D([], [], ls="", marker="o", ms=6, color=class_colour(i),
+                      label=f"{c} ({int((labels == c).sum())})") for i, c in enumerate(classes)]
+    ax.legend(handles=handles, title="label", fontsize=8)
     ax.set_xticks([])
     ax.set_yticks([])
     ax.set_xlabel(f"{AXIS_NAMES.get(method, method)} 1")
@@ -434,7 +443,9 @@ def map_page(points: np.ndarray, labels: Sequence[str], texts: Sequence[str], cl
     r = 3 if len(pts) > 500 else 5
     esc = html.escape
     circles = []
-    for (x, y), lab, text in zip(xy, labels, texts):
+    labels, texts = list(labels), list(texts)
+    for i in np.random.default_rng(0).permutation(len(pts)):  # interleaved, as in map_figure
+        (x, y), lab, text = xy[i], labels[i], texts[i]
         k = index[str(lab)]
         circles.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{r}" fill="{class_colour(k)}" data-class="{k}">'
                        f"<title>{esc(str(lab))}: {esc(text)}</title></circle>")
