@@ -403,7 +403,8 @@ circle{stroke:none;fill-opacity:.6;cursor:pointer} circle.hot{stroke:#000;stroke
 circle.off{display:none}
 #legend{margin:8px 0} #legend span{display:inline-block;margin-right:14px;cursor:pointer;user-select:none}
 #legend span.off{opacity:.35} #legend i{display:inline-block;width:11px;height:11px;border-radius:6px;margin-right:5px}
-#info{min-height:3.2em;border:1px solid #ddd;background:#fafafa;padding:6px 8px;white-space:pre-wrap}
+#info{min-height:2.8em;border:1px solid #ddd;background:#fafafa;padding:6px 8px;margin-bottom:8px;white-space:pre-wrap}
+svg{max-width:100%;height:auto}
 """
 
 _PAGE_JS = """
@@ -431,8 +432,8 @@ _PAGE_JS = """
 def map_page(points: np.ndarray, labels: Sequence[str], texts: Sequence[str], classes: Sequence[str],
              title: str, subtitle: str = "") -> str:
     """A self-contained HTML page (no network: inline SVG, CSS and script) with the 2-D map: one circle per
-    sentence, coloured by label; hovering shows the label and the sentence (also as the circle's
-    tooltip); clicking a legend entry hides or shows that class. All text is HTML-escaped."""
+    sentence, coloured by label; hovering shows the label and the sentence above the map (and as the
+    circle's tooltip); clicking a legend entry hides or shows that class. All text is HTML-escaped."""
     pts = np.asarray(points, dtype=np.float64)
     W, H, pad = 900, 640, 14
     lo, hi = pts.min(0), pts.max(0)
@@ -459,9 +460,9 @@ def map_page(points: np.ndarray, labels: Sequence[str], texts: Sequence[str], cl
         f"<title>{esc(title)}</title><style>{_PAGE_CSS}</style></head><body>\n"
         f"<h1>{esc(title)}</h1><p class=\"sub\">{esc(subtitle)}</p>\n"
         f"<div id=\"legend\">{legend}</div>\n"
+        "<div id=\"info\">Hover a point to read its sentence; click a legend entry to hide or show a class.</div>\n"
         f'<svg id="map" width="{W}" height="{H}" viewBox="0 0 {W} {H}">'
         f'<g id="points">\n' + "\n".join(circles) + "\n</g></svg>\n"
-        "<div id=\"info\">Hover a point to read its sentence; click a legend entry to hide or show a class.</div>\n"
         f"<script>{_PAGE_JS}</script>\n</body></html>\n")
 
 
