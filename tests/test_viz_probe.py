@@ -274,6 +274,44 @@ def test_inspect_uses_the_files_split_and_max_examples(tiny, tmp_path, capsys):
     capsys.readouterr()
 
 
+def test_inspect_reads_csv_with_pairs(tiny, tmp_path, capsys):
+    import csv
+    path = tmp_path / "pairs.csv"
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["text", "text_pair", "label"])
+        for i, (g, b) in enumerate(zip(GOOD, BAD)):
+            w.writerow([g, f"w{i}, with a comma", 1])
+            w.writerow([b, f"w{i}\non two lines", 0])  # a quoted field holding a line break
+    out = tmp_path / "out"
+    main(["inspect", "--model", str(tiny), str(path), "--out", str(out)])
+    report = json.loads((out / "inspect.json").read_text())
+    assert report["counts"]["per_class"] == {"0": 10, "1": 10} and report["probe"]["classes"] == ["0", "1"]
+    parsed = _Page()
+    parsed.feed((out / "map.html").read_text(encoding="utf-8"))
+    assert f"1: {GOOD[3]} ‖ w3, with a comma" in parsed.titles
+    assert f"0: {BAD[2]} ‖ w2\non two lines" in parsed.titles
+    capsys.readouterr()
+
+
+def test_inspect_reads_the_encoder_of_a_fine_tuned_folder(tiny, tmp_path, capsys, caplog):
+    from bertkit.registry import AutoModelForSequenceClassification
+    from bertkit.tokenization import AutoTokenizer
+    clf = tmp_path / "clf"
+    AutoModelForSequenceClassification.from_pretrained(tiny, fresh=[], num_labels=2).save_pretrained(clf)
+    AutoTokenizer.from_pretrained(tiny).save_pretrained(clf)
+    data = labelled(tmp_path / "ok.jsonl")
+    reports = []
+    for folder in (tiny, clf):
+        main(["inspect", "--model", str(folder), str(data), "--out", str(tmp_path / folder.name)])
+        reports.append(json.loads((tmp_path / folder.name / "inspect.json").read_text()))
+    capsys.readouterr()
+    notes = [r.getMessage() for r in caplog.records if r.name.startswith("bertkit")]
+    assert not any("dropped" in n for n in notes), notes  # the head is left out quietly
+    assert reports[0]["probe"] == reports[1]["probe"]  # the same encoder weights, the same probe
+    assert reports[0]["similarity"] == reports[1]["similarity"]
+
+
 def test_inspect_errors(tiny, tmp_path, capsys):
     good = labelled(tmp_path / "ok.jsonl")
     m = ["--model", str(tiny)]

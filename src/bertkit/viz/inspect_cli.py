@@ -124,7 +124,9 @@ def inspect_cli(a: InspectArgs) -> None:
     from ..registry import AutoModel
     from ..tokenization import AutoTokenizer
     tok = AutoTokenizer.from_pretrained(a.model)
-    model = AutoModel.from_pretrained(a.model, fresh=[])  # the bare encoder of any folder; no head is used
+    from ..checkpoint import loading_quietly
+    with loading_quietly():  # the bare encoder of any folder: a head it drops is not wanted here
+        model = AutoModel.from_pretrained(a.model, fresh=[])
     check_vocab_fits(tok, model.config, a.model)
     _check_max_length(a.max_length, tok, model.config.max_sequence_length)
     L = model.config.num_hidden_layers
