@@ -337,6 +337,7 @@ def test_inspect_errors(tiny, tmp_path, capsys):
                        (["--map", "mds"], "--map 'mds': use one of pca, tsne, umap"),
                        (["--layer", "3"], "--layer 3: "), (["--layer", "-1"], "--layer -1: must be at least 0"),
                        (["--max-examples", "-1"], "--max-examples -1: must be at least 0"),
+                       (["--max-examples", "5"], "--max-examples 5: too few for a probe; use at least 10"),
                        (["--batch-size", "0"], "--batch-size 0: must be at least 1"),
                        (["--max-length", "1000"], "--max-length 1000: the model has 64 positions")]:
         assert want in cli_error(["inspect", *m, str(good), *out, *opts], capsys)

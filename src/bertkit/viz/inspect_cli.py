@@ -107,6 +107,8 @@ def inspect_cli(a: InspectArgs) -> None:
     xs, keys = [xs[i] for i in pick], [keys[i] for i in pick]
     split_from = "the file's split field" if held is not None else "sha256 of the text"
     held = held[pick] if held is not None else P.hash_split(keys)
+    if len(xs) < MIN_EXAMPLES and len(xs) < n_read:
+        raise OptionError(f"--max-examples {a.max_examples}: too few for a probe; use at least {MIN_EXAMPLES}")
     if len(xs) < MIN_EXAMPLES:
         raise ReaderError(f"{a.file}: {len(xs)} examples are too few for a probe; give at least {MIN_EXAMPLES} "
                           "(a part is held out to score it)")
