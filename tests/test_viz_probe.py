@@ -333,6 +333,8 @@ def test_inspect_errors(tiny, tmp_path, capsys):
     all_train = write_jsonl(tmp_path / "tr.jsonl", [{"text": t, "label": "p" if i % 2 else "n", "split": "train"}
                                                     for i, t in enumerate(GOOD + BAD)])
     assert "leaves no held-out examples" in cli_error(["inspect", *m, str(all_train), *out], capsys)
+    same = write_jsonl(tmp_path / "same.jsonl", [{"text": "good", "label": "p" if i % 2 else "n"} for i in range(12)])
+    assert "every example has the same text" in cli_error(["inspect", *m, str(same), *out], capsys)
     for opts, want in [(["--pooling", "max"], "--pooling 'max': use one of mean, cls"),
                        (["--map", "mds"], "--map 'mds': use one of pca, tsne, umap"),
                        (["--layer", "3"], "--layer 3: "), (["--layer", "-1"], "--layer -1: must be at least 0"),

@@ -114,6 +114,8 @@ def inspect_cli(a: InspectArgs) -> None:
                           "(a part is held out to score it)")
     labels = [x.label for x in xs]
     train_classes = {lab for lab, h in zip(labels, held) if not h}
+    if held.all() and split_from != "the file's split field":  # one distinct text: ceil(20%) of 1 is 1
+        raise ReaderError(f"{a.file}: every example has the same text; a probe needs different texts")
     if held.all() or not held.any():
         side = "training" if held.all() else "held-out"
         raise ReaderError(f"{a.file}: field 'split' leaves no {side} examples; mark some rows "
