@@ -19,8 +19,10 @@ from .convert import ConvertArgs, convert_command
 from .tasks.finetune import FinetuneArgs, PredictArgs, finetune_cli, predict_cli
 from .tasks.distill import DistillArgs, distill_cli
 from .train import pretrain_args as _pt  # prepare, pretrain, fill-mask (no torch import)
+# the viz commands' arguments and thin functions (no torch import: the work imports it)
 from .viz.attention_cli import AttentionArgs, attention_command
-from .viz import explain_cli as _explain  # no torch import
+from .viz.explain_cli import ExplainArgs, explain_cli
+from .viz.inspect_cli import InspectArgs, inspect_cli
 
 
 # -- commands -------------------------------------------------------------------------------------------
@@ -216,7 +218,8 @@ COMMANDS: dict[str, tuple[Callable, type]] = {
     "convert": (convert_command, ConvertArgs),
     "distill": (distill_cli, DistillArgs),
     "attention": (attention_command, AttentionArgs),
-    "explain": (_explain.explain_cli, _explain.ExplainArgs),
+    "inspect": (inspect_cli, InspectArgs),
+    "explain": (explain_cli, ExplainArgs),
 }
 
 
@@ -231,6 +234,7 @@ COMMAND_CHOICES: dict[str, dict[str, tuple[str, ...]]] = {
     "vocab": {"algorithm": ("wordpiece", "bpe", "unigram")},
     "explain": {"method": ("ig", "rollout", "both")},
     "predict": {"explain": ("ig", "rollout")},
+    "inspect": {"pooling": ("mean", "cls"), "map": ("pca", "tsne", "umap")},
 }
 
 
