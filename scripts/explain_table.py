@@ -1,9 +1,10 @@
 """Top-attributed tokens of a Rotten Tomatoes classifier on the first 20 test sentences, as a markdown
-table (docs/_explain_rt_table.md), with the completeness check of integrated gradients on each.
+table (docs/inspect.md shows one), with the completeness check of integrated gradients on each.
 
-    OMP_NUM_THREADS=1 PYTHONPATH=src .venv/bin/python scripts/explain_table.py \\
-        [--model /work/exp/rt-teacher] [--test ~/.cache/bertkit/data/rt/test.jsonl] [--n 20] \\
-        [--out docs/_explain_rt_table.md]
+    bertkit finetune --task classify --model ~/.cache/bertkit/data/minilm --train ~/.cache/bertkit/data/rt/train.jsonl \\
+        --dev ~/.cache/bertkit/data/rt/dev.jsonl --test ~/.cache/bertkit/data/rt/test.jsonl --epochs 3 --out rt-teacher
+    OMP_NUM_THREADS=1 .venv/bin/python scripts/explain_table.py --model rt-teacher \\
+        [--test ~/.cache/bertkit/data/rt/test.jsonl] [--n 20] [--out table.md]
 
 The sentences are the first N lines of the test file (in file order, no selection). For each: the gold
 label, the predicted label and probability, the top 3 tokens by integrated gradients (50 Gauss-Legendre
@@ -35,13 +36,13 @@ def cell(s: str) -> str:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--model", default="/work/exp/rt-teacher")
+    p.add_argument("--model", required=True, help="a fine-tuned classifier folder (see above)")
     p.add_argument("--test", default=str(Path.home() / ".cache/bertkit/data/rt/test.jsonl"))
     p.add_argument("--n", type=int, default=20)
     p.add_argument("--steps", type=int, default=50)
     p.add_argument("--recheck-steps", type=int, default=100,
                    help="also measure completeness with this many steps (0: do not)")
-    p.add_argument("--out", default="docs/_explain_rt_table.md")
+    p.add_argument("--out", default="explain-table.md")
     a = p.parse_args()
     torch.set_num_threads(1)
     model, tok, opts = load_classifier(a.model)
@@ -94,7 +95,7 @@ def main() -> None:
            "the scores are large positive and negative parts that cancel, and a quadrature error that is "
            "small against the swing is large against the net gap. Gauss-Legendre converges fast once the "
            "path is resolved, so doubling the steps brings every sentence far inside 1%; `bertkit explain` "
-           "prints each text's completeness and says when to raise --steps.") if neg_gaps and pos_gaps else ""
+           "doubles them by itself until the check holds (--tolerance).") if neg_gaps and pos_gaps else ""
     head = [f"Top-attributed tokens of `{Path(a.model).name}` (all-MiniLM-L6-v2 fine-tuned on Rotten Tomatoes) "
             f"on the first {len(rows)} sentences of the Rotten Tomatoes test split, in file order ({correct}/{len(rows)} "
             "predicted right; ✗ marks a wrong prediction). Integrated gradients: "
@@ -103,7 +104,7 @@ def main() -> None:
             "full stop takes a large share in most sentences). Tokens are WordPiece pieces.", "",
             check, "", *([why, ""] if why else []), "Made by:", "", "```", cmd, "```", ""]
     foot = ["", "The page for sentences 2, 9 and 11 (docs/img/explain-rt.png, hovering \"welcome\"), written by:", "",
-            "```", "bertkit explain --model /work/exp/rt-teacher --input rt3.jsonl --method both --out explain-rt",
+            "```", "bertkit explain --model rt-teacher --input rt3.jsonl --method both --out explain-rt",
             "```", "", "where rt3.jsonl holds those three sentences as {\"text\": ...} lines."]
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text("\n".join(head + lines + foot) + "\n", encoding="utf-8")
