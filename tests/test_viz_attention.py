@@ -114,7 +114,7 @@ def test_png_grid_and_single_map_shapes():
         attention_png(w, tokens, layer=2, head=0)
     with pytest.raises(ValueError, match="4 tokens for attention weights over 5 positions"):
         attention_png(w, tokens[:4])
-    with pytest.raises(ValueError, match="expected \\(L, H, T, T\\)"):
+    with pytest.raises(ValueError, match="give \\(layers, heads, T, T\\)"):
         as_weights(w[0])
 
 

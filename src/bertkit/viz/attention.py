@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -93,30 +93,68 @@ def attention_maps(model, tokenizer, text: str, pair: str | None = None,
         truncated=len(full["input_ids"]) > len(ids))
 
 
-def as_weights(attentions) -> np.ndarray:
-    """Attention weights as a (L, H, T, T) float32 array, from a model output (its `.attentions`), a
-    sequence of L tensors (1, H, T, T) or (H, T, T), a (L, H, T, T) tensor or array, or AttentionMaps.
-    Raises ConfigError for anything else, naming the shape it got."""
-    if isinstance(attentions, AttentionMaps):
-        attentions = attentions.attentions
-    elif hasattr(attentions, "attentions") and not isinstance(attentions, (np.ndarray, Tensor)):
-        if not attentions.attentions:
-            raise ConfigError("the output holds no attention weights; run the model with output_attentions=True")
-        attentions = attentions.attentions
-    if isinstance(attentions, (list, tuple)):
-        layers = [a.detach().float().cpu().numpy() if isinstance(a, Tensor) else np.asarray(a, np.float32)
-                  for a in attentions]
-        layers = [a[0] if a.ndim == 4 and a.shape[0] == 1 else a for a in layers]  # a batch of one
-        if not layers or any(a.ndim != 3 for a in layers):
-            raise ConfigError(f"attention weights of shapes {[a.shape for a in layers]}: expected L tensors "
-                              "of (1, H, T, T) or (H, T, T), one input")
-        weights = np.stack(layers)
+def as_weights(outputs) -> np.ndarray:
+    """Attention weights as one (L, H, T, T) float32 array, from a model output (its `.attentions`), a
+    sequence of L tensors or arrays (1, H, T, T) or (H, T, T), one (L, H, T, T) tensor or array, or
+    AttentionMaps. Raises ConfigError for an output without attentions, DataError (one line, naming the
+    layer and shape) for anything that is not the weights of one input: other shapes, a batch of more
+    than one, no layers or tokens, NaN, or values outside [0, 1]."""
+    if isinstance(outputs, AttentionMaps):
+        outputs = outputs.attentions
+    tensor = (np.ndarray, Tensor)
+    if hasattr(outputs, "attentions") and not isinstance(outputs, tensor):
+        att = outputs.attentions
+        if att is None:
+            raise ConfigError("outputs.attentions is None; call the model with "
+                              "output_attentions=True")
     else:
-        weights = (attentions.detach().float().cpu().numpy() if isinstance(attentions, Tensor)
-                   else np.asarray(attentions, np.float32))
-    if weights.ndim != 4 or weights.shape[-1] != weights.shape[-2]:
-        raise ConfigError(f"attention weights of shape {tuple(weights.shape)}: expected (L, H, T, T)")
-    return weights.astype(np.float32, copy=False)
+        att = outputs
+    if isinstance(att, tensor):
+        arr = np.asarray(att) if isinstance(att, np.ndarray) else att.detach().float().cpu().numpy()
+        if arr.ndim == 5 and arr.shape[1] == 1:
+            arr = arr[:, 0]
+        if arr.ndim != 4:
+            raise DataError(f"attentions of shape {tuple(arr.shape)}; give (layers, heads, T, T) "
+                            "or the model's outputs.attentions")
+        layers = list(arr)
+    elif isinstance(att, Sequence) and not isinstance(att, (str, bytes)):
+        layers = []
+        for i, a in enumerate(att):
+            if isinstance(a, Tensor):
+                a = a.detach().float().cpu().numpy()
+            a = np.asarray(a)
+            if a.ndim == 4:
+                if a.shape[0] != 1:
+                    raise DataError(f"attentions[{i}] has a batch of {a.shape[0]}; these views show one "
+                                    "input: pass outputs.attentions of a batch of one (or slice [b:b+1])")
+                a = a[0]
+            if a.ndim != 3:
+                raise DataError(f"attentions[{i}] has shape {tuple(a.shape)}; each layer must be "
+                                "(1, heads, T, T) or (heads, T, T)")
+            layers.append(a)
+        if not layers:
+            raise DataError("no layers in attentions; give the model's outputs.attentions")
+    else:
+        raise DataError(f"cannot read attentions from a {type(att).__name__}; give the model's "
+                        "outputs (with output_attentions=True), their .attentions, or a (L, H, T, T) array")
+    first = layers[0].shape
+    for i, a in enumerate(layers):
+        if a.shape != first:
+            raise DataError(f"attentions[{i}] has shape {tuple(a.shape)} but attentions[0] has "
+                            f"{tuple(first)}; every layer must have the same heads and tokens")
+    if first[1] == 0 or first[2] == 0:
+        raise DataError(f"attentions[0] has shape {tuple(first)}, with no heads or no tokens; "
+                        "give the attentions of a non-empty input")
+    if first[1] != first[2]:
+        raise DataError(f"attentions[0] has shape {tuple(first)}; the last two sizes (queries, "
+                        "keys) must be equal")
+    arr = np.stack(layers).astype(np.float32)  # (L, H, T, T)
+    if not np.isfinite(arr).all():
+        raise DataError("attentions hold NaN or inf; check the model and its input")
+    if arr.size and (arr.min() < -1e-6 or arr.max() > 1 + 1e-3):
+        raise DataError(f"attentions range over [{arr.min():.4g}, {arr.max():.4g}], not attention "
+                        "weights in [0, 1]; pass the softmax outputs (outputs.attentions)")
+    return arr
 
 
 def _tick_every(n: int, room: int) -> int:

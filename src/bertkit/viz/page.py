@@ -52,7 +52,6 @@ from __future__ import annotations
 import html as _html
 import json
 import os
-import sys
 from collections.abc import Sequence
 from html.parser import HTMLParser
 from importlib import resources
@@ -62,6 +61,7 @@ import numpy as np
 
 from ..errors import ConfigError, DataError
 from ..io import atomic_path
+from .attention import as_weights
 
 FORMAT = "bertkit-attention/1"
 DECIMALS = 4
@@ -110,65 +110,6 @@ class AttentionPage:
         L, H, T = self.shape
         return (f"AttentionPage({T} tokens, {L} layers x {H} heads, {self.nbytes / 1e6:.2f} MB, "
                 f"min_weight={self.min_weight:g})")
-
-
-def _as_array(outputs) -> np.ndarray:
-    """The (L, H, T, T) float64 array of weights in `outputs` (see attention_page)."""
-    torch = sys.modules.get("torch")  # a torch tensor can only come from a program that imported torch
-    tensor = (np.ndarray,) if torch is None else (np.ndarray, torch.Tensor)
-    if hasattr(outputs, "attentions") and not isinstance(outputs, tensor):
-        att = outputs.attentions
-        if att is None:
-            raise ConfigError("attention_page: outputs.attentions is None; call the model with "
-                              "output_attentions=True")
-    else:
-        att = outputs
-    if isinstance(att, tensor):
-        arr = np.asarray(att) if isinstance(att, np.ndarray) else att.detach().float().cpu().numpy()
-        if arr.ndim == 5 and arr.shape[1] == 1:
-            arr = arr[:, 0]
-        if arr.ndim != 4:
-            raise DataError(f"attention_page: attentions of shape {tuple(arr.shape)}; give (layers, heads, T, T) "
-                            "or the model's outputs.attentions")
-        layers = list(arr)
-    elif isinstance(att, Sequence) and not isinstance(att, (str, bytes)):
-        layers = []
-        for i, a in enumerate(att):
-            if torch is not None and isinstance(a, torch.Tensor):
-                a = a.detach().float().cpu().numpy()
-            a = np.asarray(a)
-            if a.ndim == 4:
-                if a.shape[0] != 1:
-                    raise DataError(f"attention_page: attentions[{i}] has a batch of {a.shape[0]}; the page shows one "
-                                    "input: pass outputs.attentions of a batch of one (or slice [b:b+1])")
-                a = a[0]
-            if a.ndim != 3:
-                raise DataError(f"attention_page: attentions[{i}] has shape {tuple(a.shape)}; each layer must be "
-                                "(1, heads, T, T) or (heads, T, T)")
-            layers.append(a)
-        if not layers:
-            raise DataError("attention_page: no layers in attentions; give the model's outputs.attentions")
-    else:
-        raise DataError(f"attention_page: cannot read attentions from a {type(att).__name__}; give the model's "
-                        "outputs (with output_attentions=True), their .attentions, or a (L, H, T, T) array")
-    first = layers[0].shape
-    for i, a in enumerate(layers):
-        if a.shape != first:
-            raise DataError(f"attention_page: attentions[{i}] has shape {tuple(a.shape)} but attentions[0] has "
-                            f"{tuple(first)}; every layer must have the same heads and tokens")
-    if first[1] == 0 or first[2] == 0:
-        raise DataError(f"attention_page: attentions[0] has shape {tuple(first)}, with no heads or no tokens; "
-                        "give the attentions of a non-empty input")
-    if first[1] != first[2]:
-        raise DataError(f"attention_page: attentions[0] has shape {tuple(first)}; the last two sizes (queries, "
-                        "keys) must be equal")
-    arr = np.stack(layers).astype(np.float64)  # (L, H, T, T)
-    if not np.isfinite(arr).all():
-        raise DataError("attention_page: attentions hold NaN or inf; check the model and its input")
-    if arr.size and (arr.min() < -1e-6 or arr.max() > 1 + 1e-3):
-        raise DataError(f"attention_page: attentions range over [{arr.min():.4g}, {arr.max():.4g}], not attention "
-                        "weights in [0, 1]; pass the softmax outputs (outputs.attentions)")
-    return arr
 
 
 def _check_tokens(tokens, T: int) -> list[str]:
@@ -334,7 +275,7 @@ def attention_page(outputs, tokens: Sequence[str], *, title: str | None = None,
     """
     if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes <= 0:
         raise ConfigError(f"attention_page: max_bytes={max_bytes!r}; give a positive number of bytes")
-    arr = _as_array(outputs)  # (L, H, T, T)
+    arr = as_weights(outputs).astype(np.float64)  # (L, H, T, T)
     L, H, T, _ = arr.shape
     tokens = _check_tokens(tokens, T)
     if title is None:
