@@ -40,8 +40,8 @@ def _family_folder(path: Path, model_type: str) -> Path:
 def test_every_family_writes_the_page_and_pngs(tmp_path, model_type, capsys):
     folder = _family_folder(tmp_path / "m", model_type)
     out = tmp_path / "out"
-    main(["attention", "--model", str(folder), "the cat sat on the mat", "--pair", "the dog ran",
-          "--layer", "1", "--head", "0", "3", "--out", str(out)])
+    main(["attention", "--model", str(folder), "--layer", "1", "the cat sat on the mat", "--pair", "the dog ran",
+          "--head", "0", "--head", "3", "--out", str(out)])  # the text may follow an option with a value
     names = sorted(p.name for p in out.iterdir())
     assert names == ["attention-grid.png", "attention-layer1-head0.png", "attention-layer1-head3.png",
                      "attention.html"]
@@ -132,3 +132,17 @@ def test_errors_are_one_line(tmp_path, capsys):
     assert "file" in msg and not (tmp_path / "o").exists()
     msg = cli_error(["attention", "--model", str(tmp_path / "nope"), "the cat"], capsys)
     assert "nope" in msg
+    msg = cli_error(["attention", "--model", str(folder), "the cat", "--pair", " "], capsys)
+    assert msg == "bertkit attention: --pair: the second text is empty; give a sentence, or leave --pair out"
+
+
+def test_repeated_layers_add_up_and_long_inputs_say_they_were_cut(tmp_path, capsys):
+    folder = tiny_folder(tmp_path / "m", max_positions=16)
+    out = tmp_path / "o"
+    main(["attention", "--model", str(folder), " ".join(["cat"] * 30), "--layer", "0", "--layer", "1",
+          "--head", "1", "--out", str(out)])
+    assert sorted(p.name for p in out.glob("attention-layer*.png")) == ["attention-layer0-head1.png",
+                                                                       "attention-layer1-head1.png"]
+    captured = capsys.readouterr()
+    assert "the input has 32 tokens; the model reads 16 (the end is cut)" in captured.err
+    assert "dropped" not in captured.err  # a bare encoder read from any folder is not news

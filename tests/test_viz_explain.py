@@ -306,3 +306,19 @@ def test_steps_double_until_the_scores_are_complete(clf):
     assert fine.n_steps > 1 and abs(fine.delta) <= 1e-4 * abs(fine.gap)
     capped = explain(model, tok, text, "ig", n_steps=1, tolerance=1e-12, max_steps=4)
     assert capped.n_steps == 4
+
+
+def test_summary_names_tokens_for_and_against_and_step_options_are_checked(clf, tmp_path, capsys):
+    model, tok, _ = load_classifier(clf)
+    e = explain(model, tok, "good good bad good", "ig")
+    line = e.summary(2)
+    assert line.startswith("for: ")
+    against = e.against(2)
+    assert all(a.score < 0 for a in against)
+    if against:
+        assert f"; against: {against[0].token} {against[0].score:+.3f}" in line
+    assert "--steps -3: must be at least 1" in cli_error(["explain", "--model", str(clf), "x", "--steps", "-3"],
+                                                         capsys)
+    assert "--max-steps 10: below --steps 50" in cli_error(["explain", "--model", str(clf), "x", "--max-steps", "10"],
+                                                            capsys)
+    assert "text 2: empty" in cli_error(["explain", "--model", str(clf), "good", " "], capsys)

@@ -235,7 +235,10 @@ def test_inspect_writes_every_file(tiny, tmp_path, capsys):
     data = labelled(tmp_path / "reviews.jsonl", extra=[tricky])
     out = tmp_path / "out"
     main(["inspect", "--model", str(tiny), str(data), "--out", str(out), "--layer", "1"])
-    stdout = capsys.readouterr().out
+    captured = capsys.readouterr()
+    stdout = captured.out
+    held = json.loads((out / "inspect.json").read_text())["counts"]["held_out"]
+    assert f"note: only {held} held-out examples: each moves the accuracy by {1 / held:.3f}" in captured.err
     for name in ("probe.png", "similarity.png", "map.png", "map.html", "inspect.json"):
         assert (out / name).is_file(), name
     for name in ("probe.png", "similarity.png", "map.png"):

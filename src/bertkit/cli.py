@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import paths
-from .cliargs import OptionError, add_arguments, arg, check_options
+from .cliargs import OptionError, add_arguments, arg, at_least, check_options
 from .convert import ConvertArgs, convert_command
 from .tasks.finetune import FinetuneArgs, PredictArgs, finetune_cli, predict_cli
 from .tasks.distill import DistillArgs, distill_cli
@@ -238,6 +238,13 @@ COMMAND_CHOICES: dict[str, dict[str, tuple[str, ...]]] = {
 }
 
 
+# per command: limits of a field whose limits differ between commands (explain's --steps are
+# integration points, at least 1; pretrain's --steps may be 0)
+COMMAND_LIMITS: dict[str, dict[str, tuple]] = {
+    "explain": {"steps": at_least(1), "max_steps": at_least(1), "top": at_least(1)},
+}
+
+
 def _check_file(source: str) -> None:
     """An input path (or - for stdin) must be a readable file: DataError naming it otherwise."""
     from .errors import DataError
@@ -342,7 +349,7 @@ def main(argv: list[str] | None = None) -> None:
     args = cls(**{k: v for k, v in vars(ns).items() if k != "command"})
     from .errors import BertkitError
     try:
-        check_options(args, COMMAND_CHOICES.get(ns.command))
+        check_options(args, COMMAND_CHOICES.get(ns.command), COMMAND_LIMITS.get(ns.command))
         fn(args)
     except BertkitError as e:
         if os.environ.get("BERTKIT_DEBUG"):

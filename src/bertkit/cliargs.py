@@ -51,7 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
 # Checked by field name for every command that has the field, before any work is done; a command's own
 # function checks what depends on files (e.g. --max-length against the model's max_position_embeddings).
 
-def _at_least(n):
+def at_least(n):
     return (lambda v: v >= n), f"must be at least {n}"
 
 
@@ -66,21 +66,21 @@ def _in_closed(lo, hi):
 POSITIVE = ((lambda v: v > 0), "must be greater than 0")
 
 LIMITS: dict[str, tuple] = {
-    "batch_size": _at_least(1), "micro_batch_size": _at_least(0), "grad_accum": _at_least(1),
-    "steps": _at_least(0), "epochs": POSITIVE, "lr": POSITIVE, "warmup": _at_least(0),
-    "weight_decay": _at_least(0), "max_length": _at_least(1), "max_seq_length": _at_least(8),
-    "top_k": _at_least(1), "vocab_size": _at_least(1), "min_frequency": _at_least(0),
-    "eval_every": _at_least(0), "save_every": _at_least(0), "log_every": _at_least(1),
-    "eval_examples": _at_least(1), "workers": _at_least(0), "threads": _at_least(0), "seed": _at_least(0),
+    "batch_size": at_least(1), "micro_batch_size": at_least(0), "grad_accum": at_least(1),
+    "steps": at_least(0), "epochs": POSITIVE, "lr": POSITIVE, "warmup": at_least(0),
+    "weight_decay": at_least(0), "max_length": at_least(1), "max_seq_length": at_least(8),
+    "top_k": at_least(1), "vocab_size": at_least(1), "min_frequency": at_least(0),
+    "eval_every": at_least(0), "save_every": at_least(0), "log_every": at_least(1),
+    "eval_examples": at_least(1), "workers": at_least(0), "threads": at_least(0), "seed": at_least(0),
     "eval_fraction": _in_open(0, 1), "mlm_probability": _in_open(0, 1),
     "eval_mlm_probability": _in_open(0, 1), "short_seq_prob": _in_closed(0, 1),
-    "dropout": (lambda v: 0 <= v < 1, "must be in [0, 1)"), "clip": _at_least(0),
+    "dropout": (lambda v: 0 <= v < 1, "must be in [0, 1)"), "clip": at_least(0),
     "beta2": (lambda v: 0 <= v < 1, "must be in [0, 1)"), "min_lr_ratio": _in_closed(0, 1),
-    "patience": _at_least(0), "limit": _at_least(1), "stride": _at_least(0), "doc_stride": _at_least(1),
-    "max_answer_length": _at_least(1),
-    "temperature": POSITIVE, "holdout": _at_least(2), "augment": _at_least(0), "augment_top_k": _at_least(1),
-    "augment_prob": (lambda v: 0 < v <= 1, "must be in (0, 1]"), "relation_heads": _at_least(1),
-    **{f"alpha_{w}": _at_least(0) for w in ("kd", "hard", "hidden", "attention", "relation", "mse", "cos")},
+    "patience": at_least(0), "limit": at_least(1), "stride": at_least(0), "doc_stride": at_least(1),
+    "max_answer_length": at_least(1),
+    "temperature": POSITIVE, "holdout": at_least(2), "augment": at_least(0), "augment_top_k": at_least(1),
+    "augment_prob": (lambda v: 0 < v <= 1, "must be in (0, 1]"), "relation_heads": at_least(1),
+    **{f"alpha_{w}": at_least(0) for w in ("kd", "hard", "hidden", "attention", "relation", "mse", "cos")},
 }
 # choices that do not depend on the command (a command with other choices for the same name lists its own)
 CHOICES: dict[str, tuple[str, ...]] = {
@@ -99,12 +99,13 @@ def option_name(name: str, cls: type | None = None) -> str:
     return "--" + name.replace("_", "-")
 
 
-def check_options(args, choices: dict[str, tuple[str, ...]] | None = None) -> None:
+def check_options(args, choices: dict[str, tuple[str, ...]] | None = None, limits: dict[str, tuple] | None = None) -> None:
     """Raise OptionError naming the first option whose value is out of range or not one of its choices.
 
     `args` is a command's dataclass; LIMITS and CHOICES say what each field name allows (None always
-    means "the default"); `choices` adds or overrides choices for this command."""
+    means "the default"); `choices` and `limits` add or override choices and limits for this command."""
     allowed = {**CHOICES, **(choices or {})}
+    bounds = {**LIMITS, **(limits or {})}
     cls = type(args)
     for f in dataclasses.fields(args):
         v = getattr(args, f.name)
@@ -113,8 +114,8 @@ def check_options(args, choices: dict[str, tuple[str, ...]] | None = None) -> No
         opt = option_name(f.name, cls)
         if isinstance(v, float) and not math.isfinite(v):
             raise OptionError(f"{opt} {v}: must be a finite number")
-        if f.name in LIMITS and isinstance(v, (int, float)):
-            ok, what = LIMITS[f.name]
+        if f.name in bounds and isinstance(v, (int, float)):
+            ok, what = bounds[f.name]
             if not ok(v):
                 raise OptionError(f"{opt} {v}: {what}; see --help")
         if f.name in allowed and isinstance(v, str) and v not in allowed[f.name]:

@@ -582,7 +582,10 @@ def predict_rows(a: PredictArgs) -> list[dict]:
                     for x, p in zip(xs, preds)]
             if a.explain is not None:
                 from ..viz.attribution import explain_rows
-                explain_rows(model, tok, xs, rows, a.explain, copts.max_length)
+                cut = explain_rows(model, tok, xs, rows, a.explain, copts.max_length)
+                if cut:
+                    print(f"bertkit predict: {cut} text(s) longer than max_length {copts.max_length}: their "
+                          "attributions cover the first window only", file=sys.stderr)
             return rows
         if task == "ner":
             from .ner import NerOptions, default_stride, guess_scheme, load_tagger, predict, predict_words

@@ -40,7 +40,7 @@ class AttentionMaps:
     pair: str | None = None
     offsets: list[tuple[int, int]] = field(default_factory=list)
     segments: list[int] = field(default_factory=list)
-    truncated: bool = False
+    truncated: int = 0  # the input's token count when it was cut to fit, else 0
 
     @property
     def num_layers(self) -> int:
@@ -90,7 +90,7 @@ def attention_maps(model, tokenizer, text: str, pair: str | None = None,
         tokens=tokenizer.convert_ids_to_tokens(ids), attentions=attentions, text=text, pair=pair,
         offsets=[tuple(o) for o in enc["offset_mapping"]],
         segments=segments,
-        truncated=len(full["input_ids"]) > len(ids))
+        truncated=len(full["input_ids"]) if len(full["input_ids"]) > len(ids) else 0)
 
 
 def as_weights(outputs) -> np.ndarray:
@@ -165,6 +165,8 @@ def _tick_every(n: int, room: int) -> int:
 def _label_axes(ax, tokens: Sequence[str], room: int, fontsize: float, x: bool = True, y: bool = True) -> None:
     step = _tick_every(len(tokens), room)
     ticks = list(range(0, len(tokens), step))
+    if ticks[-1] != len(tokens) - 1 and len(tokens) - 1 - ticks[-1] >= step / 2:
+        ticks.append(len(tokens) - 1)  # the last token ([SEP]) too, where it has room
     labels = [tokens[i] for i in ticks]
     if x:
         ax.set_xticks(ticks, labels, rotation=90, fontsize=fontsize)
@@ -177,7 +179,8 @@ def attention_png(attentions, tokens: Sequence[str], layer: int | None = None, h
     """A matplotlib Figure of attention weights; save it with `bertkit.plots.save(fig, path)`.
 
     With `layer` and `head` (counted from 0, as in `outputs.attentions`): one large map of that head,
-    queries down, keys across, every token labelled (every n-th past 160 tokens), with its colour bar.
+    queries down, keys across, every token labelled (every n-th past 160 tokens), on a square-root colour
+    scale up to the head's largest weight, with its colour bar.
     Without them: the grid of every layer (rows) × head (columns) on one shared 0-1 square-root colour
     scale (small weights stay visible), tokens
     on the outer axes (for up to 32 tokens). `attentions`: anything `as_weights` takes; `tokens`: T
@@ -201,13 +204,14 @@ def attention_png(attentions, tokens: Sequence[str], layer: int | None = None, h
         side = float(np.clip(2.5 + 0.16 * min(T, MAP_LABELLED_TOKENS), 6, 30))
         fontsize = float(np.clip(11 - T / 12, 5, 10))
         fig, ax = plt.subplots(figsize=(side + 1.2, side))
-        im = ax.imshow(w[layer, head], cmap=cmap, vmin=0, vmax=float(w[layer, head].max()) or 1,
+        # the grid's square-root scale, up to this head's largest weight
+        im = ax.imshow(w[layer, head], cmap=cmap, norm=PowerNorm(0.5, vmin=0, vmax=float(w[layer, head].max()) or 1),
                        interpolation="nearest")
         _label_axes(ax, tokens, MAP_LABELLED_TOKENS, fontsize)
         ax.set_xlabel("key (attended to)")
         ax.set_ylabel("query (attending)")
         ax.set_title(title or f"layer {layer}, head {head}")
-        fig.colorbar(im, ax=ax, fraction=0.046, pad=0.02, label="attention weight")
+        fig.colorbar(im, ax=ax, fraction=0.046, pad=0.02, label="attention weight (square-root scale)")
         fig.tight_layout()
         return fig
     cell = 1.25 if T <= GRID_LABELLED_TOKENS else 1.0

@@ -23,10 +23,10 @@ class AttentionArgs:
     model: str = arg(str(paths.MINILM), "model folder (Hugging Face layout), any family")
     pair: str | None = arg(None, "a second text, read as a sentence pair (segment B)")
     out: str = arg("attention-out", "folder to write attention.html, attention-grid.png and the large maps to")
-    layer: list[int] = arg([], "large maps of these layers, counted from 0 as in outputs.attentions (with "
-                               "no --head: every head of each)", nargs="+")
-    head: list[int] = arg([], "large maps of these heads, counted from 0 (with no --layer: in every layer)",
-                          nargs="+")
+    layer: list[int] = arg([], "a large map of this layer, counted from 0 as in outputs.attentions; repeat for "
+                               "more (--layer 1 --layer 4); with no --head: every head of it", action="append")
+    head: list[int] = arg([], "a large map of this head, counted from 0; repeat for more; with no --layer: in "
+                              "every layer", action="append")
     max_length: int | None = arg(None, "truncate longer inputs to this many tokens (default: the model's limit)")
 
 
@@ -41,10 +41,14 @@ def attention_command(a: AttentionArgs) -> None:
 
     if a.text is None or not a.text.strip():
         raise OptionError("text: give the text to look at, e.g. bertkit attention \"The cat sat on the mat.\"")
+    if a.pair is not None and not a.pair.strip():
+        raise OptionError("--pair: the second text is empty; give a sentence, or leave --pair out")
     out = Path(a.out)
     check_writable(out / "attention.html")  # before the model loads: a part of the path that is a file
+    from ..checkpoint import loading_quietly
     tok = AutoTokenizer.from_pretrained(a.model)
-    model = AutoModel.from_pretrained(a.model, fresh=[])  # the encoder alone: its attention is the head model's
+    with loading_quietly():  # the encoder alone (its attention is the head model's): a head it drops is not news
+        model = AutoModel.from_pretrained(a.model, fresh=[])
     check_vocab_fits(tok, model.config, a.model)
     _check_max_length(a.max_length, tok, model.config.max_sequence_length)
     L, H = model.config.num_hidden_layers, model.config.num_attention_heads
@@ -55,15 +59,20 @@ def attention_command(a: AttentionArgs) -> None:
     maps = attention_maps(model, tok, a.text, a.pair, max_length=a.max_length)
     T = len(maps.tokens)
     if maps.truncated:
-        print(f"bertkit attention: the input is longer than {T} tokens; showing the first {T}", file=sys.stderr)
+        cut = "the longer of the two texts is cut first" if a.pair is not None else "the end is cut"
+        print(f"bertkit attention: the input has {maps.truncated} tokens; the model reads {T} ({cut})",
+              file=sys.stderr)
     name = Path(a.model).name
     written = []
-    page = attention_page(maps.attentions, maps.tokens, title=f"{name}: {T} tokens")
+    shown = a.text if a.pair is None else f"{a.text} | {a.pair}"
+    shown = " ".join(shown.split())
+    shown = shown if len(shown) <= 80 else shown[:77] + "..."
+    page = attention_page(maps.attentions, maps.tokens, title=f"{name}: {shown}")
     page.save(out / "attention.html")
     written.append(out / "attention.html")
     save(attention_png(maps.attentions, maps.tokens, title=f"{name}: attention, {L} layers × {H} heads, "
                                                              f"{T} tokens (rows attend to columns)"),
-         out / "attention-grid.png", dpi=150)
+         out / "attention-grid.png", dpi=150, tight=True)
     written.append(out / "attention-grid.png")
     layers = a.layer or (range(L) if a.head else [])
     for layer in layers:
@@ -72,6 +81,9 @@ def attention_command(a: AttentionArgs) -> None:
             save(attention_png(maps.attentions, maps.tokens, layer, head, title=f"{name}: layer {layer}, head {head}"),
                  path)
             written.append(path)
-    print(f"{T} tokens, {L} layers × {H} heads; wrote {len(written)} files to {out}/:")
+    from .page import page_attentions
+    min_weight = page_attentions(page.html)[2]
+    kept = f"; the page keeps weights ≥ {min_weight:.4f} (it stays under 5 MB)" if min_weight > 0 else ""
+    print(f"{T} tokens, {L} layers × {H} heads{kept}; wrote {len(written)} files to {out}/:")
     for path in written:
         print(f"  {path.name}")

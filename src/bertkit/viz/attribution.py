@@ -82,6 +82,22 @@ class Explanation(list):
         """The k highest-scoring attributions (by |score| with by_abs)."""
         return sorted(self, key=lambda a: -abs(a.score) if by_abs else -a.score)[:k]
 
+    def against(self, k: int = 3) -> list[Attribution]:
+        """The k attributions that push hardest against the explained label (negative scores, most
+        negative first); none for rollout, whose scores have no sign."""
+        return sorted((a for a in self if a.score < 0), key=lambda a: a.score)[:k]
+
+    def summary(self, k: int = 3) -> str:
+        """One line: the top k tokens for the label and, for integrated gradients, the k strongest against it."""
+        signed = self.method == "ig"
+        line = ", ".join(f"{a.token} {a.score:{'+' if signed else ''}.3f}" for a in self.top(k))
+        if signed:
+            line = f"for: {line}"
+            against = self.against(k)
+            if against:
+                line += "; against: " + ", ".join(f"{a.token} {a.score:+.3f}" for a in against)
+        return line
+
     def __repr__(self) -> str:
         return (f"Explanation(method={self.method!r}, label={self.label!r}, probability={self.probability}, "
                 f"{list.__repr__(self)})")
@@ -309,20 +325,25 @@ def explain_many(model, tokenizer, texts: Sequence[str], methods: Sequence[str] 
 
 
 def explain_rows(model, tokenizer, examples, rows: list[dict], method: str, max_length: int | None = None,
-                 n_steps: int = 50) -> None:
+                 n_steps: int = 50, progress: bool = True) -> int:
     """`predict --explain`: add "attributions" ([{token, start, end, score}, ...], + segment with sentence
     pairs) to each prediction row of `rows`, for `examples` (ClassExample: text, text_pair) in the same
     order. A single-label row's own label is the target (with --long windows that is the pooled
     prediction; the attributions read the first window); multi-label rows explain their top label,
-    regression rows the output. Runs in fp32 whatever autocast is on."""
+    regression rows the output. Integrated gradients double their steps as `explain` does (1% completeness).
+    Runs in fp32 whatever autocast is on. Returns how many texts were cut to `max_length`."""
+    from tqdm.auto import tqdm
     label2id = {v: int(k) for k, v in (model.config.id2label or {}).items()}
+    cut = 0
     with torch.autocast("cpu", enabled=False):
-        for x, row in zip(examples, rows):
+        for x, row in zip(examples, tqdm(rows, desc=f"explain ({method})", unit="text", disable=not progress)):
             target = label2id.get(row["label"]) if isinstance(row.get("label"), str) else None
             e = explain(model, tokenizer, x.text, method, text_pair=x.text_pair, target=target,
                         n_steps=n_steps, max_length=max_length)
             row["attributions"] = [a.to_dict(pair=x.text_pair is not None) | {"score": round(a.score, 6)}
                                    for a in e]
+            cut += e.truncated > 0
+    return cut
 
 
 # -- the page --------------------------------------------------------------------------------------------
@@ -434,8 +455,7 @@ def explain_page(results: Sequence[dict[str, Explanation]], title: str = "Token 
                     parts.append("<div class=\"pairlabel\">text_pair</div>")
                 parts.append(f"<p class=\"text\">{_highlight(txt, [a for a in e if a.segment == seg], scale, m == 'ig')}"
                              "</p>")
-            top = ", ".join(f"{html.escape(a.token)} {a.score:{'+' if m == 'ig' else ''}.3f}" for a in e.top(3))
-            parts.append(f"<p class=\"top\">top tokens: {top}</p>")
+            parts.append(f"<p class=\"top\">top tokens {html.escape(e.summary(3))}</p>")
             if e.truncated:
                 parts.append(f"<p class=\"note\">{e.truncated} tokens past the model's max_length were cut and "
                              "not explained.</p>")

@@ -18,7 +18,7 @@ class ExplainArgs:
     explain.html (the text highlighted per token, self-contained) and attributions.jsonl (one row per
     token: text_index, method, label, token, start, end, score; special tokens left out, start:end slice
     the text), and prints the top tokens. Texts longer than the classifier's max_length are truncated to
-    it (one window; --long windows pooling is not used)."""
+    it (a classifier fine-tuned on windows of long documents is explained on the first window)."""
     text: list[str] = arg([], "text(s) to explain", positional=True, nargs="*")
     model: str = arg("finetuned", "fine-tuned classifier folder (bertkit finetune --task classify, or any "
                                   "…ForSequenceClassification folder)")
@@ -30,7 +30,7 @@ class ExplainArgs:
                                  "this share, double the steps (up to --max-steps); 0 keeps --steps")
     max_steps: int = arg(400, "integrated gradients: the most steps --tolerance may double up to")
     out: str = arg("explain", "folder to write explain.html and attributions.jsonl into")
-    top: int = arg(3, "tokens printed per text and method")
+    top: int = arg(3, "tokens printed per text and method, for the label (and, for ig, against it)")
 
 
 def load_classifier(folder):
@@ -56,14 +56,15 @@ def load_classifier(folder):
 
 def explain_cli(a: ExplainArgs) -> None:
     from ..io import atomic_path, check_writable
-    if a.steps < 1:
-        raise OptionError(f"--steps {a.steps}: must be at least 1; see --help")
     if a.tolerance < 0:
         raise OptionError(f"--tolerance {a.tolerance}: must be at least 0; see --help")
-    if a.top < 1:
-        raise OptionError(f"--top {a.top}: must be at least 1; see --help")
+    if a.max_steps < a.steps:
+        raise OptionError(f"--max-steps {a.max_steps}: below --steps {a.steps}; give at least {a.steps}")
     if not a.text and a.input is None:
         raise OptionError("text: nothing to explain; give a text, or --input FILE")
+    blank = next((i for i, t in enumerate(a.text) if not t.strip()), None)
+    if blank is not None:
+        raise OptionError(f"text {blank + 1}: empty; give a sentence to explain")
     out = Path(a.out)
     page, table = out / "explain.html", out / "attributions.jsonl"
     for p in (page, table):
@@ -92,13 +93,13 @@ def explain_cli(a: ExplainArgs) -> None:
         short = text if len(text) <= 70 else text[:67] + "..."
         print(f"[{i}] {head}  {short}")
         for m, e in by_method.items():
-            tops = ", ".join(f"{x.token} {x.score:{'+' if m == 'ig' else ''}.3f}" for x in e.top(a.top))
             off = abs(e.delta) / max(abs(e.gap), 1e-12) if m == "ig" else 0.0
-            extra = f"  (completeness: {off:.2%} off at {e.n_steps} steps)" if m == "ig" else ""
-            print(f"    {m:>7}: {tops}{extra}")
+            steps = f"{e.n_steps} step{'s' if e.n_steps != 1 else ''}" if m == "ig" else ""
+            extra = f"  (completeness: {off:.2%} off at {steps})" if m == "ig" else ""
+            print(f"    {m:>7}: {e.summary(a.top)}{extra}")
             if m == "ig" and a.tolerance and off > a.tolerance:
                 print(f"    (text {i}: the scores miss F(x) - F(baseline) = {e.gap:+.4f} by {off:.1%} even at "
-                      f"{e.n_steps} steps; raise --max-steps)", file=sys.stderr)
+                      f"{steps}; raise --max-steps)", file=sys.stderr)
         if first.truncated:
             print(f"    (the text is {first.truncated} tokens longer than max_length {max_length}: the rest "
                   "is not explained)", file=sys.stderr)

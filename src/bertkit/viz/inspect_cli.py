@@ -30,11 +30,31 @@ class InspectArgs:
     out: str = arg("inspect-out", "folder to write probe.png, similarity.png, map.png, map.html, inspect.json")
     layer: int | None = arg(None, "the layer whose vectors the map shows: 0 = embeddings output, 1..L "
                                   "(default: the last)")
-    pooling: str = arg("mean", "sentence vector of a layer: mean (over the real tokens) or cls (the first token)")
+    pooling: str = arg("mean", "sentence vector of a layer: mean (over the real tokens) or cls (the first token; "
+                               "at the embeddings output it is the same vector for every text, so that layer "
+                               "scores the majority class)")
     map: str = arg("pca", "2-D projection: pca, tsne (scikit-learn) or umap (needs umap-learn)")
     max_examples: int = arg(2000, "use at most this many examples, chosen by a hash of the text (0: all)")
     batch_size: int = arg(32, "texts per forward pass (inputs are length-sorted first)")
     max_length: int | None = arg(None, "cut longer inputs to this many tokens (default: the model's limit)")
+
+
+def _caveats(result) -> list[str]:
+    """What makes the probe's accuracies weak evidence: a small held-out part (one example moves the
+    accuracy by 1/n), one class missing from it, or a class with very few training examples."""
+    notes = []
+    n = result.n_held_out
+    if n < 100:
+        notes.append(f"only {n} held-out examples: each moves the accuracy by {1 / n:.3f}, so layers within a few "
+                     "points cannot be told apart; give more examples (--max-examples 0 uses them all)")
+    missing = [c for c in result.classes if not result.held_out_counts.get(c)]
+    if missing:
+        notes.append(f"the held-out part has no example of {', '.join(map(repr, missing))}: its accuracy does not "
+                     "test them; give more examples of them, or a split column")
+    rare = [c for c in result.classes if 0 < result.train_counts.get(c, 0) < 5]
+    if rare:
+        notes.append(f"fewer than 5 training examples of {', '.join(map(repr, rare))}")
+    return notes
 
 
 def _check_out(out: str) -> None:
@@ -185,5 +205,7 @@ def inspect_cli(a: InspectArgs) -> None:
         print(f"{name:>6}  {acc:8.3f}  {tr:6.3f}  {c:6.0e}")
     print(f"majority class {result.majority_class!r}: {result.baseline:.3f}; best: layer {names[result.best_layer]} "
           f"({result.accuracy[result.best_layer]:.3f})")
+    for warning in _caveats(result):
+        print(f"bertkit inspect: note: {warning}", file=sys.stderr)
     print(f"wrote {', '.join(OUTPUTS)} to {a.out}")
 

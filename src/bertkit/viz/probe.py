@@ -257,8 +257,8 @@ def check_map_method(method: str) -> None:
         try:
             import umap  # noqa: F401
         except ImportError:
-            raise OptionError("--map umap: the umap-learn package is not installed; pip install umap-learn, "
-                              "or use --map pca or --map tsne") from None
+            raise OptionError("map method 'umap': the umap-learn package is not installed; pip install "
+                              "umap-learn, or use pca or tsne") from None
 
 
 def embedding_map(vectors, method: str = "pca", seed: int = 0) -> np.ndarray:
