@@ -36,7 +36,9 @@ def _family_folder(path: Path, model_type: str) -> Path:
     return path
 
 
-@pytest.mark.parametrize("model_type", sorted(FAMILIES))
+# BERT in the default tier; the other families in the slow one (each builds a model and draws PNGs)
+@pytest.mark.parametrize("model_type", [t if t == "bert" else pytest.param(t, marks=pytest.mark.slow)
+                                        for t in sorted(FAMILIES)])
 def test_every_family_writes_the_page_and_pngs(tmp_path, model_type, capsys):
     folder = _family_folder(tmp_path / "m", model_type)
     out = tmp_path / "out"
@@ -57,6 +59,7 @@ def test_every_family_writes_the_page_and_pngs(tmp_path, model_type, capsys):
     assert "4 heads" in capsys.readouterr().out.replace("3 layers × ", "")
 
 
+@pytest.mark.slow
 def test_minilm_attention_equals_transformers_eager_and_the_page(minilm_dir, tmp_path):
     """The acceptance check: the page's data equals outputs.attentions (≤ 1e-4), and those equal
     `transformers` with eager attention, for a sentence and for a pair."""

@@ -259,6 +259,7 @@ def test_inspect_writes_every_file(tiny, tmp_path, capsys):
     assert "</script> film" not in page and "http" not in page
 
 
+@pytest.mark.slow
 def test_inspect_uses_the_files_split_and_max_examples(tiny, tmp_path, capsys):
     rows = [{"text": f"{t} w{i}", "label": lab, "split": "test" if i == 0 else "train"}
             for i in range(3) for lab, texts in (("pos", GOOD), ("neg", BAD)) for t in texts]
@@ -297,6 +298,7 @@ def test_inspect_reads_csv_with_pairs(tiny, tmp_path, capsys):
     capsys.readouterr()
 
 
+@pytest.mark.slow
 def test_inspect_reads_the_encoder_of_a_fine_tuned_folder(tiny, tmp_path, capsys, caplog):
     from bertkit.registry import AutoModelForSequenceClassification
     from bertkit.tokenization import AutoTokenizer
