@@ -87,6 +87,7 @@ def test_exact_resume_after_kill(shards, pretrain_vocab, tmp_path):
     assert all(r["tokens_per_s"] > 0 and r["mfu"] > 0 for r in rows if "loss" in r)
 
 
+@pytest.mark.slow  # 13 s: a whole pretraining run, exported and read by transformers
 def test_final_folder_loads_in_transformers_and_fills_masks(shards, pretrain_vocab, tmp_path):
     transformers = pytest.importorskip("transformers")
     from bertkit.fill_mask import fill_mask
