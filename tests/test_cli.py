@@ -77,6 +77,9 @@ def test_tokenize_prints_json_lines(minilm_dir, tmp_path, capsys):
     assert len(rows) == 2  # blank lines are skipped
     assert rows[0]["tokens"] == ["[CLS]", "hello", ",", "world", "!", "[SEP]"]
     assert rows[1]["tokens"][-3:] == ["中", "国", "[SEP]"]
+    text = rows[1]["text"]
+    pieces = [text[s:e] for s, e in rows[1]["offsets"]]
+    assert pieces == ["", "Unbelievable", "héllo", "中", "国", ""]  # the original text, accents and case kept
 
 
 def test_embed_missing_input_file_says_which(minilm_dir, tmp_path):

@@ -29,7 +29,8 @@ from .viz.inspect_cli import InspectArgs, inspect_cli
 
 @dataclass
 class TokenizeArgs:
-    """Tokenize lines of text (a file or stdin) and print one JSON object per line."""
+    """Tokenize lines of text (a file or stdin) and print one JSON object per line: the text, its tokens,
+    their ids and their character offsets ([start, end] into the text; [0, 0] for special tokens)."""
     input: str = arg("-", "text file with one text per line, or - for stdin", positional=True)
     model: str = arg(str(paths.MINILM), "folder with vocab.txt / tokenizer files")
     max_length: int | None = arg(None, "truncate to this many tokens (with [CLS]/[SEP])")
@@ -42,10 +43,10 @@ def tokenize(a: TokenizeArgs) -> None:
     tok = AutoTokenizer.from_pretrained(a.model, engine=a.engine)
     _check_max_length(a.max_length, tok)
     for line in _read_lines(a.input):
-        enc = tok(line, truncation=a.max_length is not None, max_length=a.max_length)
+        enc = tok(line, truncation=a.max_length is not None, max_length=a.max_length, return_offsets_mapping=True)
         ids = enc["input_ids"]
-        print(json.dumps({"text": line, "tokens": tok.convert_ids_to_tokens(ids), "input_ids": ids},
-                         ensure_ascii=False))
+        print(json.dumps({"text": line, "tokens": tok.convert_ids_to_tokens(ids), "input_ids": ids,
+                          "offsets": [list(o) for o in enc["offset_mapping"]]}, ensure_ascii=False))
 
 
 @dataclass
