@@ -323,8 +323,8 @@ _PKU_TOKEN = re.compile(r"(\[?)(.+)/([A-Za-z]+)(?:\]([A-Za-z]+))?")
 def pku_words(line: str, where: str = "<line>") -> list[tuple[str, str, int, str | None]]:
     """The words of one line of the People's Daily corpus: (word, its tag, group number, group tag).
     Words are `word/tag` separated by spaces; a bracketed compound `[中国/ns 人民/n 银行/n]nt` gives its
-    words one group number and the group tag `nt`; words outside brackets have a group of their own
-    and group tag None. A leading date id (`19980101-01-001-001/m`) is dropped. Raises ValueError naming
+    words one group number and the group tag `nt`; each stretch of words between brackets shares a
+    group number too, with group tag None. A leading date id (`19980101-01-001-001/m`) is dropped. Raises ValueError naming
     `where` on a token that is not `word/tag` or on unbalanced brackets."""
     tokens = [t for t in line.split(" ") if t]
     if tokens and _PKU_DATE_ID.fullmatch(tokens[0]):
@@ -340,8 +340,7 @@ def pku_words(line: str, where: str = "<line>") -> list[tuple[str, str, int, str
             if open_at is not None:
                 raise ValueError(f"{where}: {tok!r} opens a bracket inside a bracket")
             open_at = len(out)
-        if open_at is None:
-            group += 1
+            group += 1  # the bracket's group
         out.append((word, tag, group, None))
         if open_at is not None:
             pending.append(len(out) - 1)
@@ -349,8 +348,8 @@ def pku_words(line: str, where: str = "<line>") -> list[tuple[str, str, int, str
             if open_at is None:
                 raise ValueError(f"{where}: {tok!r} closes a bracket that was not opened")
             for i in pending:
-                out[i] = (out[i][0], out[i][1], group + 1, closes)
-            group += 1
+                out[i] = (out[i][0], out[i][1], group, closes)
+            group += 1  # the stretch after it
             open_at, pending = None, []
     if open_at is not None:
         raise ValueError(f"{where}: a bracket is opened and not closed")
@@ -432,7 +431,8 @@ def _conll_chars(sentences) -> str:
 
 def zh_ner() -> None:
     """People's Daily January 1998 (tag/199801.txt), lines 1-15,000, as character-level BIO CoNLL
-    (`char tag`, blank line between sentences), PER/LOC/ORG; split by the sha256 of the line, in file order."""
+    (`char tag`, blank line between sentences), PER/LOC/ORG; split by the sha256 of the sentence's text (so
+    copies of a sentence share a split), in file order."""
     dest = DATA / "zh_ner"
     if (dest / "test.conll").exists():
         return
@@ -442,7 +442,7 @@ def zh_ner() -> None:
             continue
         text, entities = pku_entities(line, f"{ZH_TAGGED}:{number}")
         if text:
-            splits[split_by_hash(line.strip(" "))].append(bio_chars(text, entities))
+            splits[split_by_hash(text)].append(bio_chars(text, entities))
     write_splits(dest, splits, "conll", _conll_chars)
     for name, sents in splits.items():
         counts = {k: sum(tag == f"B-{k}" for s in sents for _, tag in s) for k in ("PER", "LOC", "ORG")}
