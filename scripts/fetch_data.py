@@ -313,9 +313,9 @@ def split_by_hash(key: str) -> str:
 
 ZH_NER_TYPES = {"nr": "PER", "ns": "LOC", "nt": "ORG"}
 # two-character (compound) surnames: such a word opens a person's name like a one-character surname
-ZH_COMPOUND_SURNAMES = frozenset(
-    "欧阳 司马 诸葛 司徒 南宫 令狐 上官 东方 夏侯 皇甫 尉迟 公孙 慕容 长孙 宇文 司空 端木 独孤 西门 澹台 "
-    "万俟 轩辕 呼延 闻人 东郭 申屠 太史 钟离 公冶 濮阳 赫连 第五".split())
+ZH_COMPOUND_SURNAMES = frozenset({
+    "欧阳", "司马", "诸葛", "司徒", "南宫", "令狐", "上官", "东方", "夏侯", "皇甫", "尉迟", "公孙", "慕容", "长孙", "宇文", "司空",
+    "端木", "独孤", "西门", "澹台", "万俟", "轩辕", "呼延", "闻人", "东郭", "申屠", "太史", "钟离", "公冶", "濮阳", "赫连", "第五"})
 _PKU_DATE_ID = re.compile(r"\d{8}-\d{2}-\d{3}-\d{3}/m")
 _PKU_TOKEN = re.compile(r"(\[?)(.+)/([A-Za-z]+)(?:\]([A-Za-z]+))?")
 
@@ -390,7 +390,7 @@ def pku_entities(line: str, where: str = "<line>") -> tuple[str, list[tuple[int,
     ends = [s + len(w) for s, (w, *_) in zip(starts, words)]
     entities, i = [], 0
     while i < len(words):
-        _, tag, group, gtag = words[i]
+        group, gtag = words[i][2:]
         j = i
         while j < len(words) and words[j][2] == group:
             j += 1
