@@ -227,8 +227,11 @@ def vocab(a: VocabArgs) -> None:
     if stats is not None and "cjk_tokens" in stats:
         print(f"  {stats['cjk_tokens']} CJK characters ({stats['cjk_chars_seen']} seen, "
               f"{stats['cjk_chars_at_min_frequency']} at least {min_frequency} times), {stats['wordpiece_tokens']} "
-              f"WordPiece tokens: zh share {stats['zh_share']:.3f} of the non-special rows"
-              + (f" (asked {stats['zh_share_asked']})" if stats["zh_share_asked"] is not None else ""))
+              f"WordPiece tokens: zh share {stats['zh_share']:.3f} of the {vocab_size - len(specials)} non-special "
+              f"rows asked for" + (f" (--zh-share {stats['zh_share_asked']})" if stats["zh_share_asked"] is not None
+                                   else "")
+              + (f", {stats['zh_share_of_vocab']:.3f} of the {len(tok) - len(specials)} filled"
+                 if len(tok) < vocab_size else ""))
     if stats is not None and "heldout" in stats:
         h = stats["heldout"]
         print(f"  held-out [UNK] rate on {a.heldout} ({h['lines']} lines): {h['unk_token_rate']:.4%} of tokens, "

@@ -174,7 +174,8 @@ def train_cjk_vocab(files: str | os.PathLike | Iterable[str | os.PathLike], voca
         "vocab_size": len(vocab), "vocab_size_asked": vocab_size, "special_tokens": len(specials),
         "cjk_tokens": len(cjk), "wordpiece_tokens": len(pieces),
         "zh_share_asked": zh_share,
-        "zh_share": round(len(cjk) / non_special, 6) if non_special else 0.0,
+        "zh_share": round(len(cjk) / (vocab_size - len(specials)), 6),  # of the rows asked for
+        "zh_share_of_vocab": round(len(cjk) / non_special, 6) if non_special else 0.0,  # of the rows filled
         "cjk_chars_seen": len(counts), "cjk_chars_at_min_frequency": len(frequent),
         "cjk_chars_dropped": len(counts) - len(cjk), "min_frequency": min_frequency,
         "do_lower_case": do_lower_case, "cjk_continuation_tokens": False,
