@@ -214,9 +214,23 @@ def test_heldout_rate_is_printed_and_saved(zh_file, tmp_path, capsys):
     out = tmp_path / "v"
     main(["vocab", str(zh_file), "--lang", "zh", "--heldout", str(held), "--out", str(out)])
     h = json.loads((out / "vocab_stats.json").read_text(encoding="utf-8"))["heldout"]
-    assert h == {"file": str(held), "lines": 2, "unk_token_rate": 0.25, "unk_char_rate": 0.25}
+    assert h == [{"file": str(held), "lines": 2, "unk_token_rate": 0.25, "unk_char_rate": 0.25}]
     assert f"held-out [UNK] rate on {held} (2 lines): 25.0000% of tokens, 25.0000% of characters" in \
         capsys.readouterr().out
+
+
+def test_heldout_per_language_with_multi(zh_file, en_file, tmp_path, capsys):
+    held_zh, held_en = tmp_path / "held_zh.txt", tmp_path / "held_en.txt"
+    held_zh.write_text("理解多种语言\n", encoding="utf-8")  # all six characters are frequent: kept
+    held_en.write_text("the model\nQ\n", encoding="utf-8")  # 'q' never seen: [UNK]
+    out = tmp_path / "v"
+    main(["vocab", str(en_file), str(zh_file), "--vocab-size", "400", "--heldout", str(held_zh), str(held_en),
+          "--out", str(out)])
+    rates = json.loads((out / "vocab_stats.json").read_text(encoding="utf-8"))["heldout"]
+    assert [(r["file"], r["unk_token_rate"], r["unk_char_rate"]) for r in rates] == [
+        (str(held_zh), 0.0, 0.0), (str(held_en), round(1 / 3, 6), round(1 / 9, 6))]
+    text = capsys.readouterr().out
+    assert f"held-out [UNK] rate on {held_zh} (1 lines)" in text and f"on {held_en} (2 lines)" in text
 
 
 def test_split_by_hash():
@@ -238,6 +252,7 @@ def test_real_chinese_unk_rate(zh_txt, tmp_path, capsys):
     out = tmp_path / "zh"
     main(["vocab", str(train), "--lang", "zh", "--heldout", str(heldout), "--out", str(out)])
     stats = json.loads((out / "vocab_stats.json").read_text(encoding="utf-8"))
+    stats["heldout"] = stats["heldout"][0]
     with capsys.disabled():
         print(f"\nzh vocab: {stats['vocab_size']} tokens, {stats['cjk_tokens']} CJK; held-out [UNK] rate "
               f"{stats['heldout']['unk_token_rate']:.4%} of tokens, {stats['heldout']['unk_char_rate']:.4%} of chars")

@@ -133,8 +133,9 @@ class VocabArgs:
                                        "(default 0.4); rows the Chinese text cannot fill go to WordPiece. The "
                                        "split is by script, not by file: Chinese punctuation, digits and Latin "
                                        "words are WordPiece pieces, wherever they appear")
-    heldout: str | None = arg(None, "a held-out text file (never trained on): print the [UNK] rate on it, of "
-                                    "tokens and of characters, and write it to vocab_stats.json")
+    heldout: list[str] = arg([], "held-out text files (never trained on; e.g. one per language with --lang "
+                                 "multi): print the [UNK] rate on each, of tokens and of characters, and write "
+                                 "them to vocab_stats.json", nargs="+")
 
 
 def vocab(a: VocabArgs) -> None:
@@ -167,8 +168,8 @@ def vocab(a: VocabArgs) -> None:
                           f"alike); drop --lang or use --algorithm wordpiece")
     if a.zh_share is not None and not 0 < a.zh_share < 1:
         raise OptionError(f"--zh-share {a.zh_share}: must be between 0 and 1 (both excluded)")
-    if a.heldout is not None:
-        _check_file(a.heldout)
+    for f in a.heldout:
+        _check_file(f)
     if lang is None and not (bpe or unigram):
         from .tokenization.vocab_zh import ZH_THRESHOLD, detect_language
         found = {f: detect_language(f) for f in a.files}
@@ -211,13 +212,15 @@ def vocab(a: VocabArgs) -> None:
     else:
         tok = train_vocab(a.files, vocab_size=vocab_size, do_lower_case=not a.cased,
                           min_frequency=min_frequency)
-    if a.heldout is not None:
+    if a.heldout:
         from .tokenization.vocab_zh import unk_rate
-        held = list(_read_lines(a.heldout))
-        tok_rate, char_rate = unk_rate(tok, held)
-        stats = {**(stats or {"lang": lang or a.algorithm, "vocab_size": len(tok)}),
-                 "heldout": {"file": a.heldout, "lines": len(held), "unk_token_rate": round(tok_rate, 6),
-                             "unk_char_rate": round(char_rate, 6)}}
+        rates = []
+        for f in a.heldout:
+            held = list(_read_lines(f))
+            tok_rate, char_rate = unk_rate(tok, held)
+            rates.append({"file": f, "lines": len(held), "unk_token_rate": round(tok_rate, 6),
+                          "unk_char_rate": round(char_rate, 6)})
+        stats = {**(stats or {"algorithm": a.algorithm, "lang": lang, "vocab_size": len(tok)}), "heldout": rates}
     with atomic_dir(a.out) as tmp:  # the folder appears complete or not at all
         tok.save_pretrained(tmp)
         if stats is not None:
@@ -232,9 +235,8 @@ def vocab(a: VocabArgs) -> None:
                                    else "")
               + (f", {stats['zh_share_of_vocab']:.3f} of the {len(tok) - len(specials)} filled"
                  if len(tok) < vocab_size else ""))
-    if stats is not None and "heldout" in stats:
-        h = stats["heldout"]
-        print(f"  held-out [UNK] rate on {a.heldout} ({h['lines']} lines): {h['unk_token_rate']:.4%} of tokens, "
+    for h in (stats or {}).get("heldout", []):
+        print(f"  held-out [UNK] rate on {h['file']} ({h['lines']} lines): {h['unk_token_rate']:.4%} of tokens, "
               f"{h['unk_char_rate']:.4%} of characters")
 
 
