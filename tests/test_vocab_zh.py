@@ -195,6 +195,12 @@ def test_transformers_parity_on_mixed_text(zh_file, en_file, tmp_path):
         assert a["offset_mapping"] == b["offset_mapping"]
         assert unk_rate(hf, texts) == unk_rate(ours, texts)
     assert ours.tokenize("BERT理解多种语言!") == ["bert", "理", "解", "多", "种", "语", "言", "!"]
+    cased, _ = train_cjk_vocab([en_file, zh_file], vocab_size=500, zh_share=0.3, do_lower_case=False,
+                               show_progress=False)
+    cased.save_pretrained(tmp_path / "cased")
+    hf = transformers.BertTokenizer.from_pretrained(tmp_path / "cased")
+    assert hf(texts)["input_ids"] == cased(texts)["input_ids"]
+    assert "BERT" in cased.get_vocab() and "bert" not in cased.get_vocab()  # Latin case kept
 
 
 def test_unk_rate_by_hand():
