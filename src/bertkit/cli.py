@@ -116,10 +116,27 @@ class VocabArgs:
                                       "RoBERTa: <s> <pad> </s> <unk> first, <mask> last) or unigram "
                                       "(SentencePiece, ALBERT: <pad> <unk> [CLS] [SEP] [MASK])")
     vocab_size: int | None = arg(None, "target vocabulary size, special tokens included (default: 30522 for "
-                                       "wordpiece, 50265 for bpe, 30000 for unigram)")
+                                       "wordpiece, 21128 for wordpiece --lang zh, 50265 for bpe, 30000 for "
+                                       "unigram)")
     min_frequency: int | None = arg(None, "ignore pieces seen fewer times (default 2; wordpiece and bpe only)")
     cased: bool = arg(False, "wordpiece and unigram: keep case and accents (default: lowercase and strip "
                              "accents); bpe always keeps them")
+    lang: str | None = arg(None, "wordpiece: en (WordPiece over all the text, as before), zh (every CJK character "
+                                 "seen --min-frequency times is a token of its own, most frequent first after the "
+                                 "special tokens, no ##-forms of them; WordPiece for Latin text, digits and "
+                                 "punctuation in the rest; default --vocab-size 21128 as bert-base-chinese, the "
+                                 "text may fill fewer) or multi (English and Chinese: --zh-share of the "
+                                 "non-special rows for the most frequent CJK characters, the rest WordPiece; "
+                                 "default --vocab-size 30522). Default: detected per file (zh when >= 30%% of its "
+                                 "letters are CJK): all en -> en, all zh -> zh, both -> multi; said on stderr. "
+                                 "zh and multi write vocab_stats.json")
+    zh_share: float | None = arg(None, "--lang multi: the share of the non-special vocabulary for CJK characters "
+                                       "(default 0.4); rows the Chinese text cannot fill go to WordPiece. The "
+                                       "split is by script, not by file: Chinese punctuation, digits and Latin "
+                                       "words are WordPiece pieces, wherever they appear")
+    heldout: list[str] = arg([], "held-out text files (never trained on; e.g. one per language with --lang "
+                                 "multi): print the [UNK] rate on each, of tokens and of characters, and write "
+                                 "them to vocab_stats.json", nargs="+")
 
 
 def vocab(a: VocabArgs) -> None:
@@ -144,6 +161,30 @@ def vocab(a: VocabArgs) -> None:
     if bpe and vocab_size < len(BPE_SPECIALS) + 256:
         raise OptionError(f"--vocab-size {vocab_size}: byte-level BPE needs at least {len(BPE_SPECIALS) + 256} "
                           f"(the {len(BPE_SPECIALS)} special tokens and the 256 byte characters)")
+    lang, stats = a.lang, None
+    if lang is not None and lang not in ("en", "zh", "multi"):
+        raise OptionError(f"--lang {lang}: use en, zh or multi (or leave it out to detect it from the files)")
+    if (bpe or unigram) and lang in ("zh", "multi"):
+        raise OptionError(f"--lang {lang}: only with --algorithm wordpiece (bpe and unigram learn every script "
+                          f"alike); drop --lang or use --algorithm wordpiece")
+    if a.zh_share is not None and not 0 < a.zh_share < 1:
+        raise OptionError(f"--zh-share {a.zh_share}: must be between 0 and 1 (both excluded)")
+    for f in a.heldout:
+        _check_file(f)
+    if lang is None and not (bpe or unigram):
+        from .tokenization.vocab_zh import ZH_THRESHOLD, detect_language
+        found = {f: detect_language(f) for f in a.files}
+        langs = {lg for lg, _ in found.values()}
+        lang = "multi" if len(langs) > 1 else langs.pop()
+        shares = ", ".join(f"{f}: {lg} ({share:.0%} CJK)" for f, (lg, share) in found.items())
+        print(f"bertkit vocab: detected --lang {lang} ({shares}; zh when >= {ZH_THRESHOLD:.0%} of the letters are "
+              f"CJK); give --lang to choose", file=sys.stderr)
+    if a.zh_share is not None and lang != "multi":
+        raise OptionError(f"--zh-share {a.zh_share}: only with --lang multi (the language is {lang or 'not set'}); "
+                          f"add --lang multi or drop --zh-share")
+    if lang in ("zh", "multi") and a.vocab_size is None:
+        from .tokenization.vocab_zh import ZH_VOCAB_SIZE
+        vocab_size = ZH_VOCAB_SIZE if lang == "zh" else 30522
     specials = UNIGRAM_SPECIALS if unigram else tuple(DEFAULT_SPECIALS.values())
     if not bpe and vocab_size <= len(specials):
         raise OptionError(f"--vocab-size {vocab_size}: must be larger than the {len(specials)} special "
@@ -157,12 +198,47 @@ def vocab(a: VocabArgs) -> None:
             if str(err).startswith(f"vocab_size={vocab_size}:"):  # the option's name, as the user typed it
                 raise OptionError(f"--vocab-size {vocab_size}:{str(err).split(':', 1)[1]}") from None
             raise
+    elif lang in ("zh", "multi"):
+        from .tokenization.vocab_zh import train_cjk_vocab
+        try:
+            tok, stats = train_cjk_vocab(a.files, vocab_size=vocab_size, do_lower_case=not a.cased,
+                                         min_frequency=min_frequency,
+                                         zh_share=(0.4 if a.zh_share is None else a.zh_share) if lang == "multi"
+                                         else None)
+        except TokenizerError as err:
+            if str(err).startswith(f"vocab_size={vocab_size}:"):  # the option's names, as the user typed them
+                message = str(err).split(":", 1)[1].replace("min_frequency", "--min-frequency")
+                raise OptionError(f"--vocab-size {vocab_size}:{message.replace('zh_share', '--zh-share')}") from None
+            raise
     else:
         tok = train_vocab(a.files, vocab_size=vocab_size, do_lower_case=not a.cased,
                           min_frequency=min_frequency)
+    if a.heldout:
+        from .tokenization.vocab_zh import unk_rate
+        rates = []
+        for f in a.heldout:
+            held = list(_read_lines(f))
+            tok_rate, char_rate = unk_rate(tok, held)
+            rates.append({"file": f, "lines": len(held), "unk_token_rate": round(tok_rate, 6),
+                          "unk_char_rate": round(char_rate, 6)})
+        stats = {**(stats or {"algorithm": a.algorithm, "lang": lang, "vocab_size": len(tok)}), "heldout": rates}
     with atomic_dir(a.out) as tmp:  # the folder appears complete or not at all
         tok.save_pretrained(tmp)
+        if stats is not None:
+            Path(tmp, "vocab_stats.json").write_text(json.dumps(stats, indent=2, ensure_ascii=False) + "\n",
+                                                     encoding="utf-8")
     print(f"wrote a vocabulary of {len(tok)} tokens to {a.out}")
+    if stats is not None and "cjk_tokens" in stats:
+        print(f"  {stats['cjk_tokens']} CJK characters ({stats['cjk_chars_seen']} seen, "
+              f"{stats['cjk_chars_at_min_frequency']} at least {min_frequency} times), {stats['wordpiece_tokens']} "
+              f"WordPiece tokens: zh share {stats['zh_share']:.3f} of the {vocab_size - len(specials)} non-special "
+              f"rows asked for" + (f" (--zh-share {stats['zh_share_asked']})" if stats["zh_share_asked"] is not None
+                                   else "")
+              + (f", {stats['zh_share_of_vocab']:.3f} of the {len(tok) - len(specials)} filled"
+                 if len(tok) < vocab_size else ""))
+    for h in (stats or {}).get("heldout", []):
+        print(f"  held-out [UNK] rate on {h['file']} ({h['lines']} lines): {h['unk_token_rate']:.4%} of tokens, "
+              f"{h['unk_char_rate']:.4%} of characters")
 
 
 @dataclass
