@@ -198,6 +198,34 @@ def test_masker_word_cont_overrides_the_continuation_table():
     assert any(0 < len(set(p) & {1, 2, 3}) < 3 for p in picks)
 
 
+def _check_boundaries_against_jieba(corpus, tok, lines):
+    """The stored boundaries of the sentences that are whole lines equal those read off jieba.cut of the line
+    (a token continues a word if it is a "##" piece, or it and the token before it are CJK characters of
+    one jieba word)."""
+    import jieba
+    from bertkit.tokenization._unicode import _is_chinese_char
+    want = {}
+    for line in lines:
+        enc = tok(line, add_special_tokens=False, return_offsets_mapping=True)
+        word_of, k = [], 0
+        for k, w in enumerate(jieba.cut(line)):
+            word_of += [k] * len(w)
+        pieces = tok.convert_ids_to_tokens(enc["input_ids"])
+        first = [a for a, _ in enc["offset_mapping"]]
+        zh = [_is_chinese_char(ord(line[a])) for a in first]
+        starts = [not pieces[i].startswith("##") and not (
+            i > 0 and zh[i] and zh[i - 1] and word_of[first[i]] == word_of[first[i - 1]]) for i in range(len(pieces))]
+        want[tuple(enc["input_ids"])] = starts
+    checked = 0
+    for (tokens, sents, _), words in zip(corpus.shards, corpus.word_starts):
+        for a, b in zip(sents[:-1], sents[1:]):
+            key = tuple(int(t) for t in tokens[a:b])
+            if key in want:
+                assert words[a:b].tolist() == want[key]
+                checked += 1
+    assert checked >= 300
+
+
 @pytest.mark.slow
 def test_whole_word_masking_statistics_on_chinese(zh_txt, tmp_path):
     """Over more than a million characters of Chinese segmented by jieba: 15% of the tokens selected
@@ -222,6 +250,7 @@ def test_whole_word_masking_statistics_on_chinese(zh_txt, tmp_path):
     out = prepare_corpus([text], tmp_path / "vocab", tmp_path / "shards",
                          PrepareConfig(workers=1, segment="jieba"), progress=False)
     corpus = TokenCorpus(out, "train")
+    _check_boundaries_against_jieba(corpus, tok, lines[:400])
     masker = Masker(MaskingConfig(whole_word=True), len(tok), tok.mask_token_id, tok.all_special_ids,
                     continuation_table(tok))
     stream = ExampleStream(corpus, ExampleConfig(max_seq_length=128, nsp=False), masker,
