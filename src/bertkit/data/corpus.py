@@ -223,7 +223,8 @@ def _tokenize_docs_words(docs: list[list[str]]) -> list[tuple[list[np.ndarray], 
     sents = [[s if j == 0 else " " + s for p in doc for j, s in enumerate(split_sentences(p))] for doc in docs]
     flat = [s for doc in sents for s in doc]
     enc = _TOK(flat, add_special_tokens=False, return_offsets_mapping=True) if flat else {"input_ids": []}
-    starts = [word_starts(t, x, o, _SEG, _CONT) for t, x, o in zip(flat, enc["input_ids"], enc.get("offset_mapping", []))]
+    starts = [word_starts(t, x, o, _SEG, _CONT)
+              for t, x, o in zip(flat, enc["input_ids"], enc.get("offset_mapping", []))]
     out, i = [], 0
     for doc in sents:
         keep = [k for k in range(i, i + len(doc)) if len(enc["input_ids"][k])]
@@ -257,14 +258,15 @@ def word_starts(text: str, ids: list[int], offsets: list[tuple[int, int]], segme
     from ..tokenization._unicode import _is_chinese_char
     if not len(ids):
         return np.zeros(0, dtype=bool)
-    word = segment_words(text, segment)
+    # per character, plus one past the end for a token with an empty span (it has no character)
+    word = np.append(segment_words(text, segment), -1)  # (len(text) + 1,)
     cjk = np.array([_is_chinese_char(ord(ch)) for ch in text] + [False], dtype=bool)  # (len(text) + 1,)
     span = np.asarray(offsets, dtype=np.int64).reshape(-1, 2)  # (n, 2)
-    first = np.where(span[:, 0] < span[:, 1], span[:, 0], len(text))  # an empty span: no character
-    zh = cjk[first]  # the token starts with a CJK character
-    same = np.zeros(len(ids), dtype=bool)
-    same[1:] = zh[1:] & zh[:-1] & (word[np.minimum(first[1:], len(text) - 1)] == word[np.minimum(first[:-1], len(text) - 1)])
-    return ~continuation[np.asarray(ids, dtype=np.int64)] & ~same  # "##", or a character of the same Chinese word
+    first = np.where(span[:, 0] < span[:, 1], span[:, 0], len(text))  # (n,) the token's first character
+    zh = cjk[first]  # (n,) the token starts with a CJK character
+    same = np.zeros(len(ids), dtype=bool)  # (n,) a CJK character of the word of the CJK token before it
+    same[1:] = zh[1:] & zh[:-1] & (word[first[1:]] == word[first[:-1]])
+    return ~continuation[np.asarray(ids, dtype=np.int64)] & ~same
 
 
 class _ShardWriter:
