@@ -9,6 +9,16 @@ memory-mapped numpy arrays that keep the document and sentence boundaries:
     <dir>/{train,eval}-NNNNN.tokens.npy   (n_tokens,)      uint16 (vocab ≤ 65,536) or uint32 token ids
     <dir>/{train,eval}-NNNNN.sents.npy    (n_sents + 1,)   int64: sentence i is tokens[sents[i]:sents[i+1]]
     <dir>/{train,eval}-NNNNN.docs.npy     (n_docs + 1,)    int64: document j is sentences docs[j]:docs[j+1]
+    <dir>/{train,eval}-NNNNN.words.npy    (n_tokens,)      bool: the token starts a word (only with a
+                                          segmenter, `segment` jieba or spaces; meta.json says "word_starts")
+
+Word boundaries (for whole-word masking, as Chinese-BERT-wwm): with `segment` "jieba" the text is cut into
+words by the jieba segmenter, with "spaces" the corpus's own segmentation is read (words separated by
+whitespace). A token continues the word before it when it is a "##" piece (the tokenizer's continuation
+mask), or when it and the token before it both start with a CJK character that lies in the same word
+(found through the token's character offsets). Whitespace never becomes a token. With "none" (the
+default) no .words.npy is written and the shards and fingerprint are those of a corpus prepared before
+word boundaries existed.
 
 A small set of whole documents is held out as the evaluation split. The folder is written under a
 temporary name and renamed when complete; preparing again with the same inputs (paths, sizes, mtimes),
@@ -128,6 +138,23 @@ class PrepareConfig:
     workers: int = 0  # tokenizer processes; 0 = all cores
     chunk_docs: int = 64  # documents per task sent to a worker
     skip_bad_files: bool = False  # skip a file that is not UTF-8 (with a warning) instead of stopping
+    segment: str = "none"  # word boundaries for whole-word masking: none, jieba or spaces (module docstring)
+
+    def __post_init__(self):
+        if self.segment not in SEGMENTERS:
+            raise CorpusError(f"--segment {self.segment!r}: unknown; choose one of {', '.join(SEGMENTERS)}")
+
+
+SEGMENTERS = ("none", "jieba", "spaces")
+CONTINUES_WORD = 1 << 40  # TokenCorpus.doc(j, words=True) adds this to the id of a token that continues a word
+
+
+def _config_dict(cfg: PrepareConfig) -> dict:
+    """The settings that decide the shards; `segment` only when set, so older corpora keep their fingerprint."""
+    s = asdict(cfg)
+    if s["segment"] == "none":
+        s.pop("segment")
+    return s
 
 
 def _fingerprint(files: list[Path], tokenizer_dir: Path, cfg: PrepareConfig) -> str:
@@ -139,19 +166,39 @@ def _fingerprint(files: list[Path], tokenizer_dir: Path, cfg: PrepareConfig) -> 
         p = tokenizer_dir / name
         if p.exists():
             h.update(name.encode() + hashlib.sha256(p.read_bytes()).digest())
-    s = asdict(cfg)
+    s = _config_dict(cfg)
     s.pop("workers")
+    if cfg.segment == "jieba":
+        s["jieba"] = _jieba().__version__  # another version may cut words differently
     h.update(json.dumps(s, sort_keys=True).encode())
     return h.hexdigest()
 
 
 _TOK = None
+_SEG = "none"
+_CONT = None  # (V,) bool: the tokenizer's continuation pieces ("##")
 
 
-def _init_worker(tokenizer_dir: str) -> None:
-    global _TOK
+def _jieba():
+    try:
+        import jieba
+    except ImportError:
+        raise CorpusError("--segment jieba: the jieba segmenter is not installed; pip install jieba, or pass "
+                          "--segment spaces for text whose words are separated by spaces") from None
+    import logging
+    jieba.setLogLevel(logging.WARNING)
+    return jieba
+
+
+def _init_worker(tokenizer_dir: str, segment: str = "none") -> None:
+    global _TOK, _SEG, _CONT
     from ..tokenization import AutoTokenizer  # WordPiece or byte-level BPE, as the folder says
     _TOK = AutoTokenizer.from_pretrained(tokenizer_dir)
+    _SEG = segment
+    if segment != "none":
+        _CONT = np.array(_TOK.continuation_mask(), dtype=bool)
+        if segment == "jieba":
+            _jieba().initialize()
 
 
 def _tokenize_docs(docs: list[list[str]]) -> list[list[np.ndarray]]:
@@ -170,6 +217,58 @@ def _tokenize_docs(docs: list[list[str]]) -> list[list[np.ndarray]]:
     return out
 
 
+def _tokenize_docs_words(docs: list[list[str]]) -> list[tuple[list[np.ndarray], list[np.ndarray]]]:
+    """As _tokenize_docs, with the word boundaries: per document (sentence id arrays, sentence "starts a
+    word" bool arrays of the same lengths)."""
+    sents = [[s if j == 0 else " " + s for p in doc for j, s in enumerate(split_sentences(p))] for doc in docs]
+    flat = [s for doc in sents for s in doc]
+    enc = _TOK(flat, add_special_tokens=False, return_offsets_mapping=True) if flat else {"input_ids": []}
+    starts = [word_starts(t, x, o, _SEG, _CONT)
+              for t, x, o in zip(flat, enc["input_ids"], enc.get("offset_mapping", []))]
+    out, i = [], 0
+    for doc in sents:
+        keep = [k for k in range(i, i + len(doc)) if len(enc["input_ids"][k])]
+        out.append(([np.asarray(enc["input_ids"][k], dtype=np.int64) for k in keep], [starts[k] for k in keep]))
+        i += len(doc)
+    return out
+
+
+def segment_words(text: str, segment: str) -> np.ndarray:
+    """(len(text),) int64: the word number of every character of `text`, words cut by `segment` ("jieba":
+    the jieba segmenter; "spaces": whitespace separates words). Raises CorpusError if jieba is missing."""
+    word = np.zeros(len(text), dtype=np.int64)
+    if segment == "jieba":
+        for k, (_, a, b) in enumerate(_jieba().tokenize(text)):
+            word[a:b] = k
+    elif segment == "spaces":
+        k = 0
+        for a, ch in enumerate(text):
+            if ch.isspace():
+                k += 1
+            word[a] = k
+    else:
+        raise CorpusError(f"--segment {segment!r}: unknown; choose one of {', '.join(SEGMENTERS[1:])}")
+    return word
+
+
+def word_starts(text: str, ids: list[int], offsets: list[tuple[int, int]], segment: str,
+                continuation: np.ndarray) -> np.ndarray:
+    """(len(ids),) bool: True where a token starts a word (module docstring). `offsets` are the tokens'
+    character spans in `text`; `continuation` (V,) bool marks the tokenizer's "##" pieces."""
+    from ..tokenization._unicode import _is_chinese_char
+    if not len(ids):
+        return np.zeros(0, dtype=bool)
+    # per character, plus one past the end for a token with an empty span (it has no character)
+    word = np.append(segment_words(text, segment), -1)  # (len(text) + 1,)
+    cjk = np.array([_is_chinese_char(ord(ch)) for ch in text] + [False], dtype=bool)  # (len(text) + 1,)
+    span = np.asarray(offsets, dtype=np.int64).reshape(-1, 2)  # (n, 2)
+    first = np.where(span[:, 0] < span[:, 1], span[:, 0], len(text))  # (n,) the token's first character
+    zh = cjk[first]  # (n,) the token starts with a CJK character
+    same = np.zeros(len(ids), dtype=bool)  # (n,) a CJK character of the word of the CJK token before it
+    same[1:] = zh[1:] & zh[:-1] & (word[first[1:]] == word[first[:-1]])
+    return ~continuation[np.asarray(ids, dtype=np.int64)] & ~same
+
+
 class _ShardWriter:
     """Accumulates documents of one split and writes them as numbered shards."""
 
@@ -181,14 +280,18 @@ class _ShardWriter:
 
     def _reset(self):
         self.pieces: list[np.ndarray] = []
+        self.starts: list[np.ndarray] = []
         self.sent_lens: list[int] = []
         self.doc_lens: list[int] = []
         self.size = 0
 
-    def add(self, doc: list[np.ndarray]) -> None:
+    def add(self, doc: list[np.ndarray], starts: list[np.ndarray] | None = None) -> None:
+        """doc: sentence id arrays; starts: their "starts a word" bool arrays (with a segmenter), or None."""
         if not doc:
             return
         self.pieces.extend(doc)
+        if starts is not None:
+            self.starts.extend(np.asarray(w, dtype=bool) for w in starts)
         self.sent_lens.extend(len(s) for s in doc)
         self.doc_lens.append(len(doc))
         self.size += sum(len(s) for s in doc)
@@ -205,6 +308,8 @@ class _ShardWriter:
         np.save(self.folder / f"{name}.tokens.npy", tokens)
         np.save(self.folder / f"{name}.sents.npy", sents)
         np.save(self.folder / f"{name}.docs.npy", docs)
+        if self.starts:
+            np.save(self.folder / f"{name}.words.npy", np.concatenate(self.starts))
         self.names.append(name)
         self.n_docs += len(self.doc_lens)
         self.n_sents += len(self.sent_lens)
@@ -225,7 +330,7 @@ def prepare_corpus(files: list[str | os.PathLike], tokenizer_dir: str | os.PathL
         if not f.is_file():
             raise CorpusError(f"{f}: no such file")
     tokenizer_dir, out_dir = Path(tokenizer_dir), Path(out_dir)
-    fp = _fingerprint(files, tokenizer_dir, cfg)
+    fp = _fingerprint(files, tokenizer_dir, cfg)  # a CorpusError if --segment jieba and jieba is missing
     meta_path = out_dir / "meta.json"
     if meta_path.exists():
         try:
@@ -246,7 +351,7 @@ def prepare_corpus(files: list[str | os.PathLike], tokenizer_dir: str | os.PathL
 
     from tqdm import tqdm
 
-    _init_worker(str(tokenizer_dir))
+    _init_worker(str(tokenizer_dir), cfg.segment)
     vocab_size = len(_TOK)
     dtype = np.uint16 if vocab_size <= 1 << 16 else np.uint32
     tmp = make_temp_dir(out_dir)  # a WriteError naming out_dir if it cannot be made
@@ -255,15 +360,16 @@ def prepare_corpus(files: list[str | os.PathLike], tokenizer_dir: str | os.PathL
             writers = {s: _ShardWriter(tmp, s, dtype, cfg.shard_tokens) for s in ("train", "eval")}
             chunks = [docs[i:i + cfg.chunk_docs] for i in range(0, len(docs), cfg.chunk_docs)]
             workers = cfg.workers or os.cpu_count() or 1
+            work = _tokenize_docs if cfg.segment == "none" else _tokenize_docs_words
             bar = tqdm(total=len(docs), unit="doc", desc="tokenizing", disable=not progress)
             if workers > 1 and len(chunks) > 1:
                 import multiprocessing as mp
                 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-                with mp.get_context("spawn").Pool(workers, _init_worker, (str(tokenizer_dir),)) as pool:
-                    results = pool.imap(_tokenize_docs, chunks)  # in order, so the split is reproducible
+                with mp.get_context("spawn").Pool(workers, _init_worker, (str(tokenizer_dir), cfg.segment)) as pool:
+                    results = pool.imap(work, chunks)  # in order, so the split is reproducible
                     _collect(results, chunks, is_eval, writers, bar)
             else:
-                _collect(map(_tokenize_docs, chunks), chunks, is_eval, writers, bar)
+                _collect(map(work, chunks), chunks, is_eval, writers, bar)
             bar.close()
             for w in writers.values():
                 w.flush()
@@ -271,9 +377,11 @@ def prepare_corpus(files: list[str | os.PathLike], tokenizer_dir: str | os.PathL
                 raise CorpusError("after tokenizing, the train or eval split is empty; add more text")
             meta = {"format": FORMAT_VERSION, "fingerprint": fp, "vocab_size": vocab_size,
                     "dtype": np.dtype(dtype).name, "tokenizer": str(tokenizer_dir.resolve()),
-                    "files": [str(f.resolve()) for f in files], "config": asdict(cfg),
+                    "files": [str(f.resolve()) for f in files], "config": _config_dict(cfg),
                     "splits": {s: {"shards": w.names, "documents": w.n_docs, "sentences": w.n_sents,
                                    "tokens": w.n_tokens} for s, w in writers.items()}}
+            if cfg.segment != "none":
+                meta["word_starts"] = True
             (tmp / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
         replace_dir(tmp, out_dir)  # the previous shards stay until the new ones are complete
     except BaseException:
@@ -286,7 +394,8 @@ def _collect(results, chunks, is_eval, writers, bar) -> None:
     i = 0
     for chunk, tokenized in zip(chunks, results):
         for doc in tokenized:
-            writers["eval" if is_eval[i] else "train"].add(doc)
+            ids, starts = doc if isinstance(doc, tuple) else (doc, None)
+            writers["eval" if is_eval[i] else "train"].add(ids, starts)
             i += 1
         bar.update(len(chunk))
 
@@ -294,7 +403,10 @@ def _collect(results, chunks, is_eval, writers, bar) -> None:
 # -- reading shards back --------------------------------------------------------------------------------
 
 class TokenCorpus:
-    """The documents of one split, memory-mapped: `doc(j)` is a list of sentence id arrays."""
+    """The documents of one split, memory-mapped: `doc(j)` is a list of sentence id arrays.
+
+    `word_starts` is, per shard, the (n_tokens,) bool "starts a word" array when the corpus was prepared
+    with a segmenter, else None."""
 
     def __init__(self, folder: str | os.PathLike, split: str = "train"):
         folder = self.folder = Path(folder)
@@ -311,7 +423,7 @@ class TokenCorpus:
             raise CorpusError(f"{meta_path}: not a shard index ({what}); {again}") from None
         if split not in splits:
             raise CorpusError(f"{folder}: no split {split!r}; it has {', '.join(splits)}")
-        self.shards = []
+        self.shards, word_starts = [], []
         for name in splits[split]["shards"]:
             arrays = []
             for kind in ("tokens", "sents", "docs"):
@@ -321,6 +433,16 @@ class TokenCorpus:
                 except (ValueError, OSError) as e:
                     raise CorpusError(f"{path}: missing or unreadable ({' '.join(str(e).split())}); {again}") from None
             self.shards.append(tuple(arrays))
+            if self.meta.get("word_starts"):
+                path = folder / f"{name}.words.npy"
+                try:
+                    words = np.load(path, mmap_mode="r")
+                except (ValueError, OSError) as e:
+                    raise CorpusError(f"{path}: missing or unreadable ({' '.join(str(e).split())}); {again}") from None
+                if len(words) != len(arrays[0]):
+                    raise CorpusError(f"{path}: {len(words)} word marks for {len(arrays[0])} tokens; {again}")
+                word_starts.append(words)
+        self.word_starts = word_starts if self.meta.get("word_starts") else None
         counts = [len(docs) - 1 for _, _, docs in self.shards]
         self.doc_starts = np.concatenate([[0], np.cumsum(counts)])  # (n_shards + 1,)
         self.n_docs = int(self.doc_starts[-1])
@@ -329,29 +451,47 @@ class TokenCorpus:
     def __len__(self) -> int:
         return self.n_docs
 
-    def doc(self, j: int) -> list[np.ndarray]:
+    def doc(self, j: int, words: bool = False) -> list[np.ndarray]:
+        """Document j as sentence id arrays. With `words` (and stored boundaries), int64 arrays in which
+        a token that continues a word carries CONTINUES_WORD on top of its id (pretraining.Instance takes
+        it off again, into its `word_cont`)."""
         s = int(np.searchsorted(self.doc_starts, j, side="right")) - 1
         tokens, sents, docs = self.shards[s]
         local = j - self.doc_starts[s]
         a, b = int(docs[local]), int(docs[local + 1])
         bounds = sents[a:b + 1]
+        if words and self.word_starts is not None:
+            return [self.span(s, int(bounds[i]), int(bounds[i + 1]), words=True) for i in range(b - a)]
         return [tokens[bounds[i]:bounds[i + 1]] for i in range(b - a)]
 
+    def span(self, s: int, a: int, b: int, words: bool = False) -> np.ndarray:
+        """(b - a,) int64 tokens a:b of shard s; with `words`, continuation marked as in `doc`."""
+        ids = np.asarray(self.shards[s][0][a:b], dtype=np.int64)
+        if words and self.word_starts is not None:
+            ids = ids + CONTINUES_WORD * ~np.asarray(self.word_starts[s][a:b], dtype=bool)
+        return ids
 
-def write_token_corpus(folder: str | os.PathLike, splits: dict[str, list[list[np.ndarray]]], vocab_size: int) -> Path:
+
+def write_token_corpus(folder: str | os.PathLike, splits: dict[str, list[list[np.ndarray]]], vocab_size: int,
+                       word_starts: dict[str, list[list[np.ndarray]]] | None = None) -> Path:
     """Write already-tokenized documents (lists of sentence id arrays) per split, e.g. {"train": [...],
-    "eval": [...]}, in the shard format. For tests and for callers with their own tokenization."""
+    "eval": [...]}, in the shard format. For tests and for callers with their own tokenization.
+    `word_starts`, if given, holds the same structure of bool arrays ("starts a word") for every split."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     dtype = np.uint16 if vocab_size <= 1 << 16 else np.uint32
     info = {}
     for split, docs in splits.items():
         w = _ShardWriter(folder, split, dtype, 1 << 62)
-        for doc in docs:
-            w.add([np.asarray(s, dtype=np.int64) for s in doc if len(s)])
+        for k, doc in enumerate(docs):
+            keep = [i for i, s in enumerate(doc) if len(s)]
+            starts = [word_starts[split][k][i] for i in keep] if word_starts is not None else None
+            w.add([np.asarray(doc[i], dtype=np.int64) for i in keep], starts)
         w.flush()
         info[split] = {"shards": w.names, "documents": w.n_docs, "sentences": w.n_sents, "tokens": w.n_tokens}
     meta = {"format": FORMAT_VERSION, "fingerprint": None, "vocab_size": vocab_size,
             "dtype": np.dtype(dtype).name, "splits": info}
+    if word_starts is not None:
+        meta["word_starts"] = True
     (folder / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
     return folder

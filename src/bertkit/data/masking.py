@@ -11,7 +11,10 @@ rounds to nearest over the whole length and caps at `max_predictions_per_seq`, w
 sequences and specials-heavy pairs.
 
 Whole-word masking selects words (a token and its "##" continuations) instead of pieces, until the
-budget of tokens is used; the 80/10/10 choice is still made per token, as in the original.
+budget of tokens is used; the 80/10/10 choice is still made per token, as in the original. Where the
+shards store word boundaries (`bertkit prepare --segment jieba|spaces`), the sequence's own `word_cont`
+marks which tokens continue a word, so the characters of a Chinese word are selected together, as in
+Chinese-BERT-wwm (Cui et al., 2021); the labels, and so the loss, stay per token.
 
 All randomness comes from the numpy Generator passed in.
 """
@@ -54,9 +57,12 @@ class Masker:
             raise ValueError("whole-word masking needs the continuation table (which ids are '##' pieces)")
         self.continuation = continuation
 
-    def __call__(self, ids: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    def __call__(self, ids: np.ndarray, rng: np.random.Generator,
+                 word_cont: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """ids: (T,) int token ids of one sequence (padding included or not). Returns (inputs, labels),
-        both (T,) int64; labels are IGNORE except at the selected positions, which hold the original id."""
+        both (T,) int64; labels are IGNORE except at the selected positions, which hold the original id.
+        word_cont: (T,) bool, True where a token continues the word of the token before it (stored word
+        boundaries); with whole-word masking it replaces the continuation table."""
         ids = np.asarray(ids, dtype=np.int64)
         candidates = np.flatnonzero(~self.special[ids])  # (n,) positions that may be selected
         inputs, labels = ids.copy(), np.full_like(ids, IGNORE)
@@ -69,7 +75,7 @@ class Masker:
         if budget == 0:
             return inputs, labels
         if self.cfg.whole_word:
-            picked = self._pick_words(ids, candidates, budget, rng)
+            picked = self._pick_words(ids, candidates, budget, rng, word_cont)
         else:
             picked = rng.choice(candidates, size=budget, replace=False)
         picked = np.sort(picked)
@@ -81,9 +87,12 @@ class Masker:
         inputs[to_random] = self.random_pool[rng.integers(0, len(self.random_pool), size=len(to_random))]
         return inputs, labels
 
-    def _pick_words(self, ids, candidates, budget, rng) -> np.ndarray:
-        # a word starts at every candidate that is not a "##" continuation of the candidate before it
-        cont = self.continuation[ids[candidates]]
+    def _pick_words(self, ids, candidates, budget, rng, word_cont=None) -> np.ndarray:
+        # a word starts at every candidate that is not a continuation ("##", or of a stored word) of the one before it
+        if word_cont is None:
+            cont = self.continuation[ids[candidates]]
+        else:
+            cont = np.asarray(word_cont, dtype=bool)[candidates]
         cont[0] = False
         cont[1:] &= np.diff(candidates) == 1
         starts = np.flatnonzero(~cont)  # indices into candidates

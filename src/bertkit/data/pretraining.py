@@ -54,7 +54,7 @@ import numpy as np
 import torch
 
 from ..errors import TrainError
-from .corpus import CorpusError, TokenCorpus
+from .corpus import CONTINUES_WORD, CorpusError, TokenCorpus
 
 
 def corpus_name(corpus) -> str:
@@ -112,6 +112,14 @@ class Instance:
     next_label: int
     doc: int
     k: int  # k-th instance of its document in this epoch
+    # (T,) bool, True where a token continues the word before it (stored word boundaries), else None. Built
+    # from ids that carry CONTINUES_WORD (TokenCorpus.doc(j, words=True)); the ids are then plain again.
+    word_cont: np.ndarray | None = None
+
+    def __post_init__(self):
+        if self.word_cont is None and len(self.ids) and self.ids.max() >= CONTINUES_WORD:
+            self.word_cont = self.ids >= CONTINUES_WORD
+            self.ids = self.ids % CONTINUES_WORD
 
 
 class ExampleStream:
@@ -123,6 +131,9 @@ class ExampleStream:
                               f"found {len(corpus)}; add text, or pass --no-nsp")
         self.corpus, self.cfg, self.masker = corpus, cfg, masker
         self.cls, self.sep = int(cls_id), int(sep_id)
+        # whole-word masking over shards with stored word boundaries: instances carry them (Instance.word_cont)
+        self.words = bool(getattr(getattr(masker, "cfg", None), "whole_word", False)
+                          and getattr(corpus, "word_starts", None) is not None)
         self._blocks: _BlockPlan | None = None  # cross_documents: laid out on first use
 
     def _key(self, epoch: int) -> int:
@@ -176,9 +187,16 @@ class ExampleStream:
 
     def block_instance(self, b: int) -> Instance:
         """Block b of the cross-document plan: <s> sentences (</s> between documents) </s>; all type 0."""
-        body = self.blocks.tokens(b, self.sep)
+        body = self.blocks.tokens(b, self.sep, words=self.words)
         ids = np.concatenate([[self.cls], body, [self.sep]]).astype(np.int64)
-        return Instance(ids, len(ids), IGNORE, self.blocks.first_doc(b), b)
+        return self._with_words(Instance(ids, len(ids), IGNORE, self.blocks.first_doc(b), b))
+
+    def _with_words(self, inst: Instance) -> Instance:
+        """With stored word boundaries, an instance in which no token continues a word still gets its
+        (all False) word_cont, so that the masker never falls back to the "##" rule."""
+        if self.words and inst.word_cont is None:
+            inst.word_cont = np.zeros(len(inst.ids), dtype=bool)
+        return inst
 
     def mask(self, inst: Instance, epoch: int) -> dict[str, np.ndarray]:
         """One masked example: input_ids, token_type_ids, labels (T,) int64, and the pair's label as an int
@@ -187,20 +205,28 @@ class ExampleStream:
             rng = np.random.default_rng([self.cfg.seed, self._key(epoch), inst.k, 17])
         else:
             rng = np.random.default_rng([self.cfg.seed, self._key(epoch), inst.doc, inst.k, 11])
-        inputs, labels = self.masker(inst.ids, rng)
+        if inst.word_cont is None:
+            inputs, labels = self.masker(inst.ids, rng)
+        else:
+            inputs, labels = self.masker(inst.ids, rng, word_cont=inst.word_cont)
         types = np.zeros(len(inst.ids), dtype=np.int64)
         types[inst.len_a:] = 1
         key = "sentence_order_label" if self.cfg.sop else "next_sentence_label"
         return {"input_ids": inputs, "token_type_ids": types, "labels": labels, key: inst.next_label}
 
     # -- building -------------------------------------------------------------------------------------
+    def _doc(self, d: int) -> list[np.ndarray]:
+        return self.corpus.doc(d, words=True) if self.words else self.corpus.doc(d)
+
     def doc_instances(self, d: int, epoch: int) -> list[Instance]:
         rng = random.Random(hash((self.cfg.seed, self._key(epoch), d)))  # tuples of ints hash stably
         if self.cfg.nsp:
-            return self._nsp_instances(d, rng)
-        if self.cfg.sop:
-            return self._sop_instances(d, rng)
-        return self._packed_instances(d)
+            out = self._nsp_instances(d, rng)
+        elif self.cfg.sop:
+            out = self._sop_instances(d, rng)
+        else:
+            out = self._packed_instances(d)
+        return [self._with_words(inst) for inst in out]
 
     def _pair(self, a: list[np.ndarray], b: list[np.ndarray], label: int, d: int, k: int, rng) -> Instance:
         a, b = np.concatenate(a), np.concatenate(b)
@@ -209,7 +235,7 @@ class ExampleStream:
         return Instance(ids, len(a) + 2, label, d, k)
 
     def _nsp_instances(self, d: int, rng: random.Random) -> list[Instance]:
-        doc = self.corpus.doc(d)
+        doc = self._doc(d)
         max_tokens = self.cfg.max_seq_length - 3
         target = max_tokens
         if rng.random() < self.cfg.short_seq_prob:
@@ -239,7 +265,7 @@ class ExampleStream:
                         r = rng.randint(0, len(self.corpus) - 1)
                         if r != d:
                             break
-                    other = self.corpus.doc(r)
+                    other = self._doc(r)
                     start = rng.randint(0, len(other) - 1)
                     b, nb = [], 0
                     for s in other[start:]:
@@ -258,7 +284,7 @@ class ExampleStream:
 
     def _sop_instances(self, d: int, rng: random.Random) -> list[Instance]:
         """Sentence-order pairs of document d: consecutive segments, swapped with probability 0.5 (label 1)."""
-        doc = self.corpus.doc(d)
+        doc = self._doc(d)
         max_tokens = self.cfg.max_seq_length - 3
         target = max_tokens
         if rng.random() < self.cfg.short_seq_prob:
@@ -291,7 +317,7 @@ class ExampleStream:
     def _packed_instances(self, d: int) -> list[Instance]:
         max_tokens = self.cfg.max_seq_length - 2
         pieces = []
-        for s in self.corpus.doc(d):
+        for s in self._doc(d):
             pieces.extend(s[j:j + max_tokens] for j in range(0, len(s), max_tokens))
         out, cur, n = [], [], 0
         for p in pieces + [None]:
@@ -350,14 +376,18 @@ class _BlockPlan:
     def first_doc(self, b: int) -> int:
         return int(np.searchsorted(self.doc_starts, self.starts[b], side="right")) - 1
 
-    def tokens(self, b: int, sep_id: int) -> np.ndarray:
-        """(n,) int64 the tokens of block b with `sep_id` between documents."""
+    def tokens(self, b: int, sep_id: int, words: bool = False) -> np.ndarray:
+        """(n,) int64 the tokens of block b with `sep_id` between documents (with `words`, continuation
+        marked as TokenCorpus.doc(j, words=True) does)."""
         a, z = int(self.starts[b]), int(self.starts[b + 1])
         parts = []
         s = int(np.searchsorted(self.shard_starts, a, side="right")) - 1
         while a < z:  # a block may span shards (a shard ends at a document boundary)
             base, end = self.shard_starts[s], self.shard_starts[s + 1]
-            parts.append(np.asarray(self.corpus.shards[s][0][a - base:min(z, end) - base], dtype=np.int64))
+            if words:
+                parts.append(self.corpus.span(s, a - base, min(z, end) - base, words=True))
+            else:
+                parts.append(np.asarray(self.corpus.shards[s][0][a - base:min(z, end) - base], dtype=np.int64))
             a, s = min(z, end), s + 1
         body = np.concatenate(parts) if parts else np.zeros(0, np.int64)
         a = int(self.starts[b])

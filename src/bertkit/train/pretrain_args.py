@@ -19,6 +19,10 @@ class PrepareArgs:
     workers: int = _arg(0, "tokenizer processes (0 = all cores)")
     seed: int = _arg(0, "seed of the held-out choice")
     skip_bad_files: bool = _arg(False, "skip a file that is not UTF-8, with a warning (default: stop and say where)")
+    segment: str = _arg("none", "word boundaries for `pretrain --whole-word-mask` (Chinese): jieba (the jieba "
+                        "segmenter), spaces (the text's own words, separated by spaces) or none (only ## pieces "
+                        "make words); stored beside the shards as <split>-NNNNN.words.npy",
+                        choices=("none", "jieba", "spaces"))
 
 
 # the model types `bertkit pretrain` has a recipe for (bertkit.registry has the families; a family is
@@ -69,7 +73,8 @@ class PretrainArgs:
     mlm_bias_init: str = _arg("unigram", "start of the MLM decoder bias for a model from scratch: unigram "
                               "(log token frequencies of the corpus, so training starts at the unigram loss) "
                               "or zero")
-    whole_word_mask: bool = _arg(False, "select whole words (a token and its ## pieces)")
+    whole_word_mask: bool = _arg(False, "select whole words: the words stored in the shards (`bertkit prepare "
+                                 "--segment`, e.g. Chinese words), else a token and its ## pieces")
     static_masking: bool = _arg(False, "the same mask every epoch (default: a new mask each time)")
     no_nsp: bool = _arg(False, "no next-sentence prediction: pack full sentences of a document "
                         "(--model-type roberta packs across documents)")
@@ -108,7 +113,7 @@ def prepare_command(a: PrepareArgs) -> None:
         raise OptionError("--tokenizer: missing; give a tokenizer folder (from `bertkit vocab`, or a model folder)")
     out = prepare_corpus(a.files, a.tokenizer, a.out,
                          PrepareConfig(eval_fraction=a.eval_fraction, seed=a.seed, workers=a.workers,
-                                       skip_bad_files=a.skip_bad_files))
+                                       skip_bad_files=a.skip_bad_files, segment=a.segment))
     for split in ("train", "eval"):
         c = TokenCorpus(out, split)
         print(f"{out} {split}: {len(c):,} documents, {c.n_tokens:,} tokens")
