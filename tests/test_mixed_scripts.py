@@ -75,6 +75,7 @@ def test_embed_and_fill_mask(folder, tmp_path, capsys):
     assert [p["sequence"] for p in preds] == [f"bert 理 解 多 种 {p['token_str']} 言!" for p in preds]
 
 
+@pytest.mark.slow  # two fine-tuning runs and integrated gradients: about 18 s
 def test_finetune_and_predict_spans_slice_the_text(folder, tmp_path, capsys):
     rng = random.Random(0)
     places = [("北京", "LOC"), ("上海", "LOC"), ("Tokyo", "LOC"), ("Paris", "LOC")]

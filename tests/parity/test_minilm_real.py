@@ -28,6 +28,7 @@ def oracle(minilm_dir):
             transformers.BertModel.from_pretrained(minilm_dir).eval())
 
 
+@pytest.mark.slow  # 14 s: 240 real sentences; the tiny-model parity suites stay in the default tier
 @torch.no_grad()
 def test_last_hidden_state_matches_transformers(minilm_dir, sentences, oracle):
     hf_tok, hf = oracle
@@ -46,7 +47,7 @@ def test_last_hidden_state_matches_transformers(minilm_dir, sentences, oracle):
     assert worst <= 2e-5, f"max abs difference {worst}"
 
 
-@pytest.mark.slow  # 30 s: the real model through the CLI; the in-process parity tests above stay in the default tier
+@pytest.mark.slow  # 30 s: the real model through the CLI
 @torch.no_grad()
 def test_embed_command_matches_mean_pooled_transformers(minilm_dir, sentences, oracle, tmp_path):
     hf_tok, hf = oracle
