@@ -21,7 +21,7 @@ def _batch(rng, B=4096, T=128):
     return ids
 
 
-@pytest.mark.parametrize("p", [0.15, 0.3])
+@pytest.mark.parametrize("p", [0.15, pytest.param(0.3, marks=pytest.mark.slow)])
 def test_masking_statistics(p):
     rng = np.random.default_rng(0)
     masker = Masker(MaskingConfig(mlm_probability=p), V, MASK, SPECIAL)

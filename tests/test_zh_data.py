@@ -165,6 +165,7 @@ def test_ner_reads_back_with_well_formed_bio_and_counts(ner):
     assert all(counts[s]["PER"] > 200 and counts[s]["LOC"] > 200 and counts[s]["ORG"] > 20 for s in SPLITS)
 
 
+@pytest.mark.slow  # the real files
 def test_ner_is_lines_1_to_15000_and_each_text_in_one_split(zh_ner_dir, corpus):
     head, reserved = corpus
     texts = {s: _conll_texts(zh_ner_dir / f"{s}.conll") for s in SPLITS}
@@ -193,6 +194,7 @@ def test_no_reserved_line_in_any_output(corpus, zh_ner_dir, zh_sentiment_dir, zh
     assert len(outputs[zh_txt]) - 1 == fd.ZH_RESERVED_AFTER
 
 
+@pytest.mark.slow  # the real files
 def test_pretraining_words_are_the_corpus_segmentation_with_2pct_held_out(zh_txt, zh_words_txt):
     zh = [t for t in zh_txt.read_text("utf-8").split("\n") if t]
     words = [t for t in zh_words_txt.read_text("utf-8").split("\n") if t]
@@ -206,6 +208,7 @@ def test_pretraining_words_are_the_corpus_segmentation_with_2pct_held_out(zh_txt
     assert words[0].startswith("迈向 充满 希望 的 新 世纪")
 
 
+@pytest.mark.slow  # the real files
 def test_sentiment_deduplicated_split_by_hash(zh_sentiment_dir):
     lists = {}
     for label in ("neg", "pos"):

@@ -209,7 +209,7 @@ def test_pairs_longest_first(setup, pairs):
     assert max(sum(mask) for mask in expected["attention_mask"]) == 48  # the limit was reached
 
 
-@pytest.mark.parametrize("strategy", ["only_first", "only_second"])
+@pytest.mark.parametrize("strategy", ["only_first", pytest.param("only_second", marks=pytest.mark.slow)])
 def test_pairs_only_one_side_truncated(setup, pairs, corpus, strategy):
     """only_first / only_second to 48 tokens, on 1,000 pairs where the strategy can fit and does cut."""
     max_length = 48
