@@ -36,14 +36,14 @@ def test_word_starts_from_jieba_and_from_spaces(zh_vocab):
     text = "我来到北京清华大学 BERT模型 playing the。"
     spaced = "我 来到 北京 清华 大学 BERT 模型 playing the 。"  # the corpus's own words (清华 大学: two)
     corpus_mod._init_worker(str(zh_vocab), "jieba")
-    [(ids, starts)] = corpus_mod._tokenize_docs_words([[text]])
+    [(ids, starts)] = corpus_mod._tokenize_docs([[text]])
     want_ids = _ids(tokens, "我", "来", "到", "北", "京", "清", "华", "大", "学", "bert", "模", "型",
                     "play", "##ing", "the", "。")
     assert ids[0].tolist() == want_ids
     # jieba: 我 / 来到 / 北京 / 清华大学 / BERT / 模型 / playing / the / 。 ("##ing" continues "play")
     assert starts[0].astype(int).tolist() == [1, 1, 0, 1, 0, 1, 0, 0, 0, 1, 1, 0, 1, 0, 1, 1]
     corpus_mod._init_worker(str(zh_vocab), "spaces")
-    [(ids2, starts2)] = corpus_mod._tokenize_docs_words([[spaced]])
+    [(ids2, starts2)] = corpus_mod._tokenize_docs([[spaced]])
     assert ids2[0].tolist() == want_ids  # the spaces between Chinese words put nothing into the tokens
     assert starts2[0].astype(int).tolist() == [1, 1, 0, 1, 0, 1, 0, 1, 0, 1, 1, 0, 1, 0, 1, 1]
     # the offsets the boundaries come from slice the original characters

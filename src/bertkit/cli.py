@@ -9,6 +9,7 @@ import argparse
 import json
 import os
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -140,7 +141,6 @@ class VocabArgs:
 
 
 def vocab(a: VocabArgs) -> None:
-    from .errors import TokenizerError
     from .tokenization import train_bpe, train_unigram, train_vocab
     from .tokenization.vocab import BPE_SPECIALS, UNIGRAM_SPECIALS
     from .io import atomic_dir
@@ -193,24 +193,15 @@ def vocab(a: VocabArgs) -> None:
     if bpe:
         tok = train_bpe(a.files, vocab_size=vocab_size, min_frequency=min_frequency)
     elif unigram:
-        try:
+        with _vocab_size_errors(vocab_size):
             tok = train_unigram(a.files, vocab_size=vocab_size, do_lower_case=not a.cased, keep_accents=a.cased)
-        except TokenizerError as err:
-            if str(err).startswith(f"vocab_size={vocab_size}:"):  # the option's name, as the user typed it
-                raise OptionError(f"--vocab-size {vocab_size}:{str(err).split(':', 1)[1]}") from None
-            raise
     elif lang in ("zh", "multi"):
         from .tokenization.vocab_zh import train_cjk_vocab
-        try:
+        with _vocab_size_errors(vocab_size):
             tok, stats = train_cjk_vocab(a.files, vocab_size=vocab_size, do_lower_case=not a.cased,
                                          min_frequency=min_frequency,
                                          zh_share=(0.4 if a.zh_share is None else a.zh_share) if lang == "multi"
                                          else None)
-        except TokenizerError as err:
-            if str(err).startswith(f"vocab_size={vocab_size}:"):  # the option's names, as the user typed them
-                message = str(err).split(":", 1)[1].replace("min_frequency", "--min-frequency")
-                raise OptionError(f"--vocab-size {vocab_size}:{message.replace('zh_share', '--zh-share')}") from None
-            raise
     else:
         tok = train_vocab(a.files, vocab_size=vocab_size, do_lower_case=not a.cased,
                           min_frequency=min_frequency)
@@ -240,6 +231,20 @@ def vocab(a: VocabArgs) -> None:
     for h in (stats or {}).get("heldout", []):
         print(f"  held-out [UNK] rate on {h['file']} ({h['lines']} lines): {h['unk_token_rate']:.4%} of tokens, "
               f"{h['unk_char_rate']:.4%} of characters")
+
+
+@contextmanager
+def _vocab_size_errors(vocab_size: int):
+    """A trainer's TokenizerError "vocab_size=N: ..." becomes an OptionError in the options' own names
+    (--vocab-size, --min-frequency, --zh-share), as the user typed them; other errors pass through."""
+    from .errors import TokenizerError
+    try:
+        yield
+    except TokenizerError as err:
+        if not str(err).startswith(f"vocab_size={vocab_size}:"):
+            raise
+        message = str(err).split(":", 1)[1].replace("min_frequency", "--min-frequency").replace("zh_share", "--zh-share")
+        raise OptionError(f"--vocab-size {vocab_size}:{message}") from None
 
 
 @dataclass

@@ -201,34 +201,25 @@ def _init_worker(tokenizer_dir: str, segment: str = "none") -> None:
             _jieba().initialize()
 
 
-def _tokenize_docs(docs: list[list[str]]) -> list[list[np.ndarray]]:
-    """docs of paragraphs → docs of sentences as token-id arrays (empty sentences dropped).
+def _tokenize_docs(docs: list[list[str]]) -> list:
+    """docs of paragraphs → docs of sentences as token-id arrays (empty sentences dropped); with a
+    segmenter (the worker's `segment` is not "none"), each doc is a pair (sentence id arrays, their
+    "starts a word" bool arrays of the same lengths).
 
     A sentence after the first of its paragraph is tokenized with the space that precedes it in the
     paragraph: a byte-level BPE marks a word that follows a space ("ĠThe", not "The"), so the sentences
     then hold the ids that tokenizing the whole paragraph gives (WordPiece ignores the space)."""
+    words = _SEG != "none"
     sents = [[s if j == 0 else " " + s for p in doc for j, s in enumerate(split_sentences(p))] for doc in docs]
     flat = [s for doc in sents for s in doc]
-    ids = _TOK(flat, add_special_tokens=False)["input_ids"] if flat else []
+    enc = _TOK(flat, add_special_tokens=False, return_offsets_mapping=words) if flat else {"input_ids": []}
+    ids = enc["input_ids"]
+    starts = [word_starts(t, x, o, _SEG, _CONT) for t, x, o in zip(flat, ids, enc["offset_mapping"])] if words else []
     out, i = [], 0
     for doc in sents:
-        out.append([np.asarray(x, dtype=np.int64) for x in ids[i:i + len(doc)] if len(x)])
-        i += len(doc)
-    return out
-
-
-def _tokenize_docs_words(docs: list[list[str]]) -> list[tuple[list[np.ndarray], list[np.ndarray]]]:
-    """As _tokenize_docs, with the word boundaries: per document (sentence id arrays, sentence "starts a
-    word" bool arrays of the same lengths)."""
-    sents = [[s if j == 0 else " " + s for p in doc for j, s in enumerate(split_sentences(p))] for doc in docs]
-    flat = [s for doc in sents for s in doc]
-    enc = _TOK(flat, add_special_tokens=False, return_offsets_mapping=True) if flat else {"input_ids": []}
-    starts = [word_starts(t, x, o, _SEG, _CONT)
-              for t, x, o in zip(flat, enc["input_ids"], enc.get("offset_mapping", []))]
-    out, i = [], 0
-    for doc in sents:
-        keep = [k for k in range(i, i + len(doc)) if len(enc["input_ids"][k])]
-        out.append(([np.asarray(enc["input_ids"][k], dtype=np.int64) for k in keep], [starts[k] for k in keep]))
+        keep = [k for k in range(i, i + len(doc)) if len(ids[k])]
+        arrays = [np.asarray(ids[k], dtype=np.int64) for k in keep]
+        out.append((arrays, [starts[k] for k in keep]) if words else arrays)
         i += len(doc)
     return out
 
@@ -360,16 +351,15 @@ def prepare_corpus(files: list[str | os.PathLike], tokenizer_dir: str | os.PathL
             writers = {s: _ShardWriter(tmp, s, dtype, cfg.shard_tokens) for s in ("train", "eval")}
             chunks = [docs[i:i + cfg.chunk_docs] for i in range(0, len(docs), cfg.chunk_docs)]
             workers = cfg.workers or os.cpu_count() or 1
-            work = _tokenize_docs if cfg.segment == "none" else _tokenize_docs_words
             bar = tqdm(total=len(docs), unit="doc", desc="tokenizing", disable=not progress)
             if workers > 1 and len(chunks) > 1:
                 import multiprocessing as mp
                 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
                 with mp.get_context("spawn").Pool(workers, _init_worker, (str(tokenizer_dir), cfg.segment)) as pool:
-                    results = pool.imap(work, chunks)  # in order, so the split is reproducible
+                    results = pool.imap(_tokenize_docs, chunks)  # in order, so the split is reproducible
                     _collect(results, chunks, is_eval, writers, bar)
             else:
-                _collect(map(work, chunks), chunks, is_eval, writers, bar)
+                _collect(map(_tokenize_docs, chunks), chunks, is_eval, writers, bar)
             bar.close()
             for w in writers.values():
                 w.flush()
@@ -423,22 +413,19 @@ class TokenCorpus:
             raise CorpusError(f"{meta_path}: not a shard index ({what}); {again}") from None
         if split not in splits:
             raise CorpusError(f"{folder}: no split {split!r}; it has {', '.join(splits)}")
+        def load(path: Path) -> np.ndarray:
+            try:
+                return np.load(path, mmap_mode="r")
+            except (ValueError, OSError) as e:
+                raise CorpusError(f"{path}: missing or unreadable ({' '.join(str(e).split())}); {again}") from None
+
         self.shards, word_starts = [], []
         for name in splits[split]["shards"]:
-            arrays = []
-            for kind in ("tokens", "sents", "docs"):
-                path = folder / f"{name}.{kind}.npy"
-                try:
-                    arrays.append(np.load(path, mmap_mode="r"))
-                except (ValueError, OSError) as e:
-                    raise CorpusError(f"{path}: missing or unreadable ({' '.join(str(e).split())}); {again}") from None
-            self.shards.append(tuple(arrays))
+            arrays = tuple(load(folder / f"{name}.{kind}.npy") for kind in ("tokens", "sents", "docs"))
+            self.shards.append(arrays)
             if self.meta.get("word_starts"):
                 path = folder / f"{name}.words.npy"
-                try:
-                    words = np.load(path, mmap_mode="r")
-                except (ValueError, OSError) as e:
-                    raise CorpusError(f"{path}: missing or unreadable ({' '.join(str(e).split())}); {again}") from None
+                words = load(path)
                 if len(words) != len(arrays[0]):
                     raise CorpusError(f"{path}: {len(words)} word marks for {len(arrays[0])} tokens; {again}")
                 word_starts.append(words)

@@ -205,10 +205,7 @@ class ExampleStream:
             rng = np.random.default_rng([self.cfg.seed, self._key(epoch), inst.k, 17])
         else:
             rng = np.random.default_rng([self.cfg.seed, self._key(epoch), inst.doc, inst.k, 11])
-        if inst.word_cont is None:
-            inputs, labels = self.masker(inst.ids, rng)
-        else:
-            inputs, labels = self.masker(inst.ids, rng, word_cont=inst.word_cont)
+        inputs, labels = self.masker(inst.ids, rng, word_cont=inst.word_cont)
         types = np.zeros(len(inst.ids), dtype=np.int64)
         types[inst.len_a:] = 1
         key = "sentence_order_label" if self.cfg.sop else "next_sentence_label"
@@ -384,10 +381,7 @@ class _BlockPlan:
         s = int(np.searchsorted(self.shard_starts, a, side="right")) - 1
         while a < z:  # a block may span shards (a shard ends at a document boundary)
             base, end = self.shard_starts[s], self.shard_starts[s + 1]
-            if words:
-                parts.append(self.corpus.span(s, a - base, min(z, end) - base, words=True))
-            else:
-                parts.append(np.asarray(self.corpus.shards[s][0][a - base:min(z, end) - base], dtype=np.int64))
+            parts.append(self.corpus.span(s, a - base, min(z, end) - base, words=words))
             a, s = min(z, end), s + 1
         body = np.concatenate(parts) if parts else np.zeros(0, np.int64)
         a = int(self.starts[b])
