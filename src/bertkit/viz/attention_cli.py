@@ -81,9 +81,7 @@ def attention_command(a: AttentionArgs) -> None:
             save(attention_png(maps.attentions, maps.tokens, layer, head, title=f"{name}: layer {layer}, head {head}"),
                  path)
             written.append(path)
-    from .page import page_attentions
-    min_weight = page_attentions(page.html)[2]
-    kept = f"; the page keeps weights ≥ {min_weight:.4f} (it stays under 5 MB)" if min_weight > 0 else ""
+    kept = f"; the page keeps weights ≥ {page.min_weight:.4f} (it stays under 5 MB)" if page.min_weight > 0 else ""
     print(f"{T} tokens, {L} layers × {H} heads{kept}; wrote {len(written)} files to {out}/:")
     for path in written:
         print(f"  {path.name}")
