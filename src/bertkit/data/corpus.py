@@ -212,7 +212,10 @@ def _tokenize_docs(docs: list[list[str]]) -> list:
     words = _SEG != "none"
     sents = [[s if j == 0 else " " + s for p in doc for j, s in enumerate(split_sentences(p))] for doc in docs]
     flat = [s for doc in sents for s in doc]
-    enc = _TOK(flat, add_special_tokens=False, return_offsets_mapping=words) if flat else {"input_ids": []}
+    # verbose=False: a sentence longer than the model's 512 positions is no fault here (pretraining cuts
+    # the stream of sentences into examples of --max-seq-length)
+    enc = (_TOK(flat, add_special_tokens=False, return_offsets_mapping=words, verbose=False) if flat
+           else {"input_ids": []})
     ids = enc["input_ids"]
     starts = [word_starts(t, x, o, _SEG, _CONT) for t, x, o in zip(flat, ids, enc["offset_mapping"])] if words else []
     out, i = [], 0

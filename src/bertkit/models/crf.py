@@ -50,28 +50,22 @@ class CRF(nn.Module):
 
     @torch.no_grad()
     def decode(self, emissions: Tensor, mask: Tensor) -> list[list[int]]:
+        """Viterbi: the best tag path of each sequence, as many tags as its mask holds (B lists)."""
         em = emissions.float()
         B, T, L = em.shape
-        score = self.start + em[:, 0]
-        back = []
+        score = self.start + em[:, 0]  # (B, L)
+        back = torch.zeros(max(T - 1, 0), B, L, dtype=torch.long)  # (T-1, B, L): best previous tag
         for t in range(1, T):
-            cand = score.unsqueeze(2) + self.transitions  # (B, from, to)
-            best, idx = cand.max(1)
-            nxt = best + em[:, t]
-            score = torch.where(mask[:, t:t + 1], nxt, score)
-            back.append(idx)
-        score = score + self.end
-        lengths = mask.sum(1).tolist()
-        out = []
-        for b in range(B):
-            n = int(lengths[b])
-            if n == 0:
-                out.append([])
-                continue
-            tag = int(score[b].argmax())
-            path = [tag]
-            for t in range(n - 1, 0, -1):
-                tag = int(back[t - 1][b, tag])
-                path.append(tag)
-            out.append(path[::-1])
-        return out
+            best, back[t - 1] = (score.unsqueeze(2) + self.transitions).max(1)  # over `from`: (B, to)
+            score = torch.where(mask[:, t:t + 1], best + em[:, t], score)
+        lengths = mask.sum(1)  # (B,)
+        tag = (score + self.end).argmax(1)  # (B,): the last tag of each path
+        path = torch.zeros(B, T, dtype=torch.long)
+        rows = torch.arange(B)
+        # walk back from each sequence's own last position: rows whose sequence ends before t keep theirs
+        for t in range(T - 1, -1, -1):
+            live = lengths > t
+            path[:, t] = torch.where(live, tag, path[:, t])
+            if t:
+                tag = torch.where(live, back[t - 1][rows, tag], tag)
+        return [p[:n] for p, n in zip(path.tolist(), lengths.tolist())]

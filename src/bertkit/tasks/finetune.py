@@ -324,7 +324,7 @@ class _Ner(_Task):
     metric = "f1"
 
     def read(self):
-        from .ner import check_scheme, check_window, detect_scheme, label_list
+        from .ner import check_scheme, check_window, detect_scheme, label_list, word_unit
         a = self.a
         check_window(a.max_length, a.stride)
         self.train = self._limit(read_conll(a.train, tag_column=a.tag_column))
@@ -334,6 +334,7 @@ class _Ner(_Task):
                               "...), or check --tag-column")
         self.label2id = {t: i for i, t in enumerate(self.labels)}
         self.scheme = detect_scheme(self.train, a.train)
+        self.words = word_unit(self.train)
         known = "the training tags" if self.fixed_labels is None else self.fixed_labels_name.replace("labels", "tags")
         for attr in (("train", "dev", "test") if self.fixed_labels else ("dev", "test")):
             path = getattr(a, attr)
@@ -350,13 +351,13 @@ class _Ner(_Task):
 
     def _options(self):
         return {"max_length": self.a.max_length, "stride": self.a.stride, "scheme": self.scheme,
-                "crf": self.a.crf}
+                "crf": self.a.crf, "words": self.words}
 
     def build(self, tok):
         from ..registry import AutoModelForTokenClassification
         from .ner import NerOptions, Tagger, encode
         self.tok = tok
-        self.opts = NerOptions(self.a.max_length, self.a.stride, self.scheme)
+        self.opts = NerOptions(self.a.max_length, self.a.stride, self.scheme, self.words)
         self.data = {s: (getattr(self, s), encode(tok, getattr(self, s), self.opts, self.label2id))
                      for s in ("train", "dev", "test") if getattr(self, s)}
         model = AutoModelForTokenClassification.from_pretrained(
@@ -593,7 +594,8 @@ def predict_rows(a: PredictArgs) -> list[dict]:
             tagger = load_tagger(model, folder)
             max_length = opts.get("max_length", 128)
             nopts = NerOptions(max_length, opts.get("stride", default_stride(max_length)),
-                               opts.get("scheme") or guess_scheme(model.config.label2id))
+                               opts.get("scheme") or guess_scheme(model.config.label2id),
+                               opts.get("words", "tokenizer"))
             if suffix in (".conll", ".bio", ".iob"):
                 xs = read_conll(a.input, require_tags=False, tag_column=a.tag_column)
                 return predict_words(tagger, tok, xs, nopts, a.batch_size)

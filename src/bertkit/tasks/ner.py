@@ -6,7 +6,10 @@ it: a word that starts with a zero-width or format character (`\\u200bParis`) ke
 label, and a word that normalises to nothing (a lone U+200B, a control character) is given the [UNK]
 token so that it still has a position, a label in training and a prediction. Raw text to predict is cut
 into words by the tokenizer itself (its word ids: whitespace and punctuation, as BERT splits), so the
-model sees exactly the tokens of the text.
+model sees exactly the tokens of the text. A model trained on character-level files (every word one
+character, as Chinese NER corpora are: `word_unit`) cuts raw text into characters instead, so that
+`１９９７年` is five words in prediction as it was in training, not `１９９７` and `年`; its CoNLL input is
+joined without spaces.
 
 Labels. The first piece of a word carries the word's tag and the other pieces -100 (ignored by the
 loss). A prediction is the tag of the word's first piece.
@@ -43,6 +46,7 @@ from ..data.readers import NerExample, ReaderError
 from ..errors import ConfigError
 from ..models.crf import CRF
 from ..models.outputs import TokenClassifierOutput
+from ..tokenization._unicode import _is_chinese_char
 
 Tensor = torch.Tensor
 
@@ -55,6 +59,19 @@ class NerOptions:
     max_length: int = 128  # tokens per window, [CLS] and [SEP] included
     stride: int = 32  # at most this many tokens shared by consecutive windows
     scheme: str = "IOB2"  # IOB1 | IOB2 | IOBES | BILOU
+    words: str = "tokenizer"  # how raw text is cut into words: "tokenizer" (its word ids) | "characters"
+
+
+WORD_UNITS = ("tokenizer", "characters")
+
+
+def word_unit(examples: Sequence[NerExample]) -> str:
+    """"characters" when the training sentences are character-level (every word a single character and
+    some of them CJK, as in the People's Daily and MSRA corpora), else "tokenizer"."""
+    words = [w for e in examples for w in e.words]
+    if words and all(len(w) == 1 for w in words) and any(_is_chinese_char(ord(w)) for w in words):
+        return "characters"
+    return "tokenizer"
 
 
 def default_stride(max_length: int, stride: int = 32) -> int:
@@ -179,10 +196,15 @@ def word_pieces(tok, words: Sequence[str]) -> list[list[int]]:
     return [table[w] for w in words]
 
 
-def words_of(text: str, tok) -> tuple[list[str], list[tuple[int, int]], list[list[int]]]:
-    """Raw text → its words as the tokenizer cuts them (by its word ids), their character spans, and
-    their token ids. Characters the tokenizer drops (spaces, control and format characters) belong to
-    no word."""
+def words_of(text: str, tok, unit: str = "tokenizer") -> tuple[list[str], list[tuple[int, int]], list[list[int]]]:
+    """Raw text → its words, their character spans, and their token ids. `unit` "tokenizer": words as
+    the tokenizer cuts them (by its word ids); characters it drops (spaces, control and format
+    characters) belong to no word. "characters": every character but whitespace is a word, tokenized on
+    its own as a character-level CoNLL word is in training (`word_pieces`)."""
+    if unit == "characters":
+        spans = [(i, i + 1) for i, ch in enumerate(text) if not ch.isspace()]
+        words = [text[a:b] for a, b in spans]
+        return words, spans, word_pieces(tok, words)
     enc = tok(text, add_special_tokens=False, return_offsets_mapping=True)
     ids, offsets, wids = enc["input_ids"], enc["offset_mapping"], enc.word_ids()
     words, spans, pieces = [], [], []
@@ -368,14 +390,20 @@ def window_predictions(tagger: Tagger, features: list[dict], batch_size: int, pa
     for b in make_batches(features, batch_size, pad_id, None):
         logits = tagger.model(b["input_ids"].to(device), attention_mask=b["attention_mask"].to(device),
                               token_type_ids=b["token_type_ids"].to(device)).logits.float().cpu()
-        for row, j in enumerate(b["features"].tolist()):
-            pos = features[j]["first"]
-            if not pos:
-                out[j] = []
-            elif tagger.crf is not None:
-                out[j] = tagger.crf.decode(logits[row, pos].unsqueeze(0), torch.ones(1, len(pos), dtype=torch.bool))[0]
-            else:
-                out[j] = logits[row, pos].argmax(-1).tolist()
+        js = b["features"].tolist()
+        firsts = [features[j]["first"] for j in js]
+        if tagger.crf is not None:
+            # the first pieces of each window, left-aligned: (rows, words, labels), one Viterbi for the batch
+            n = max(len(p) for p in firsts)
+            idx = torch.tensor([p + [0] * (n - len(p)) for p in firsts], dtype=torch.long)  # (rows, n)
+            mask = torch.tensor([[True] * len(p) + [False] * (n - len(p)) for p in firsts])  # (rows, n)
+            em = logits.gather(1, idx.unsqueeze(-1).expand(-1, -1, logits.size(-1)))  # (rows, n, labels)
+            paths = tagger.crf.decode(em, mask) if n else [[] for _ in js]
+            for j, path in zip(js, paths):
+                out[j] = path
+        else:
+            for row, (j, pos) in enumerate(zip(js, firsts)):
+                out[j] = logits[row, pos].argmax(-1).tolist() if pos else []
     return out
 
 
@@ -423,7 +451,7 @@ def predict(tagger_or_model, tok, texts: Sequence[str], opts: NerOptions, batch_
     """Raw texts → {"text", "entities": [{"type", "start", "end", "text"}]}, offsets into each text."""
     tagger = tagger_or_model if isinstance(tagger_or_model, Tagger) else Tagger(tagger_or_model)
     tagger.eval()
-    cut = [words_of(t, tok) for t in texts]
+    cut = [words_of(t, tok, opts.words) for t in texts]
     examples = [NerExample(w, None) for w, _, _ in cut]
     feats = encode(tok, examples, opts, None, pieces=[p for _, _, p in cut])
     tags = predict_tags(tagger, feats, batch_size, tok.pad_token_id, tagger.config.id2label)
@@ -432,19 +460,19 @@ def predict(tagger_or_model, tok, texts: Sequence[str], opts: NerOptions, batch_
 
 def predict_words(tagger_or_model, tok, examples: Sequence[NerExample], opts: NerOptions,
                   batch_size: int = 32) -> list[dict]:
-    """Sentences of words (a CoNLL file) → {"text" (the words joined by spaces), "tags" (one per word),
-    "entities" (character spans into "text")}."""
+    """Sentences of words (a CoNLL file) → {"text" (the words joined by spaces, or by nothing for a
+    character-level model), "tags" (one per word), "entities" (character spans into "text")}."""
     tagger = tagger_or_model if isinstance(tagger_or_model, Tagger) else Tagger(tagger_or_model)
     tagger.eval()
     tags = predict_tags(tagger, encode(tok, examples, opts, None), batch_size, tok.pad_token_id,
                         tagger.config.id2label)
-    out = []
+    out, sep = [], "" if opts.words == "characters" else " "
     for x, tg in zip(examples, tags):
         pos, ws = 0, []
         for w in x.words:
             ws.append((pos, pos + len(w)))
-            pos += len(w) + 1
-        text = " ".join(x.words)
+            pos += len(w) + len(sep)
+        text = sep.join(x.words)
         out.append({"text": text, "tags": tg, "entities": spans(text, ws, tg, opts.scheme)})
     return out
 
