@@ -195,17 +195,22 @@ def test_no_reserved_line_in_any_output(corpus, zh_ner_dir, zh_sentiment_dir, zh
 
 
 @pytest.mark.slow  # the real files
-def test_pretraining_words_are_the_corpus_segmentation_with_2pct_held_out(zh_txt, zh_words_txt):
-    zh = [t for t in zh_txt.read_text("utf-8").split("\n") if t]
-    words = [t for t in zh_words_txt.read_text("utf-8").split("\n") if t]
-    held = [t for t in zh_words_txt.with_name("zh_words_heldout.txt").read_text("utf-8").split("\n") if t]
+def test_pretraining_words_are_the_ner_train_sentences_in_documents(zh_words_txt, zh_ner_dir):
+    """zh_words.txt is the NER train sentences (no pretrained model has read a dev or test sentence),
+    zh_words_heldout.txt the NER test ones, each in the corpus's own segmentation, in file order, with a
+    blank line after every 16 sentences."""
+    raw = zh_words_txt.read_text("utf-8").split("\n")
+    held_raw = zh_words_txt.with_name("zh_words_heldout.txt").read_text("utf-8").split("\n")
+    for lines in (raw, held_raw):
+        blocks = "\n".join(lines).strip("\n").split("\n\n")
+        assert all(len(b.split("\n")) == fd.ZH_DOC_LINES for b in blocks[:-1]) and 0 < len(blocks[-1].split("\n")) <= 16
+    words, held = [t for t in raw if t], [t for t in held_raw if t]
     assert all("  " not in t and t == t.strip(" ") for t in words + held)
-    assert sorted(t.replace(" ", "") for t in words + held) == sorted(zh)
-    assert 0.01 < len(held) / len(zh) < 0.03
-    assert not {t.replace(" ", "") for t in held} & {t.replace(" ", "") for t in words}
-    seg = [" ".join(fd.bmes_words(line)) for line in _member_lines(fd.ZH_SEG)[:20]]
-    assert words[:10] == [t for t in seg if t not in held][:10]
-    assert words[0].startswith("迈向 充满 希望 的 新 世纪")
+    assert [t.replace(" ", "") for t in words] == _conll_texts(zh_ner_dir / "train.conll")
+    assert [t.replace(" ", "") for t in held] == _conll_texts(zh_ner_dir / "test.conll")
+    seg = [" ".join(fd.bmes_words(line)) for line in _member_lines(fd.ZH_SEG)[:40]]
+    assert words[:10] == [t for t in seg if fd.split_by_hash(t.replace(" ", "")) == "train"][:10]
+    assert held[0] == "中共中央 总书记 、 国家 主席 江 泽民"
 
 
 @pytest.mark.slow  # the real files
