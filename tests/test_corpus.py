@@ -53,3 +53,19 @@ def test_prepare_shards_and_reuse(pretrain_text, pretrain_vocab, tmp_path):
     changed.write_text(pretrain_text.read_text() + "\n\nAnother document here. With two sentences.\n")
     prepare_corpus([changed], pretrain_vocab, out, cfg, progress=False)
     assert json.loads((out / "meta.json").read_text())["splits"]["train"]["documents"] + 3 == 61
+
+
+@pytest.mark.parametrize("segment", ["none", "spaces"])
+def test_a_sentence_longer_than_the_model_warns_nothing(pretrain_vocab, tmp_path, segment):
+    """prepare cuts the stream of sentences into examples later: a 600-token sentence is no fault, so the
+    tokenizer's model_max_length warning must not reach the user."""
+    import warnings
+    src = tmp_path / "long.txt"
+    src.write_text(" ".join(["the"] * 600) + "\n\n" + "".join(f"A short one {i}.\n\n" for i in range(5)), encoding="utf-8")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        prepare_corpus([src], pretrain_vocab, tmp_path / "shards", PrepareConfig(eval_fraction=0.3, segment=segment),
+                       progress=False)
+    assert not [w for w in caught if "model_max_length" in str(w.message)]
+    splits = TokenCorpus(tmp_path / "shards", "train").meta["splits"]
+    assert splits["train"]["tokens"] + splits["eval"]["tokens"] >= 600
