@@ -136,6 +136,8 @@ def ws(tmp_path_factory) -> dict[str, str]:
     for key, (name, text) in files.items():
         p[key] = root / name
         p[key].write_text(text, encoding="utf-8")
+    p["gbk"] = root / "gbk.txt"
+    p["gbk"].write_bytes("北京欢迎你。\n我们是中国人。\n".encode("gbk"))
     p["latin1_jsonl"] = root / "latin1.jsonl"
     p["latin1_jsonl"].write_bytes('{"text": "caf\xe9"}\n'.encode("latin-1"))
     p["own_folder"] = root / "own-folder"  # a folder of the user's own files, given as --out
@@ -161,7 +163,10 @@ CASES = [
     # tokenize
     Case("tokenize-missing-file", "tokenize {absent} --model {model}", r"{absent}: no such file"),
     Case("tokenize-folder-as-file", "tokenize {folder} --model {model}", r"{folder}: a folder, not a file"),
-    Case("tokenize-not-utf8", "tokenize {latin1} --model {model}", r"{latin1}:2: not UTF-8 \(byte 0xe9 at byte 8 of the line\); .*iconv"),
+    Case("tokenize-not-utf8", "tokenize {latin1} --model {model}", r"{latin1}:2: not UTF-8 \(byte 0xe9 at byte 8 of the line\); .*iconv -f latin1 -t utf-8"),
+    Case("vocab-jsonl", "vocab {latin1_jsonl} --out {out}", r"{latin1_jsonl}: vocab reads plain text, .*write its text fields to a \.txt file"),
+    Case("vocab-heldout-empty", "vocab {corpus} --heldout {empty} --out {out}", r"--heldout {empty}: no text to measure the \[UNK\] rate on"),
+    Case("tokenize-gbk", "tokenize {gbk} --model {model}", r"{gbk}:1: not UTF-8 \(byte 0xb1 at byte 1 of the line\); .*iconv -f gb18030 -t utf-8"),
     Case("tokenize-no-vocab", "tokenize {text} --model {no_vocab}", r"{no_vocab}.*vocab"),
     Case("tokenize-missing-model", "tokenize {text} --model {absent}", r"{absent}"),
     Case("tokenize-max-length-0", "tokenize {text} --model {model} --max-length 0", r"--max-length 0: must be at least"),

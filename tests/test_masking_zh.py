@@ -54,6 +54,20 @@ def test_word_starts_from_jieba_and_from_spaces(zh_vocab):
         "BERT", "模", "型", "play", "ing", "the", "。"]
 
 
+def test_a_chinese_word_with_digits_or_latin_is_one_word(tmp_path):
+    """`１９９８年` (full-width digits, then a CJK character) is one corpus word: its tokens are one word. A
+    word without a CJK character (English, a number, `——`) keeps WordPiece's rule: each of its tokens
+    that is not a "##" piece starts a word."""
+    from bertkit.tokenization import BertTokenizer
+    tokens = SPECIALS + list("年来到北京模型—") + ["１９９８", "bert"]
+    (tmp_path / "vocab.txt").write_text("\n".join(tokens) + "\n", encoding="utf-8")
+    BertTokenizer(str(tmp_path / "vocab.txt")).save_pretrained(str(tmp_path))
+    corpus_mod._init_worker(str(tmp_path), "spaces")
+    [(ids, starts)] = corpus_mod._tokenize_docs([["１９９８年 来到 —— 北京 1998 BERT模型"]])
+    assert ids[0].tolist() == _ids(tokens, "１９９８", "年", "来", "到", "—", "—", "北", "京", "[UNK]", "bert", "模", "型")
+    assert starts[0].astype(int).tolist() == [1, 0, 1, 0, 1, 1, 1, 0, 1, 1, 0, 0]
+
+
 def _doc_lines(n):
     return "\n\n".join(f"我 来到 北京 清华 大学 {i}\nBERT 模型 很好 。" for i in range(n))
 
@@ -200,21 +214,21 @@ def test_masker_word_cont_overrides_the_continuation_table():
 
 def _check_boundaries_against_jieba(corpus, tok, lines):
     """The stored boundaries of the sentences that are whole lines equal those read off jieba.cut of the line
-    (a token continues a word if it is a "##" piece, or it and the token before it are CJK characters of
-    one jieba word)."""
+    (a token continues a word if it is a "##" piece, or it and the token before it lie in one jieba word
+    that holds a CJK character)."""
     import jieba
     from bertkit.tokenization._unicode import _is_chinese_char
     want = {}
     for line in lines:
         enc = tok(line, add_special_tokens=False, return_offsets_mapping=True)
-        word_of, k = [], 0
-        for k, w in enumerate(jieba.cut(line)):
-            word_of += [k] * len(w)
+        words = list(jieba.cut(line))
+        word_of = [k for k, w in enumerate(words) for _ in w]
+        chinese = [any(_is_chinese_char(ord(c)) for c in w) for w in words]
         pieces = tok.convert_ids_to_tokens(enc["input_ids"])
         first = [a for a, _ in enc["offset_mapping"]]
-        zh = [_is_chinese_char(ord(line[a])) for a in first]
         starts = [not pieces[i].startswith("##") and not (
-            i > 0 and zh[i] and zh[i - 1] and word_of[first[i]] == word_of[first[i - 1]]) for i in range(len(pieces))]
+            i > 0 and word_of[first[i]] == word_of[first[i - 1]] and chinese[word_of[first[i]]])
+            for i in range(len(pieces))]
         want[tuple(enc["input_ids"])] = starts
     checked = 0
     for (tokens, sents, _), words in zip(corpus.shards, corpus.word_starts):
@@ -279,3 +293,24 @@ def test_whole_word_masking_statistics_on_chinese(zh_txt, tmp_path):
     # a random replacement can be the original token (1 in ~6000): those count as unchanged
     assert abs(kept / selected - 0.1) < 0.01
     assert abs((selected - masked - kept) / selected - 0.1) < 0.01
+
+
+def test_pretrain_from_files_segments_and_says_when_shards_have_no_words(zh_vocab, tmp_path, capsys):
+    """`pretrain FILES --segment spaces` prepares the shards with word starts; `--whole-word-mask` on shards
+    without them says, in one note, that Chinese characters are then masked one by one."""
+    from bertkit.cli import main
+    src = tmp_path / "zh.txt"
+    src.write_text(_doc_lines(8) + "\n", encoding="utf-8")
+    cfg = tmp_path / "tiny.json"
+    cfg.write_text(json.dumps({"hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2,
+                               "intermediate_size": 32, "max_position_embeddings": 64}), encoding="utf-8")
+    common = ["--vocab", str(zh_vocab), "--config", str(cfg), "--steps", "1", "--batch-size", "2",
+              "--max-seq-length", "32", "--whole-word-mask", "--eval-every", "0", "--workers", "1",
+              "--eval-fraction", "0.25", "--no-progress"]
+    main(["pretrain", str(src), "--segment", "spaces", "--out", str(tmp_path / "seg"), *common])
+    assert "no stored word boundaries" not in capsys.readouterr().err
+    assert TokenCorpus(tmp_path / "seg" / "shards", "train").word_starts is not None
+    main(["pretrain", str(src), "--out", str(tmp_path / "plain"), *common])
+    err = capsys.readouterr().err
+    assert TokenCorpus(tmp_path / "plain" / "shards", "train").word_starts is None
+    assert err.count("no stored word boundaries") == 1 and "--segment jieba" in err

@@ -153,10 +153,14 @@ def vocab(a: VocabArgs) -> None:
                           "whatever their count; drop --min-frequency with --algorithm unigram")
     min_frequency = 2 if a.min_frequency is None else a.min_frequency
     vocab_size = a.vocab_size if a.vocab_size is not None else 50265 if bpe else 30000 if unigram else 30522
+    from .errors import DataError
+    for option, f in [("", f) for f in a.files] + [("--heldout ", f) for f in a.heldout]:
+        if f.lower().endswith(".jsonl"):  # read as text, its keys and labels would count as words
+            raise DataError(f"{option}{f}: vocab reads plain text, and a JSONL file's keys and labels would be "
+                            "read as words; write its text fields to a .txt file (one per line) and give that")
     for f in a.files:
         _check_file(f)
     if not any([_has_text(f) for f in a.files]):  # every file checked, then: is there any text at all?
-        from .errors import DataError
         raise DataError(f"{', '.join(a.files)}: no text to learn a vocabulary from; give non-empty text files")
     if bpe and vocab_size < len(BPE_SPECIALS) + 256:
         raise OptionError(f"--vocab-size {vocab_size}: byte-level BPE needs at least {len(BPE_SPECIALS) + 256} "
@@ -171,6 +175,8 @@ def vocab(a: VocabArgs) -> None:
         raise OptionError(f"--zh-share {a.zh_share}: must be between 0 and 1 (both excluded)")
     for f in a.heldout:
         _check_file(f)
+        if not _has_text(f):
+            raise DataError(f"--heldout {f}: no text to measure the [UNK] rate on; give a non-empty text file")
     if lang is None and not (bpe or unigram):
         from .tokenization.vocab_zh import ZH_THRESHOLD, detect_language
         found = {f: detect_language(f) for f in a.files}

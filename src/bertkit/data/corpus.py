@@ -15,8 +15,9 @@ memory-mapped numpy arrays that keep the document and sentence boundaries:
 Word boundaries (for whole-word masking, as Chinese-BERT-wwm): with `segment` "jieba" the text is cut into
 words by the jieba segmenter, with "spaces" the corpus's own segmentation is read (words separated by
 whitespace). A token continues the word before it when it is a "##" piece (the tokenizer's continuation
-mask), or when it and the token before it both start with a CJK character that lies in the same word
-(found through the token's character offsets). Whitespace never becomes a token. With "none" (the
+mask), or when it and the token before it lie in the same segmenter word and that word holds a CJK
+character (found through the tokens' character offsets): a Chinese word is one word with all of its
+tokens, `１９９８年` included, while English words, numbers and punctuation keep WordPiece's "##" rule. Whitespace never becomes a token. With "none" (the
 default) no .words.npy is written and the shards and fingerprint are those of a corpus prepared before
 word boundaries existed.
 
@@ -254,12 +255,14 @@ def word_starts(text: str, ids: list[int], offsets: list[tuple[int, int]], segme
         return np.zeros(0, dtype=bool)
     # per character, plus one past the end for a token with an empty span (it has no character)
     word = np.append(segment_words(text, segment), -1)  # (len(text) + 1,)
-    cjk = np.array([_is_chinese_char(ord(ch)) for ch in text] + [False], dtype=bool)  # (len(text) + 1,)
+    cjk = np.array([_is_chinese_char(ord(ch)) for ch in text], dtype=bool)  # (len(text),)
+    has_cjk = np.zeros(int(word.max()) + 1, dtype=bool)  # (n_words,): the word holds a CJK character
+    has_cjk[word[:-1][cjk]] = True
     span = np.asarray(offsets, dtype=np.int64).reshape(-1, 2)  # (n, 2)
     first = np.where(span[:, 0] < span[:, 1], span[:, 0], len(text))  # (n,) the token's first character
-    zh = cjk[first]  # (n,) the token starts with a CJK character
-    same = np.zeros(len(ids), dtype=bool)  # (n,) a CJK character of the word of the CJK token before it
-    same[1:] = zh[1:] & zh[:-1] & (word[first[1:]] == word[first[:-1]])
+    w = word[first]  # (n,) the segmenter word of each token, -1 for none
+    same = np.zeros(len(ids), dtype=bool)  # (n,) a token of the same Chinese word as the token before it
+    same[1:] = (w[1:] == w[:-1]) & (w[1:] >= 0) & has_cjk[np.maximum(w[1:], 0)]
     return ~continuation[np.asarray(ids, dtype=np.int64)] & ~same
 
 

@@ -62,7 +62,29 @@ def decode_utf8(data: bytes, name) -> str:
         line = data.count(b"\n", 0, at) + 1
         column = at - data.rfind(b"\n", 0, at)
         raise ReaderError(f"{name}:{line}: not UTF-8 (byte 0x{data[at]:02x} at byte {column} of the line); "
-                          "save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)") from None
+                          f"save the file as UTF-8 (e.g. iconv -f {_likely_encoding(data)} -t utf-8)") from None
+
+
+def _likely_encoding(data: bytes) -> str:
+    """The legacy encoding to suggest for bytes that are not UTF-8: gb18030 (GBK's superset, the usual
+    encoding of Chinese files) when the non-ASCII bytes come in pairs of high bytes, as GBK writes its
+    common Chinese characters, and the pairs decode to Chinese characters; else latin1 (an accented letter
+    is one byte, usually followed by an ASCII one)."""
+    from ..tokenization._unicode import _is_chinese_char
+    w = data[:65536]
+    i = paired = single = 0
+    while i < len(w):
+        if w[i] < 0x80:
+            i += 1
+        elif i + 1 < len(w) and w[i + 1] >= 0x80:
+            paired, i = paired + 1, i + 2
+        else:
+            single, i = single + 1, i + 1
+    if not paired or single > 0.05 * (paired + single):
+        return "latin1"
+    text = w.decode("gb18030", errors="ignore")
+    cjk = sum(_is_chinese_char(ord(c)) for c in text)
+    return "gb18030" if cjk >= 0.8 * paired else "latin1"
 
 
 def _check_file(path: Path) -> str:

@@ -465,7 +465,8 @@ def pretrain(a: PretrainArgs) -> Path:
     data = Path(a.data) if a.data else out / "shards"
     if a.files:
         if rank == 0:
-            cfg = PrepareConfig(eval_fraction=a.eval_fraction, workers=a.workers, skip_bad_files=a.skip_bad_files)
+            cfg = PrepareConfig(eval_fraction=a.eval_fraction, workers=a.workers, skip_bad_files=a.skip_bad_files,
+                                segment=a.segment)
             prepare_corpus(a.files, tok_dir, data, cfg, progress=not a.no_progress)
         if world > 1:
             dist.barrier()
@@ -473,6 +474,10 @@ def pretrain(a: PretrainArgs) -> Path:
     if train_corpus.vocab_size != len(tok):
         raise PretrainError(f"{data} was tokenized with a vocabulary of {train_corpus.vocab_size}, "
                             f"the tokenizer has {len(tok)}; prepare the corpus again")
+    if a.whole_word_mask and train_corpus.word_starts is None and rank == 0:
+        print(f"bertkit pretrain: note: {data} has no stored word boundaries (prepared without --segment), so "
+              "--whole-word-mask selects a token with its ## pieces; Chinese characters are then masked one "
+              "by one. For Chinese words, prepare with --segment jieba or --segment spaces", file=sys.stderr)
     stream = make_stream(train_corpus, tok, a)
     pairs = {"nsp": stream.cfg.nsp, "sop": stream.cfg.sop}  # the pair task of the batches, if any
 

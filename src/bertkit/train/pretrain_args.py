@@ -74,7 +74,8 @@ class PretrainArgs:
                               "(log token frequencies of the corpus, so training starts at the unigram loss) "
                               "or zero")
     whole_word_mask: bool = _arg(False, "select whole words: the words stored in the shards (`bertkit prepare "
-                                 "--segment`, e.g. Chinese words), else a token and its ## pieces")
+                                 "--segment`, e.g. Chinese words), else a token and its ## pieces (for "
+                                 "Chinese that is one character: prepare with --segment)")
     static_masking: bool = _arg(False, "the same mask every epoch (default: a new mask each time)")
     no_nsp: bool = _arg(False, "no next-sentence prediction: pack full sentences of a document "
                         "(--model-type roberta packs across documents)")
@@ -90,6 +91,8 @@ class PretrainArgs:
     workers: int = _arg(0, "tokenizer processes when preparing (0 = all cores)")
     eval_fraction: float = _arg(0.01, "fraction of documents held out when preparing")
     skip_bad_files: bool = _arg(False, "when preparing, skip a file that is not UTF-8, with a warning")
+    segment: str = _arg("none", "when preparing: word boundaries for --whole-word-mask, as `bertkit prepare "
+                        "--segment` (jieba, spaces or none)", choices=("none", "jieba", "spaces"))
     no_progress: bool = _arg(False, "no progress bar")
 
 
