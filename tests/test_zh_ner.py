@@ -98,3 +98,14 @@ def test_finetune_then_predict_cuts_characters(zh_ner_dir, tmp_path, capsys):
     for r in raw:
         for e in r["entities"]:
             assert r["text"][e["start"]:e["end"]] == e["text"]
+
+
+def test_a_few_longer_words_in_a_character_level_file_are_named():
+    xs = [NerExample(list("江泽民在北京") + ["Microsoft"], ["B-PER", "I-PER", "I-PER", "O", "B-LOC", "I-LOC", "B-ORG"],
+                     line=3)] + [NerExample(list("我们在上海"), ["O"] * 5, line=20 + 6 * i) for i in range(3)]
+    assert ner.word_unit(xs) == "tokenizer"
+    note = ner.word_unit_note(xs, "train.conll")
+    assert note.startswith("train.conll: 1 of 22 words are longer than one character (the first, 'Microsoft', "
+                           "at line 9)") and "split them into characters" in note
+    assert ner.word_unit_note(xs[1:], "train.conll") is None  # all one character: "characters", nothing to say
+    assert ner.word_unit_note([NerExample(["Paris", "is", "big"], ["B-LOC", "O", "O"])], "en.conll") is None

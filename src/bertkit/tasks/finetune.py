@@ -324,7 +324,7 @@ class _Ner(_Task):
     metric = "f1"
 
     def read(self):
-        from .ner import check_scheme, check_window, detect_scheme, label_list, word_unit
+        from .ner import check_scheme, check_window, detect_scheme, label_list, word_unit, word_unit_note
         a = self.a
         check_window(a.max_length, a.stride)
         self.train = self._limit(read_conll(a.train, tag_column=a.tag_column))
@@ -335,6 +335,9 @@ class _Ner(_Task):
         self.label2id = {t: i for i, t in enumerate(self.labels)}
         self.scheme = detect_scheme(self.train, a.train)
         self.words = word_unit(self.train)
+        note = word_unit_note(self.train, a.train) if self.words == "tokenizer" else None
+        if note:
+            print(f"bertkit finetune: note: {note}", file=sys.stderr)
         known = "the training tags" if self.fixed_labels is None else self.fixed_labels_name.replace("labels", "tags")
         for attr in (("train", "dev", "test") if self.fixed_labels else ("dev", "test")):
             path = getattr(a, attr)

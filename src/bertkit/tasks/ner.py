@@ -74,6 +74,20 @@ def word_unit(examples: Sequence[NerExample]) -> str:
     return "tokenizer"
 
 
+def word_unit_note(examples: Sequence[NerExample], path) -> str | None:
+    """A line to print when a file looks character-level (most words one character, some CJK) but a few
+    longer words make it word-level, so that raw text will not be cut into characters: where the first
+    longer word is, and how many there are. None otherwise."""
+    words = [(w, e.line + k) for e in examples for k, w in enumerate(e.words)]
+    longer = [(w, line) for w, line in words if len(w) > 1]
+    if not longer or len(longer) > 0.1 * len(words) or not any(_is_chinese_char(ord(w[0])) for w, _ in words):
+        return None
+    w, line = longer[0]
+    return (f"{path}: {len(longer)} of {len(words)} words are longer than one character (the first, {w!r}, at "
+            f"line {line}), so the model will cut raw text into the tokenizer's words, not into characters; "
+            f"split them into characters for a character-level model")
+
+
 def default_stride(max_length: int, stride: int = 32) -> int:
     """`stride`, or half a window when `stride` does not fit in a window of `max_length` tokens."""
     room = max_length - 2
