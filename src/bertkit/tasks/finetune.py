@@ -59,7 +59,7 @@ class FinetuneArgs:
                                           "with a decimal point regression, names and whole numbers classes)",
                                     choices=("single_label_classification", "multi_label_classification",
                                              "regression"))
-    crf: bool = _arg(False, "ner: a CRF layer on top of the softmax head")
+    crf: bool = _arg(False, "ner: a CRF layer on top of the softmax head (Viterbi decoding)")
     tag_column: int | None = _arg(None, "ner: the CoNLL column that holds the tags, counted from 1 (1 is the "
                                         "token), or -1 for the last (default: the last column)")
     doc_stride: int | None = _arg(None, "qa: tokens shared by consecutive context windows (default: a third "
@@ -440,7 +440,9 @@ class PredictArgs:
     offsets, or answers with scores."""
     model: str = _arg("finetuned", "fine-tuned model folder")
     input: str = _arg("-", "file (CSV/TSV/JSONL/.txt with one text per line; CoNLL too for ner; SQuAD JSON or "
-                           "JSONL for qa) or - for stdin (JSON lines with 'text', or one text per line)")
+                           "JSONL for qa) or - for stdin (JSON lines with 'text', or one text per line). A "
+                           "character-level ner model (trained on a CoNLL file of single characters, as for "
+                           "Chinese) cuts raw text into characters and joins a CoNLL input without spaces")
     output: str = _arg("-", "JSONL file to write, or - for stdout")
     task: str | None = _arg(None, "classify | ner | qa (default: from the folder's config.json)")
     batch_size: int = _arg(32, "examples per forward pass")
