@@ -269,3 +269,13 @@ def test_real_chinese_unk_rate(zh_txt, tmp_path, capsys):
     rare = sum(k for c, k in held_counts.items() if counts[c] < 2)  # the oracle: chars the vocab cannot have
     non_space = sum(1 for line in held for ch in line if not ch.isspace())
     assert stats["heldout"]["unk_char_rate"] >= round(rare / non_space, 6) - 1e-6
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_stdout_holds_only_the_summary(zh_file, en_file, tmp_path, capfd, lang):
+    """The `tokenizers` trainer's progress bars end with blank lines written to file descriptor 1; off a
+    terminal they are off, so stdout (captured at the descriptor) starts with the summary line."""
+    main(["vocab", str(zh_file if lang == "zh" else en_file), "--lang", lang, "--vocab-size", "3000",
+          "--out", str(tmp_path / "v")])
+    out = capfd.readouterr().out
+    assert out.startswith(f"wrote a vocabulary of ") and "\n\n" not in out

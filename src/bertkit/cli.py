@@ -196,8 +196,11 @@ def vocab(a: VocabArgs) -> None:
     if not bpe and vocab_size <= len(specials):
         raise OptionError(f"--vocab-size {vocab_size}: must be larger than the {len(specials)} special "
                           f"tokens ({', '.join(specials)})")
+    # the `tokenizers` trainers' progress bars (WordPiece, BPE) end with blank lines on stdout: only for a
+    # terminal (sentencepiece's one line goes to stderr)
+    progress = sys.stdout.isatty() and sys.stderr.isatty()
     if bpe:
-        tok = train_bpe(a.files, vocab_size=vocab_size, min_frequency=min_frequency)
+        tok = train_bpe(a.files, vocab_size=vocab_size, min_frequency=min_frequency, show_progress=progress)
     elif unigram:
         with _vocab_size_errors(vocab_size):
             tok = train_unigram(a.files, vocab_size=vocab_size, do_lower_case=not a.cased, keep_accents=a.cased)
@@ -205,12 +208,12 @@ def vocab(a: VocabArgs) -> None:
         from .tokenization.vocab_zh import train_cjk_vocab
         with _vocab_size_errors(vocab_size):
             tok, stats = train_cjk_vocab(a.files, vocab_size=vocab_size, do_lower_case=not a.cased,
-                                         min_frequency=min_frequency,
+                                         min_frequency=min_frequency, show_progress=progress,
                                          zh_share=(0.4 if a.zh_share is None else a.zh_share) if lang == "multi"
                                          else None)
     else:
         tok = train_vocab(a.files, vocab_size=vocab_size, do_lower_case=not a.cased,
-                          min_frequency=min_frequency)
+                          min_frequency=min_frequency, show_progress=progress)
     if a.heldout:
         from .tokenization.vocab_zh import unk_rate
         rates = []
