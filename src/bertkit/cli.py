@@ -346,7 +346,7 @@ def _check_file(source: str) -> None:
     if path.is_dir():
         raise DataError(f"{source}: a folder, not a file; give a text file")
     if not path.is_file():
-        raise DataError(f"{source}: no such file")
+        raise DataError(f"{source}: no such file; check the path")
     if not os.access(path, os.R_OK):
         raise DataError(f"{source}: not readable (permission denied); check its permissions")
 
