@@ -85,7 +85,7 @@ def test_tokenize_prints_json_lines(minilm_dir, tmp_path, capsys):
 def test_embed_missing_input_file_says_which(minilm_dir, tmp_path):
     with pytest.raises(SystemExit) as e:
         main(["embed", str(tmp_path / "absent.txt"), "--model", str(minilm_dir)])
-    assert str(e.value) == f"bertkit embed: {tmp_path / 'absent.txt'}: no such file"  # which command, which file
+    assert str(e.value) == f"bertkit embed: {tmp_path / 'absent.txt'}: no such file; check the path"  # which command, which file
 
 
 def test_embed_and_vocab_refuse_empty_or_missing_input(minilm_dir, tmp_path):
@@ -96,7 +96,7 @@ def test_embed_and_vocab_refuse_empty_or_missing_input(minilm_dir, tmp_path):
     assert str(e.value) == f"bertkit embed: {empty}: no lines to embed"
     with pytest.raises(SystemExit) as e:
         main(["vocab", str(tmp_path / "absent.txt"), "--out", str(tmp_path / "v")])
-    assert str(e.value) == f"bertkit vocab: {tmp_path / 'absent.txt'}: no such file"
+    assert str(e.value) == f"bertkit vocab: {tmp_path / 'absent.txt'}: no such file; check the path"
 
 
 def test_vocab_command_writes_a_loadable_folder(tmp_path, wiki_txt):

@@ -207,4 +207,4 @@ def test_a_missing_file_names_its_option(f, tmp_path, capsys, opt):
     else:
         args += [opt, str(tmp_path / "nope.jsonl")]
     msg = fails(args, capsys, tmp_path / "out")
-    assert msg == f"{opt} {tmp_path / 'nope.jsonl'}: no such file"
+    assert msg == f"{opt} {tmp_path / 'nope.jsonl'}: no such file; check the path"

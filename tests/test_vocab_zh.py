@@ -178,7 +178,7 @@ def test_errors_are_one_line_naming_the_option(zh_file, en_file, tmp_path, capsy
     msg = _fails(["vocab", str(zh_file), "--lang", "jp", "--out", out], capsys)
     assert msg.startswith("bertkit vocab: --lang jp: use en, zh or multi")
     msg = _fails(["vocab", str(zh_file), "--heldout", str(tmp_path / "absent.txt"), "--out", out], capsys)
-    assert msg == f"bertkit vocab: {tmp_path / 'absent.txt'}: no such file"
+    assert msg == f"bertkit vocab: {tmp_path / 'absent.txt'}: no such file; check the path"
     assert not Path(out).exists()
 
 
@@ -279,3 +279,10 @@ def test_stdout_holds_only_the_summary(zh_file, en_file, tmp_path, capfd, lang):
           "--out", str(tmp_path / "v")])
     out = capfd.readouterr().out
     assert out.startswith(f"wrote a vocabulary of ") and "\n\n" not in out
+
+
+def test_lang_zh_on_english_text_says_there_is_no_chinese(en_file, tmp_path, capsys):
+    main(["vocab", str(en_file), "--lang", "zh", "--vocab-size", "3000", "--out", str(tmp_path / "v")])
+    err = capsys.readouterr().err
+    assert "no CJK character occurs 2 times" in err and "WordPiece only" in err
+    assert json.loads((tmp_path / "v" / "vocab_stats.json").read_text())["cjk_tokens"] == 0

@@ -237,6 +237,10 @@ def vocab(a: VocabArgs) -> None:
                                    else "")
               + (f", {stats['zh_share_of_vocab']:.3f} of the {len(tok) - len(specials)} filled"
                  if len(tok) < vocab_size else ""))
+    if stats is not None and stats.get("cjk_tokens") == 0:
+        print(f"bertkit vocab: note: --lang {stats['lang']}, but no CJK character occurs {min_frequency} times in "
+              f"the files, so the vocabulary is WordPiece only; for English text leave out --lang or give en",
+              file=sys.stderr)
     for h in (stats or {}).get("heldout", []):
         print(f"  held-out [UNK] rate on {h['file']} ({h['lines']} lines): {h['unk_token_rate']:.4%} of tokens, "
               f"{h['unk_char_rate']:.4%} of characters")
@@ -450,7 +454,7 @@ def main(argv: list[str] | None = None) -> None:
     except FileNotFoundError as e:  # a safety net: every input is checked by its reader first
         if os.environ.get("BERTKIT_DEBUG"):
             raise
-        raise CommandFailed(f"bertkit {ns.command}: {e.filename or e}: no such file") from None
+        raise CommandFailed(f"bertkit {ns.command}: {e.filename or e}: no such file; check the path") from None
     except BrokenPipeError:
         pass
     except KeyboardInterrupt:  # before or after a loop that saves on SIGINT (the loop itself exits 130)

@@ -61,7 +61,7 @@ def read_documents(path: str | os.PathLike, skip_bad: bool = False) -> Iterator[
     if path.is_dir():
         raise CorpusError(f"{path}: a folder, not a file; give the text or JSONL files in it")
     if not path.is_file():
-        raise CorpusError(f"{path}: no such file")
+        raise CorpusError(f"{path}: no such file; check the path")
     try:
         raw = path.read_bytes()
     except OSError as e:
@@ -325,7 +325,7 @@ def prepare_corpus(files: list[str | os.PathLike], tokenizer_dir: str | os.PathL
         if f.is_dir():
             raise CorpusError(f"{f}: a folder, not a file; give the text or JSONL files in it")
         if not f.is_file():
-            raise CorpusError(f"{f}: no such file")
+            raise CorpusError(f"{f}: no such file; check the path")
     tokenizer_dir, out_dir = Path(tokenizer_dir), Path(out_dir)
     fp = _fingerprint(files, tokenizer_dir, cfg)  # a CorpusError if --segment jieba and jieba is missing
     meta_path = out_dir / "meta.json"

@@ -90,7 +90,7 @@ def _likely_encoding(data: bytes) -> str:
 def _check_file(path: Path) -> str:
     """The text of a file: UTF-8 (an error naming the line otherwise), a BOM removed, not blank."""
     if not path.is_file():
-        raise ReaderError(f"{path}: no such file")
+        raise ReaderError(f"{path}: no such file; check the path")
     try:
         data = path.read_bytes()
     except OSError as e:

@@ -547,7 +547,7 @@ def check_files(a, options) -> None:
         if not ok:
             what = "no such folder" if opt == "augment_mlm" else ("a folder, not a file" if Path(path).is_dir()
                                                                    else "no such file")
-            raise DataError(f"--{opt.replace('_', '-')} {path}: {what}")
+            raise DataError(f"--{opt.replace('_', '-')} {path}: {what}; check the path")
 
 
 def distill(a: DistillArgs) -> dict:
