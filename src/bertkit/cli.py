@@ -231,11 +231,11 @@ def vocab(a: VocabArgs) -> None:
     print(f"wrote a vocabulary of {len(tok)} tokens to {a.out}")
     if stats is not None and "cjk_tokens" in stats:
         print(f"  {stats['cjk_tokens']} CJK characters ({stats['cjk_chars_seen']} seen, "
-              f"{stats['cjk_chars_at_min_frequency']} at least {min_frequency} times), {stats['wordpiece_tokens']} "
-              f"WordPiece tokens: zh share {stats['zh_share']:.3f} of the {vocab_size - len(specials)} non-special "
-              f"rows asked for" + (f" (--zh-share {stats['zh_share_asked']})" if stats["zh_share_asked"] is not None
-                                   else "")
-              + (f", {stats['zh_share_of_vocab']:.3f} of the {len(tok) - len(specials)} filled"
+              f"{stats['cjk_chars_at_min_frequency']} at least {min_frequency} times) and {stats['wordpiece_tokens']} "
+              f"WordPiece tokens; the CJK characters fill {stats['zh_share']:.1%} of the "
+              f"{vocab_size - len(specials):,} non-special rows asked for"
+              + (f" (--zh-share {stats['zh_share_asked']})" if stats["zh_share_asked"] is not None else "")
+              + (f" and {stats['zh_share_of_vocab']:.1%} of the {len(tok) - len(specials):,} rows the text filled"
                  if len(tok) < vocab_size else ""))
     if stats is not None and stats.get("cjk_tokens") == 0:
         print(f"bertkit vocab: note: --lang {stats['lang']}, but no CJK character occurs {min_frequency} times in "
