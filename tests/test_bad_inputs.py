@@ -547,3 +547,20 @@ def test_embed_output_under_a_file_is_refused_before_the_work(ws, capsys, monkey
         main(["embed", ws["text"], "--model", ws["model"], "--output", ws["regular"] + "/out.jsonl"])
     assert e.value.code == 2
     _check_one_line(capsys.readouterr().err, "embed", r"regular-file/out\.jsonl: cannot write \(Not a directory")
+
+
+@pytest.mark.parametrize("text, encoding, hint", [
+    ("北京欢迎你，我们是中国人。\n", "gbk", "gb18030"),
+    ("价格：１２９９元！！质量：好。\n", "gbk", "gb18030"),  # full-width digits and punctuation outnumber the characters
+    ("我们 在 １９９８年 ＢＥＲＴ ，。：abc\n", "gbk", "gb18030"),
+    ("the café was good\n", "latin-1", "latin1"),
+    ("Straße München über\n", "latin-1", "latin1"),
+    ("Été à là\n", "latin-1", "latin1"),
+])
+def test_the_not_utf8_hint_names_an_encoding_that_converts_the_file(text, encoding, hint):
+    from bertkit.errors import BertkitError
+    from bertkit.data.readers import decode_utf8
+    data = text.encode(encoding)
+    with pytest.raises(BertkitError, match=f"iconv -f {hint} -t utf-8"):
+        decode_utf8(data, "f.txt")
+    assert data.decode(hint) == text  # the hint gives the text back

@@ -83,6 +83,7 @@ def test_finetune_then_predict_cuts_characters(zh_ner_dir, tmp_path, capsys):
     out = tmp_path / "ner"
     main(["finetune", "--task", "ner", "--model", str(base), "--train", str(train), "--out", str(out),
           "--epochs", "1", "--max-length", "64", "--stride", "16", "--crf", "--quiet"])
+    assert "the final weights: no --dev to choose by" in capsys.readouterr().out  # not "best 0 of N steps"
     opts = json.loads((out / "config.json").read_text())["bertkit_task"]
     assert opts["words"] == "characters" and opts["crf"] is True
     texts = ["".join(x.words) for x in xs] + [SENTENCE]

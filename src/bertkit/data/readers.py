@@ -68,8 +68,9 @@ def decode_utf8(data: bytes, name) -> str:
 def _likely_encoding(data: bytes) -> str:
     """The legacy encoding to suggest for bytes that are not UTF-8: gb18030 (GBK's superset, the usual
     encoding of Chinese files) when the non-ASCII bytes come in pairs of high bytes, as GBK writes its
-    common Chinese characters, and the pairs decode to Chinese characters; else latin1 (an accented letter
-    is one byte, usually followed by an ASCII one)."""
+    common Chinese characters, punctuation and full-width forms, and the bytes decode as GB18030 to text
+    with Chinese characters; else latin1 (an accented letter is one byte, usually followed by an ASCII
+    one)."""
     from ..tokenization._unicode import _is_chinese_char
     w = data[:65536]
     i = paired = single = 0
@@ -82,9 +83,13 @@ def _likely_encoding(data: bytes) -> str:
             single, i = single + 1, i + 1
     if not paired or single > 0.05 * (paired + single):
         return "latin1"
-    text = w.decode("gb18030", errors="ignore")
-    cjk = sum(_is_chinese_char(ord(c)) for c in text)
-    return "gb18030" if cjk >= 0.8 * paired else "latin1"
+    try:
+        text = w.decode("gb18030")
+    except UnicodeDecodeError as e:
+        if e.start < len(w) - 4:  # more than a character cut at the window's end
+            return "latin1"
+        text = w[:e.start].decode("gb18030")
+    return "gb18030" if any(_is_chinese_char(ord(c)) for c in text) else "latin1"
 
 
 def _check_file(path: Path) -> str:

@@ -644,8 +644,9 @@ def predict_cli(a: PredictArgs) -> None:
 def finetune_cli(a: FinetuneArgs) -> None:
     demo = a.train is None
     summary = finetune(a)
-    print(f"wrote {summary['out']} (best {summary.get('best_step')} of {summary['steps']} steps, "
-          f"{summary['elapsed_s']} s)")
+    chosen = (f"best {summary.get('best_step')} of {summary['steps']} steps" if (a.dev or demo) else
+              f"{summary['steps']} steps, the final weights: no --dev to choose by")
+    print(f"wrote {summary['out']} ({chosen}, {summary['elapsed_s']} s)")
     test = summary.get("test")
     if test:
         print("test: " + ", ".join(f"{k} {v:.4f}" for k, v in test.items() if not k.endswith("total")))
