@@ -40,8 +40,9 @@ def zh_txt() -> Path:
 
 @pytest.fixture(scope="session")
 def zh_words_txt() -> Path:
-    """Chinese sentences as words separated by single spaces (People's Daily 1998, lines 1-15,000, the
-    corpus's own segmentation), less about 2% held out in zh_words_heldout.txt beside it."""
+    """The NER train sentences of People's Daily 1998 (lines 1-15,000) as words separated by single spaces
+    (the corpus's own segmentation), a blank line after every 16; the NER test sentences are in
+    zh_words_heldout.txt beside it."""
     return _need(DATA / "text" / "zh_words.txt")
 
 

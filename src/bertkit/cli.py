@@ -173,9 +173,11 @@ def vocab(a: VocabArgs) -> None:
                           f"alike); drop --lang or use --algorithm wordpiece")
     if a.zh_share is not None and not 0 < a.zh_share < 1:
         raise OptionError(f"--zh-share {a.zh_share}: must be between 0 and 1 (both excluded)")
+    held_lines = {}  # read once, before training: a bad held-out file costs no training time
     for f in a.heldout:
         _check_file(f)
-        if not _has_text(f):
+        held_lines[f] = list(_read_lines(f))
+        if not held_lines[f]:
             raise DataError(f"--heldout {f}: no text to measure the [UNK] rate on; give a non-empty text file")
     if lang is None and not (bpe or unigram):
         from .tokenization.vocab_zh import ZH_THRESHOLD, detect_language
@@ -217,8 +219,7 @@ def vocab(a: VocabArgs) -> None:
     if a.heldout:
         from .tokenization.vocab_zh import unk_rate
         rates = []
-        for f in a.heldout:
-            held = list(_read_lines(f))
+        for f, held in held_lines.items():
             tok_rate, char_rate = unk_rate(tok, held)
             rates.append({"file": f, "lines": len(held), "unk_token_rate": round(tok_rate, 6),
                           "unk_char_rate": round(char_rate, 6)})

@@ -17,9 +17,9 @@ words by the jieba segmenter, with "spaces" the corpus's own segmentation is rea
 whitespace). A token continues the word before it when it is a "##" piece (the tokenizer's continuation
 mask), or when it and the token before it lie in the same segmenter word and that word holds a CJK
 character (found through the tokens' character offsets): a Chinese word is one word with all of its
-tokens, `１９９８年` included, while English words, numbers and punctuation keep WordPiece's "##" rule. Whitespace never becomes a token. With "none" (the
-default) no .words.npy is written and the shards and fingerprint are those of a corpus prepared before
-word boundaries existed.
+tokens, `１９９８年` included, while English words, numbers and punctuation keep WordPiece's "##" rule.
+Whitespace never becomes a token. With "none" (the default) no .words.npy is written and the shards and
+fingerprint are those of a corpus prepared before word boundaries existed.
 
 A small set of whole documents is held out as the evaluation split. The folder is written under a
 temporary name and renamed when complete; preparing again with the same inputs (paths, sizes, mtimes),

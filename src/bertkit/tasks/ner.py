@@ -62,9 +62,6 @@ class NerOptions:
     words: str = "tokenizer"  # how raw text is cut into words: "tokenizer" (its word ids) | "characters"
 
 
-WORD_UNITS = ("tokenizer", "characters")
-
-
 def word_unit(examples: Sequence[NerExample]) -> str:
     """"characters" when the training sentences are character-level (every word a single character and
     some of them CJK, as in the People's Daily and MSRA corpora), else "tokenizer"."""

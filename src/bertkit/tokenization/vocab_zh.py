@@ -213,7 +213,6 @@ def unk_rate(tokenizer, lines: Sequence[str], batch_size: int = 256) -> tuple[fl
     return (n_unk_tok / n_tok if n_tok else 0.0), (n_unk_chars / n_chars if n_chars else 0.0)
 
 
-
 def split_by_hash(lines: Iterable[str], fraction: float = 0.02) -> tuple[list[str], list[str]]:
     """(kept, held_out): a line is held out when the first 8 bytes of the SHA-1 of its UTF-8 text, as a
     number, fall in the lowest `fraction` of the range. The same line always lands on the same side (so a
