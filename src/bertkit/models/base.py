@@ -311,6 +311,8 @@ class EncoderModel(PreTrainedModel):
                           f"{cfg.max_sequence_length} tokens)")
             raise BertkitError(f"sequence length {T} exceeds {limit}; truncate the input "
                                "(tokenizer truncation=True, max_length=...)")
+        if torch.compiler.is_exporting():  # the value checks below read data, which an exported graph cannot
+            return B, T
         if input_ids is not None and input_ids.numel() and (input_ids.min() < 0 or input_ids.max() >= cfg.vocab_size):
             raise BertkitError(f"input_ids hold {int(input_ids.min())}..{int(input_ids.max())}, outside the "
                                f"vocabulary of size {cfg.vocab_size}; is the tokenizer the model's own?")
@@ -355,11 +357,13 @@ class EncoderModel(PreTrainedModel):
             position_ids = self.position_ids(input_ids, B, T, device)
 
         key_mask = packing = None
-        if attention_mask is not None and not bool(attention_mask.all()):
+        # an exported graph (ONNX) takes any batch: always the padded grid with a key mask, no data-dependent branch
+        exporting = torch.compiler.is_exporting()
+        if attention_mask is not None and (exporting or not bool(attention_mask.all())):
             mask = attention_mask.bool()
             key_mask = mask[:, None, None, :]  # (B, 1, 1, T): every query sees the real keys
             # attention maps are for inspection: computed on the padded grid, every row as in transformers
-            if self.unpad and not output_attentions:
+            if self.unpad and not output_attentions and not exporting:
                 packing = Packing.from_mask(mask)
 
         if packing is not None:

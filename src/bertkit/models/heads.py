@@ -83,7 +83,8 @@ def encode(model, input_ids, attention_mask, token_type_ids, position_ids, input
            output_attentions, read: Tensor | None = None):
     """The model's encoder; with `read` (B, T) bool (the positions the heads will read) and nothing else
     asked for, the last layer runs at those positions only (sparse.py): same loss, less work."""
-    if read is not None and (output_hidden_states or output_attentions or not model.sparse_last_layer):
+    if read is not None and (output_hidden_states or output_attentions or not model.sparse_last_layer
+                             or torch.compiler.is_exporting()):  # an exported graph has no data-dependent shapes
         read = None
     return model.base_model(input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
                             position_ids=position_ids, inputs_embeds=inputs_embeds,
@@ -174,7 +175,7 @@ class SequenceClassificationModel(PreTrainedModel):
                 inputs_embeds=None, labels=None, output_hidden_states=False, output_attentions=False,
                 return_dict=True):
         if attention_mask is not None and attention_mask.dim() == 2 and attention_mask.shape[1] \
-                and not bool(attention_mask[:, 0].all()):
+                and not torch.compiler.is_exporting() and not bool(attention_mask[:, 0].all()):
             row = int((attention_mask[:, 0] == 0).nonzero()[0])
             raise BertkitError(f"attention_mask row {row} is padding at position 0, where the classifier reads "
                                "[CLS] (<s>): the batch is padded on the left; pad on the right "
