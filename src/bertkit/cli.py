@@ -19,6 +19,7 @@ from .cliargs import OptionError, add_arguments, arg, at_least, check_options
 from .convert import ConvertArgs, convert_command
 from .tasks.finetune import FinetuneArgs, PredictArgs, finetune_cli, predict_cli
 from .tasks.distill import DistillArgs, distill_cli
+from .serve.cli import CHOICES as SERVE_CHOICES, LIMITS as SERVE_LIMITS, ServeArgs, serve_cli
 from .train import pretrain_args as _pt  # prepare, pretrain, fill-mask (no torch import)
 # the viz commands' arguments and thin functions (no torch import: the work imports it)
 from .viz.attention_cli import AttentionArgs, attention_command
@@ -317,6 +318,7 @@ COMMANDS: dict[str, tuple[Callable, type]] = {
     "attention": (attention_command, AttentionArgs),
     "inspect": (inspect_cli, InspectArgs),
     "explain": (explain_cli, ExplainArgs),
+    "serve": (serve_cli, ServeArgs),
 }
 
 
@@ -331,6 +333,7 @@ COMMAND_CHOICES: dict[str, dict[str, tuple[str, ...]]] = {
     "vocab": {"algorithm": ("wordpiece", "bpe", "unigram")},
     "explain": {"method": ("ig", "rollout", "both")},
     "predict": {"explain": ("ig", "rollout")},
+    "serve": SERVE_CHOICES,
     "inspect": {"pooling": ("mean", "cls"), "map": ("pca", "tsne", "umap")},
 }
 
@@ -339,6 +342,7 @@ COMMAND_CHOICES: dict[str, dict[str, tuple[str, ...]]] = {
 # integration points, at least 1; pretrain's --steps may be 0)
 COMMAND_LIMITS: dict[str, dict[str, tuple]] = {
     "explain": {"steps": at_least(1), "max_steps": at_least(1), "top": at_least(1)},
+    "serve": SERVE_LIMITS,
 }
 
 

@@ -44,6 +44,25 @@ def mean_pool(hidden: Tensor, attention_mask: Tensor) -> Tensor:
     return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
 
 
+POOLINGS = ("mean", "cls", "none")
+
+
+def pool(hidden: Tensor, attention_mask: Tensor, how: str = "mean", normalize: bool = True) -> list[Tensor]:
+    """Sentence vectors from the last hidden states (B, T, C) and the mask (B, T): "mean" (the real tokens'
+    average, as sentence-transformers' mean pooling), "cls" (the first token's vector) → B tensors (C,);
+    "none" → B tensors (T_i, C), each row's real tokens. `normalize` L2-normalises each vector."""
+    hidden = hidden.float()
+    if how == "none":
+        rows = [h[:int(n)] for h, n in zip(hidden, attention_mask.sum(1))]
+        return [torch.nn.functional.normalize(r, dim=-1) if normalize else r for r in rows]
+    if how not in POOLINGS:
+        raise ValueError(f"pooling {how!r}: use one of {', '.join(POOLINGS)}")
+    vec = mean_pool(hidden, attention_mask) if how == "mean" else hidden[:, 0]  # (B, C)
+    if normalize:
+        vec = torch.nn.functional.normalize(vec, dim=-1)
+    return list(vec)
+
+
 @torch.no_grad()
 def sentence_embeddings(model, tokenizer, texts: Sequence[str], batch_size: int = 32,
                         max_length: int | None = None, normalize: bool = True, sort: bool = True,
@@ -66,10 +85,7 @@ def sentence_embeddings(model, tokenizer, texts: Sequence[str], batch_size: int 
     with autocast(dtype):
         for idx, batch in iter_batches(enc, batch_size, tokenizer.pad_token_id, sort=sort):
             hidden = model(**batch).last_hidden_state
-            vec = mean_pool(hidden.float(), batch["attention_mask"])
-            if normalize:
-                vec = torch.nn.functional.normalize(vec, dim=-1)
-            out[idx] = vec
+            out[idx] = torch.stack(pool(hidden, batch["attention_mask"], "mean", normalize))
             bar.update(len(idx))
     bar.close()
     return out

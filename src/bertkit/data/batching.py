@@ -60,3 +60,19 @@ def indexed_batches(features: Sequence[dict], batch_size: int, pad_id: int, gene
         batch["features"] = torch.tensor(group)
         out.append(batch)
     return out
+
+
+def token_budget_groups(lengths: Sequence[int], max_tokens: int, max_size: int | None = None) -> list[list[int]]:
+    """Indices cut into batches, longest first, each padded batch within `max_tokens` (rows × its longest
+    row) and `max_size` rows: the dynamic batcher's forward passes. A row longer than the budget alone
+    makes a batch of one. Text-embeddings-inference bounds its batches the same way (--max-batch-tokens)."""
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    groups: list[list[int]] = []
+    for i in order:
+        g = groups[-1] if groups else None
+        # sorted longest first: a group's padded size is its first row's length times its rows
+        if g is not None and (len(g) + 1) * lengths[g[0]] <= max_tokens and (max_size is None or len(g) < max_size):
+            g.append(i)
+        else:
+            groups.append([i])
+    return groups

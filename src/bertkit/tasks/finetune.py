@@ -475,6 +475,29 @@ def _task_of(folder: Path) -> tuple[str | None, dict]:
     return task, opts
 
 
+def resolve_task(folder: Path, task: str | None = None) -> tuple[str, dict]:
+    """The task to predict with (`task`, else the folder's) and the folder's saved task options, checked:
+    ReaderError for a folder without config.json or whose task cannot be told, ConfigError for a `task`
+    that is not one of TASKS or that the folder was not fine-tuned for, or a saved max_length the model
+    cannot hold."""
+    from ..errors import ConfigError
+    folder = Path(folder)
+    if not (folder / "config.json").exists():
+        raise ReaderError(f"{folder}: not a model folder (no config.json)")
+    if task is not None and task not in TASKS:
+        raise ConfigError(f"--task {task!r}: use one of {', '.join(TASKS)}")
+    saved, opts = _task_of(folder)
+    if task and saved and task != saved:
+        raise ConfigError(f"--task {task}: {folder} was fine-tuned for {saved}; leave --task out or give a "
+                          f"folder fine-tuned for {task}")
+    task = task or saved
+    if task not in TASKS:
+        raise ReaderError(f"{folder}: cannot tell the task from config.json; give --task classify|ner|qa")
+    if "max_length" in opts:
+        check_max_length(opts["max_length"], folder, f"max_length (in {folder / 'config.json'}, bertkit_task)")
+    return task, opts
+
+
 HEADS = {"classify": "classifier head", "ner": "token-classification head", "qa": "question-answering head"}
 
 

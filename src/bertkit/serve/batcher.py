@@ -1,0 +1,118 @@
+"""Dynamic batching: requests that arrive together share forward passes.
+
+Each request hands the batcher its inputs (already checked and tokenized) and awaits a future. One loop
+per model takes every job waiting in the queue, up to `max_batch_tokens` tokens (at least one job, however
+large), and runs them in one call of `run` on a single worker thread, so the event loop keeps accepting
+requests while the model computes. While that call runs, new requests queue up; the next call takes them
+all. Under light load a request runs alone, at once (no waiting window); under heavy load batches fill up
+to the budget. `run` maps a list of inputs to a list of results in the same order, and each job gets back
+exactly the slice that holds its own inputs.
+
+The same idea as text-embeddings-inference's queue (github.com/huggingface/text-embeddings-inference,
+router/src/infer.rs, core/src/queue.rs): a token budget per batch, the order of arrival kept.
+"""
+from __future__ import annotations
+
+import asyncio
+import collections
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+
+@dataclass
+class Job:
+    items: Sequence[Any]  # one request's inputs
+    tokens: int  # their tokens, the budget's unit
+    future: asyncio.Future
+    queued_at: float = field(default_factory=time.perf_counter)
+
+
+class Batcher:
+    """Merge concurrent requests into calls of `run(items) -> results` (one result per item, in order).
+
+    `run` is called on one worker thread, never two at once (a PyTorch or onnxruntime model uses all the
+    cores it is given on each call). `on_wait(seconds)` is told how long each job queued; `queued` is the
+    number of inputs waiting (the /metrics gauge)."""
+
+    def __init__(self, run: Callable[[list], list], max_batch_tokens: int, name: str = "model",
+                 on_wait: Callable[[float], None] | None = None):
+        self.run = run
+        self.max_batch_tokens = max_batch_tokens
+        self.on_wait = on_wait
+        self._jobs: collections.deque[Job] = collections.deque()
+        self._ready: asyncio.Event | None = None
+        self._task: asyncio.Task | None = None
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"bertkit-{name}")
+
+    @property
+    def queued(self) -> int:
+        return sum(len(j.items) for j in self._jobs)
+
+    def start(self) -> None:
+        """Start the loop on the running event loop (the app's startup)."""
+        self._ready = asyncio.Event()
+        self._task = asyncio.get_running_loop().create_task(self._loop())
+
+    async def stop(self) -> None:
+        """Finish every queued job, then stop (the app's shutdown, after in-flight requests drained)."""
+        while self._jobs:
+            await asyncio.sleep(0.01)
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+        self._executor.shutdown(wait=True)
+
+    async def submit(self, items: Sequence[Any], tokens: int) -> list:
+        """The results of `run` for `items`, in order, once a batch that holds them has run. An exception
+        raised by `run` is raised here, in every request of that batch."""
+        if self._ready is None:
+            raise RuntimeError("Batcher.start() was not called")
+        job = Job(items, tokens, asyncio.get_running_loop().create_future())
+        self._jobs.append(job)
+        self._ready.set()
+        return await job.future
+
+    def _take(self) -> list[Job]:
+        """The jobs of the next call: in arrival order, while they fit the token budget (the first always)."""
+        jobs, tokens = [], 0
+        while self._jobs and (not jobs or tokens + self._jobs[0].tokens <= self.max_batch_tokens):
+            job = self._jobs.popleft()
+            tokens += job.tokens
+            if not job.future.done():  # a caller that went away (cancelled) is skipped
+                jobs.append(job)
+        return jobs
+
+    async def _loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._ready.wait()
+            self._ready.clear()
+            while self._jobs:
+                jobs = self._take()
+                if not jobs:
+                    continue
+                now = time.perf_counter()
+                if self.on_wait is not None:
+                    for j in jobs:
+                        self.on_wait(now - j.queued_at)
+                items = [x for j in jobs for x in j.items]
+                try:
+                    results = await loop.run_in_executor(self._executor, self.run, items)
+                    if len(results) != len(items):
+                        raise RuntimeError(f"run gave {len(results)} results for {len(items)} inputs")
+                except Exception as e:  # every caller of the batch hears of it
+                    for j in jobs:
+                        if not j.future.done():
+                            j.future.set_exception(e)
+                    continue
+                start = 0
+                for j in jobs:  # each caller gets exactly its own rows
+                    n = len(j.items)
+                    if not j.future.done():
+                        j.future.set_result(results[start:start + n])
+                    start += n

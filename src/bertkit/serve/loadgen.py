@@ -1,0 +1,142 @@
+"""A bounded load generator for a bertkit server on this machine (benchmarks/serve.py and the tests).
+
+`run_load(url, bodies, concurrency, deadline)` keeps `concurrency` requests in flight until every body
+has been sent once or `deadline` seconds have passed, and returns one Result per body sent, with its
+status, latency and parsed JSON. Only loopback addresses are allowed: this is a measuring tool, not a
+way to load someone else's server.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import statistics
+import time
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+from urllib.parse import urlparse
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+JSON = {"content-type": "application/json"}
+
+
+@dataclass
+class Result:
+    index: int  # which body
+    status: int  # HTTP status; 0 for a connection error
+    seconds: float
+    content: bytes = b""  # the answer as sent (parsed only when asked: parsing while measuring slows the client)
+    retry_after: str | None = None
+    error: str | None = None  # a connection error
+
+    @property
+    def body(self) -> Any:
+        """The answer's JSON."""
+        return json.loads(self.content) if self.content else None
+
+
+@dataclass
+class LoadReport:
+    results: list[Result]
+    seconds: float  # wall time of the whole run
+    statuses: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> list[Result]:
+        return [r for r in self.results if r.status == 200]
+
+    def percentile(self, q: float) -> float:
+        """Latency (seconds) of the successful requests at quantile q in [0, 1]."""
+        xs = sorted(r.seconds for r in self.ok)
+        if not xs:
+            return float("nan")
+        if len(xs) == 1:
+            return xs[0]
+        return statistics.quantiles(xs, n=1000, method="inclusive")[min(998, max(0, round(q * 1000) - 1))]
+
+    @property
+    def throughput(self) -> float:
+        """Successful requests per second."""
+        return len(self.ok) / self.seconds if self.seconds else 0.0
+
+
+def check_local(url: str) -> None:
+    host = urlparse(url).hostname
+    if host not in LOOPBACK:
+        raise ValueError(f"{url}: the load generator only targets this machine ({', '.join(LOOPBACK)})")
+
+
+async def _run(url: str, bodies: Sequence[dict], concurrency: int, deadline: float, timeout: float) -> LoadReport:
+    import httpx
+    check_local(url)
+    results: list[Result] = []
+    payloads = [json.dumps(b).encode() for b in bodies]  # encoded before the clock starts
+    next_index = 0
+    stop_at = time.perf_counter() + deadline
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+
+    async def worker(client):
+        nonlocal next_index
+        while next_index < len(bodies) and time.perf_counter() < stop_at:
+            i = next_index
+            next_index += 1
+            t0 = time.perf_counter()
+            try:
+                r = await client.post(url, content=payloads[i], headers=JSON)
+                results.append(Result(i, r.status_code, time.perf_counter() - t0, r.content,
+                                      r.headers.get("retry-after")))
+            except httpx.HTTPError as e:
+                results.append(Result(i, 0, time.perf_counter() - t0, error=repr(e)))
+
+    t0 = time.perf_counter()
+    async with httpx.AsyncClient(limits=limits, timeout=timeout) as client:
+        await asyncio.gather(*(worker(client) for _ in range(concurrency)))
+    report = LoadReport(sorted(results, key=lambda r: r.index), time.perf_counter() - t0)
+    for r in report.results:
+        report.statuses[r.status] = report.statuses.get(r.status, 0) + 1
+    return report
+
+
+def run_load(url: str, bodies: Sequence[dict], concurrency: int, deadline: float = 300.0,
+             timeout: float = 120.0) -> LoadReport:
+    """POST each of `bodies` to `url` once, `concurrency` at a time, for at most `deadline` seconds."""
+    return asyncio.run(_run(url, bodies, concurrency, deadline, timeout))
+
+
+def wait_ready(base: str, seconds: float = 120.0, proc=None) -> None:
+    """Poll GET <base>/health until it answers 200; RuntimeError after `seconds` or if `proc` exits."""
+    import httpx
+    check_local(base)
+    stop = time.monotonic() + seconds
+    while time.monotonic() < stop:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"the server exited with code {proc.returncode} before it was ready")
+        try:
+            if httpx.get(base + "/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{base}/health did not answer within {seconds} s")
+
+
+def histogram(metrics_text: str, name: str) -> dict[str, float]:
+    """The cumulative bucket counts {le: count} of a Prometheus histogram in /metrics text (summed over
+    label sets other than `le`)."""
+    out: dict[str, float] = {}
+    for line in metrics_text.splitlines():
+        if line.startswith(name + "_bucket{"):
+            labels, value = line[len(name) + 8:].rsplit("} ", 1)
+            le = next(p.split("=", 1)[1].strip('"') for p in labels.split(",") if p.startswith("le="))
+            out[le] = out.get(le, 0.0) + float(value)
+    return out
+
+
+def bucket_counts(before: dict[str, float], after: dict[str, float]) -> dict[str, int]:
+    """Per-bucket counts (not cumulative) of what happened between two histogram readings."""
+    keys = sorted(after, key=lambda k: float("inf") if k == "+Inf" else float(k))
+    out, prev = {}, 0.0
+    for k in keys:
+        cum = after[k] - before.get(k, 0.0)
+        out[k] = int(round(cum - prev))
+        prev = cum
+    return {k: v for k, v in out.items() if v}
