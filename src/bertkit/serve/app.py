@@ -124,6 +124,8 @@ def validation_message(exc: RequestValidationError) -> str:
         ctx = e.get("ctx") or {}
         return (f"body: not valid JSON ({ctx.get('error', e.get('msg'))} at character {e['loc'][-1]}); send a "
                 "JSON object")
+    if kind == "missing" and _where(e["loc"]) == "body":
+        return "body: empty; send a JSON object, e.g. {\"inputs\": \"some text\"}"
     if kind == "missing":
         return f"{_where(e['loc'])}: missing; the request must have it"
     if kind == "extra_forbidden":

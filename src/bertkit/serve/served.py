@@ -159,10 +159,15 @@ class ServedModel:
                 if not isinstance(x, dict):
                     raise InputError(f"{where(i)}: a qa model takes {{\"question\": ..., \"context\": ...}}, "
                                      f"got {_kind(x)}")
+                missing = [k for k in ("question", "context") if k not in x]
+                extra = sorted(set(x) - {"question", "context", "id"})
+                if missing or extra:
+                    what = f"has no {' or '.join(missing)}" if missing else f"has unknown fields {', '.join(extra)}"
+                    raise InputError(f"{where(i)}: {what}; a qa model takes {{\"question\": ..., \"context\": ...}}")
                 _check_texts([x["question"], x["context"]], where(i), names=("question", "context"))
                 firsts.append(x["question"])
                 seconds.append(x["context"])
-                examples.append(QAExample(str(i), x["question"], x["context"]))
+                examples.append(QAExample(str(x.get("id", i)), x["question"], x["context"]))
             elif self.task == "classify":
                 if isinstance(x, str):
                     pair = None
