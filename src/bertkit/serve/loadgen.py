@@ -27,6 +27,7 @@ class Result:
     content: bytes = b""  # the answer as sent (parsed only when asked: parsing while measuring slows the client)
     retry_after: str | None = None
     error: str | None = None  # a connection error
+    started: float = 0.0  # time.perf_counter() when it was sent
 
     @property
     def body(self) -> Any:
@@ -83,9 +84,9 @@ async def _run(url: str, bodies: Sequence[dict], concurrency: int, deadline: flo
             try:
                 r = await client.post(url, content=payloads[i], headers=JSON)
                 results.append(Result(i, r.status_code, time.perf_counter() - t0, r.content,
-                                      r.headers.get("retry-after")))
+                                      r.headers.get("retry-after"), started=t0))
             except httpx.HTTPError as e:
-                results.append(Result(i, 0, time.perf_counter() - t0, error=repr(e)))
+                results.append(Result(i, 0, time.perf_counter() - t0, error=repr(e), started=t0))
 
     t0 = time.perf_counter()
     async with httpx.AsyncClient(limits=limits, timeout=timeout) as client:
@@ -140,3 +141,61 @@ def bucket_counts(before: dict[str, float], after: dict[str, float]) -> dict[str
         out[k] = int(round(cum - prev))
         prev = cum
     return {k: v for k, v in out.items() if v}
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now (on 127.0.0.1)."""
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ServerProcess:
+    """`bertkit serve ARGS` on 127.0.0.1 in a child process, ready when entered, stopped (SIGTERM) on exit.
+
+        with ServerProcess(["--model", "minilm"]) as server:
+            run_load(server.url + "/embed", bodies, 32)
+    """
+
+    def __init__(self, args: Sequence[str], port: int | None = None, env: dict | None = None,
+                 ready_seconds: float = 180.0, log=None):
+        import os
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.args = ["--host", "127.0.0.1", "--port", str(self.port), *args]
+        self.env = {**os.environ, **(env or {})}
+        self.ready_seconds = ready_seconds
+        self.log = log
+        self.proc = None
+
+    def __enter__(self) -> "ServerProcess":
+        import subprocess
+        import sys
+        self.proc = subprocess.Popen([sys.executable, "-m", "bertkit", "serve", *self.args], env=self.env,
+                                     stdout=self.log or subprocess.DEVNULL, stderr=self.log or subprocess.DEVNULL)
+        try:
+            wait_ready(self.url, self.ready_seconds, self.proc)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self, timeout: float = 60.0) -> int:
+        """SIGTERM, then wait for the exit; the exit code (-9 if it had to be killed)."""
+        import signal
+        import subprocess
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def metrics(self) -> str:
+        import httpx
+        return httpx.get(self.url + "/metrics", timeout=10).text
