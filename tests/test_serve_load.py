@@ -120,3 +120,15 @@ def test_sigterm_during_load_answers_in_flight_then_exits_0(minilm_dir, rt_dir, 
     assert all(x.status == 200 for x in in_flight), [(x.status, x.error) for x in in_flight if x.status != 200][:3]
     assert all(x.status in (200, 0) for x in r.results)  # after the stop: refused connections, never a 5xx
     assert "stopped" in (tmp_path / "server.log").read_text()
+
+
+def test_two_workers_serve_and_stop_on_sigterm(minilm_dir, rt_dir, tmp_path):
+    texts = rt_texts(rt_dir, 64)
+    log = open(tmp_path / "server.log", "w")
+    server = ServerProcess(["--model", str(minilm_dir), "--workers", "2"], log=log).__enter__()
+    r = run_load(server.url + "/embed", [{"inputs": t} for t in texts], 8)
+    code = server.stop()
+    log.close()
+    assert r.statuses == {200: 64}
+    text = (tmp_path / "server.log").read_text()
+    assert code == 0 and text.count("Application startup complete") == 2, text
