@@ -31,6 +31,7 @@ from typing import Any, Literal, Optional, Union
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+import orjson
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException
 
@@ -51,6 +52,15 @@ class ServerLimits:
     max_concurrent_requests: int = 512  # inference requests answered at once; more get 429
     payload_limit: int = 2_000_000  # bytes of a request body; more get 413
     retry_after: int = 1  # seconds, the Retry-After of a 429
+
+
+class FastJSON(Response):
+    """A JSON answer written by orjson: vectors go out as numpy float32 arrays, each number the shortest
+    text that reads back as the same float32 (about 20 times faster than json.dumps of Python floats)."""
+    media_type = "application/json"
+
+    def render(self, content) -> bytes:
+        return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
 # -- request shapes -------------------------------------------------------------------------------------
@@ -179,7 +189,7 @@ def create_app(models: dict[str, ServedModel], limits: ServerLimits | None = Non
     def vectors(vecs, fmt: str) -> list:
         if fmt == "base64":
             return [base64.b64encode(v.numpy().astype("<f4").tobytes()).decode("ascii") for v in vecs]
-        return [v.tolist() for v in vecs]
+        return [v.numpy() for v in vecs]
 
     @app.exception_handler(InputError)
     async def _input_error(request: Request, exc: InputError):
@@ -213,9 +223,7 @@ def create_app(models: dict[str, ServedModel], limits: ServerLimits | None = Non
         m.check_batch(len(texts))
         items = m.encode_for_embedding(texts, req.truncate, req.pooling, req.normalize)
         vecs = await m.batcher.submit(items, sum(len(x.input_ids) for x in items))
-        if req.pooling == "none" and req.encoding_format == "float":
-            return JSONResponse([v.tolist() for v in vecs])
-        return JSONResponse(vectors(vecs, req.encoding_format))
+        return FastJSON(vectors(vecs, req.encoding_format))
 
     @app.post("/v1/embeddings")
     async def openai_embeddings(req: OpenAIEmbeddingRequest):
@@ -230,7 +238,7 @@ def create_app(models: dict[str, ServedModel], limits: ServerLimits | None = Non
         vecs = await m.batcher.submit(items, tokens)
         data = [{"object": "embedding", "index": i, "embedding": v} for i, v in
                 enumerate(vectors(vecs, req.encoding_format))]
-        return JSONResponse({"object": "list", "data": data, "model": m.name,
+        return FastJSON({"object": "list", "data": data, "model": m.name,
                              "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
 
     @app.get("/v1/models")
@@ -248,14 +256,14 @@ def create_app(models: dict[str, ServedModel], limits: ServerLimits | None = Non
         m.check_batch(len(inputs))
         examples, tokens = m.encode_for_prediction(inputs, req.truncate)
         rows = await m.batcher.submit(examples, tokens)
-        return JSONResponse(rows[0] if one else rows)
+        return FastJSON(rows[0] if one else rows)
 
     @app.post("/tokenize")
     async def tokenize(req: TokenizeRequest):
         m = pick(req.model, "any", "/tokenize")
         texts = [req.inputs] if isinstance(req.inputs, str) else req.inputs
         m.check_batch(len(texts))
-        return JSONResponse(m.tokenize(texts, req.add_special_tokens))
+        return FastJSON(m.tokenize(texts, req.add_special_tokens))
 
     @app.get("/health")
     async def health():
