@@ -89,6 +89,16 @@ def session(path, threads: int | None = None):
                               "bertkit export") from None
 
 
+def run(sess, feeds: dict, what) -> list:
+    """sess.run(None, feeds); an error of onnxruntime's while running is a BertkitError naming `what`."""
+    try:
+        return sess.run(None, feeds)
+    except Exception as e:  # onnxruntime's Fail, InvalidArgument, RuntimeException: its own classes
+        detail = " ".join(str(e).split())[:300]
+        raise BertkitError(f"{what}: onnxruntime could not run it on a batch of shape "
+                           f"{tuple(feeds['input_ids'].shape)} ({detail}); export it again, or use --engine torch") from None
+
+
 class OnnxModel(nn.Module):
     """An exported file run by onnxruntime (CPU), with the PyTorch models' interface.
 
@@ -163,7 +173,7 @@ class OnnxModel(nn.Module):
         if self.segments:
             types = torch.zeros(B, T, dtype=torch.long) if token_type_ids is None else token_type_ids
             feeds["token_type_ids"] = types.detach().to("cpu", torch.long).numpy()
-        out = dict(zip(self.output_names, (torch.from_numpy(o) for o in self.session.run(None, feeds))))
+        out = dict(zip(self.output_names, (torch.from_numpy(o) for o in run(self.session, feeds, self.path))))
         from ..models import outputs as o
         if self.task == "embed":
             return o.BaseModelOutput(last_hidden_state=out["last_hidden_state"])  # (B, T, C)
