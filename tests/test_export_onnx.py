@@ -298,10 +298,24 @@ def test_user_errors_are_one_line(folders, exported, tmp_path, capsys):
     assert cli_error(["export", "--model", str(clf), "--task", "ner"], capsys) == (
         f"bertkit export: --task ner: {clf} was fine-tuned for classify; leave --task out, give --task classify (or "
         "embed, the bare encoder), or a folder fine-tuned for ner")
-    assert cli_error(["export", "--model", str(base), "--task", "qa", "--quiet"], capsys) == (
-        f"bertkit export: {base}: holds no trained question-answering head (qa_outputs.bias, qa_outputs.weight); "
-        "fine-tune it first with bertkit finetune --task qa")
-    assert not list(tmp_path.glob("*.onnx*")) or list(tmp_path.glob("*.onnx")) == [garbage]
+    assert cli_error(["export", "--model", str(base), "--task", "classify", "--quiet"], capsys) == (
+        f"bertkit export: {base}: holds no trained classifier head (classifier.bias, classifier.weight); "
+        "fine-tune it first with bertkit finetune --task classify")
+    for where in (tmp_path, base, clf):  # no temporary file or folder left by the refused exports
+        assert not [p.name for p in where.iterdir() if p.name.startswith(".")]
+
+
+@pytest.mark.slow
+def test_beyond_tolerance_nothing_is_written(folders, tmp_path, monkeypatch):
+    import bertkit.export.onnx as export
+    monkeypatch.setattr(export, "TOLERANCE", 0.0)  # every fp32 graph differs from PyTorch by a rounding
+    out = tmp_path / "x.onnx"
+    with pytest.raises(export.BertkitError) as e:
+        export_onnx(folders["ner"], out, texts=TEXTS)
+    assert str(e.value).startswith(f"{folders['ner']}: the exported graph: output logits differs from the PyTorch "
+                                   "model by ")
+    assert "beyond the tolerance 0; nothing was written;" in str(e.value)
+    assert list(tmp_path.iterdir()) == []
 
 
 # -- slow: every family, and the real MiniLM ----------------------------------------------------------------
