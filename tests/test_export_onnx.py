@@ -108,8 +108,8 @@ class _Exports:
                 with contextlib.redirect_stdout(out):
                     main(["export", "--format", "onnx", "--model", str(self.folders[task]), "--quiet"])
                 self.reports[task] = {"file": str(self.folders[task] / "model.onnx"), "printed": out.getvalue()}
-            else:
-                self.reports[task] = export_onnx(self.folders[task], texts=TEXTS)
+            else:  # ner's file is --optimize'd: its parity checks the fused graph
+                self.reports[task] = export_onnx(self.folders[task], texts=TEXTS, optimize=task == "ner")
         return self.reports[task]
 
 
@@ -169,10 +169,13 @@ def test_report_and_metadata(folders, exported):
     assert r["outputs"] == ["logits"] and r["max_abs_diff"]["logits"] <= 1e-4 and r["tolerance"] == 1e-4
     assert r["checked_on"]["traced_on"][0] == 2 and r["checked_on"]["batches"][-1][0] == 1
     assert r["agreement"]["argmax_agreement"] == 1.0 and r["opset"] == 20
+    # one layer: its attention, its two residual LayerNorms and its GELU fused (and the embeddings' sum + LayerNorm)
+    assert r["optimize"]["fused"] == {"MultiHeadAttention": 1, "SkipLayerNormalization": 3, "BiasGelu": 1}
+    assert r["optimize"]["max_abs_diff"]["logits"] <= 1e-4 and "note" not in r["optimize"]
     m = OnnxModel(r["file"], folders["ner"]).metadata
     assert m["task"] == "ner" and m["model_type"] == "bert" and m["num_labels"] == str(len(NER_LABELS))
     assert m["hidden_size"] == "64" and m["inputs"] == "input_ids,attention_mask,token_type_ids"
-    assert m["quantization"] == "none" and m["opset"] == "20"
+    assert m["quantization"] == "none" and m["opset"] == "20" and m["optimized"] == "yes"
     printed = exported["classify"]["printed"].splitlines()
     assert printed[0].startswith(f"wrote {folders['classify'] / 'model.onnx'} (") and "classify, bert, opset 20" in printed[0]
     assert "max abs diff vs PyTorch on 8 texts (real positions): logits " in printed[2]
@@ -325,7 +328,7 @@ def test_beyond_tolerance_nothing_is_written(folders, tmp_path, monkeypatch):
 def test_family_sweep_classify(family, tmp_path):
     base = _family_base(family, tmp_path)
     folder = _head_folder(base, tmp_path / "clf", "classify", ["neg", "pos", "mixed"], {"max_length": 32}, 5)
-    r = export_onnx(folder, texts=TEXTS)
+    r = export_onnx(folder, texts=TEXTS, optimize=True)  # the fused graph is checked (and written) too
     segments = family != "distilbert"
     assert r["inputs"] == ["input_ids", "attention_mask"] + (["token_type_ids"] if segments else [])
     assert r["max_abs_diff"]["logits"] <= 1e-4
@@ -371,7 +374,7 @@ def test_minilm_optimized_matches_on_rt(minilm_dir, rt_dir, tmp_path):
     assert r["task"] == "embed" and r["checked_on"]["texts"] == 64
     assert r["fp32_max_abs_diff"]["last_hidden_state"] <= 1e-4
     assert r["max_abs_diff"]["last_hidden_state"] <= 1e-4  # the optimised graph, the one written
-    assert r["optimize"]["fused"].get("SkipLayerNormalization", 0) >= 6  # at least one per layer
+    assert r["optimize"]["fused"] == {"MultiHeadAttention": 6, "SkipLayerNormalization": 13, "BiasGelu": 6}
     model = load_model(minilm_dir, "embed", "onnx", out)
     assert model.metadata["optimized"] == "yes"
     from bertkit.inference import sentence_embeddings

@@ -12,8 +12,9 @@ per task are in runtime.OUTPUTS.
 Before anything is written, onnxruntime runs the file on real text (the texts given, else SENTENCES) in
 padded batches of other sizes and lengths than the traced one, and its outputs are compared with the
 PyTorch model's at the real (unpadded) positions: beyond TOLERANCE (max abs) on an fp32 file the export
-is refused, naming the output. --optimize runs onnxruntime's BERT graph fusion and checks the result the
-same way; --quantize int8 quantises the weights to int8 (onnxruntime's dynamic quantisation) and reports
+is refused, naming the output. --optimize fuses attention, residual LayerNorms and GELUs into
+onnxruntime's kernels (onnxscript's fusions for this exporter's graphs, then onnxruntime's BERT
+optimiser) and checks the result the same way; --quantize int8 quantises the weights to int8 (onnxruntime's dynamic quantisation) and reports
 its difference and how often its argmax (or, for embed, its direction) agrees, without refusing. The
 file carries its task, family, sizes, inputs, opset and quantisation in metadata_props, which the loader
 (runtime.OnnxModel) checks against the folder.
@@ -68,7 +69,8 @@ class ExportArgs:
     task: str | None = arg(None, "embed | classify | ner | qa (default: the folder's fine-tuned task, else embed: "
                                  "the bare encoder's last_hidden_state)")
     opset: int | None = arg(None, f"ONNX opset, {OPSETS[0]}..{OPSETS[1]} (default: the exporter's, 20)")
-    optimize: bool = arg(False, "run onnxruntime's BERT graph fusion (attention, LayerNorm, GELU) and check it")
+    optimize: bool = arg(False, "fuse attention, residual + LayerNorm and bias + GELU into onnxruntime's kernels "
+                                "(onnxscript's fusions, then onnxruntime's BERT optimiser), checked like the rest")
     quantize: str | None = arg(None, "int8: dynamic quantisation of the weights (per channel), on the (optimised) "
                                      "fp32 graph")
     quiet: bool = arg(False, "no progress lines on stderr")
@@ -333,34 +335,49 @@ FUSED = ("Attention", "MultiHeadAttention", "SkipLayerNormalization", "LayerNorm
 
 
 def _optimize(src: Path, dst: Path, cfg) -> dict:
-    """onnxruntime's BERT fusion of `src` into `dst`; the counts of fused nodes it made, and a note when it
-    fused no attention (the patterns it matches are those of other exporters)."""
+    """Fuse `src` into `dst` for onnxruntime, in two passes: onnxscript's onnxruntime fusions (written for
+    the graphs torch's dynamo exporter makes: attention → MultiHeadAttention, residual + LayerNorm →
+    SkipLayerNormalization, bias + GELU → BiasGelu), then onnxruntime's own BERT optimiser
+    (onnxruntime.transformers.optimizer, model_type "bert"), which matches the graphs of other exporters
+    and fuses what the first pass left. Returns the fused nodes of the result, each pass's own counts, and
+    a note when no attention was fused (the caller checks the result against PyTorch)."""
     import logging
     import warnings
 
+    import onnx
     from onnxruntime.transformers.optimizer import optimize_model
-    noisy = logging.getLogger("onnxruntime.transformers")
-    level = noisy.level
-    noisy.setLevel(logging.ERROR)
+    noisy = [logging.getLogger(n) for n in ("onnxruntime.transformers", "onnxscript")]
+    levels = [lg.level for lg in noisy]
+    passes: dict = {}
+    mid = src
     try:
+        for lg in noisy:
+            lg.setLevel(logging.ERROR)
         with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
             warnings.simplefilter("ignore")
-            opt = optimize_model(str(src), model_type="bert", num_heads=cfg.num_attention_heads,
+            try:
+                import onnx_ir as ir
+                from onnxscript.rewriter.ort_fusions import optimize_for_ort
+                model, counts = optimize_for_ort(ir.load(str(src)))
+                mid = dst.with_name(dst.stem + ".pass1.onnx")
+                ir.save(model, str(mid))
+                passes["onnxscript"] = {k: v for k, v in counts.items() if v}
+            except Exception as e:  # an optional first pass: onnxruntime's optimiser still runs on the graph
+                passes["onnxscript"] = {"failed": " ".join(f"{type(e).__name__}: {e}".split())[:200]}
+            opt = optimize_model(str(mid), model_type="bert", num_heads=cfg.num_attention_heads,
                                  hidden_size=cfg.hidden_size)
-            stats = opt.get_fused_operator_statistics()
+            passes["onnxruntime"] = {k: v for k, v in opt.get_fused_operator_statistics().items() if v}
             opt.save_model_to_file(str(dst), use_external_data_format=False)
     finally:
-        noisy.setLevel(level)
-    ops = {}
-    for node in opt.model.graph.node:
+        for lg, level in zip(noisy, levels):
+            lg.setLevel(level)
+    ops: dict = {}
+    for node in onnx.load(str(dst)).graph.node:
         ops[node.op_type] = ops.get(node.op_type, 0) + 1
-    fused = {k: ops.get(k, 0) for k in FUSED if ops.get(k, 0)}
-    report = {"fused": fused, "fusion_statistics": {k: v for k, v in stats.items() if v},
-              "nodes": sum(ops.values())}
+    fused = {k: ops[k] for k in FUSED if ops.get(k)}
+    report = {"fused": fused, "passes": passes, "nodes": sum(ops.values())}
     if not any(k in fused for k in ("Attention", "MultiHeadAttention")):
-        report["note"] = ("no attention was fused: onnxruntime's attention patterns do not match this graph's "
-                          "(one fused QKV projection split in three, then scaled_dot_product_attention as torch "
-                          "exports it: the scale on q and on k, the mask added, a NaN guard after the softmax)")
+        report["note"] = "no attention was fused: neither pass matched this graph's attention"
     return report
 
 
