@@ -247,7 +247,7 @@ def export_onnx(folder, out=None, task: str | None = None, opset: int | None = N
                        "report it with the model folder (BERTKIT_DEBUG=1 shows where)")
         current = tmp / "fp32.onnx"
         if optimize:
-            say("fusing (onnxruntime.transformers optimizer, model_type bert)")
+            say("fusing (onnxscript's onnxruntime fusions, then onnxruntime's BERT optimiser)")
             report["optimize"] = _optimize(current, tmp / "opt.onnx", cfg)
             current = tmp / "opt.onnx"
             diffs, agree = _compare(task, outputs, _run(current, batches, f"{folder}: the optimised graph"), ref,
