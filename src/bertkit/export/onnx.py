@@ -227,6 +227,9 @@ def export_onnx(folder, out=None, task: str | None = None, opset: int | None = N
     batches = _check_batches(tok, texts, task, max_length, inputs)
     short = sorted(texts, key=len)[:4 if task == "qa" else 2]  # traced on a short batch of 2
     example = _encode(tok, short, task, max_length, inputs)
+    if example["input_ids"].shape[1] <= 2:  # a length equal to the batch of 2 would tie the two axes together
+        example = {n: torch.nn.functional.pad(t, (0, 3 - t.shape[1]), value=tok.pad_token_id if n == "input_ids"
+                                              else 0) for n, t in example.items()}  # padding: mask 0
 
     with torch.no_grad():
         ref = [[getattr(model(**b), n).float() for n in outputs] for b in batches]
