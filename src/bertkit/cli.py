@@ -17,6 +17,7 @@ from typing import Callable
 from . import paths
 from .cliargs import OptionError, add_arguments, arg, at_least, check_options
 from .convert import ConvertArgs, convert_command
+from .export.onnx import ExportArgs, export_cli
 from .tasks.finetune import FinetuneArgs, PredictArgs, finetune_cli, predict_cli
 from .tasks.distill import DistillArgs, distill_cli
 from .serve.cli import CHOICES as SERVE_CHOICES, LIMITS as SERVE_LIMITS, ServeArgs, serve_cli
@@ -62,22 +63,29 @@ class EmbedArgs:
     max_length: int | None = arg(None, "truncate longer inputs to this many tokens (default: the model's limit)")
     dtype: str = arg("fp32", "fp32 or bf16 (autocast)")
     no_normalize: bool = arg(False, "do not L2-normalise the vectors")
+    engine: str = arg("torch", "torch (the PyTorch model) or onnx (an exported file through onnxruntime, see "
+                               "bertkit export)")
+    onnx: str | None = arg(None, "--engine onnx: the exported file (default: <model>/model.onnx)")
 
 
 def embed(a: EmbedArgs) -> None:
     from .data.readers import ReaderError
     from .inference import sentence_embeddings
     from .io import atomic_path, check_writable
-    from .registry import AutoModel
+    from .export.runtime import load_model
     from .tokenization import AutoTokenizer
 
+    if a.engine == "onnx" and a.dtype != "fp32":
+        raise OptionError(f"--dtype {a.dtype}: the onnx engine runs the exported file as it is; drop --dtype or use "
+                          "--engine torch")
     if a.output != "-":
         check_writable(a.output)  # before the work, not after it
     lines = list(_read_lines(a.input))
     if not lines:
         raise ReaderError(f"{a.input}: no lines to embed")
     tok = AutoTokenizer.from_pretrained(a.model)
-    model = AutoModel.from_pretrained(a.model, fresh=[])  # a pooler the folder lacks is not used here
+    # the bare encoder (a pooler or head the folder holds is not used), or its exported file
+    model = load_model(a.model, "embed", a.engine, a.onnx)
     check_vocab_fits(tok, model.config, a.model)
     _check_max_length(a.max_length, tok, model.config.max_sequence_length)
     vecs = sentence_embeddings(model, tok, lines, batch_size=a.batch_size, max_length=a.max_length,
@@ -318,6 +326,7 @@ COMMANDS: dict[str, tuple[Callable, type]] = {
     "attention": (attention_command, AttentionArgs),
     "inspect": (inspect_cli, InspectArgs),
     "explain": (explain_cli, ExplainArgs),
+    "export": (export_cli, ExportArgs),
     "serve": (serve_cli, ServeArgs),
 }
 
@@ -326,15 +335,16 @@ COMMANDS: dict[str, tuple[Callable, type]] = {
 
 # per command: choices of a field whose choices differ between commands (see cliargs.check_options)
 COMMAND_CHOICES: dict[str, dict[str, tuple[str, ...]]] = {
-    "embed": {"dtype": ("fp32", "bf16")},
+    "embed": {"dtype": ("fp32", "bf16"), "engine": ("torch", "onnx")},
     "pretrain": {"dtype": ("auto", "bf16", "fp16", "fp32")},
     "convert": {"to": ("distilbert", "bert")},
     "distill": {"task": ("classify", "ner", "qa", "embed")},
     "vocab": {"algorithm": ("wordpiece", "bpe", "unigram")},
     "explain": {"method": ("ig", "rollout", "both")},
-    "predict": {"explain": ("ig", "rollout")},
+    "predict": {"explain": ("ig", "rollout"), "engine": ("torch", "onnx")},
     "serve": SERVE_CHOICES,
     "inspect": {"pooling": ("mean", "cls"), "map": ("pca", "tsne", "umap")},
+    "export": {"format": ("onnx",), "task": ("embed", "classify", "ner", "qa"), "quantize": ("int8",)},
 }
 
 

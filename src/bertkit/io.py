@@ -140,7 +140,7 @@ OUTPUT_NAMES = re.compile(
     r"|spiece\.model"
     r"|tokenizer_config\.json"
     r"|special_tokens_map\.json|added_tokens\.json|crf\.safetensors|metrics\.jsonl|curves\.png|confusion\.png"
-    r"|test_metrics\.json|meta\.json|(train|eval)-\d+\.(tokens|sents|docs)\.npy)")
+    r"|test_metrics\.json|meta\.json|model(\.int8)?\.onnx|(train|eval)-\d+\.(tokens|sents|docs)\.npy)")
 
 
 def check_replaceable(out: str | os.PathLike, also: Iterable[str] = ()) -> None:

@@ -452,6 +452,9 @@ class PredictArgs:
     explain: str | None = _arg(None, "classify: ig | rollout, add 'attributions' (token, start, end, score per "
                                      "token, for the predicted label; see bertkit explain) to each row; texts "
                                      "past max_length are explained on their first window")
+    engine: str = _arg("torch", "torch (the PyTorch model) or onnx (an exported file through onnxruntime, see "
+                                "bertkit export)")
+    onnx: str | None = _arg(None, "--engine onnx: the exported file (default: <model>/model.onnx)")
 
 
 def _stdin_rows(source: str, required=("text",)) -> list[dict]:
@@ -593,9 +596,15 @@ def predict_rows(a: PredictArgs) -> list[dict]:
         from ..cliargs import OptionError
         raise OptionError(f"--explain {a.explain}: attributions are for classifiers; {folder} is a {task} "
                           "model: drop --explain")
+    if a.engine == "onnx" and (a.bf16 or a.explain is not None):
+        from ..cliargs import OptionError
+        option = "--bf16" if a.bf16 else f"--explain {a.explain}"
+        raise OptionError(f"{option}: the onnx engine runs the exported file as it is (no autocast, no gradients); "
+                          f"drop {option.split()[0]} or use --engine torch")
     if "max_length" in opts:
         check_max_length(opts["max_length"], folder, f"max_length (in {folder / 'config.json'}, bertkit_task)")
     tok = load_tokenizer(folder, task)
+    from ..export.runtime import load_model
     suffix = Path(a.input).suffix.lower()
     with autocast_for(torch.device("cpu"), a.bf16):
         if task == "classify":
@@ -605,7 +614,7 @@ def predict_rows(a: PredictArgs) -> list[dict]:
                 check_pairs(xs, a.input, opts["pair"], f"the model at {folder} was fine-tuned on")
             copts = ClassifyOptions(**_known(opts, ClassifyOptions))
             check_pair_room(tok, xs, a.input, copts, folder)
-            model = _trained(folder, task)
+            model = load_model(folder, task, a.engine, a.onnx)
             preds = predict(model, tok, xs, copts, a.batch_size)
             rows = [{"text": x.text, **({"text_pair": x.text_pair} if x.text_pair else {}), **p}
                     for x, p in zip(xs, preds)]
@@ -618,7 +627,7 @@ def predict_rows(a: PredictArgs) -> list[dict]:
             return rows
         if task == "ner":
             from .ner import NerOptions, default_stride, guess_scheme, load_tagger, predict, predict_words
-            model = _trained(folder, task)
+            model = load_model(folder, task, a.engine, a.onnx)
             tagger = load_tagger(model, folder)
             max_length = opts.get("max_length", 128)
             nopts = NerOptions(max_length, opts.get("stride", default_stride(max_length)),
@@ -645,7 +654,7 @@ def predict_rows(a: PredictArgs) -> list[dict]:
                                       f"{name}:{seen[qid]}; give every question its own id")
                 seen[qid] = line
                 xs.append(QAExample(qid, r["question"], r["context"], line=line))
-        model = _trained(folder, task)
+        model = load_model(folder, task, a.engine, a.onnx)
         preds = predict(model, tok, xs, QAOptions(**_known(opts, QAOptions)), a.batch_size,
                         path=STDIN if a.input == "-" else a.input)
         return [{k: v for k, v in p.items() if k != "n_best"} | {"question": x.question}
