@@ -182,7 +182,7 @@ CASES = [
     Case("embed-dtype", "embed {text} --model {model} --dtype fp17 --output {out}", r"--dtype 'fp17': use one of fp32, bf16"),
     Case("embed-unknown-option", "embed {text} --model {model} --batchsize 3 --output {out}",
          r"unrecognized arguments: --batchsize 3"),
-    Case("embed-no-config", "embed {text} --model {no_config} --output {out}", r"{no_config}/config\.json: no config\.json here"),
+    Case("embed-no-config", "embed {text} --model {no_config} --output {out}", r"{no_config}: not a model folder \(no config\.json\)"),
     Case("embed-config-not-json", "embed {text} --model {bad_json} --output {out}",
          r"{bad_json}/config\.json: not valid JSON \(line 2, column 25"),
     Case("embed-config-bad-field", "embed {text} --model {bad_field} --output {out}",

@@ -297,8 +297,5 @@ def _check_texts(texts: list, where: str, names: tuple[str, ...] | None = None) 
 
 def _load(folder: Path, task: str, engine: str, onnx_file):
     """The model for `task` on `engine` (torch: the folder's weights; onnx: an exported file)."""
-    if engine == "onnx":
-        from ..export.runtime import load_model
-        return load_model(folder, task, engine, onnx_file)
-    from ..registry import AutoModel
-    return AutoModel.from_pretrained(folder, fresh=[])  # a pooler the folder lacks is not used here
+    from ..export.runtime import load_model
+    return load_model(folder, task, engine, onnx_file)

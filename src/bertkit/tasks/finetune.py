@@ -576,22 +576,11 @@ def check_pair_room(tok, xs, path, opts, model_folder=None) -> None:
 
 
 def predict_rows(a: PredictArgs) -> list[dict]:
-    import torch
-
-    from ..errors import ConfigError
-    from ..train.precision import autocast_for
+    """The rows `bertkit predict` writes: the input read and checked first, then the model loaded (on
+    --engine) and run through the Predictor the server uses too (tasks/predictor.py)."""
+    from .predictor import Predictor
     folder = Path(a.model)
-    if not (folder / "config.json").exists():
-        raise ReaderError(f"{folder}: not a model folder (no config.json)")
-    if a.task is not None and a.task not in TASKS:
-        raise ConfigError(f"--task {a.task!r}: use one of {', '.join(TASKS)}")
-    saved, opts = _task_of(folder)
-    if a.task and saved and a.task != saved:
-        raise ConfigError(f"--task {a.task}: {folder} was fine-tuned for {saved}; leave --task out or give a "
-                          f"folder fine-tuned for {a.task}")
-    task = a.task or saved
-    if task not in TASKS:
-        raise ReaderError(f"{folder}: cannot tell the task from config.json; give --task classify|ner|qa")
+    task, opts = resolve_task(folder, a.task)
     if a.explain is not None and task != "classify":
         from ..cliargs import OptionError
         raise OptionError(f"--explain {a.explain}: attributions are for classifiers; {folder} is a {task} "
@@ -601,64 +590,51 @@ def predict_rows(a: PredictArgs) -> list[dict]:
         option = "--bf16" if a.bf16 else f"--explain {a.explain}"
         raise OptionError(f"{option}: the onnx engine runs the exported file as it is (no autocast, no gradients); "
                           f"drop {option.split()[0]} or use --engine torch")
-    if "max_length" in opts:
-        check_max_length(opts["max_length"], folder, f"max_length (in {folder / 'config.json'}, bertkit_task)")
     tok = load_tokenizer(folder, task)
-    from ..export.runtime import load_model
+    xs = _predict_inputs(a, task, tok, opts, folder)
+    predictor = Predictor.load(folder, task, a.engine, a.onnx, a.bf16, tokenizer=tok)
+    rows = predictor.predict(xs, a.batch_size, path=STDIN if a.input == "-" else a.input)
+    if a.explain is not None:
+        from ..viz.attribution import explain_rows
+        max_length = predictor.classify_options().max_length
+        cut = explain_rows(predictor.model, tok, xs, rows, a.explain, max_length)
+        if cut:
+            print(f"bertkit predict: {cut} text(s) longer than max_length {max_length}: their "
+                  "attributions cover the first window only", file=sys.stderr)
+    return rows
+
+
+def _predict_inputs(a: PredictArgs, task: str, tok, opts: dict, folder: Path) -> list:
+    """The examples of `a.input` for `task`, read and checked against the model's saved options:
+    ClassExamples, NerExamples (a CoNLL file) or raw texts (ner), QAExamples."""
     suffix = Path(a.input).suffix.lower()
-    with autocast_for(torch.device("cpu"), a.bf16):
-        if task == "classify":
-            from .classification import ClassifyOptions, predict
-            xs = read_classification(a.input, require_label=False)
-            if isinstance(opts.get("pair"), bool):
-                check_pairs(xs, a.input, opts["pair"], f"the model at {folder} was fine-tuned on")
-            copts = ClassifyOptions(**_known(opts, ClassifyOptions))
-            check_pair_room(tok, xs, a.input, copts, folder)
-            model = load_model(folder, task, a.engine, a.onnx)
-            preds = predict(model, tok, xs, copts, a.batch_size)
-            rows = [{"text": x.text, **({"text_pair": x.text_pair} if x.text_pair else {}), **p}
-                    for x, p in zip(xs, preds)]
-            if a.explain is not None:
-                from ..viz.attribution import explain_rows
-                cut = explain_rows(model, tok, xs, rows, a.explain, copts.max_length)
-                if cut:
-                    print(f"bertkit predict: {cut} text(s) longer than max_length {copts.max_length}: their "
-                          "attributions cover the first window only", file=sys.stderr)
-            return rows
-        if task == "ner":
-            from .ner import NerOptions, default_stride, guess_scheme, load_tagger, predict, predict_words
-            model = load_model(folder, task, a.engine, a.onnx)
-            tagger = load_tagger(model, folder)
-            max_length = opts.get("max_length", 128)
-            nopts = NerOptions(max_length, opts.get("stride", default_stride(max_length)),
-                               opts.get("scheme") or guess_scheme(model.config.label2id),
-                               opts.get("words", "tokenizer"))
-            if suffix in (".conll", ".bio", ".iob"):
-                xs = read_conll(a.input, require_tags=False, tag_column=a.tag_column)
-                return predict_words(tagger, tok, xs, nopts, a.batch_size)
-            return predict(tagger, tok, [r.get("text", "") for r in _stdin_rows(a.input)], nopts, a.batch_size)
-        from .qa import QAOptions, predict
-        if suffix == ".json":
-            xs = read_squad(a.input)
-        else:
-            xs, seen = [], {}
-            name = STDIN if a.input == "-" else a.input
-            for i, (line, r) in enumerate(read_records(a.input, ("question", "context"))):
-                for field in ("question", "context"):
-                    if not isinstance(r[field], str):
-                        raise ReaderError(f"{name}:{line}: field {field!r} must be a string, "
-                                          f"got {type(r[field]).__name__}")
-                qid = str(r["id"]) if r.get("id") is not None else str(i)
-                if qid in seen:
-                    raise ReaderError(f"{name}:{line}: field 'id': {qid!r} is also the id of the question at "
-                                      f"{name}:{seen[qid]}; give every question its own id")
-                seen[qid] = line
-                xs.append(QAExample(qid, r["question"], r["context"], line=line))
-        model = load_model(folder, task, a.engine, a.onnx)
-        preds = predict(model, tok, xs, QAOptions(**_known(opts, QAOptions)), a.batch_size,
-                        path=STDIN if a.input == "-" else a.input)
-        return [{k: v for k, v in p.items() if k != "n_best"} | {"question": x.question}
-                for x, p in zip(xs, preds)]
+    if task == "classify":
+        from .classification import ClassifyOptions
+        xs = read_classification(a.input, require_label=False)
+        if isinstance(opts.get("pair"), bool):
+            check_pairs(xs, a.input, opts["pair"], f"the model at {folder} was fine-tuned on")
+        check_pair_room(tok, xs, a.input, ClassifyOptions(**_known(opts, ClassifyOptions)), folder)
+        return xs
+    if task == "ner":
+        if suffix in (".conll", ".bio", ".iob"):
+            return read_conll(a.input, require_tags=False, tag_column=a.tag_column)
+        return [r.get("text", "") for r in _stdin_rows(a.input)]
+    if suffix == ".json":
+        return read_squad(a.input)
+    xs, seen = [], {}
+    name = STDIN if a.input == "-" else a.input
+    for i, (line, r) in enumerate(read_records(a.input, ("question", "context"))):
+        for field in ("question", "context"):
+            if not isinstance(r[field], str):
+                raise ReaderError(f"{name}:{line}: field {field!r} must be a string, "
+                                  f"got {type(r[field]).__name__}")
+        qid = str(r["id"]) if r.get("id") is not None else str(i)
+        if qid in seen:
+            raise ReaderError(f"{name}:{line}: field 'id': {qid!r} is also the id of the question at "
+                              f"{name}:{seen[qid]}; give every question its own id")
+        seen[qid] = line
+        xs.append(QAExample(qid, r["question"], r["context"], line=line))
+    return xs
 
 
 def predict_cli(a: PredictArgs) -> None:

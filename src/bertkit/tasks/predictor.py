@@ -27,17 +27,19 @@ class Predictor:
 
     @classmethod
     def load(cls, folder, task: str | None = None, engine: str = "torch", onnx_file=None,
-             bf16: bool = False) -> "Predictor":
-        """Load `folder` for its task (or `task`, which must agree with the folder's). ConfigError or
-        ReaderError (one line, naming the folder) for a folder that is not a fine-tuned model."""
-        from .finetune import _trained, load_tokenizer, resolve_task
+             bf16: bool = False, tokenizer=None) -> "Predictor":
+        """Load `folder` for its task (or `task`, which must agree with the folder's) on `engine` ("torch",
+        or "onnx": `onnx_file`, default <folder>/model.onnx). ConfigError or ReaderError (one line, naming
+        the folder or file) for a folder that is not a fine-tuned model or a file that does not fit it."""
+        from ..export.runtime import load_model
+        from .finetune import load_tokenizer, resolve_task
         folder = Path(folder)
         task, opts = resolve_task(folder, task)
-        model = _trained(folder, task)
+        model = load_model(folder, task, engine, onnx_file)
         if task == "ner":
             from .ner import load_tagger
             model = load_tagger(model, folder)
-        return cls(folder, task, opts, load_tokenizer(folder, task), model, bf16)
+        return cls(folder, task, opts, tokenizer or load_tokenizer(folder, task), model, bf16)
 
     @property
     def pair(self) -> bool | None:
