@@ -161,6 +161,8 @@ def create_app(models: dict[str, ServedModel], limits: ServerLimits | None = Non
     """The app over loaded models (the first is the default when a request names none)."""
     state = ServerState(models, limits or ServerLimits(), metrics)
     default = next(iter(models))
+    for m in models.values():
+        m.expect(lambda: state.in_flight)
 
     @asynccontextmanager
     async def lifespan(app):

@@ -41,6 +41,8 @@ class ServeArgs:
                                  "<model>/model.onnx)")
     dtype: str = arg("fp32", "fp32 or bf16 (autocast; torch engine)")
     max_batch_tokens: int = arg(16384, "most tokens in one forward pass (rows × the longest row)")
+    max_batch_wait_ms: float = arg(5.0, "while more requests are in flight than queued, a batch waits this long "
+                                        "at most for the others (0: never; one client never waits)")
     max_concurrent_requests: int = arg(512, "inference requests answered at once; more get 429 with "
                                             "Retry-After")
     max_client_batch_size: int = arg(32, "most inputs in one request; more get 413")
@@ -61,7 +63,8 @@ LIMITS = {"port": ((lambda v: 0 <= v <= 65535), "must be between 0 and 65535"),
           "max_client_batch_size": ((lambda v: v >= 1), "must be at least 1"),
           "max_input_length": ((lambda v: v >= 2), "must be at least 2 (room for [CLS] and [SEP])"),
           "payload_limit": ((lambda v: v >= 1), "must be at least 1"),
-          "graceful_timeout": ((lambda v: v >= 0), "must be at least 0")}
+          "graceful_timeout": ((lambda v: v >= 0), "must be at least 0"),
+          "max_batch_wait_ms": ((lambda v: 0 <= v <= 1000), "must be between 0 and 1000")}
 CHOICES = {"engine": ("torch", "onnx"), "dtype": ("fp32", "bf16"),
            "log_level": ("critical", "error", "warning", "info", "debug")}
 
@@ -87,7 +90,8 @@ def model_specs(specs: list[str]) -> list[tuple[str, Path]]:
 
 def load_models(a: ServeArgs, metrics=None) -> dict:
     from .served import Limits, ServedModel
-    limits = Limits(a.max_batch_tokens, a.max_client_batch_size, a.max_input_length, a.auto_truncate)
+    limits = Limits(a.max_batch_tokens, a.max_client_batch_size, a.max_input_length, a.auto_truncate,
+                    a.max_batch_wait_ms)
     return {name: ServedModel(name, folder, limits, a.engine, a.onnx, a.dtype, metrics)
             for name, folder in model_specs(a.model)}
 

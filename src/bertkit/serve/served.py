@@ -33,6 +33,7 @@ class Limits:
     max_client_batch_size: int = 32  # inputs per request
     max_input_length: int | None = None  # tokens per input (default: the model's positions)
     auto_truncate: bool = False  # cut longer inputs instead of refusing them (a request's "truncate" wins)
+    max_batch_wait_ms: float = 5.0  # how long a batch may wait for requests in flight that have not queued yet
 
 
 @dataclass
@@ -84,7 +85,13 @@ class ServedModel:
         self.model.eval()
         from .batcher import Batcher
         self.batcher = Batcher(run, limits.max_batch_tokens, name,
-                               on_wait=(lambda s: metrics.queue_time.labels(name).observe(s)) if metrics else None)
+                               on_wait=(lambda s: metrics.queue_time.labels(name).observe(s)) if metrics else None,
+                               max_wait=limits.max_batch_wait_ms / 1000)
+
+    def expect(self, in_flight) -> None:
+        """Tell the batcher how many requests the server is answering (a callable), so it can wait for the
+        ones on their way (batcher.py)."""
+        self.batcher.expected = in_flight
 
     # -- what /info and /v1/models say ---------------------------------------------------------------
 
