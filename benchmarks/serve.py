@@ -75,6 +75,8 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2, help="the server's torch / onnxruntime threads")
     p.add_argument("--quick", action="store_true", help="200 requests per level")
     p.add_argument("--json", help="also write the results to this JSON file")
+    p.add_argument("--serve-args", nargs=argparse.REMAINDER, default=[],
+                   help="the rest of the line goes to bertkit serve (e.g. --max-batch-requests 16)")
     a = p.parse_args()
     n = 200 if a.quick else a.requests
     model_dir = Path(a.model)
@@ -89,7 +91,7 @@ def main() -> None:
         onnx_file = None
         if engine != "torch":
             onnx_file = export(model_dir, tmp / f"{engine}.onnx", engine == "onnx-int8")
-        args = ["--model", str(model_dir), "--threads", str(a.threads), "--log-level", "warning"]
+        args = ["--model", str(model_dir), "--threads", str(a.threads), "--log-level", "warning", *a.serve_args]
         if onnx_file is not None:
             args += ["--engine", "onnx", "--onnx", str(onnx_file)]
         rate = offline(model_dir, texts, a.threads, "torch" if engine == "torch" else "onnx", onnx_file)

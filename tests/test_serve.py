@@ -327,3 +327,33 @@ def test_serve_option_errors_are_one_line(folders, tmp_path, capsys):
         s.listen(1)
         port = s.getsockname()[1]
         assert f"--port {port}" in cli_error(["serve", "--model", str(folders["emb"]), "--port", str(port)], capsys)
+
+
+def test_batcher_waits_for_requests_in_flight_but_not_for_a_lone_client():
+    calls = []
+
+    def run(items):
+        calls.append(list(items))
+        return items
+
+    async def scenario():
+        in_flight = [3]
+        b = Batcher(run, max_batch_tokens=100, expected=lambda: in_flight[0], max_wait=1.0)
+        b.start()
+        first = asyncio.ensure_future(b.submit([1], 1))
+        await asyncio.sleep(0.02)  # the other two arrive later, within max_wait
+        rest = [asyncio.ensure_future(b.submit([i], 1)) for i in (2, 3)]
+        await asyncio.gather(first, *rest)
+        in_flight[0] = 1
+        t0 = asyncio.get_running_loop().time()
+        await asyncio.wait_for(b.submit([4], 1), 5)  # expected 1 now, but the last call held 3: one wait
+        waited = asyncio.get_running_loop().time() - t0
+        t0 = asyncio.get_running_loop().time()
+        await b.submit([5], 1)  # the last call held 1: no wait
+        alone = asyncio.get_running_loop().time() - t0
+        await b.stop()
+        return waited, alone
+
+    waited, alone = asyncio.run(scenario())
+    assert calls == [[1, 2, 3], [4], [5]]
+    assert waited >= 0.9 and alone < 0.5

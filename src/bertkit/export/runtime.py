@@ -81,6 +81,9 @@ def session(path, threads: int | None = None):
     opts.intra_op_num_threads = threads or torch.get_num_threads()
     opts.inter_op_num_threads = 1
     opts.log_severity_level = 3  # errors only: no notes about initializers and providers on stderr
+    # idle threads sleep instead of spinning: a server shares the cores with its event loop (spinning
+    # halved the onnx engine's throughput under load in benchmarks/serve.py)
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
         return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
     except Exception as e:  # onnxruntime's InvalidProtobuf, Fail, InvalidGraph, NoSuchFile: its own classes

@@ -44,9 +44,10 @@ class Batcher:
 
     def __init__(self, run: Callable[[list], list], max_batch_tokens: int, name: str = "model",
                  on_wait: Callable[[float], None] | None = None, expected: Callable[[], int] | None = None,
-                 max_wait: float = 0.0):
+                 max_wait: float = 0.0, max_requests: int | None = None):
         self.run = run
         self.max_batch_tokens = max_batch_tokens
+        self.max_requests = max_requests  # requests per call (None: as many as the token budget holds)
         self.on_wait = on_wait
         self.expected = expected
         self.max_wait = max_wait
@@ -90,7 +91,8 @@ class Batcher:
     def _take(self) -> list[Job]:
         """The jobs of the next call: in arrival order, while they fit the token budget (the first always)."""
         jobs, tokens = [], 0
-        while self._jobs and (not jobs or tokens + self._jobs[0].tokens <= self.max_batch_tokens):
+        while self._jobs and (not jobs or (tokens + self._jobs[0].tokens <= self.max_batch_tokens
+                                           and (self.max_requests is None or len(jobs) < self.max_requests))):
             job = self._jobs.popleft()
             tokens += job.tokens
             if not job.future.done():  # a caller that went away (cancelled) is skipped
@@ -102,6 +104,8 @@ class Batcher:
         if self.max_wait <= 0:
             return
         want = max(self.expected() if self.expected is not None else 0, self._last_jobs)
+        if self.max_requests is not None:
+            want = min(want, self.max_requests)
         deadline = time.perf_counter() + self.max_wait
         while (len(self._jobs) < want and sum(j.tokens for j in self._jobs) < self.max_batch_tokens
                and time.perf_counter() < deadline):

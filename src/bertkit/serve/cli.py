@@ -41,6 +41,9 @@ class ServeArgs:
                                  "<model>/model.onnx)")
     dtype: str = arg("fp32", "fp32 or bf16 (autocast; torch engine)")
     max_batch_tokens: int = arg(16384, "most tokens in one forward pass (rows × the longest row)")
+    max_batch_requests: int | None = arg(None, "most requests in one call of the model (default: as many as "
+                                               "--max-batch-tokens holds); smaller calls let the next requests be "
+                                               "read while the model computes")
     max_batch_wait_ms: float = arg(5.0, "while more requests are in flight than queued, a batch waits this long "
                                         "at most for the others (0: never; one client never waits)")
     max_concurrent_requests: int = arg(512, "inference requests answered at once; more get 429 with "
@@ -59,6 +62,7 @@ class ServeArgs:
 LIMITS = {"port": ((lambda v: 0 <= v <= 65535), "must be between 0 and 65535"),
           "workers": ((lambda v: v >= 1), "must be at least 1"),
           "max_batch_tokens": ((lambda v: v >= 1), "must be at least 1"),
+          "max_batch_requests": ((lambda v: v >= 1), "must be at least 1"),
           "max_concurrent_requests": ((lambda v: v >= 1), "must be at least 1"),
           "max_client_batch_size": ((lambda v: v >= 1), "must be at least 1"),
           "max_input_length": ((lambda v: v >= 2), "must be at least 2 (room for [CLS] and [SEP])"),
@@ -91,7 +95,7 @@ def model_specs(specs: list[str]) -> list[tuple[str, Path]]:
 def load_models(a: ServeArgs, metrics=None) -> dict:
     from .served import Limits, ServedModel
     limits = Limits(a.max_batch_tokens, a.max_client_batch_size, a.max_input_length, a.auto_truncate,
-                    a.max_batch_wait_ms)
+                    a.max_batch_wait_ms, a.max_batch_requests)
     return {name: ServedModel(name, folder, limits, a.engine, a.onnx, a.dtype, metrics)
             for name, folder in model_specs(a.model)}
 

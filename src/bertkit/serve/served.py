@@ -34,6 +34,7 @@ class Limits:
     max_input_length: int | None = None  # tokens per input (default: the model's positions)
     auto_truncate: bool = False  # cut longer inputs instead of refusing them (a request's "truncate" wins)
     max_batch_wait_ms: float = 5.0  # how long a batch may wait for requests in flight that have not queued yet
+    max_batch_requests: int | None = None  # requests per call of the model (None: what max_batch_tokens holds)
 
 
 @dataclass
@@ -86,7 +87,7 @@ class ServedModel:
         from .batcher import Batcher
         self.batcher = Batcher(run, limits.max_batch_tokens, name,
                                on_wait=(lambda s: metrics.queue_time.labels(name).observe(s)) if metrics else None,
-                               max_wait=limits.max_batch_wait_ms / 1000)
+                               max_wait=limits.max_batch_wait_ms / 1000, max_requests=limits.max_batch_requests)
 
     def expect(self, in_flight) -> None:
         """Tell the batcher how many requests the server is answering (a callable), so it can wait for the
