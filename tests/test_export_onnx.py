@@ -118,8 +118,8 @@ def exported(folders):
     return _Exports(folders)
 
 
-# qa's export (a fourth one, some seconds) runs in the slow tier with int8 and the family sweep
-TASKS = ["embed", "classify", "ner", pytest.param("qa", marks=pytest.mark.slow)]
+# the ner (optimised) and qa exports, some seconds each, run in the slow tier with int8 and the family sweep
+TASKS = ["embed", "classify", pytest.param("ner", marks=pytest.mark.slow), pytest.param("qa", marks=pytest.mark.slow)]
 
 
 def _batches(tok, task):
