@@ -57,3 +57,34 @@ def cli_error(argv: list[str], capsys, stdout_empty: bool = False) -> str:
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith(f"bertkit {argv[0]}: "), err
     return lines[0]
+
+
+def tune(base: Path, out: Path, task: str, train: Path, *extra) -> Path:
+    """`bertkit finetune` one epoch of `train` from `base` into `out`, quietly."""
+    from bertkit.cli import main
+    main(["finetune", "--task", task, "--model", str(base), "--train", str(train), "--out", str(out),
+          "--epochs", "1", "--batch-size", "4", "--quiet", *extra])
+    return out
+
+
+def task_folders(root: Path) -> dict:
+    """A tiny base folder and, fine-tuned from it on a few lines, a classifier on single texts, one on
+    sentence pairs, an NER tagger and a QA model (max_length 64, doc_stride 16), with their training files."""
+    base = tiny_folder(root / "base")
+    single = write_jsonl(root / "single.jsonl", [{"text": "good movie", "label": "pos"},
+                                                 {"text": "bad film", "label": "neg"}] * 2)
+    pairs = write_jsonl(root / "pairs.jsonl", [{"text": "good movie", "text_pair": "great", "label": "pos"},
+                                               {"text": "bad film", "text_pair": "awful", "label": "neg"}] * 2)
+    conll = root / "train.conll"
+    conll.write_text("john B-PER\nvisited O\nparis B-LOC\n\nmary B-PER\nworks O\nat O\ngoogle B-ORG\n",
+                     encoding="utf-8")
+    squad = root / "train.json"
+    squad.write_text(json.dumps({"version": "v2.0", "data": [{"title": "t", "paragraphs": [{
+        "context": "john visited paris and mary works at google .",
+        "qas": [{"id": "q1", "question": "who visited paris ?",
+                 "answers": [{"text": "john", "answer_start": 0}]}]}]}]}), encoding="utf-8")
+    return {"base": base, "single": single, "pairs": pairs,
+            "classify": tune(base, root / "clf", "classify", single),
+            "pair_classify": tune(base, root / "pclf", "classify", pairs),
+            "ner": tune(base, root / "ner", "ner", conll),
+            "qa": tune(base, root / "qa", "qa", squad, "--max-length", "64", "--doc-stride", "16")}

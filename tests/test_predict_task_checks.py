@@ -7,37 +7,13 @@ import shutil
 
 import pytest
 
-from _finetune_util import cli_error, leftovers, tiny_folder, write_jsonl
+from _finetune_util import cli_error, leftovers, task_folders, write_jsonl
 from bertkit.cli import main
-
-
-def tune(base, out, task, train, *extra):
-    main(["finetune", "--task", task, "--model", str(base), "--train", str(train), "--out", str(out),
-          "--epochs", "1", "--batch-size", "4", "--quiet", *extra])
-    return out
 
 
 @pytest.fixture(scope="module")
 def folders(tmp_path_factory):
-    root = tmp_path_factory.mktemp("folders")
-    base = tiny_folder(root / "base")
-    single = write_jsonl(root / "single.jsonl", [{"text": "good movie", "label": "pos"},
-                                                 {"text": "bad film", "label": "neg"}] * 2)
-    pairs = write_jsonl(root / "pairs.jsonl", [{"text": "good movie", "text_pair": "great", "label": "pos"},
-                                               {"text": "bad film", "text_pair": "awful", "label": "neg"}] * 2)
-    conll = root / "train.conll"
-    conll.write_text("john B-PER\nvisited O\nparis B-LOC\n\nmary B-PER\nworks O\nat O\ngoogle B-ORG\n",
-                     encoding="utf-8")
-    squad = root / "train.json"
-    squad.write_text(json.dumps({"version": "v2.0", "data": [{"title": "t", "paragraphs": [{
-        "context": "john visited paris and mary works at google .",
-        "qas": [{"id": "q1", "question": "who visited paris ?",
-                 "answers": [{"text": "john", "answer_start": 0}]}]}]}]}), encoding="utf-8")
-    return {"base": base, "single": single, "pairs": pairs,
-            "classify": tune(base, root / "clf", "classify", single),
-            "pair_classify": tune(base, root / "pclf", "classify", pairs),
-            "ner": tune(base, root / "ner", "ner", conll),
-            "qa": tune(base, root / "qa", "qa", squad, "--max-length", "64", "--doc-stride", "16")}
+    return task_folders(tmp_path_factory.mktemp("folders"))
 
 
 def test_task_other_than_the_folders_is_one_line(folders, tmp_path, capsys):

@@ -4,15 +4,13 @@ good request right after still works); the bounds (429 with Retry-After, 413); t
 /metrics; the command's option errors."""
 import asyncio
 import base64
-import json
 import socket
 
 import numpy as np
 import pytest
 import torch
 
-from _finetune_util import cli_error, tiny_folder, write_jsonl
-from bertkit.cli import main
+from _finetune_util import cli_error, task_folders
 from bertkit.data.readers import ClassExample, QAExample
 from bertkit.inference import sentence_embeddings
 from bertkit.registry import AutoModel
@@ -31,31 +29,10 @@ TEXTS = ["the movie was good .", "a bad film", "john visited paris and mary work
          "the cat sat on the mat", "this is a very great movie , not an awful one !"]
 
 
-def tune(base, out, task, train, *extra):
-    main(["finetune", "--task", task, "--model", str(base), "--train", str(train), "--out", str(out),
-          "--epochs", "1", "--batch-size", "4", "--quiet", *extra])
-    return out
-
-
 @pytest.fixture(scope="module")
 def folders(tmp_path_factory):
-    root = tmp_path_factory.mktemp("serve")
-    base = tiny_folder(root / "base")
-    single = write_jsonl(root / "single.jsonl", [{"text": "good movie", "label": "pos"},
-                                                 {"text": "bad film", "label": "neg"}] * 2)
-    pairs = write_jsonl(root / "pairs.jsonl", [{"text": "good movie", "text_pair": "great", "label": "pos"},
-                                               {"text": "bad film", "text_pair": "awful", "label": "neg"}] * 2)
-    conll = root / "train.conll"
-    conll.write_text("john B-PER\nvisited O\nparis B-LOC\n\nmary B-PER\nworks O\nat O\ngoogle B-ORG\n",
-                     encoding="utf-8")
-    squad = root / "train.json"
-    squad.write_text(json.dumps({"version": "v2.0", "data": [{"title": "t", "paragraphs": [{
-        "context": "john visited paris and mary works at google .",
-        "qas": [{"id": "q1", "question": "who visited paris ?",
-                 "answers": [{"text": "john", "answer_start": 0}]}]}]}]}), encoding="utf-8")
-    return {"emb": base, "clf": tune(base, root / "clf", "classify", single),
-            "pclf": tune(base, root / "pclf", "classify", pairs), "ner": tune(base, root / "ner", "ner", conll),
-            "qa": tune(base, root / "qa", "qa", squad, "--max-length", "64", "--doc-stride", "16")}
+    f = task_folders(tmp_path_factory.mktemp("serve"))
+    return {"emb": f["base"], "clf": f["classify"], "pclf": f["pair_classify"], "ner": f["ner"], "qa": f["qa"]}
 
 
 LIMITS = Limits(max_batch_tokens=256, max_client_batch_size=4, max_input_length=24)

@@ -22,7 +22,6 @@ server itself.
 from __future__ import annotations
 
 import base64
-import json
 import time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -392,6 +391,3 @@ def _replay(body: bytes):
 
     return receive
 
-
-def dumps(obj) -> str:
-    return json.dumps(obj, ensure_ascii=False)
