@@ -266,6 +266,11 @@ def test_user_errors_are_one_line(folders, exported, tmp_path, capsys):
         f"bertkit predict: {other / 'model.onnx'}: exported from a model with num_labels 2, but "
         f"{other / 'config.json'} has 3; the file belongs to another model: export this folder again with "
         f"bertkit export --model {other}")
+    # --out over a file of the folder (not .onnx): refused before any work, the file untouched
+    vocab = (other / "vocab.txt").read_bytes()
+    assert "--out " + str(other / "vocab.txt") + ": an ONNX file's name ends in .onnx" in cli_error(
+        ["export", "--model", str(other), "--out", str(other / "vocab.txt")], capsys)
+    assert (other / "vocab.txt").read_bytes() == vocab
     garbage = tmp_path / "garbage.onnx"
     garbage.write_bytes(b"not a protobuf at all \x00\xff")
     msg = cli_error(["embed", str(lines), "--model", str(base), "--engine", "onnx", "--onnx", str(garbage)], capsys)

@@ -181,6 +181,12 @@ BAD = [  # (method, route, body: dict/list to send as JSON, or bytes as they are
     (("POST", "/embed", {"inputs": []}), 422, "empty list"),
     (("POST", "/embed", {"inputs": ["ok", ""]}), 422, "inputs[1]: an empty text"),
     (("POST", "/embed", {"inputs": "x", "normalize": "yes please"}), 422, "normalize"),
+    (("POST", "/embed", {"inputs": "x", "normalize": 1}), 422, "normalize"),
+    (("POST", "/embed", {"inputs": "x", "truncate": "yes"}), 422, "truncate"),
+    (("POST", "/tokenize", {"inputs": "x", "add_special_tokens": "no"}), 422, "add_special_tokens"),
+    (("POST", "/embed", b'{"inputs": "a \\ud800 b"}'), 422, "lone surrogate"),
+    (("POST", "/tokenize", b'{"inputs": ["ok", "\\udfff"]}'), 422, "inputs[1]: not valid Unicode"),
+    (("POST", "/predict", b'{"inputs": "\\ud800", "model": "ner"}'), 422, "not valid Unicode"),
     (("POST", "/embed", {"inputs": "x", "pooling": "max"}), 422, "pooling"),
     (("POST", "/embed", {"inputs": "x", "encoding_format": "hex"}), 422, "encoding_format"),
     (("POST", "/embed", {"inputs": "x", "nromalize": True}), 422, "nromalize: not a field"),
@@ -200,6 +206,8 @@ BAD = [  # (method, route, body: dict/list to send as JSON, or bytes as they are
     (("POST", "/v1/embeddings", {"input": [[1, 2, 3]]}), 422, "input[0]"),
     (("POST", "/tokenize", {"inputs": ["x"] * 9}), 413, "--max-client-batch-size"),
     (("POST", "/nope", {"inputs": "x"}), 404, "no such route"),
+    (("POST", "/embed", ("application/x-www-form-urlencoded", b'{"inputs": "x"}')), 415, "content-type: application/json"),
+    (("POST", "/embed", ("", b'{"inputs": "x"}')), 415, "content-type is 'missing'"),
     (("GET", "/v2/embeddings", None), 404, "no such route"),
     (("GET", "/embed", None), 405, "use POST"),
     (("POST", "/health", {}), 405, "use GET"),
@@ -211,12 +219,16 @@ def test_bad_request_is_a_4xx_with_a_message(client, request_, status, words):
     method, route, body = request_
     if isinstance(body, bytes):
         r = client.request(method, route, content=body, headers={"content-type": "application/json"})
+    elif isinstance(body, tuple):  # (content-type, bytes)
+        r = client.request(method, route, content=body[1], headers={"content-type": body[0]} if body[0] else {})
     elif body is None:
         r = client.request(method, route)
     else:
         r = client.request(method, route, json=body)
     assert r.status_code == status, r.text
     err = r.json()
+    if route.startswith("/v1/"):  # OpenAI's shape, where its clients read the message
+        err = {"error": err["error"]["message"], "error_type": err["error"]["type"]}
     assert words in err["error"] and "\n" not in err["error"], err
     assert err["error_type"]
     ok = client.request(GOOD[0], GOOD[1], json=GOOD[2])  # still serving
@@ -290,7 +302,7 @@ def test_batcher_error_reaches_every_caller_of_that_batch():
 
 def test_serve_option_errors_are_one_line(folders, tmp_path, capsys):
     assert "no such folder" in cli_error(["serve", "--model", str(tmp_path / "missing")], capsys)
-    assert "given twice" in cli_error(["serve", "--model", f"a={folders['emb']}", "--model",
+    assert "its own NAME" in cli_error(["serve", "--model", f"a={folders['emb']}", "--model",
                                        f"a={folders['clf']}"], capsys)
     assert "--onnx" in cli_error(["serve", "--model", str(folders["emb"]), "--onnx", "x.onnx"], capsys)
     assert "--workers 0" in cli_error(["serve", "--model", str(folders["emb"]), "--workers", "0"], capsys)

@@ -80,6 +80,8 @@ def _check_out(out: Path) -> None:
     """The file `out` can be written: its folder exists and is writable, and it is not a folder. WriteError."""
     from ..io import check_writable
     check_writable(out)
+    if out.suffix.lower() != ".onnx":  # never over a folder's vocab.txt, config.json, weights...
+        raise WriteError(f"--out {out}: an ONNX file's name ends in .onnx; e.g. --out {out.with_suffix('.onnx')}")
     if not out.parent.is_dir():
         raise WriteError(f"{out}: cannot write (the folder {out.parent} does not exist); create it or choose "
                          "another --out")

@@ -34,6 +34,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException
 
+from ..errors import BertkitError
 from .served import EMBED, InputError, ServedModel
 
 try:
@@ -65,7 +66,8 @@ class FastJSON(Response):
 # -- request shapes -------------------------------------------------------------------------------------
 
 class _Request(BaseModel):
-    model_config = ConfigDict(extra="forbid")  # a misspelt field is an error, not silently ignored
+    # a misspelt field is an error, not silently ignored; "yes" or 1 is not a boolean
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class EmbedRequest(_Request):
@@ -99,13 +101,20 @@ class TokenizeRequest(_Request):
 
 # -- errors ---------------------------------------------------------------------------------------------
 
-ERROR_TYPES = {400: "Validation", 404: "NotFound", 405: "NotFound", 413: "Validation", 422: "Validation",
+ERROR_TYPES = {400: "Validation", 404: "NotFound", 405: "NotFound", 413: "Validation", 415: "Validation",
+               422: "Validation",
                429: "Overloaded", 500: "Backend"}
 
 
-def error(status: int, message: str, headers: dict | None = None) -> JSONResponse:
-    return JSONResponse({"error": message, "error_type": ERROR_TYPES.get(status, "Validation")}, status,
-                        headers=headers)
+def error(status: int, message: str, headers: dict | None = None, path: str = "") -> JSONResponse:
+    """The error answer: TEI's {"error", "error_type"}, or under /v1/ OpenAI's {"error": {"message", "type",
+    "param", "code"}}, which OpenAI's clients read their message from."""
+    kind = ERROR_TYPES.get(status, "Validation")
+    if path.startswith("/v1/"):
+        body = {"error": {"message": message, "type": kind, "param": None, "code": None}}
+    else:
+        body = {"error": message, "error_type": kind}
+    return JSONResponse(body, status, headers=headers)
 
 
 def _where(loc) -> str:
@@ -194,28 +203,32 @@ def create_app(models: dict[str, ServedModel], limits: ServerLimits | None = Non
 
     @app.exception_handler(InputError)
     async def _input_error(request: Request, exc: InputError):
-        return error(exc.status, str(exc))
+        return error(exc.status, str(exc), path=request.url.path)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError):
-        return error(422, validation_message(exc))
+        return error(422, validation_message(exc), path=request.url.path)
 
     @app.exception_handler(HTTPException)
     async def _http_error(request: Request, exc: HTTPException):
         if exc.status_code == 404:
             return error(404, f"{request.method} {request.url.path}: no such route; the routes are "
-                              f"{', '.join(ROUTES)} (and /docs)")
+                              f"{', '.join(ROUTES)} (and /docs)", path=request.url.path)
         if exc.status_code == 405:
             return error(405, f"{request.method} {request.url.path}: method not allowed; "
                               f"{'use POST' if request.url.path in INFERENCE_ROUTES else 'use GET'}",
-                         headers=exc.headers)
+                         headers=exc.headers, path=request.url.path)
         if exc.status_code == 400:  # a body that is not JSON text at all (e.g. not UTF-8)
-            return error(400, f"body: {exc.detail}; send a UTF-8 JSON object")
-        return error(exc.status_code, str(exc.detail))
+            return error(400, f"body: {exc.detail}; send a UTF-8 JSON object", path=request.url.path)
+        return error(exc.status_code, str(exc.detail), path=request.url.path)
+
+    @app.exception_handler(BertkitError)
+    async def _bertkit_error(request: Request, exc: BertkitError):  # raised on what the request sent
+        return error(422, f"inputs: {exc}", path=request.url.path)
 
     @app.exception_handler(Exception)
     async def _server_error(request: Request, exc: Exception):  # a fault of the server, never of the input
-        return error(500, f"{request.url.path}: internal error ({type(exc).__name__}: {exc})")
+        return error(500, f"{request.url.path}: internal error ({type(exc).__name__}: {exc})", path=request.url.path)
 
     @app.post("/embed")
     async def embed(req: EmbedRequest):
@@ -322,19 +335,26 @@ class Guard:
             if limited and state.in_flight >= state.limits.max_concurrent_requests:
                 resp = error(429, f"{path}: {state.in_flight} requests in flight, the --max-concurrent-requests "
                                   f"bound; retry after {state.limits.retry_after} s",
-                             headers={"Retry-After": str(state.limits.retry_after)})
+                             headers={"Retry-After": str(state.limits.retry_after)}, path=path)
                 return await resp(scope, receive, send_counted)
+            if limited and scope["method"] == "POST":
+                ctype = next((v for k, v in scope.get("headers", ()) if k == b"content-type"), b"").decode("latin-1")
+                if "json" not in ctype.lower():
+                    resp = error(415, f"body: content-type is {ctype or 'missing'!r}; send the JSON with "
+                                      "content-type: application/json (curl: -H 'content-type: application/json')",
+                                 path=path)
+                    return await resp(scope, receive, send_counted)
             if scope["method"] in ("POST", "PUT", "PATCH"):
                 body = await self._body(scope, receive)
                 if body is None:
                     resp = error(413, f"body: more than --payload-limit {state.limits.payload_limit} bytes; "
-                                      "send fewer or shorter inputs per request")
+                                      "send fewer or shorter inputs per request", path=path)
                     return await resp(scope, receive, send_counted)
                 try:
                     body.decode("utf-8")
                 except UnicodeDecodeError as e:
                     resp = error(400, f"body: not UTF-8 (byte 0x{body[e.start]:02x} at position {e.start}); "
-                                      "send the JSON encoded as UTF-8")
+                                      "send the JSON encoded as UTF-8", path=path)
                     return await resp(scope, receive, send_counted)
                 receive = _replay(body)
             if limited:

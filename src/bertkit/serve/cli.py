@@ -87,7 +87,8 @@ def model_specs(specs: list[str]) -> list[tuple[str, Path]]:
             raise OptionError(f"--model {spec}: {folder}: no such folder; check the path (make data fetches the "
                               "default model)")
         if any(n == name for n, _ in out):
-            raise OptionError(f"--model {spec}: the name {name!r} is given twice; serve them as NAME=FOLDER")
+            raise OptionError(f"--model {spec}: the name {name!r} is given twice; give each model its own NAME "
+                              "(NAME=FOLDER)")
         out.append((name, Path(folder)))
     return out
 

@@ -138,6 +138,8 @@ class ServedModel:
     def tokenize(self, texts: list[str], add_special_tokens: bool = True) -> list[list[dict]]:
         """TEI's /tokenize rows: per token its id, its text (the input's characters, or the special token),
         whether it is special, and its character span [start, stop) (null for special tokens)."""
+        for i, t in enumerate(texts):
+            _check_texts([t], f"inputs[{i}]" if len(texts) > 1 else "inputs")
         enc = self.tokenizer(texts, add_special_tokens=add_special_tokens, return_offsets_mapping=True)
         special = set(self.tokenizer.all_special_ids)
         out = []
@@ -301,6 +303,11 @@ def _check_texts(texts: list, where: str, names: tuple[str, ...] | None = None) 
             raise InputError(f"{at}: must be a text, got {_kind(t)}")
         if not t.strip():
             raise InputError(f"{at}: an empty text; send some text")
+        try:
+            t.encode("utf-8")
+        except UnicodeEncodeError as e:  # JSON's "\ud800" escape decodes to a lone surrogate, not a character
+            raise InputError(f"{at}: not valid Unicode (a lone surrogate \\u{ord(t[e.start]):04x} at character "
+                             f"{e.start}); escape a character outside the BMP as a surrogate pair, or send it as UTF-8") from None
 
 
 def _load(folder: Path, task: str, engine: str, onnx_file):
