@@ -162,6 +162,7 @@ class ServerState:
     limits: ServerLimits = field(default_factory=ServerLimits)
     metrics: Any = None
     in_flight: int = 0
+    batched: int = 0  # of those, requests of a route that goes through a batcher (all but /tokenize)
     started: float = field(default_factory=time.time)
 
 
@@ -170,7 +171,7 @@ def create_app(models: dict[str, ServedModel], limits: ServerLimits | None = Non
     state = ServerState(models, limits or ServerLimits(), metrics)
     default = next(iter(models))
     for m in models.values():
-        m.expect(lambda: state.in_flight)
+        m.expect(lambda: state.batched)
 
     @asynccontextmanager
     async def lifespan(app):
@@ -357,8 +358,10 @@ class Guard:
                                       "send the JSON encoded as UTF-8", path=path)
                     return await resp(scope, receive, send_counted)
                 receive = _replay(body)
+            batched = limited and path != "/tokenize"
             if limited:
                 state.in_flight += 1
+                state.batched += batched
                 if metrics is not None:
                     metrics.in_flight.set(state.in_flight)
             try:
@@ -366,6 +369,7 @@ class Guard:
             finally:
                 if limited:
                     state.in_flight -= 1
+                    state.batched -= batched
                     if metrics is not None:
                         metrics.in_flight.set(state.in_flight)
         finally:
