@@ -88,10 +88,8 @@ class Predictor:
 
 
 def _known(opts: dict, cls) -> dict:
-    """The saved options that `cls` (a dataclass of task options) takes."""
-    from dataclasses import fields
-    names = {f.name for f in fields(cls)}
-    return {k: v for k, v in opts.items() if k in names}
+    from .finetune import _known as known  # one copy of the rule: the saved options `cls` takes
+    return known(opts, cls)
 
 
 __all__ = ["Predictor", "ClassExample", "NerExample", "QAExample"]
