@@ -118,8 +118,9 @@ def exported(folders):
     return _Exports(folders)
 
 
-# the ner (optimised) and qa exports, some seconds each, run in the slow tier with int8 and the family sweep
-TASKS = ["embed", "classify", pytest.param("ner", marks=pytest.mark.slow), pytest.param("qa", marks=pytest.mark.slow)]
+# the default tier exports one file (embed); the head exports, some seconds each, run in the slow tier with
+# the report, the error cases, int8 and the family sweep
+TASKS = ["embed", *(pytest.param(t, marks=pytest.mark.slow) for t in ("classify", "ner", "qa"))]
 
 
 def _batches(tok, task):
@@ -162,6 +163,7 @@ def test_each_head_matches_pytorch_at_real_positions(folders, exported, task):
     assert all(b != 2 for b, _ in shapes)
 
 
+@pytest.mark.slow
 def test_report_and_metadata(folders, exported):
     r = exported["ner"]
     exported["classify"]
@@ -241,6 +243,7 @@ def test_int8_runs_and_mostly_agrees(folders, exported, tmp_path):
     assert (got == want).float().mean() >= 0.8
 
 
+@pytest.mark.slow
 def test_user_errors_are_one_line(folders, exported, tmp_path, capsys):
     exported["embed"], exported["classify"]
     base, clf = folders["base"], folders["classify"]
