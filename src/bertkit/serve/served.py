@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +64,7 @@ class ServedModel:
         self.config = AutoConfig.from_pretrained(self.folder / "config.json")
         positions = self.config.max_sequence_length
         if limits.max_input_length is None:
-            limits = _replace(limits, max_input_length=positions)
+            limits = replace(limits, max_input_length=positions)
         elif self.task == EMBED and limits.max_input_length > positions:
             raise BertkitError(f"--max-input-length {limits.max_input_length}: the model {name} has {positions} "
                                f"positions; use at most {positions}")
@@ -72,9 +72,10 @@ class ServedModel:
         self.predictor = None
         if self.task == EMBED:
             from ..cli import check_vocab_fits
+            from ..export.runtime import load_model
             from ..tokenization import AutoTokenizer
             self.tokenizer = AutoTokenizer.from_pretrained(self.folder)
-            self.model = _load(self.folder, EMBED, engine, onnx_file)
+            self.model = load_model(self.folder, EMBED, engine, onnx_file)
             check_vocab_fits(self.tokenizer, self.model.config, self.folder)
             run = self.run_embed
         else:
@@ -138,8 +139,7 @@ class ServedModel:
     def tokenize(self, texts: list[str], add_special_tokens: bool = True) -> list[list[dict]]:
         """TEI's /tokenize rows: per token its id, its text (the input's characters, or the special token),
         whether it is special, and its character span [start, stop) (null for special tokens)."""
-        for i, t in enumerate(texts):
-            _check_texts([t], f"inputs[{i}]" if len(texts) > 1 else "inputs")
+        _check_texts(texts, "inputs")
         enc = self.tokenizer(texts, add_special_tokens=add_special_tokens, return_offsets_mapping=True)
         special = set(self.tokenizer.all_special_ids)
         out = []
@@ -202,9 +202,7 @@ class ServedModel:
                 firsts.append(x)
                 seconds.append(None)
                 examples.append(x)
-        # tokens of each input as the model would read it whole (before any window cut)
-        with warnings.catch_warnings():
-            counts = self._counts(firsts, seconds)
+        counts = self._counts(firsts, seconds)
         total = 0
         for i, n in enumerate(counts):
             if n > L:
@@ -216,23 +214,24 @@ class ServedModel:
         return examples, total
 
     def _counts(self, firsts: list[str], seconds: list[str | None]) -> list[int]:
+        """Tokens of each input (a text, or a pair when its second is given) as the model would read it
+        whole, before any window cut."""
         singles = [i for i, s in enumerate(seconds) if s is None]
         pairs = [i for i, s in enumerate(seconds) if s is not None]
         n = [0] * len(firsts)
-        warnings.simplefilter("ignore")  # (inside catch_warnings) long texts are expected here: windows read them
-        if singles:
-            for i, ids in zip(singles, self.tokenizer([firsts[i] for i in singles])["input_ids"]):
-                n[i] = len(ids)
-        if pairs:
-            enc = self.tokenizer([firsts[i] for i in pairs], [seconds[i] for i in pairs])
-            for i, ids in zip(pairs, enc["input_ids"]):
-                n[i] = len(ids)
+        with warnings.catch_warnings():  # long texts are expected here: the task's windows read them
+            warnings.simplefilter("ignore")
+            if singles:
+                for i, ids in zip(singles, self.tokenizer([firsts[i] for i in singles])["input_ids"]):
+                    n[i] = len(ids)
+            if pairs:
+                enc = self.tokenizer([firsts[i] for i in pairs], [seconds[i] for i in pairs])
+                for i, ids in zip(pairs, enc["input_ids"]):
+                    n[i] = len(ids)
         return n
 
     def _truncated(self, x, excess: int):
         """`x` with its text (qa: its context; a pair: its first text) cut by `excess` tokens at the end."""
-        from dataclasses import replace
-
         from ..data.readers import ClassExample, QAExample
         text = x.context if isinstance(x, QAExample) else x.text if isinstance(x, ClassExample) else x
         enc = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
@@ -284,11 +283,6 @@ class ServedModel:
         return rows
 
 
-def _replace(limits: Limits, **kw) -> Limits:
-    from dataclasses import replace
-    return replace(limits, **kw)
-
-
 def _kind(x) -> str:
     return {dict: "an object", list: "a list", str: "a text", bool: "a boolean", type(None): "null"}.get(
         type(x), "a number" if isinstance(x, (int, float)) else type(x).__name__)
@@ -308,9 +302,3 @@ def _check_texts(texts: list, where: str, names: tuple[str, ...] | None = None) 
         except UnicodeEncodeError as e:  # JSON's "\ud800" escape decodes to a lone surrogate, not a character
             raise InputError(f"{at}: not valid Unicode (a lone surrogate \\u{ord(t[e.start]):04x} at character "
                              f"{e.start}); escape a character outside the BMP as a surrogate pair, or send it as UTF-8") from None
-
-
-def _load(folder: Path, task: str, engine: str, onnx_file):
-    """The model for `task` on `engine` (torch: the folder's weights; onnx: an exported file)."""
-    from ..export.runtime import load_model
-    return load_model(folder, task, engine, onnx_file)

@@ -49,6 +49,7 @@ class Predictor:
 
     def classify_options(self):
         from .classification import ClassifyOptions
+        from .finetune import _known
         return ClassifyOptions(**_known(self.options, ClassifyOptions))
 
     def ner_options(self):
@@ -59,6 +60,7 @@ class Predictor:
                           self.options.get("words", "tokenizer"))
 
     def qa_options(self):
+        from .finetune import _known
         from .qa import QAOptions
         return QAOptions(**_known(self.options, QAOptions))
 
@@ -85,11 +87,6 @@ class Predictor:
             preds = predict(self.model, self.tokenizer, examples, self.qa_options(), batch_size, path=path)
             return [{k: v for k, v in p.items() if k != "n_best"} | {"question": x.question}
                     for x, p in zip(examples, preds)]
-
-
-def _known(opts: dict, cls) -> dict:
-    from .finetune import _known as known  # one copy of the rule: the saved options `cls` takes
-    return known(opts, cls)
 
 
 __all__ = ["Predictor", "ClassExample", "NerExample", "QAExample"]
